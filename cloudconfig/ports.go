@@ -1,0 +1,124 @@
+package cloudconfig
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Fixed public ports of the backend. The firewall (infra), the host firewall
+// (nftables), coturn, nginx and the README all derive from these constants
+// and from the ranges in Settings; nothing else spells these numbers.
+const (
+	PortHTTP  = 80   // ACME HTTP-01 challenges and the redirect to HTTPS
+	PortHTTPS = 443  // nginx: /standalone-signaling
+	PortTURN  = 3478 // coturn, STUN and TURN over UDP and TCP
+	PortTURNS = 5349 // coturn, TURN over TLS (and DTLS)
+)
+
+// Loopback-only ports of the internal services. They never appear in a
+// firewall rule; the exposure tests check that they listen on loopback only.
+const (
+	PortSignalingHTTP = 8080 // nextcloud-spreed-signaling HTTP API
+	PortJanusWS       = 8188 // Janus websockets transport
+	PortNATS          = 4222 // NATS client port
+)
+
+// Defaults for the port ranges and the SSH port.
+var (
+	DefaultJanusRTPPorts  = PortRange{First: 20000, Last: 20100}
+	DefaultTURNRelayPorts = PortRange{First: 49160, Last: 49200}
+)
+
+// DefaultSSHPort is the SSH port when sshPort is not set.
+const DefaultSSHPort = 22
+
+// PortRange is an inclusive range of ports; First == Last is a single port.
+type PortRange struct {
+	First int
+	Last  int
+}
+
+// ParsePortRange parses "20000-20100" or a single port "3478".
+func ParsePortRange(s string) (PortRange, error) {
+	lo, hi, found := strings.Cut(strings.TrimSpace(s), "-")
+	first, err := strconv.Atoi(strings.TrimSpace(lo))
+	if err != nil {
+		return PortRange{}, fmt.Errorf("%q is not a port range like 20000-20100", s)
+	}
+	last := first
+	if found {
+		if last, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil {
+			return PortRange{}, fmt.Errorf("%q is not a port range like 20000-20100", s)
+		}
+	}
+	return PortRange{First: first, Last: last}, nil
+}
+
+// String renders the range the way Hetzner firewall rules and the config
+// keys write it: "20000-20100", or "443" for a single port.
+func (r PortRange) String() string {
+	if r.First == r.Last {
+		return strconv.Itoa(r.First)
+	}
+	return fmt.Sprintf("%d-%d", r.First, r.Last)
+}
+
+// Size is the number of ports in the range.
+func (r PortRange) Size() int { return r.Last - r.First + 1 }
+
+// Overlaps reports whether the two ranges share a port.
+func (r PortRange) Overlaps(o PortRange) bool { return r.First <= o.Last && o.First <= r.Last }
+
+// Contains reports whether port lies in the range.
+func (r PortRange) Contains(port int) bool { return r.First <= port && port <= r.Last }
+
+// Protocol is a firewall rule's protocol.
+type Protocol string
+
+// Protocols used by the backend's firewall rules.
+const (
+	TCP  Protocol = "tcp"
+	UDP  Protocol = "udp"
+	ICMP Protocol = "icmp"
+)
+
+// Rule is one inbound firewall rule: one protocol, one port or range.
+type Rule struct {
+	// Name says what the rule is for, e.g. "https" or "janus-rtp".
+	Name string
+	// Protocol is tcp, udp or icmp.
+	Protocol Protocol
+	// Ports is the zero PortRange for ICMP.
+	Ports PortRange
+	// SSHOnly marks the rule that admits only sshAllowedCidrs; every other
+	// rule is open to the whole internet (0.0.0.0/0 and ::/0).
+	SSHOnly bool
+}
+
+// PortString is the rule's port as Hetzner and nftables write it, "" for ICMP.
+func (r Rule) PortString() string {
+	if r.Protocol == ICMP {
+		return ""
+	}
+	return r.Ports.String()
+}
+
+// FirewallRules is the one port table of the backend: every inbound port the
+// host must accept. The Hetzner firewall, the host's nftables rules and the
+// README's port table are all built from it.
+func FirewallRules(s Settings) []Rule {
+	single := func(p int) PortRange { return PortRange{First: p, Last: p} }
+	return []Rule{
+		{Name: "ssh", Protocol: TCP, Ports: single(s.sshPort()), SSHOnly: true},
+		{Name: "acme-http", Protocol: TCP, Ports: single(PortHTTP)},
+		{Name: "https", Protocol: TCP, Ports: single(PortHTTPS)},
+		{Name: "turn", Protocol: TCP, Ports: single(PortTURN)},
+		{Name: "turn", Protocol: UDP, Ports: single(PortTURN)},
+		{Name: "turns", Protocol: TCP, Ports: single(PortTURNS)},
+		{Name: "turns", Protocol: UDP, Ports: single(PortTURNS)},
+		{Name: "janus-rtp", Protocol: UDP, Ports: s.janusRTPPorts()},
+		{Name: "turn-relay", Protocol: UDP, Ports: s.turnRelayPorts()},
+		{Name: "icmp", Protocol: ICMP},
+	}
+}

@@ -1,0 +1,135 @@
+// Package cloudconfig renders the #cloud-config document that turns a fresh
+// Debian VM into a Nextcloud Talk High-Performance Backend. It is pure Go:
+// plain settings and secrets in, bytes out; the Pulumi stack (infra) and the
+// `nctalk render` command both use it.
+package cloudconfig
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Config keys. Stack config reads them as `nctalk:<key>`, the render
+// command's YAML file uses them as they are. Validation errors name them.
+const (
+	KeyDomain          = "domain"
+	KeyNextcloudURLs   = "nextcloudUrls"
+	KeyACMEEmail       = "acmeEmail"
+	KeyACMEStaging     = "acmeStaging"
+	KeySSHPublicKeys   = "sshPublicKeys"
+	KeySSHAllowedCIDRs = "sshAllowedCidrs"
+	KeySSHPort         = "sshPort"
+	KeyJanusRTPPorts   = "janusRtpPorts"
+	KeyTURNRelayPorts  = "turnRelayPorts"
+	KeyImages          = "images"
+	KeySignalingSecret = "signalingSecret"
+	KeyTURNSecret      = "turnSecret"
+)
+
+// Settings are the non-secret inputs of a rendering.
+type Settings struct {
+	// Domain is the backend's FQDN, e.g. talk.example.com.
+	Domain string
+	// NextcloudURLs are the base URLs of the Nextcloud servers allowed to
+	// use the backend, e.g. https://cloud.example.com.
+	NextcloudURLs []string
+	// ACMEEmail is the Let's Encrypt account contact.
+	ACMEEmail string
+	// ACMEStaging selects Let's Encrypt's staging CA (untrusted certificates,
+	// generous rate limits) for trials.
+	ACMEStaging bool
+	// SSHPort is the port sshd listens on; 0 means DefaultSSHPort.
+	SSHPort int
+	// SSHAuthorizedKeys are OpenSSH public keys for root's authorized_keys.
+	// Optional on Hetzner (the API injects keys), needed on other clouds.
+	SSHAuthorizedKeys []string
+	// JanusRTPPorts is Janus' RTP/RTCP UDP range; zero means DefaultJanusRTPPorts.
+	JanusRTPPorts PortRange
+	// TURNRelayPorts is coturn's relay UDP range; zero means DefaultTURNRelayPorts.
+	TURNRelayPorts PortRange
+	// Images overrides DefaultImages by service name.
+	Images map[string]string
+	// StateDevice is the block device (e.g. /dev/disk/by-id/scsi-0HC_Volume_123)
+	// that keeps certificates and state across rebuilds; "" for none.
+	StateDevice string
+}
+
+// Secrets are the shared secrets of a rendering. Every field must be set.
+type Secrets struct {
+	// SignalingSecret is shared with Nextcloud (talk:signaling:add).
+	SignalingSecret string
+	// TURNSecret is coturn's static-auth-secret, shared with Nextcloud (talk:turn:add).
+	TURNSecret string
+	// SessionHashKey signs session cookies (32 or 64 characters).
+	SessionHashKey string
+	// SessionBlockKey encrypts session cookies (16, 24 or 32 characters).
+	SessionBlockKey string
+	// InternalClientSecret authenticates internal signaling clients.
+	InternalClientSecret string
+	// JanusAPIKey is the signaling server's TURN REST API key ([turn] apikey).
+	JanusAPIKey string
+}
+
+// List returns every secret value with its name, in a fixed order.
+func (s Secrets) List() []NamedSecret {
+	return []NamedSecret{
+		{"signalingSecret", s.SignalingSecret},
+		{"turnSecret", s.TURNSecret},
+		{"sessionHashKey", s.SessionHashKey},
+		{"sessionBlockKey", s.SessionBlockKey},
+		{"internalClientSecret", s.InternalClientSecret},
+		{"janusApiKey", s.JanusAPIKey},
+	}
+}
+
+// NamedSecret is one secret value and the name it has in errors and markers.
+type NamedSecret struct {
+	Name  string
+	Value string
+}
+
+// ConfigError is a validation failure of one config key.
+type ConfigError struct {
+	// Key is the config key without the `nctalk:` prefix.
+	Key string
+	// Problem says what is wrong and what would be valid.
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %s", e.Key, e.Problem) }
+
+// configErr builds a *ConfigError.
+func configErr(key, format string, args ...any) error {
+	return &ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}
+}
+
+// KeyOf returns the config key an error is about, or "" when it is not a
+// *ConfigError.
+func KeyOf(err error) string {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return ce.Key
+	}
+	return ""
+}
+
+func (s Settings) sshPort() int {
+	if s.SSHPort == 0 {
+		return DefaultSSHPort
+	}
+	return s.SSHPort
+}
+
+func (s Settings) janusRTPPorts() PortRange {
+	if s.JanusRTPPorts == (PortRange{}) {
+		return DefaultJanusRTPPorts
+	}
+	return s.JanusRTPPorts
+}
+
+func (s Settings) turnRelayPorts() PortRange {
+	if s.TURNRelayPorts == (PortRange{}) {
+		return DefaultTURNRelayPorts
+	}
+	return s.TURNRelayPorts
+}
