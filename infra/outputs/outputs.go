@@ -1,0 +1,94 @@
+// Package outputs names the stack outputs and reads them back. The Pulumi
+// program exports under these keys; `nctalk occ` and `nctalk verify` read
+// `pulumi stack output --json --show-secrets` with Parse. It imports no
+// Pulumi code, so the companion CLI stays small.
+package outputs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// Stack output keys.
+const (
+	KeyDomain              = "domain"
+	KeySignalingURL        = "signalingUrl"
+	KeySignalingSecret     = "signalingSecret"
+	KeyTURNSecret          = "turnSecret"
+	KeyTURNServers         = "turnServers"
+	KeySTUNServers         = "stunServers"
+	KeyTURNRelayPorts      = "turnRelayPorts"
+	KeyJanusRTPPorts       = "janusRtpPorts"
+	KeyIPv4                = "ipv4"
+	KeyIPv6                = "ipv6"
+	KeyServerName          = "serverName"
+	KeySSHCommand          = "sshCommand"
+	KeyCloudConfigRedacted = "cloudConfigRedacted"
+)
+
+// Outputs is the decoded form of `pulumi stack output --json --show-secrets`.
+type Outputs struct {
+	Domain              string                   `json:"domain"`
+	SignalingURL        string                   `json:"signalingUrl"`
+	SignalingSecret     string                   `json:"signalingSecret"`
+	TURNSecret          string                   `json:"turnSecret"`
+	TURNServers         []cloudconfig.TURNServer `json:"turnServers"`
+	STUNServers         []string                 `json:"stunServers"`
+	TURNRelayPorts      string                   `json:"turnRelayPorts"`
+	JanusRTPPorts       string                   `json:"janusRtpPorts"`
+	IPv4                string                   `json:"ipv4"`
+	IPv6                string                   `json:"ipv6"`
+	ServerName          string                   `json:"serverName"`
+	SSHCommand          string                   `json:"sshCommand"`
+	CloudConfigRedacted string                   `json:"cloudConfigRedacted"`
+}
+
+// ErrSecretsHidden is returned when the outputs were printed without
+// --show-secrets, so the secrets read "[secret]".
+var ErrSecretsHidden = errors.New("secrets are hidden: run `pulumi stack output --json --show-secrets`")
+
+// Parse decodes the JSON outputs and checks that the keys the companion
+// commands need are present. Errors name the missing or bad key.
+func Parse(r io.Reader) (Outputs, error) {
+	var o Outputs
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&o); err != nil {
+		return Outputs{}, fmt.Errorf("stack outputs are not valid JSON (want the output of `pulumi stack output --json --show-secrets`): %w", err)
+	}
+	required := []struct{ key, value string }{
+		{KeySignalingURL, o.SignalingURL},
+		{KeySignalingSecret, o.SignalingSecret},
+		{KeyTURNSecret, o.TURNSecret},
+	}
+	for _, f := range required {
+		if f.value == "" {
+			return Outputs{}, fmt.Errorf("stack output %q is missing or empty", f.key)
+		}
+	}
+	for _, s := range []string{o.SignalingSecret, o.TURNSecret} {
+		if s == "[secret]" {
+			return Outputs{}, ErrSecretsHidden
+		}
+	}
+	u, err := url.Parse(o.SignalingURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return Outputs{}, fmt.Errorf("stack output %q = %q is not an https URL", KeySignalingURL, o.SignalingURL)
+	}
+	if o.Domain == "" {
+		o.Domain = u.Hostname()
+	}
+	if len(o.TURNServers) == 0 {
+		return Outputs{}, fmt.Errorf("stack output %q is missing or empty", KeyTURNServers)
+	}
+	if len(o.STUNServers) == 0 {
+		return Outputs{}, fmt.Errorf("stack output %q is missing or empty", KeySTUNServers)
+	}
+	o.SignalingURL = strings.TrimRight(o.SignalingURL, "/")
+	return o, nil
+}
