@@ -43,6 +43,10 @@ type Settings struct {
 	// SSHAuthorizedKeys are OpenSSH public keys for root's authorized_keys.
 	// Optional on Hetzner (the API injects keys), needed on other clouds.
 	SSHAuthorizedKeys []string
+	// SSHAllowedCIDRs are the source networks (config key sshAllowedCidrs)
+	// the host firewall admits to SSH; empty means anywhere. ParseSSHCIDRs
+	// parses and checks them for both the cloud and the host firewall.
+	SSHAllowedCIDRs []string
 	// JanusRTPPorts is Janus' RTP/RTCP UDP range; zero means DefaultJanusRTPPorts.
 	JanusRTPPorts PortRange
 	// TURNRelayPorts is coturn's relay UDP range; zero means DefaultTURNRelayPorts.

@@ -1,0 +1,373 @@
+package cloudconfig
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// KeyStateDevice names StateDevice in errors. It is not a config key of its
+// own: the stack derives it from the attached volume.
+const KeyStateDevice = "stateDevice"
+
+// Validate checks every setting the rendering uses and returns the first
+// problem as a *ConfigError naming the config key and what would be valid.
+// Cloud-only keys (location, serverType, volumeSize, dnsZone) are checked by
+// the stack, not here.
+func (s Settings) Validate() error {
+	checks := []func() error{
+		s.validateDomain,
+		s.validateNextcloudURLs,
+		s.validateACMEEmail,
+		s.validateSSHKeys,
+		s.validateSSHCIDRs,
+		s.validatePorts,
+		s.validateImages,
+		s.validateStateDevice,
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s Settings) validateDomain() error {
+	if err := checkFQDN(s.Domain); err != nil {
+		return configErr(KeyDomain, "%q %v; want a fully qualified lower-case host name such as talk.example.com", s.Domain, err)
+	}
+	return nil
+}
+
+// checkFQDN accepts lower-case DNS names of at least two labels, without a
+// trailing dot, whose top-level label is not numeric.
+func checkFQDN(name string) error {
+	if name == "" {
+		return errors.New("is empty")
+	}
+	if len(name) > 253 {
+		return errors.New("is longer than 253 characters")
+	}
+	if strings.HasSuffix(name, ".") {
+		return errors.New("ends with a dot")
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return errors.New("is an IP address, not a host name")
+	}
+	labels := strings.Split(name, ".")
+	if len(labels) < 2 {
+		return errors.New("has only one label")
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return errors.New("has an empty label or one longer than 63 characters")
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("has the label %q that starts or ends with '-'", l)
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("contains %q (only a-z, 0-9, '-' and '.' are allowed)", c)
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	if strings.Trim(tld, "0123456789") == "" {
+		return errors.New("has a numeric top-level label")
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback address;
+// only such Nextcloud URLs may use plain http (tests on one machine).
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func (s Settings) validateNextcloudURLs() error {
+	if len(s.NextcloudURLs) == 0 {
+		return configErr(KeyNextcloudURLs, "is empty; list at least one Nextcloud base URL such as https://cloud.example.com")
+	}
+	seen := map[string]bool{}
+	for i, raw := range s.NextcloudURLs {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || u.Opaque != "" {
+			return configErr(KeyNextcloudURLs, "entry %d %q is not an absolute URL; want https://cloud.example.com[/path]", i, raw)
+		}
+		switch {
+		case u.Scheme == "https":
+		case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+		default:
+			return configErr(KeyNextcloudURLs, "entry %d %q must use https (http only for localhost/loopback test servers)", i, raw)
+		}
+		if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			return configErr(KeyNextcloudURLs, "entry %d %q must not contain credentials, a query or a fragment; want the base URL only", i, raw)
+		}
+		if strings.ContainsAny(raw, " \t\r\n\"'#;,") {
+			return configErr(KeyNextcloudURLs, "entry %d %q contains whitespace, quotes or one of #;, which the signaling config cannot carry", i, raw)
+		}
+		host := u.Hostname()
+		if !isLoopbackHost(host) {
+			if err := checkFQDN(strings.ToLower(host)); err != nil {
+				if _, ipErr := netip.ParseAddr(host); ipErr != nil {
+					return configErr(KeyNextcloudURLs, "entry %d %q: host %v", i, raw, err)
+				}
+			}
+		}
+		norm := strings.TrimSuffix(raw, "/")
+		if seen[norm] {
+			return configErr(KeyNextcloudURLs, "entry %d %q is listed twice", i, raw)
+		}
+		seen[norm] = true
+	}
+	return nil
+}
+
+func (s Settings) validateACMEEmail() error {
+	addr, err := mail.ParseAddress(s.ACMEEmail)
+	if err != nil || addr.Address != s.ACMEEmail || addr.Name != "" {
+		return configErr(KeyACMEEmail, "%q is not a plain e-mail address; want e.g. admin@example.com", s.ACMEEmail)
+	}
+	_, domain, _ := strings.Cut(s.ACMEEmail, "@")
+	if checkFQDN(strings.ToLower(domain)) != nil || strings.ContainsAny(s.ACMEEmail, " \t'\"\\$`") {
+		return configErr(KeyACMEEmail, "%q is not an address Let's Encrypt accepts; want e.g. admin@example.com", s.ACMEEmail)
+	}
+	return nil
+}
+
+func (s Settings) validateSSHKeys() error {
+	for i, k := range s.SSHAuthorizedKeys {
+		if strings.ContainsAny(k, "\r\n") {
+			return configErr(KeySSHPublicKeys, "entry %d holds more than one line; give one OpenSSH public key per entry", i)
+		}
+		if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil || len(strings.TrimSpace(string(rest))) > 0 {
+			return configErr(KeySSHPublicKeys, "entry %d is not an OpenSSH public key (%v); want a line such as \"ssh-ed25519 AAAA… comment\"", i, err)
+		}
+	}
+	return nil
+}
+
+func (s Settings) validateSSHCIDRs() error {
+	_, err := ParseSSHCIDRs(s.SSHAllowedCIDRs)
+	return err
+}
+
+// ParseSSHCIDRs parses the sshAllowedCidrs entries ("203.0.113.0/24",
+// "2001:db8::/32", or a bare address meaning a single host). An empty list
+// means SSH from anywhere: 0.0.0.0/0 and ::/0. The result is masked, sorted
+// (IPv4 first) and free of duplicates, so renderings are deterministic.
+func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
+	if len(values) == 0 {
+		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, nil
+	}
+	seen := map[netip.Prefix]bool{}
+	var out []netip.Prefix
+	for i, v := range values {
+		v = strings.TrimSpace(v)
+		var p netip.Prefix
+		var err error
+		if strings.Contains(v, "/") {
+			p, err = netip.ParsePrefix(v)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(v); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil || p.Addr().Zone() != "" {
+			return nil, configErr(KeySSHAllowedCIDRs, "entry %d %q is not a CIDR; want e.g. 203.0.113.0/24 or 2001:db8::/32", i, values[i])
+		}
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked()
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sortPrefixes(out)
+	return out, nil
+}
+
+// unmapBits is how many prefix bits an IPv4-mapped IPv6 prefix loses when
+// unmapped.
+func unmapBits(p netip.Prefix) int {
+	if p.Addr().Is4In6() {
+		return 96
+	}
+	return 0
+}
+
+func sortPrefixes(ps []netip.Prefix) {
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c // IPv4 sorts before IPv6
+		}
+		return a.Bits() - b.Bits()
+	})
+}
+
+// fixedPorts are the ports no configurable port or range may take.
+func fixedPorts() []struct {
+	Name string
+	Port int
+} {
+	return []struct {
+		Name string
+		Port int
+	}{
+		{"http", PortHTTP}, {"https", PortHTTPS}, {"turn", PortTURN}, {"turns", PortTURNS},
+		{"signaling (loopback)", PortSignalingHTTP}, {"janus websockets (loopback)", PortJanusWS},
+		{"nats (loopback)", PortNATS},
+	}
+}
+
+func (s Settings) validatePorts() error {
+	if s.SSHPort < 0 || s.SSHPort > 65535 {
+		return configErr(KeySSHPort, "%d is out of range; want 1-65535 (default %d)", s.SSHPort, DefaultSSHPort)
+	}
+	ssh := s.sshPort()
+	for _, f := range fixedPorts() {
+		if ssh == f.Port {
+			return configErr(KeySSHPort, "%d is taken by %s; pick another port", ssh, f.Name)
+		}
+	}
+	ranges := []struct {
+		key string
+		r   PortRange
+	}{
+		{KeyJanusRTPPorts, s.janusRTPPorts()},
+		{KeyTURNRelayPorts, s.turnRelayPorts()},
+	}
+	for _, x := range ranges {
+		if x.r.First > x.r.Last {
+			return configErr(x.key, "%q is reversed; want first-last with first ≤ last, e.g. %s", x.r.String(), DefaultJanusRTPPorts)
+		}
+		if x.r.First < 1024 || x.r.Last > 65535 {
+			return configErr(x.key, "%s is outside 1024-65535", x.r)
+		}
+		for _, f := range fixedPorts() {
+			if x.r.Contains(f.Port) {
+				return configErr(x.key, "%s contains port %d (%s); pick a range without it", x.r, f.Port, f.Name)
+			}
+		}
+		if x.r.Contains(ssh) {
+			return configErr(x.key, "%s contains the SSH port %d; pick a range without it", x.r, ssh)
+		}
+	}
+	if ranges[0].r.Overlaps(ranges[1].r) {
+		return configErr(KeyTURNRelayPorts, "%s overlaps %s %s; the two ranges must be disjoint", ranges[1].r, KeyJanusRTPPorts, ranges[0].r)
+	}
+	return nil
+}
+
+func (s Settings) validateImages() error {
+	for _, name := range sortedKeys(s.Images) {
+		ref := s.Images[name]
+		if _, ok := DefaultImages[name]; !ok {
+			return configErr(KeyImages, "%q is not a service; want one of %s", name, strings.Join(ServiceNames(), ", "))
+		}
+		if err := checkImageRef(ref); err != nil {
+			return configErr(KeyImages, "%s: %q %v; want a pinned reference such as %s", name, ref, err, DefaultImages[name])
+		}
+	}
+	return nil
+}
+
+// checkImageRef accepts references pinned by a tag other than latest or by
+// a digest.
+func checkImageRef(ref string) error {
+	if ref == "" {
+		return errors.New("is empty")
+	}
+	for _, c := range ref {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/:@", c)) {
+			return fmt.Errorf("contains %q", c)
+		}
+	}
+	if _, digest, ok := strings.Cut(ref, "@"); ok {
+		if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 {
+			return errors.New("has a malformed digest")
+		}
+		return nil
+	}
+	lastSlash := strings.LastIndex(ref, "/")
+	colon := strings.LastIndex(ref, ":")
+	if colon <= lastSlash {
+		return errors.New("has no tag")
+	}
+	if tag := ref[colon+1:]; tag == "latest" || tag == "" {
+		return errors.New("is not pinned")
+	}
+	return nil
+}
+
+func (s Settings) validateStateDevice() error {
+	if s.StateDevice == "" {
+		return nil
+	}
+	if !strings.HasPrefix(s.StateDevice, "/dev/") || strings.ContainsAny(s.StateDevice, " \t\n'\"$`\\;&|") {
+		return configErr(KeyStateDevice, "%q is not a device path; want e.g. /dev/disk/by-id/scsi-0HC_Volume_123", s.StateDevice)
+	}
+	return nil
+}
+
+// Secret names as Secrets.List reports them; Validate's errors use them as keys.
+const (
+	secretSessionHashKey  = "sessionHashKey"
+	secretSessionBlockKey = "sessionBlockKey"
+)
+
+// MinSecretLength is the shortest shared secret Validate accepts.
+const MinSecretLength = 16
+
+// Validate checks that every secret is set, long enough, of the lengths the
+// signaling server requires for its session keys, and made only of
+// characters every config file carries verbatim (letters, digits and
+// -_.~+/=). Errors are *ConfigError keyed by the secret's name.
+func (s Secrets) Validate() error {
+	for _, ns := range s.List() {
+		if ns.Value == "" {
+			return configErr(ns.Name, "is empty; every secret must be set")
+		}
+		for _, c := range ns.Value {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.~+/=", c)) {
+				return configErr(ns.Name, "contains a character outside letters, digits and -_.~+/=")
+			}
+		}
+		switch ns.Name {
+		case secretSessionHashKey:
+			if n := len(ns.Value); n != 32 && n != 64 {
+				return configErr(ns.Name, "is %d characters long; want 32 or 64", n)
+			}
+		case secretSessionBlockKey:
+			if n := len(ns.Value); n != 16 && n != 24 && n != 32 {
+				return configErr(ns.Name, "is %d characters long; want 16, 24 or 32", n)
+			}
+		default:
+			if n := len(ns.Value); n < MinSecretLength {
+				return configErr(ns.Name, "is %d characters long; want at least %d", n, MinSecretLength)
+			}
+		}
+	}
+	return nil
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

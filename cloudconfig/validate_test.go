@@ -1,0 +1,176 @@
+package cloudconfig
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSettingsValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Settings)
+		wantKey string // "" means valid
+		wantMsg string // substring of the problem
+	}{
+		{"reference", func(*Settings) {}, "", ""},
+		{"minimal", func(s *Settings) { s.SSHAuthorizedKeys, s.SSHAllowedCIDRs, s.StateDevice = nil, nil, "" }, "", ""},
+		{"domain empty", func(s *Settings) { s.Domain = "" }, KeyDomain, "empty"},
+		{"domain single label", func(s *Settings) { s.Domain = "talk" }, KeyDomain, "one label"},
+		{"domain upper case", func(s *Settings) { s.Domain = "Talk.example.com" }, KeyDomain, "only a-z"},
+		{"domain trailing dot", func(s *Settings) { s.Domain = "talk.example.com." }, KeyDomain, "dot"},
+		{"domain ip", func(s *Settings) { s.Domain = "192.0.2.1" }, KeyDomain, "IP address"},
+		{"domain hyphen", func(s *Settings) { s.Domain = "-talk.example.com" }, KeyDomain, "'-'"},
+		{"domain url", func(s *Settings) { s.Domain = "https://talk.example.com" }, KeyDomain, "want a fully qualified"},
+		{"nextcloud empty", func(s *Settings) { s.NextcloudURLs = nil }, KeyNextcloudURLs, "at least one"},
+		{"nextcloud http", func(s *Settings) { s.NextcloudURLs = []string{"http://cloud.example.com"} }, KeyNextcloudURLs, "https"},
+		{"nextcloud http loopback", func(s *Settings) { s.NextcloudURLs = []string{"http://127.0.0.1:8081"} }, "", ""},
+		{"nextcloud http localhost", func(s *Settings) { s.NextcloudURLs = []string{"http://localhost/nc"} }, "", ""},
+		{"nextcloud path", func(s *Settings) { s.NextcloudURLs = []string{"https://example.com/nextcloud"} }, "", ""},
+		{"nextcloud relative", func(s *Settings) { s.NextcloudURLs = []string{"cloud.example.com"} }, KeyNextcloudURLs, "absolute"},
+		{"nextcloud query", func(s *Settings) { s.NextcloudURLs = []string{"https://cloud.example.com/?a=b"} }, KeyNextcloudURLs, "query"},
+		{"nextcloud creds", func(s *Settings) { s.NextcloudURLs = []string{"https://u:p@cloud.example.com"} }, KeyNextcloudURLs, "credentials"},
+		{"nextcloud duplicate", func(s *Settings) {
+			s.NextcloudURLs = []string{"https://cloud.example.com", "https://cloud.example.com/"}
+		}, KeyNextcloudURLs, "twice"},
+		{"nextcloud two", func(s *Settings) {
+			s.NextcloudURLs = []string{"https://a.example.com", "https://b.example.com"}
+		}, "", ""},
+		{"email empty", func(s *Settings) { s.ACMEEmail = "" }, KeyACMEEmail, "not a plain"},
+		{"email no at", func(s *Settings) { s.ACMEEmail = "admin.example.com" }, KeyACMEEmail, "not a plain"},
+		{"email with name", func(s *Settings) { s.ACMEEmail = "Admin <admin@example.com>" }, KeyACMEEmail, "not a plain"},
+		{"email bad domain", func(s *Settings) { s.ACMEEmail = "admin@localhost" }, KeyACMEEmail, "Let's Encrypt"},
+		{"ssh key garbage", func(s *Settings) { s.SSHAuthorizedKeys = []string{"ssh-ed25519 notbase64"} }, KeySSHPublicKeys, "entry 0"},
+		{"ssh key two lines", func(s *Settings) { s.SSHAuthorizedKeys = []string{testSSHKey + "\n" + testSSHKey} }, KeySSHPublicKeys, "more than one line"},
+		{"ssh key options", func(s *Settings) { s.SSHAuthorizedKeys = []string{`from="10.0.0.1" ` + testSSHKey} }, "", ""},
+		{"ssh cidr bad", func(s *Settings) { s.SSHAllowedCIDRs = []string{"203.0.113.0/33"} }, KeySSHAllowedCIDRs, "entry 0"},
+		{"ssh cidr word", func(s *Settings) { s.SSHAllowedCIDRs = []string{"office"} }, KeySSHAllowedCIDRs, "not a CIDR"},
+		{"ssh cidr host", func(s *Settings) { s.SSHAllowedCIDRs = []string{"198.51.100.7"} }, "", ""},
+		{"ssh port negative", func(s *Settings) { s.SSHPort = -1 }, KeySSHPort, "1-65535"},
+		{"ssh port too high", func(s *Settings) { s.SSHPort = 65536 }, KeySSHPort, "1-65535"},
+		{"ssh port https", func(s *Settings) { s.SSHPort = PortHTTPS }, KeySSHPort, "https"},
+		{"ssh port nats", func(s *Settings) { s.SSHPort = PortNATS }, KeySSHPort, "nats"},
+		{"ssh port custom", func(s *Settings) { s.SSHPort = 2222 }, "", ""},
+		{"ssh port in rtp range", func(s *Settings) { s.SSHPort = 20050 }, KeyJanusRTPPorts, "SSH port"},
+		{"rtp reversed", func(s *Settings) { s.JanusRTPPorts = PortRange{20100, 20000} }, KeyJanusRTPPorts, "reversed"},
+		{"rtp low", func(s *Settings) { s.JanusRTPPorts = PortRange{1000, 1100} }, KeyJanusRTPPorts, "1024-65535"},
+		{"rtp high", func(s *Settings) { s.JanusRTPPorts = PortRange{65000, 65536} }, KeyJanusRTPPorts, "1024-65535"},
+		{"rtp has turn", func(s *Settings) { s.JanusRTPPorts = PortRange{3000, 4000} }, KeyJanusRTPPorts, "3478"},
+		{"rtp has janus ws", func(s *Settings) { s.JanusRTPPorts = PortRange{8100, 8200} }, KeyJanusRTPPorts, "8188"},
+		{"relay has turns", func(s *Settings) { s.TURNRelayPorts = PortRange{5000, 6000} }, KeyTURNRelayPorts, "5349"},
+		{"relay has signaling", func(s *Settings) { s.TURNRelayPorts = PortRange{8080, 8080} }, KeyTURNRelayPorts, "8080"},
+		{"ranges overlap", func(s *Settings) { s.TURNRelayPorts = PortRange{20100, 20200} }, KeyTURNRelayPorts, "overlaps"},
+		{"ranges custom", func(s *Settings) {
+			s.JanusRTPPorts, s.TURNRelayPorts = PortRange{20000, 40000}, PortRange{40001, 40100}
+		}, "", ""},
+		{"image unknown", func(s *Settings) { s.Images = map[string]string{"redis": "redis:7"} }, KeyImages, "not a service"},
+		{"image latest", func(s *Settings) { s.Images = map[string]string{"nats": "nats:latest"} }, KeyImages, "not pinned"},
+		{"image untagged", func(s *Settings) { s.Images = map[string]string{"nats": "registry:5000/nats"} }, KeyImages, "no tag"},
+		{"image bad digest", func(s *Settings) { s.Images = map[string]string{"nats": "nats@sha256:abc"} }, KeyImages, "digest"},
+		{"image space", func(s *Settings) { s.Images = map[string]string{"nats": "nats:2 ; rm"} }, KeyImages, "contains"},
+		{"image ok", func(s *Settings) { s.Images = map[string]string{"nats": "registry.example.com:5000/nats:2.11.9"} }, "", ""},
+		{"image digest ok", func(s *Settings) {
+			s.Images = map[string]string{"coturn": "coturn/coturn@sha256:" + strings.Repeat("a", 64)}
+		}, "", ""},
+		{"state device relative", func(s *Settings) { s.StateDevice = "sdb" }, KeyStateDevice, "device path"},
+		{"state device shell", func(s *Settings) { s.StateDevice = "/dev/sdb;reboot" }, KeyStateDevice, "device path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := referenceSettings()
+			tt.mutate(&s)
+			err := s.Validate()
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error for %s", tt.wantKey)
+			}
+			if got := KeyOf(err); got != tt.wantKey {
+				t.Errorf("KeyOf(%v) = %q, want %q", err, got, tt.wantKey)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q does not mention %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestSecretsValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Secrets)
+		wantKey string
+		wantMsg string
+	}{
+		{"fake", func(*Secrets) {}, "", ""},
+		{"hash key 64", func(s *Secrets) { s.SessionHashKey = strings.Repeat("h", 64) }, "", ""},
+		{"block key 24", func(s *Secrets) { s.SessionBlockKey = strings.Repeat("b", 24) }, "", ""},
+		{"block key 32", func(s *Secrets) { s.SessionBlockKey = strings.Repeat("b", 32) }, "", ""},
+		{"signaling empty", func(s *Secrets) { s.SignalingSecret = "" }, "signalingSecret", "empty"},
+		{"turn empty", func(s *Secrets) { s.TURNSecret = "" }, "turnSecret", "empty"},
+		{"internal empty", func(s *Secrets) { s.InternalClientSecret = "" }, "internalClientSecret", "empty"},
+		{"janus key empty", func(s *Secrets) { s.JanusAPIKey = "" }, "janusApiKey", "empty"},
+		{"turn short", func(s *Secrets) { s.TURNSecret = "short" }, "turnSecret", "at least 16"},
+		{"hash key 31", func(s *Secrets) { s.SessionHashKey = strings.Repeat("h", 31) }, "sessionHashKey", "32 or 64"},
+		{"hash key 48", func(s *Secrets) { s.SessionHashKey = strings.Repeat("h", 48) }, "sessionHashKey", "32 or 64"},
+		{"block key 20", func(s *Secrets) { s.SessionBlockKey = strings.Repeat("b", 20) }, "sessionBlockKey", "16, 24 or 32"},
+		{"block key empty", func(s *Secrets) { s.SessionBlockKey = "" }, "sessionBlockKey", "empty"},
+		{"comment char", func(s *Secrets) { s.SignalingSecret = "abcdefgh#ijklmnopq" }, "signalingSecret", "outside"},
+		{"space", func(s *Secrets) { s.TURNSecret = "abcdefgh ijklmnopq" }, "turnSecret", "outside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sec := fakeSecrets()
+			tt.mutate(&sec)
+			err := sec.Validate()
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if got := KeyOf(err); got != tt.wantKey {
+				t.Fatalf("KeyOf(%v) = %q, want %q", err, got, tt.wantKey)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q does not mention %q", err, tt.wantMsg)
+			}
+			for _, ns := range sec.List() {
+				if len(ns.Value) >= 5 && strings.Contains(err.Error(), ns.Value) {
+					t.Errorf("error %q leaks the value of %s", err, ns.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSSHCIDRs(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want string
+	}{
+		{nil, "0.0.0.0/0 ::/0"},
+		{[]string{"2001:db8::1/32", "203.0.113.9/24", "203.0.113.0/24"}, "203.0.113.0/24 2001:db8::/32"},
+		{[]string{"198.51.100.7", "::1"}, "198.51.100.7/32 ::1/128"},
+		{[]string{"::ffff:192.0.2.0/120"}, "192.0.2.0/24"},
+	}
+	for _, tt := range tests {
+		got, err := ParseSSHCIDRs(tt.in)
+		if err != nil {
+			t.Fatalf("ParseSSHCIDRs(%q): %v", tt.in, err)
+		}
+		var s []string
+		for _, p := range got {
+			s = append(s, p.String())
+		}
+		if strings.Join(s, " ") != tt.want {
+			t.Errorf("ParseSSHCIDRs(%q) = %q, want %q", tt.in, s, tt.want)
+		}
+	}
+	if _, err := ParseSSHCIDRs([]string{"10.0.0.0/8", "fe80::1%eth0/64"}); KeyOf(err) != KeySSHAllowedCIDRs || !strings.Contains(err.Error(), "entry 1") {
+		t.Errorf("zone prefix: got %v, want an error about entry 1 of %s", err, KeySSHAllowedCIDRs)
+	}
+}
