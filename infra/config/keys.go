@@ -1,0 +1,86 @@
+// Package config loads and validates the stack configuration (`nctalk:<key>`)
+// before any resource is registered. Keys shared with `nctalk render` are
+// checked by cloudconfig's Settings.Validate; the Hetzner-only keys here.
+package config
+
+import "github.com/nctalk/nctalk/cloudconfig"
+
+// Namespace is the project name that prefixes every key: `nctalk:<key>`.
+const Namespace = "nctalk"
+
+// Hetzner-only config keys. The keys shared with the render command are
+// cloudconfig.Key*.
+const (
+	KeyLocation       = "location"
+	KeyServerType     = "serverType"
+	KeyImage          = "image"
+	KeySSHKeySelector = "sshKeySelector"
+	KeyDNSZone        = "dnsZone"
+	KeyVolumeSize     = "volumeSize"
+)
+
+// Defaults of the optional keys. Pulumi.yaml declares the same defaults; a
+// test keeps the two equal.
+const (
+	DefaultLocation   = "fsn1"
+	DefaultServerType = "cx23"
+	DefaultImage      = "debian-13"
+	DefaultVolumeSize = 10
+)
+
+// Volume size limits in GiB (Hetzner's minimum and maximum volume size).
+const (
+	MinVolumeSize = 10
+	MaxVolumeSize = 10240
+)
+
+// Locations are the Hetzner Cloud locations a server and its primary IPs
+// can be created in.
+var Locations = []string{"ash", "fsn1", "hel1", "hil", "nbg1", "sin"}
+
+// AllKeys lists every key the stack reads, in the order of the README's
+// configuration table.
+func AllKeys() []string {
+	return []string{
+		cloudconfig.KeyDomain,
+		cloudconfig.KeyNextcloudURLs,
+		cloudconfig.KeyACMEEmail,
+		cloudconfig.KeyACMEStaging,
+		KeyLocation,
+		KeyServerType,
+		KeyImage,
+		cloudconfig.KeySSHPublicKeys,
+		KeySSHKeySelector,
+		cloudconfig.KeySSHAllowedCIDRs,
+		cloudconfig.KeySSHPort,
+		KeyDNSZone,
+		KeyVolumeSize,
+		cloudconfig.KeySignalingSecret,
+		cloudconfig.KeyTURNSecret,
+		cloudconfig.KeyJanusRTPPorts,
+		cloudconfig.KeyTURNRelayPorts,
+		cloudconfig.KeyImages,
+	}
+}
+
+// Defaults returns the default value of every optional key as Pulumi.yaml
+// declares it (JSON-compatible values); required keys are absent.
+func Defaults() map[string]any {
+	return map[string]any{
+		cloudconfig.KeyACMEStaging:     false,
+		KeyLocation:                    DefaultLocation,
+		KeyServerType:                  DefaultServerType,
+		KeyImage:                       DefaultImage,
+		cloudconfig.KeySSHPublicKeys:   []any{},
+		KeySSHKeySelector:              "",
+		cloudconfig.KeySSHAllowedCIDRs: []any{"0.0.0.0/0", "::/0"},
+		cloudconfig.KeySSHPort:         cloudconfig.DefaultSSHPort,
+		KeyDNSZone:                     "",
+		KeyVolumeSize:                  DefaultVolumeSize,
+		cloudconfig.KeySignalingSecret: "",
+		cloudconfig.KeyTURNSecret:      "",
+		cloudconfig.KeyJanusRTPPorts:   cloudconfig.DefaultJanusRTPPorts.String(),
+		cloudconfig.KeyTURNRelayPorts:  cloudconfig.DefaultTURNRelayPorts.String(),
+		cloudconfig.KeyImages:          map[string]any{},
+	}
+}

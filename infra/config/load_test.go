@@ -1,0 +1,250 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// testKey is a real (test-only) ed25519 public key.
+const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
+
+// countingMocks counts registered resources and invokes; config loading
+// must cause neither.
+type countingMocks struct{ resources, calls int }
+
+func (m *countingMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	m.resources++
+	return "1", args.Inputs, nil
+}
+
+func (m *countingMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.calls++
+	return resource.PropertyMap{}, nil
+}
+
+// withConfig sets the stack config the way the Pulumi CLI passes it: keys
+// `nctalk:<key>`, lists and maps as JSON strings, secrets decrypted and
+// listed as secret keys.
+func withConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
+	return func(info *pulumi.RunInfo) {
+		info.Config = map[string]string{}
+		for k, v := range cfg {
+			info.Config[Namespace+":"+k] = v
+		}
+		for _, k := range secretKeys {
+			info.ConfigSecretKeys = append(info.ConfigSecretKeys, Namespace+":"+k)
+		}
+	}
+}
+
+// load runs Load in a mocked program and fails the test if anything was
+// registered or invoked.
+func load(t *testing.T, cfg map[string]string, secretKeys ...string) (Config, error) {
+	t.Helper()
+	var c Config
+	var loadErr error
+	m := &countingMocks{}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		c, loadErr = Load(ctx)
+		return nil
+	}, pulumi.WithMocks(Namespace, "dev", m), withConfig(cfg, secretKeys...))
+	if err != nil {
+		t.Fatalf("program run: %v", err)
+	}
+	if m.resources != 0 || m.calls != 0 {
+		t.Fatalf("loading config registered %d resources and made %d invokes; want none", m.resources, m.calls)
+	}
+	return c, loadErr
+}
+
+func minimalConfig() map[string]string {
+	return map[string]string{
+		"domain":        "talk.example.com",
+		"nextcloudUrls": `["https://cloud.example.com"]`,
+		"acmeEmail":     "admin@example.com",
+		"sshPublicKeys": `["` + testKey + `"]`,
+	}
+}
+
+func TestLoadAppliesDefaults(t *testing.T) {
+	c, err := load(t, minimalConfig())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Default()
+	want.Settings.Domain = "talk.example.com"
+	want.Settings.NextcloudURLs = []string{"https://cloud.example.com"}
+	want.Settings.ACMEEmail = "admin@example.com"
+	want.Settings.SSHAuthorizedKeys = []string{testKey}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load = %+v\nwant %+v", c, want)
+	}
+	if c.Location != "fsn1" || c.ServerType != "cx23" || c.Image != "debian-13" || c.VolumeSize != 10 {
+		t.Errorf("cloud defaults = %s %s %s %d; want fsn1 cx23 debian-13 10", c.Location, c.ServerType, c.Image, c.VolumeSize)
+	}
+	if got := c.Settings.JanusRTPPorts.String() + " " + c.Settings.TURNRelayPorts.String(); got != "20000-20100 49160-49200" {
+		t.Errorf("port ranges = %s; want 20000-20100 49160-49200", got)
+	}
+}
+
+func TestLoadReadsEveryKey(t *testing.T) {
+	cfg := map[string]string{
+		"domain":          "talk.example.org",
+		"nextcloudUrls":   `["https://a.example.org","https://b.example.org/nc"]`,
+		"acmeEmail":       "ops@example.org",
+		"acmeStaging":     "true",
+		"location":        "hel1",
+		"serverType":      "cpx22",
+		"image":           "debian-12",
+		"sshPublicKeys":   `["` + testKey + `"]`,
+		"sshKeySelector":  "team=ops",
+		"sshAllowedCidrs": `["203.0.113.0/24"]`,
+		"sshPort":         "2222",
+		"dnsZone":         "example.org",
+		"volumeSize":      "20",
+		"signalingSecret": "givenSignalingSecret0123456789",
+		"turnSecret":      "givenTurnSecret0123456789abcde",
+		"janusRtpPorts":   "30000-30500",
+		"turnRelayPorts":  "40000-40100",
+		"images":          `{"nats":"nats:2.11.10-alpine"}`,
+	}
+	if got, want := slices.Sorted(maps.Keys(cfg)), slices.Sorted(slices.Values(AllKeys())); !slices.Equal(got, want) {
+		t.Fatalf("test config covers %v; want every key %v", got, want)
+	}
+	c, err := load(t, cfg, "signalingSecret", "turnSecret")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	s := c.Settings
+	got := []any{s.Domain, s.NextcloudURLs, s.ACMEEmail, s.ACMEStaging, c.Location, c.ServerType, c.Image,
+		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize,
+		c.SignalingSecret.Reveal(), c.TURNSecret.Reveal(), s.JanusRTPPorts, s.TURNRelayPorts, s.Images}
+	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", true,
+		"hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20,
+		"givenSignalingSecret0123456789", "givenTurnSecret0123456789abcde",
+		cloudconfig.PortRange{First: 30000, Last: 30500}, cloudconfig.PortRange{First: 40000, Last: 40100},
+		map[string]string{"nats": "nats:2.11.10-alpine"}}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("key %s = %#v; want %#v", AllKeys()[i], got[i], want[i])
+		}
+	}
+}
+
+func TestLoadRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     map[string]string
+		unset   []string
+		secret  []string
+		wantKey string
+		wantMsg string
+	}{
+		{"domain missing", nil, []string{"domain"}, nil, "domain", "empty"},
+		{"domain not fqdn", map[string]string{"domain": "talk"}, nil, nil, "domain", "fully qualified"},
+		{"domain is url", map[string]string{"domain": "https://talk.example.com"}, nil, nil, "domain", "fully qualified"},
+		{"nextcloud missing", nil, []string{"nextcloudUrls"}, nil, "nextcloudUrls", "at least one"},
+		{"nextcloud not a list", map[string]string{"nextcloudUrls": "https://cloud.example.com"}, nil, nil, "nextcloudUrls", "list of strings"},
+		{"nextcloud http", map[string]string{"nextcloudUrls": `["http://cloud.example.com"]`}, nil, nil, "nextcloudUrls", "https"},
+		{"email malformed", map[string]string{"acmeEmail": "admin.example.com"}, nil, nil, "acmeEmail", "e-mail"},
+		{"staging not bool", map[string]string{"acmeStaging": "perhaps"}, nil, nil, "acmeStaging", "true or false"},
+		{"location unknown", map[string]string{"location": "fra1"}, nil, nil, "location", "fsn1"},
+		{"server type removed", map[string]string{"serverType": "cx22"}, nil, nil, "serverType", "withdrawn"},
+		{"server type garbage", map[string]string{"serverType": "large"}, nil, nil, "serverType", "cx23"},
+		{"image not debian", map[string]string{"image": "ubuntu-24.04"}, nil, nil, "image", "debian-13"},
+		{"ssh key unparsable", map[string]string{"sshPublicKeys": `["ssh-ed25519 notakey"]`}, nil, nil, "sshPublicKeys", "OpenSSH public key"},
+		{"no ssh key at all", nil, []string{"sshPublicKeys"}, nil, "sshPublicKeys", "no SSH key"},
+		{"selector malformed", map[string]string{"sshKeySelector": "team==ops;rm"}, nil, nil, "sshKeySelector", "label selector"},
+		{"cidr unparsable", map[string]string{"sshAllowedCidrs": `["10.0.0.0/33"]`}, nil, nil, "sshAllowedCidrs", "CIDR"},
+		{"ssh port not a number", map[string]string{"sshPort": "ssh"}, nil, nil, "sshPort", "whole number"},
+		{"ssh port fixed", map[string]string{"sshPort": "443"}, nil, nil, "sshPort", "https"},
+		{"rtp range malformed", map[string]string{"janusRtpPorts": "20000:20100"}, nil, nil, "janusRtpPorts", "port range"},
+		{"rtp range reversed", map[string]string{"janusRtpPorts": "20100-20000"}, nil, nil, "janusRtpPorts", "reversed"},
+		{"rtp range low", map[string]string{"janusRtpPorts": "1000-1100"}, nil, nil, "janusRtpPorts", "1024-65535"},
+		{"rtp range high", map[string]string{"janusRtpPorts": "65000-65600"}, nil, nil, "janusRtpPorts", "1024-65535"},
+		{"rtp range fixed port", map[string]string{"janusRtpPorts": "3000-4000"}, nil, nil, "janusRtpPorts", "3478"},
+		{"ranges overlap", map[string]string{"turnRelayPorts": "20050-20200"}, nil, nil, "turnRelayPorts", "overlaps"},
+		{"dns zone foreign", map[string]string{"dnsZone": "example.net"}, nil, nil, "dnsZone", "does not contain"},
+		{"dns zone trailing dot", map[string]string{"dnsZone": "example.com."}, nil, nil, "dnsZone", "trailing dot"},
+		{"volume too small", map[string]string{"volumeSize": "5"}, nil, nil, "volumeSize", "10-10240"},
+		{"volume too large", map[string]string{"volumeSize": "20000"}, nil, nil, "volumeSize", "10-10240"},
+		{"volume negative", map[string]string{"volumeSize": "-1"}, nil, nil, "volumeSize", "0 (no volume)"},
+		{"image override unknown", map[string]string{"images": `{"redis":"redis:7.4"}`}, nil, nil, "images", "not a service"},
+		{"image override unpinned", map[string]string{"images": `{"nats":"nats:latest"}`}, nil, nil, "images", "pinned"},
+		{"signaling secret plain text", map[string]string{"signalingSecret": "givenSignalingSecret0123456789"}, nil, nil, "signalingSecret", "--secret"},
+		{"turn secret short", map[string]string{"turnSecret": "short"}, nil, []string{"turnSecret"}, "turnSecret", "at least"},
+		{"turn secret bad chars", map[string]string{"turnSecret": "has spaces in it 0123456789"}, nil, []string{"turnSecret"}, "turnSecret", "outside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := minimalConfig()
+			maps.Copy(cfg, tt.set)
+			for _, k := range tt.unset {
+				delete(cfg, k)
+			}
+			_, err := load(t, cfg, tt.secret...)
+			if err == nil {
+				t.Fatalf("Load accepted %v", tt.set)
+			}
+			if keys := Keys(err); !slices.Contains(keys, tt.wantKey) {
+				t.Errorf("error is about keys %v; want %q: %v", keys, tt.wantKey, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "nctalk:"+tt.wantKey+":") {
+				t.Errorf("error %q does not name nctalk:%s", msg, tt.wantKey)
+			}
+			if !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("error %q does not say %q", msg, tt.wantMsg)
+			}
+			for _, v := range []string{"givenSignalingSecret0123456789", "has spaces in it 0123456789"} {
+				if strings.Contains(msg, v) {
+					t.Errorf("error %q repeats a secret value", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryBadKey(t *testing.T) {
+	cfg := minimalConfig()
+	cfg["location"] = "mars1"
+	cfg["volumeSize"] = "3"
+	cfg["domain"] = "talk"
+	_, err := load(t, cfg)
+	got := Keys(err)
+	for _, k := range []string{"domain", "location", "volumeSize"} {
+		if !slices.Contains(got, k) {
+			t.Errorf("error names keys %v; want %s among them: %v", got, k, err)
+		}
+	}
+}
+
+func TestLoadAcceptsSelectorWithoutPublicKeys(t *testing.T) {
+	cfg := minimalConfig()
+	delete(cfg, "sshPublicKeys")
+	for _, sel := range []string{"team=ops", "team==ops,env!=dev", "env in (prod,dev)", "admin", "!retired"} {
+		cfg["sshKeySelector"] = sel
+		if _, err := load(t, cfg); err != nil {
+			t.Errorf("selector %q: %v", sel, err)
+		}
+	}
+}
+
+func TestSecretDoesNotPrint(t *testing.T) {
+	s := Secret("topSecretValue0123456789")
+	c := Config{SignalingSecret: s}
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s %#v", s, s, s), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(out, s.Reveal()) {
+			t.Errorf("formatted output %q contains the secret", out)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// Validate checks every key: the shared ones with cloudconfig's
+// Settings.Validate, the Hetzner-only ones here. It returns all problems
+// found, joined, each a *KeyError.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Settings.Validate(); err != nil {
+		errs = append(errs, asKeyError(err))
+	}
+	for _, check := range []func() error{
+		c.validateLocation,
+		c.validateServerType,
+		c.validateImage,
+		c.validateSSHKeySelector,
+		c.validateSSHKeyPresent,
+		c.validateDNSZone,
+		c.validateVolumeSize,
+		c.validateSecrets,
+	} {
+		if err := check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("stack configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func (c Config) validateLocation() error {
+	if !slices.Contains(Locations, c.Location) {
+		return keyErr(KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(Locations, ", "))
+	}
+	return nil
+}
+
+var serverTypePattern = regexp.MustCompile(`^(cx|cpx|cax|ccx)[0-9]{2}$`)
+
+// removedServerTypes were withdrawn by Hetzner in early 2026.
+var removedServerTypes = []string{"cx22", "cpx11", "cpx21", "cpx31", "cpx41", "cpx51"}
+
+func (c Config) validateServerType() error {
+	const valid = "current x86 types are cx23, cx33, cx43, cx53 and cpx12 to cpx62; Arm types cax11 and up"
+	if slices.Contains(removedServerTypes, c.ServerType) {
+		return keyErr(KeyServerType, "%q was withdrawn by Hetzner; %s", c.ServerType, valid)
+	}
+	if !serverTypePattern.MatchString(c.ServerType) {
+		return keyErr(KeyServerType, "%q is not a Hetzner server type; %s", c.ServerType, valid)
+	}
+	return nil
+}
+
+var imagePattern = regexp.MustCompile(`^(debian-[0-9]+|[0-9]+)$`)
+
+func (c Config) validateImage() error {
+	if !imagePattern.MatchString(c.Image) {
+		return keyErr(KeyImage, "%q is not supported; the cloud-config targets Debian: want a Hetzner image name such as %s, or a numeric image ID of a Debian snapshot", c.Image, DefaultImage)
+	}
+	return nil
+}
+
+var selectorTerm = regexp.MustCompile(`^\s*(!?[A-Za-z0-9][A-Za-z0-9._/-]*|[A-Za-z0-9][A-Za-z0-9._/-]*\s*(==?|!=)\s*[A-Za-z0-9._-]*|[A-Za-z0-9][A-Za-z0-9._/-]*\s+(in|notin)\s+\([A-Za-z0-9._,\s-]*\))\s*$`)
+
+func (c Config) validateSSHKeySelector() error {
+	if c.SSHKeySelector == "" {
+		return nil
+	}
+	for _, term := range splitSelector(c.SSHKeySelector) {
+		if !selectorTerm.MatchString(term) {
+			return keyErr(KeySSHKeySelector, "%q is not a Hetzner label selector (term %q); want e.g. team=ops or env in (prod,dev)", c.SSHKeySelector, term)
+		}
+	}
+	return nil
+}
+
+// splitSelector splits a label selector at the commas outside parentheses.
+func splitSelector(sel string) []string {
+	var terms []string
+	depth, start := 0, 0
+	for i, r := range sel {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				terms = append(terms, sel[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(terms, sel[start:])
+}
+
+func (c Config) validateSSHKeyPresent() error {
+	if len(c.Settings.SSHAuthorizedKeys) == 0 && c.SSHKeySelector == "" {
+		return keyErr(cloudconfig.KeySSHPublicKeys, "no SSH key: set %[1]s:%[2]s (OpenSSH public keys) and/or %[1]s:%[3]s (label selector of keys already in the Hetzner project)",
+			Namespace, cloudconfig.KeySSHPublicKeys, KeySSHKeySelector)
+	}
+	return nil
+}
+
+func (c Config) validateDNSZone() error {
+	z := c.DNSZone
+	if z == "" {
+		return nil
+	}
+	if z != strings.ToLower(strings.TrimSpace(z)) || strings.HasSuffix(z, ".") || !strings.Contains(z, ".") {
+		return keyErr(KeyDNSZone, "%q is not a zone name; want a lower-case name without trailing dot, such as example.com", z)
+	}
+	if d := c.Settings.Domain; d != z && !strings.HasSuffix(d, "."+z) {
+		return keyErr(KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
+	}
+	return nil
+}
+
+// parentOf drops the first label of a domain name.
+func parentOf(domain string) string {
+	if _, rest, ok := strings.Cut(domain, "."); ok {
+		return rest
+	}
+	return domain
+}
+
+func (c Config) validateVolumeSize() error {
+	if v := c.VolumeSize; v != 0 && (v < MinVolumeSize || v > MaxVolumeSize) {
+		return keyErr(KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, MinVolumeSize, MaxVolumeSize)
+	}
+	return nil
+}
+
+// validateSecrets checks the secrets given in config with the rules the
+// rendering applies to every secret (cloudconfig's Secrets.Validate); the
+// generated ones are valid placeholders here.
+func (c Config) validateSecrets() error {
+	probe := cloudconfig.Secrets{
+		SignalingSecret:      "probeSignalingSecret0123456789",
+		TURNSecret:           "probeTurnSecret0123456789abcde",
+		SessionHashKey:       strings.Repeat("h", 64),
+		SessionBlockKey:      strings.Repeat("b", 32),
+		InternalClientSecret: "probeInternalClientSecret01234",
+		JanusAPIKey:          "probeJanusApiKey0123456789abcd",
+	}
+	var errs []error
+	if c.SignalingSecret.IsSet() {
+		p := probe
+		p.SignalingSecret = c.SignalingSecret.Reveal()
+		if err := p.Validate(); err != nil {
+			errs = append(errs, asKeyError(err))
+		}
+	}
+	if c.TURNSecret.IsSet() {
+		p := probe
+		p.TURNSecret = c.TURNSecret.Reveal()
+		if err := p.Validate(); err != nil {
+			errs = append(errs, asKeyError(err))
+		}
+	}
+	return errors.Join(errs...)
+}
