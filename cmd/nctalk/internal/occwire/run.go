@@ -1,0 +1,268 @@
+package occwire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Runner runs occ through a command prefix such as `sudo -u www-data php
+// /var/www/nextcloud/occ` or `docker exec -u www-data nextcloud php occ`.
+// occ's arguments are appended as separate argv words; no local shell is
+// involved.
+type Runner struct {
+	// Prefix is the command that reaches occ, split into words.
+	Prefix []string
+	// RemoteShell means the prefix hands the command line to a shell on the
+	// far side (ssh joins its arguments and the remote shell splits them
+	// again), so each occ argument is quoted for that shell.
+	RemoteShell bool
+	// Timeout bounds each occ run; zero means no limit.
+	Timeout time.Duration
+}
+
+// NewRunner splits prefix into words (see SplitWords). A prefix that starts
+// with ssh gets RemoteShell.
+func NewRunner(prefix string) (Runner, error) {
+	words, err := SplitWords(prefix)
+	if err != nil {
+		return Runner{}, err
+	}
+	if len(words) == 0 {
+		return Runner{}, errors.New("the occ prefix is empty (want e.g. 'sudo -u www-data php /var/www/nextcloud/occ')")
+	}
+	return Runner{Prefix: words, RemoteShell: filepath.Base(words[0]) == "ssh"}, nil
+}
+
+// Argv is the full argv for occ's arguments args.
+func (r Runner) Argv(args []string) []string {
+	argv := append([]string(nil), r.Prefix...)
+	for _, a := range args {
+		if r.RemoteShell {
+			a = ShellQuote(a)
+		}
+		argv = append(argv, a)
+	}
+	return argv
+}
+
+// Display is the command line for args as a shell would take it, with every
+// secret masked. It is the only way commands are shown to the user.
+func (r Runner) Display(args []string, m *Masker) string {
+	words := make([]string, 0, len(r.Prefix)+len(args))
+	for _, w := range r.Prefix {
+		words = append(words, ShellQuote(m.String(w)))
+	}
+	for _, a := range args {
+		words = append(words, ShellQuote(m.String(a)))
+	}
+	return strings.Join(words, " ")
+}
+
+// Result is what one occ run produced.
+type Result struct {
+	Stdout, Stderr []byte
+}
+
+// Run runs occ with args and waits for it. The error is an *exec.ExitError
+// when occ ran and failed, another error when it could not be started.
+func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
+		defer cancel()
+	}
+	argv := r.Argv(args)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, err
+}
+
+// OccError is an occ command that failed. Its Error text holds no secrets
+// only after masking: print it, and Output, through a Masker.
+type OccError struct {
+	// Args are occ's arguments (with secrets, unmasked).
+	Args []string
+	// Output is what occ printed (stdout, then stderr); for list commands
+	// whose output could not be parsed only stderr, because the list may
+	// hold secrets that are not known yet.
+	Output []byte
+	// Err is the cause.
+	Err error
+}
+
+func (e *OccError) Error() string {
+	return fmt.Sprintf("occ %s: %v", strings.Join(e.Args, " "), e.Err)
+}
+
+func (e *OccError) Unwrap() error { return e.Err }
+
+// Read asks occ for the current Talk settings.
+func Read(ctx context.Context, r Runner) (Current, error) {
+	var cur Current
+	res, err := list(ctx, r, "talk:signaling:list")
+	if err == nil {
+		cur.Signaling, cur.SignalingSecret, err = ParseSignalingList(res.Stdout)
+		err = listParseError("talk:signaling:list", res, err)
+	}
+	if err == nil {
+		res, err = list(ctx, r, "talk:turn:list")
+	}
+	if err == nil {
+		cur.TURN, err = ParseTURNList(res.Stdout)
+		err = listParseError("talk:turn:list", res, err)
+	}
+	if err == nil {
+		res, err = list(ctx, r, "talk:stun:list")
+	}
+	if err == nil {
+		cur.STUN, err = ParseSTUNList(res.Stdout)
+		err = listParseError("talk:stun:list", res, err)
+	}
+	if err != nil {
+		return Current{}, err
+	}
+	return cur, nil
+}
+
+// Secrets returns the secrets Nextcloud holds now, for masking.
+func (c Current) Secrets() []string {
+	s := []string{c.SignalingSecret}
+	for _, t := range c.TURN {
+		s = append(s, t.Secret)
+	}
+	return s
+}
+
+func list(ctx context.Context, r Runner, command string) (Result, error) {
+	args := []string{command, "--output=json"}
+	res, err := r.Run(ctx, args...)
+	if err != nil {
+		return res, &OccError{Args: args, Output: append(res.Stdout, res.Stderr...), Err: err}
+	}
+	return res, nil
+}
+
+// listParseError wraps a parse failure of a list command's output. Its
+// stdout is left out of the error: it may hold secrets not known yet.
+func listParseError(command string, res Result, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &OccError{
+		Args:   []string{command, "--output=json"},
+		Output: res.Stderr,
+		Err:    fmt.Errorf("its output is not what Talk's %s prints (output not shown, it may hold secrets): %w", command, err),
+	}
+}
+
+// Apply runs the steps in order and stops at the first failure, which it
+// returns as an *OccError. before is called ahead of each step.
+func Apply(ctx context.Context, r Runner, steps []Step, before func(Step)) error {
+	for _, s := range steps {
+		if before != nil {
+			before(s)
+		}
+		res, err := r.Run(ctx, s.Args...)
+		if err != nil {
+			return &OccError{Args: s.Args, Output: append(res.Stdout, res.Stderr...), Err: err}
+		}
+	}
+	return nil
+}
+
+// SplitWords splits a command prefix into words like a POSIX shell would,
+// without expanding anything: blanks separate words, 'single quotes' and
+// "double quotes" group (inside double quotes a backslash escapes " \ $ and
+// `), and a backslash outside quotes escapes the next character.
+func SplitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	const (
+		plain = iota
+		single
+		double
+	)
+	state := plain
+	runes := []rune(s)
+	for i := 0; i < len(runes); i++ {
+		c := runes[i]
+		switch state {
+		case single:
+			if c == '\'' {
+				state = plain
+			} else {
+				cur.WriteRune(c)
+			}
+		case double:
+			switch {
+			case c == '"':
+				state = plain
+			case c == '\\' && i+1 < len(runes) && strings.ContainsRune("\"\\$`", runes[i+1]):
+				i++
+				cur.WriteRune(runes[i])
+			default:
+				cur.WriteRune(c)
+			}
+		default:
+			switch {
+			case c == ' ' || c == '\t' || c == '\n':
+				if inWord {
+					words = append(words, cur.String())
+					cur.Reset()
+					inWord = false
+				}
+			case c == '\'':
+				state, inWord = single, true
+			case c == '"':
+				state, inWord = double, true
+			case c == '\\':
+				if i+1 >= len(runes) {
+					return nil, fmt.Errorf("the occ prefix %q ends in a backslash", s)
+				}
+				i++
+				cur.WriteRune(runes[i])
+				inWord = true
+			case strings.ContainsRune("|&;<>()$`", c):
+				return nil, fmt.Errorf("the occ prefix %q contains %q: it is split into words and run without a shell; pipes, redirections and variables do not work", s, c)
+			default:
+				cur.WriteRune(c)
+				inWord = true
+			}
+		}
+	}
+	if state != plain {
+		return nil, fmt.Errorf("the occ prefix %q has an unterminated quote", s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// ShellQuote quotes s for a POSIX shell; words made only of safe characters
+// stay as they are.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:,=@%+", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

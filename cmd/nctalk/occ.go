@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire"
+	"github.com/nctalk/nctalk/infra/outputs"
+)
+
+func init() {
+	register("occ", "wire Nextcloud Talk to the backend through occ (idempotent)", runOcc)
+}
+
+// Exit codes of `nctalk occ`.
+const (
+	occExitOK       = 0 // applied, or nothing to do
+	occExitOccError = 1 // an occ command failed
+	occExitBadInput = 2 // bad flags or stack outputs
+)
+
+const occUsage = `usage: pulumi stack output --json --show-secrets | nctalk occ --occ '<command prefix>' [flags]
+
+Reads the stack outputs, asks occ for Talk's signaling, TURN and STUN
+settings and runs only the occ commands that bring them to this backend.
+Running it again after a success changes nothing.
+
+The prefix is how occ is reached, split into words like a shell would (no
+pipes, no variables); occ's arguments are appended as separate words:
+  --occ 'sudo -u www-data php /var/www/nextcloud/occ'
+  --occ 'docker exec -u www-data nextcloud php occ'
+  --occ 'docker exec -u www-data nextcloud-aio-nextcloud php /var/www/html/occ'
+  --occ 'ssh cloud.example.com sudo -u www-data php /var/www/nextcloud/occ'
+
+Exit codes: 0 applied or nothing to do, 1 an occ command failed,
+2 bad input (flags, stack outputs).
+
+flags:
+`
+
+// runOcc is `nctalk occ`.
+func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("occ", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	prefix := fs.String("occ", "", "command prefix that runs Nextcloud's occ (required)")
+	outputsFile := fs.String("outputs", "", "read the stack outputs from `FILE` instead of stdin")
+	dryRun := fs.Bool("dry-run", false, "print the plan (secrets masked) and change nothing")
+	replace := fs.Bool("replace", false, "also remove signaling, TURN and STUN entries of other servers")
+	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, occUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return occExitOK
+		}
+		return occExitBadInput
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "nctalk occ: "+format+"\n", a...)
+		return occExitBadInput
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q (occ's arguments come from the stack outputs)", fs.Arg(0))
+	}
+	if strings.TrimSpace(*prefix) == "" {
+		return fail("--occ is required, e.g. --occ 'sudo -u www-data php /var/www/nextcloud/occ'")
+	}
+	runner, err := occwire.NewRunner(*prefix)
+	if err != nil {
+		return fail("--occ: %v", err)
+	}
+	runner.Timeout = *timeout
+
+	want, err := readDesired(*outputsFile, stdin)
+	if err != nil {
+		return fail("%v", err)
+	}
+	m := occwire.NewMasker(want.Secrets()...)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	cur, err := occwire.Read(ctx, runner)
+	if err != nil {
+		return reportOccError(stderr, runner, m, err, "")
+	}
+	m.Add(cur.Secrets()...)
+	plan := occwire.MakePlan(cur, want, occwire.Options{Replace: *replace})
+	for _, n := range plan.Notes {
+		fmt.Fprintln(stdout, m.String("note: "+n))
+	}
+	if len(plan.Steps) == 0 {
+		fmt.Fprintln(stdout, m.Printf("nothing to do: Nextcloud already uses %s and its TURN and STUN servers", want.SignalingURL))
+		return occExitOK
+	}
+	fmt.Fprintln(stdout, m.Printf("plan: %d occ command(s)", len(plan.Steps)))
+	for _, s := range plan.Steps {
+		fmt.Fprintln(stdout, m.Printf("  %s\n      # %s", runner.Display(s.Args, m), s.Reason))
+	}
+	if *dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing changed")
+		return occExitOK
+	}
+
+	done := 0
+	err = occwire.Apply(ctx, runner, plan.Steps, func(s occwire.Step) {
+		fmt.Fprintln(stdout, m.Printf("running: %s", runner.Display(s.Args, m)))
+		done++
+	})
+	if err != nil {
+		return reportOccError(stderr, runner, m, err, fmt.Sprintf(
+			"%d of %d command(s) ran before the failure; fix the cause and run the same command again: it reads Nextcloud's state afresh and does the rest", done-1, len(plan.Steps)))
+	}
+
+	// Read back: occ may accept a value and store another (it strips
+	// https:// from TURN servers, for one), and another admin may be at work.
+	after, err := occwire.Read(ctx, runner)
+	if err != nil {
+		return reportOccError(stderr, runner, m, err, "the changes were applied, reading them back failed")
+	}
+	m.Add(after.Secrets()...)
+	if rest := occwire.MakePlan(after, want, occwire.Options{Replace: *replace}); len(rest.Steps) > 0 {
+		fmt.Fprintln(stderr, m.Printf("nctalk occ: occ reported success, but Nextcloud still differs; still to do:"))
+		for _, s := range rest.Steps {
+			fmt.Fprintln(stderr, m.Printf("  %s   # %s", runner.Display(s.Args, m), s.Reason))
+		}
+		return occExitOccError
+	}
+	fmt.Fprintln(stdout, m.Printf("done: %d occ command(s) applied; Nextcloud now uses %s", len(plan.Steps), want.SignalingURL))
+	return occExitOK
+}
+
+// readDesired parses the stack outputs from file (or stdin when file is
+// empty) into the desired Talk settings.
+func readDesired(file string, stdin io.Reader) (occwire.Desired, error) {
+	in := stdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return occwire.Desired{}, fmt.Errorf("--outputs: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	o, err := outputs.Parse(in)
+	if err != nil {
+		return occwire.Desired{}, err
+	}
+	return occwire.DesiredFrom(o)
+}
+
+// reportOccError prints a failed occ command and its output, masked, and
+// returns the exit code for it.
+func reportOccError(stderr io.Writer, r occwire.Runner, m *occwire.Masker, err error, hint string) int {
+	var oe *occwire.OccError
+	if !errors.As(err, &oe) {
+		fmt.Fprintln(stderr, m.Printf("nctalk occ: %v", err))
+		return occExitOccError
+	}
+	fmt.Fprintln(stderr, m.Printf("nctalk occ: occ failed: %s\n  %v", r.Display(oe.Args, m), oe.Err))
+	if out := strings.TrimSpace(m.String(string(oe.Output))); out != "" {
+		fmt.Fprintln(stderr, "occ's output:")
+		for _, line := range strings.Split(out, "\n") {
+			fmt.Fprintln(stderr, "  | "+line)
+		}
+	}
+	if hint != "" {
+		fmt.Fprintln(stderr, m.String(hint))
+	}
+	return occExitOccError
+}
