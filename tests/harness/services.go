@@ -1,0 +1,211 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/stun/v3"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// Users the images run their daemons as; the harness runs Debian's
+// binaries as the same IDs so file permissions are checked as on the VM.
+const (
+	signalingUID = 850   // strukturag/nextcloud-spreed-signaling since 2.1.1
+	coturnUID    = 65534 // coturn/coturn: nobody
+	coturnGID    = 65534 // coturn/coturn: nogroup
+)
+
+// defineServices describes how each daemon runs: Debian's binary, its
+// config at the path the cloud-config wrote, the image's user and a
+// readiness probe on the port the config should make it listen on.
+func (s *Stack) defineServices() {
+	logs := func() *logBuffer { return newLogBuffer(256<<10, nil) }
+	nginxArgv := []string{"nginx", "-c", cloudconfig.NginxConfig}
+	if !strings.Contains(string(s.Files[cloudconfig.NginxConfig].Content), "daemon off") {
+		nginxArgv = append(nginxArgv, "-g", "daemon off;") // the image's CMD
+	}
+	defs := []*service{
+		{
+			name: cloudconfig.ServiceNATS, config: cloudconfig.NATSConfig,
+			argv:  []string{"nats-server", "-c", cloudconfig.NATSConfig},
+			ready: func(ctx context.Context, _ *Stack) error { return probeNATS(ctx) },
+		},
+		{
+			name: cloudconfig.ServiceJanus, config: cloudconfig.JanusConfigDir + "/janus.jcfg",
+			argv:  []string{"janus", "-F", cloudconfig.JanusConfigDir, "-C", cloudconfig.JanusConfigDir + "/janus.jcfg"},
+			ready: func(ctx context.Context, _ *Stack) error { return probeJanus(ctx) },
+		},
+		{
+			name: cloudconfig.ServiceSignaling, config: cloudconfig.SignalingConfig,
+			argv:  []string{s.opts.SignalingBin, "-config", cloudconfig.SignalingConfig},
+			user:  fmt.Sprintf("%d:%d", signalingUID, signalingUID),
+			ready: func(ctx context.Context, st *Stack) error { return probeSignaling(ctx) },
+		},
+		{
+			name: cloudconfig.ServiceCoturn, config: cloudconfig.CoturnConfig,
+			argv:  []string{"turnserver", "-c", cloudconfig.CoturnConfig},
+			user:  fmt.Sprintf("%d:%d", coturnUID, coturnGID),
+			ready: func(ctx context.Context, st *Stack) error { return probeCoturn(ctx, st) },
+		},
+		{
+			name: cloudconfig.ServiceNginx, config: cloudconfig.NginxConfig,
+			argv:  nginxArgv,
+			ready: func(ctx context.Context, st *Stack) error { return probeNginx(ctx, st) },
+		},
+	}
+	for _, d := range defs {
+		d.logs = logs()
+		s.services[d.name] = d
+	}
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// probeNATS reads the INFO line NATS sends on connect.
+func probeNATS(ctx context.Context) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", loopback(cloudconfig.PortNATS))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("no INFO from NATS: %w", err)
+	}
+	if !strings.HasPrefix(line, "INFO ") {
+		return fmt.Errorf("NATS said %q, want INFO", line)
+	}
+	return nil
+}
+
+// probeJanus asks Janus' websockets transport for its server info and
+// checks that the VideoRoom plugin is loaded.
+func probeJanus(ctx context.Context) error {
+	info, err := JanusInfo(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := info.Plugins["janus.plugin.videoroom"]; !ok {
+		return fmt.Errorf("janus runs without the VideoRoom plugin (plugins: %v)", keys(info.Plugins))
+	}
+	return nil
+}
+
+// JanusServerInfo is the part of Janus' "info" answer the tests read.
+type JanusServerInfo struct {
+	Janus        string                     `json:"janus"`
+	Version      string                     `json:"version_string"`
+	DataChannels bool                       `json:"data_channels"`
+	FullTrickle  bool                       `json:"full-trickle"`
+	IPv6         bool                       `json:"ipv6"`
+	Plugins      map[string]json.RawMessage `json:"plugins"`
+	Transports   map[string]json.RawMessage `json:"transports"`
+	Events       map[string]json.RawMessage `json:"events"`
+	Loggers      map[string]json.RawMessage `json:"loggers"`
+}
+
+// JanusInfo asks Janus (websockets on loopback) for its server info.
+func JanusInfo(ctx context.Context) (*JanusServerInfo, error) {
+	c, _, err := websocket.Dial(ctx, "ws://"+loopback(cloudconfig.PortJanusWS), &websocket.DialOptions{Subprotocols: []string{"janus-protocol"}})
+	if err != nil {
+		return nil, err
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"janus":"info","transaction":"harness"}`)); err != nil {
+		return nil, err
+	}
+	_, msg, err := c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var info JanusServerInfo
+	if err := json.Unmarshal(msg, &info); err != nil {
+		return nil, fmt.Errorf("janus info answer %q: %w", msg, err)
+	}
+	if info.Janus != "server_info" {
+		return nil, fmt.Errorf("janus answered %q to info", msg)
+	}
+	return &info, nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// probeSignaling asks the signaling server's own HTTP listener for welcome.
+func probeSignaling(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+loopback(cloudconfig.PortSignalingHTTP)+"/api/v1/welcome", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("welcome answered %s", resp.Status)
+	}
+	return nil
+}
+
+// probeCoturn sends a STUN binding request over UDP and completes a TLS
+// handshake (test CA, domain name) on the TURNS port: coturn silently runs
+// without TLS when it cannot read the key.
+func probeCoturn(ctx context.Context, s *Stack) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", loopback(cloudconfig.PortTURN))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
+	if _, err := c.Write(req.Raw); err != nil {
+		return err
+	}
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	if err != nil {
+		return fmt.Errorf("no STUN answer on udp/%d: %w", cloudconfig.PortTURN, err)
+	}
+	var res stun.Message
+	res.Raw = buf[:n]
+	if err := res.Decode(); err != nil || res.Type != stun.BindingSuccess {
+		return fmt.Errorf("bad STUN answer on udp/%d: %v %v", cloudconfig.PortTURN, res.Type, err)
+	}
+	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", loopback(cloudconfig.PortTURNS), s.TLSConfig())
+	if err != nil {
+		return fmt.Errorf("no TLS on tcp/%d (coturn needs cert= and pkey= it can read as uid %d): %w", cloudconfig.PortTURNS, coturnUID, err)
+	}
+	tc.Close()
+	return nil
+}
+
+// probeNginx fetches the welcome through nginx over TLS.
+func probeNginx(ctx context.Context, s *Stack) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Outputs.SignalingURL+"/api/v1/welcome", nil)
+	resp, err := s.HTTPClient().Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s/api/v1/welcome answered %s", s.Outputs.SignalingURL, resp.Status)
+	}
+	return nil
+}

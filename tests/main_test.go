@@ -1,0 +1,83 @@
+// Package tests runs the rendered backend on the real daemons (nginx,
+// coturn, Janus, NATS, nextcloud-spreed-signaling) on loopback and uses it
+// as Nextcloud and Talk clients would. Every test shares one stack, started
+// by TestMain: the daemons bind fixed ports, so two stacks cannot coexist.
+package tests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/harness"
+)
+
+var (
+	stack    *harness.Stack
+	stackErr error
+	// renderFunc replaces cloudconfig.Render when set (nil in the tree).
+	renderFunc func(cloudconfig.Settings, cloudconfig.Secrets) ([]byte, error)
+)
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	stack, stackErr = harness.Start(ctx, harness.Options{Render: renderFunc, Logf: log.Printf})
+	cancel()
+	if stackErr == nil {
+		for _, c := range stack.Transforms {
+			log.Printf("harness transform: %s", c)
+		}
+	}
+	code := m.Run()
+	if stack != nil {
+		if code != 0 {
+			fmt.Fprint(os.Stderr, stack.AllLogs())
+		}
+		if err := stack.Close(); err != nil {
+			log.Printf("closing the test stack: %v", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// needStack returns the shared stack, or skips (developer machine without
+// the daemons) or fails (CI, or a stack that did not come up). On failure
+// the tails of every daemon's log become test output.
+func needStack(t *testing.T) *harness.Stack {
+	t.Helper()
+	if stackErr != nil {
+		if errors.Is(stackErr, harness.ErrMissingDaemons) && os.Getenv("CI") != "true" {
+			t.Skipf("skipping: %v", stackErr)
+		}
+		t.Fatalf("the test stack did not start: %v", stackErr)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, name := range cloudconfig.ServiceNames() {
+				t.Logf("----- %s log (tail) -----\n%s", name, tailLines(stack.Logs(name), 60))
+			}
+		}
+	})
+	return stack
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// bounded returns a context for one test step.
+func bounded(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,48 @@
+package tests
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requiredFeatures are the features current Talk refuses to work without.
+var requiredFeatures = []string{"audio-video-permissions", "federation", "incall-all", "hello-v2", "switchto"}
+
+// TestWelcomeThroughNginx fetches the welcome over TLS through nginx, as
+// Nextcloud's admin page does, and checks the feature header.
+func TestWelcomeThroughNginx(t *testing.T) {
+	s := needStack(t)
+	url := s.Outputs.SignalingURL + "/api/v1/welcome"
+	req, _ := http.NewRequestWithContext(bounded(t, 10*time.Second), http.MethodGet, url, nil)
+	resp, err := s.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatalf("nginx: GET %s: %v (nginx.conf: the 443 server block, its certificate and the /standalone-signaling/ location)", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("nginx: GET %s answered %s, want 200 (nginx.conf: location /standalone-signaling/ must proxy to the signaling server's /api/)", url, resp.Status)
+	}
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 || resp.TLS.PeerCertificates[0].Subject.CommonName != s.Domain {
+		t.Errorf("nginx: TLS certificate is not the one for %s from /etc/letsencrypt/live/%s", s.Domain, s.Domain)
+	}
+	var welcome map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&welcome); err != nil {
+		t.Fatalf("signaling: welcome body is not JSON: %v", err)
+	}
+	if welcome["nextcloud-spreed-signaling"] != "Welcome" {
+		t.Errorf("signaling: welcome body %v, want nextcloud-spreed-signaling: Welcome", welcome)
+	}
+	header := resp.Header.Get("X-Spreed-Signaling-Features")
+	have := map[string]bool{}
+	for _, f := range strings.Split(header, ",") {
+		have[strings.TrimSpace(f)] = true
+	}
+	for _, f := range requiredFeatures {
+		if !have[f] {
+			t.Errorf("signaling: X-Spreed-Signaling-Features %q lacks %q, which current Talk requires", header, f)
+		}
+	}
+}
