@@ -1,0 +1,365 @@
+package previewsummary
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Pulumi's encodings of values a preview must not or cannot show.
+const (
+	// secretMask is what `pulumi preview --json` prints for a secret value.
+	secretMask = "[secret]"
+	// secretSig is the key that marks a serialized secret in a plan or
+	// checkpoint ({"4dabf…": "1b47…", "ciphertext": …}).
+	secretSig = "4dabf18193072939515e22adb298388d"
+	// unknownValue stands for a value that is not known before the update.
+	unknownValue = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+)
+
+// Operation groups of the summary, in the order they are listed.
+const (
+	OpReplace = "replace"
+	OpDelete  = "delete"
+	OpCreate  = "create"
+	OpUpdate  = "update"
+	OpSame    = "same"
+)
+
+// replacementOps are the step ops that belong to replacing a resource.
+var replacementOps = []string{
+	"replace", "create-replacement", "delete-replaced", "discard-replaced",
+	"import-replacement", "read-replacement",
+}
+
+// Options tune a summary.
+type Options struct {
+	// Stack names the stack in the heading and the marker; "" takes it from
+	// the URNs.
+	Stack string
+	// CloudConfigOutput is the stack output that holds the redacted
+	// cloud-config (outputs.KeyCloudConfigRedacted).
+	CloudConfigOutput string
+	// Plan, when set, supplies the stack's proposed outputs.
+	Plan *Plan
+	// MaxDiffBytes cuts the cloud-config diff (GitHub comments hold 65536
+	// characters); 0 means DefaultMaxDiffBytes.
+	MaxDiffBytes int
+}
+
+// DefaultMaxDiffBytes leaves room in a 65536-character comment for the rest.
+const DefaultMaxDiffBytes = 48 << 10
+
+// Summary is what a preview changes, reduced to what a reviewer may see.
+type Summary struct {
+	// Stack is the stack name.
+	Stack string
+	// Groups lists changed resources by operation (replace, delete, create,
+	// update, then any other op), empty groups left out.
+	Groups []Group
+	// Unchanged counts resources the preview leaves as they are.
+	Unchanged int
+	// Alerts are the loud lines: the server replaced or deleted, a primary
+	// IP replaced or deleted.
+	Alerts []Alert
+	// CloudConfig is the change of the redacted cloud-config.
+	CloudConfig CloudConfigChange
+	// Errors and Warnings count the preview's diagnostics by severity.
+	Errors, Warnings int
+}
+
+// Group is the resources that undergo one operation.
+type Group struct {
+	Op        string
+	Resources []Resource
+}
+
+// Resource is one changed resource.
+type Resource struct {
+	Name, Type string
+	// Reasons are the names of the properties that cause the change.
+	Reasons []string
+}
+
+// Alert is a change that costs downtime or moves an address.
+type Alert struct {
+	Resource Resource
+	// Op is OpReplace or OpDelete.
+	Op string
+}
+
+// CloudConfigState says what the summary knows about the cloud-config.
+type CloudConfigState int
+
+// Cloud-config states.
+const (
+	// CloudConfigMissing: the preview has no new value (no plan given, or
+	// no stack resource, or the program does not export the output).
+	CloudConfigMissing CloudConfigState = iota
+	// CloudConfigUnchanged: old and new are the same text.
+	CloudConfigUnchanged
+	// CloudConfigChanged: Diff holds the unified diff.
+	CloudConfigChanged
+	// CloudConfigSecret: the output is a secret, so it is not shown.
+	CloudConfigSecret
+	// CloudConfigUnknown: the new value is known only during the update.
+	CloudConfigUnknown
+)
+
+// CloudConfigChange is the change of the redacted cloud-config output.
+type CloudConfigChange struct {
+	State CloudConfigState
+	// Diff is the unified diff (CloudConfigChanged).
+	Diff string
+	// Added and Removed count the diff's lines; Lines counts the new text.
+	Added, Removed, Lines int
+	// Truncated is set when Diff was cut to fit a comment.
+	Truncated bool
+	// Created is set when the stack has no deployed cloud-config yet.
+	Created bool
+}
+
+// Summarize reduces a preview to a Summary.
+func Summarize(p Preview, opt Options) Summary {
+	s := Summary{Stack: opt.Stack}
+	if opt.CloudConfigOutput == "" {
+		opt.CloudConfigOutput = "cloudConfigRedacted"
+	}
+
+	// One entry per URN, in the order of first appearance.
+	type entry struct {
+		steps []Step
+	}
+	var order []string
+	byURN := map[string]*entry{}
+	for _, st := range p.Steps {
+		if s.Stack == "" {
+			s.Stack = stackName(st.URN)
+		}
+		e, ok := byURN[st.URN]
+		if !ok {
+			e = &entry{}
+			byURN[st.URN] = e
+			order = append(order, st.URN)
+		}
+		e.steps = append(e.steps, st)
+	}
+
+	groups := map[string][]Resource{}
+	sameSteps := 0
+	for _, urn := range order {
+		steps := byURN[urn].steps
+		op := headlineOp(steps)
+		if op == OpSame {
+			sameSteps++
+			continue
+		}
+		r := Resource{Name: steps[0].resourceName(), Type: steps[0].resourceType(), Reasons: reasons(steps, op)}
+		groups[op] = append(groups[op], r)
+		if op == OpReplace || op == OpDelete {
+			if r.Type == ServerType || r.Type == PrimaryIPType {
+				s.Alerts = append(s.Alerts, Alert{Resource: r, Op: op})
+			}
+		}
+	}
+	for _, op := range groupOrder(groups) {
+		s.Groups = append(s.Groups, Group{Op: op, Resources: groups[op]})
+	}
+	// The JSON lists unchanged resources only with --show-sames; the
+	// engine's change summary counts them all.
+	s.Unchanged = sameSteps
+	if n, ok := p.ChangeSummary[OpSame]; ok {
+		s.Unchanged = n
+	}
+	// Server alerts first: they are the ones that cost downtime.
+	sort.SliceStable(s.Alerts, func(i, j int) bool {
+		return s.Alerts[i].Resource.Type == ServerType && s.Alerts[j].Resource.Type != ServerType
+	})
+	for _, d := range p.Diagnostics {
+		switch d.Severity {
+		case "error":
+			s.Errors++
+		case "warning":
+			s.Warnings++
+		}
+	}
+	s.CloudConfig = cloudConfigChange(p, opt)
+	return s
+}
+
+// headlineOp is the operation a resource's steps amount to.
+func headlineOp(steps []Step) string {
+	for _, st := range steps {
+		if slices.Contains(replacementOps, st.Op) {
+			return OpReplace
+		}
+	}
+	return steps[0].Op
+}
+
+// reasons returns the sorted, de-duplicated property names behind a change:
+// for a replacement the replace reasons and the detailed diff's replacing
+// properties (falling back to the diff reasons), otherwise the diff reasons
+// and the detailed diff's properties.
+func reasons(steps []Step, op string) []string {
+	set := map[string]bool{}
+	for _, st := range steps {
+		if op == OpReplace {
+			for _, k := range st.ReplaceReasons {
+				set[k] = true
+			}
+			for k, d := range st.DetailedDiff {
+				if strings.HasSuffix(d.Kind, "-replace") {
+					set[k] = true
+				}
+			}
+			continue
+		}
+		for _, k := range st.DiffReasons {
+			set[k] = true
+		}
+		for k := range st.DetailedDiff {
+			set[k] = true
+		}
+	}
+	if op == OpReplace && len(set) == 0 {
+		for _, st := range steps {
+			for _, k := range st.DiffReasons {
+				set[k] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// groupOrder lists the operations present: the main ones in a fixed order,
+// then any other op alphabetically.
+func groupOrder(groups map[string][]Resource) []string {
+	main := []string{OpReplace, OpDelete, OpCreate, OpUpdate}
+	var out, rest []string
+	for _, op := range main {
+		if len(groups[op]) > 0 {
+			out = append(out, op)
+		}
+	}
+	for op := range groups {
+		if !slices.Contains(main, op) {
+			rest = append(rest, op)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// valueKind classifies an output value.
+type valueKind int
+
+const (
+	valueAbsent valueKind = iota
+	valueText
+	valueSecret
+	valueUnknown
+	valueOther
+)
+
+// classify says what an output value is; only valueText values are shown.
+func classify(v any, present bool) (string, valueKind) {
+	if !present {
+		return "", valueAbsent
+	}
+	switch x := v.(type) {
+	case string:
+		switch x {
+		case secretMask:
+			return "", valueSecret
+		case unknownValue:
+			return "", valueUnknown
+		}
+		return x, valueText
+	case map[string]any:
+		if _, ok := x[secretSig]; ok {
+			return "", valueSecret
+		}
+	case nil:
+		return "", valueAbsent
+	}
+	return "", valueOther
+}
+
+// cloudConfigChange finds the redacted cloud-config before and after.
+func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
+	var stack *Step
+	for i := range p.Steps {
+		if p.Steps[i].resourceType() == StackType {
+			stack = &p.Steps[i]
+			break
+		}
+	}
+	if stack == nil {
+		return CloudConfigChange{State: CloudConfigMissing}
+	}
+	key := opt.CloudConfigOutput
+	var oldV, newV any
+	var oldOK, newOK bool
+	if stack.OldState != nil {
+		oldV, oldOK = stack.OldState.Outputs[key]
+	}
+	if stack.NewState != nil {
+		newV, newOK = stack.NewState.Outputs[key]
+	}
+	if !newOK && opt.Plan != nil {
+		newV, newOK = opt.Plan.ResourcePlans[stack.URN].Outputs[key]
+	}
+	oldText, oldKind := classify(oldV, oldOK)
+	newText, newKind := classify(newV, newOK)
+	switch {
+	case oldKind == valueSecret || newKind == valueSecret:
+		return CloudConfigChange{State: CloudConfigSecret}
+	case newKind == valueUnknown:
+		return CloudConfigChange{State: CloudConfigUnknown}
+	case newKind != valueText || (oldKind != valueText && oldKind != valueAbsent):
+		return CloudConfigChange{State: CloudConfigMissing}
+	}
+	c := CloudConfigChange{Lines: strings.Count(newText, "\n"), Created: oldKind == valueAbsent}
+	if oldText == newText {
+		c.State = CloudConfigUnchanged
+		return c
+	}
+	c.State = CloudConfigChanged
+	oldName := "cloud-config (deployed)"
+	if c.Created {
+		oldName = "/dev/null (no deployed value)"
+	}
+	c.Diff = UnifiedDiff(oldName, "cloud-config (this change)", oldText, newText, 3)
+	for _, line := range strings.Split(c.Diff, "\n") {
+		switch {
+		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
+		case strings.HasPrefix(line, "+"):
+			c.Added++
+		case strings.HasPrefix(line, "-"):
+			c.Removed++
+		}
+	}
+	limit := opt.MaxDiffBytes
+	if limit <= 0 {
+		limit = DefaultMaxDiffBytes
+	}
+	if len(c.Diff) > limit {
+		cut := strings.LastIndexByte(c.Diff[:limit], '\n')
+		c.Diff = c.Diff[:cut+1]
+		c.Truncated = true
+	}
+	return c
+}
+
+// Marker is the first line of a summary: an HTML comment the workflow finds
+// to edit its earlier comment for the same stack instead of adding one.
+func Marker(stack string) string {
+	return fmt.Sprintf("<!-- nctalk-preview-summary stack=%s -->", strings.ReplaceAll(stack, "--", "-"))
+}
