@@ -34,7 +34,31 @@ func Build(t testing.TB, dir string) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the fake occ: %v\n%s", err, out)
 	}
+	touchSources(t)
 	return bin
+}
+
+// touchSources reads the fake's source files from the test process, so
+// that `go test`'s result cache notices when they change (it tracks the
+// files a test opens, not what a `go build` child reads).
+func touchSources(t testing.TB) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", FakePackage).Output()
+	if err != nil {
+		t.Fatalf("locating the fake occ's sources: %v", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".go") {
+			if _, err := os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // New returns a fake Nextcloud in a fresh temporary directory, using the

@@ -1,0 +1,74 @@
+package occwire
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+func TestParseSignalingList(t *testing.T) {
+	tests := []struct {
+		name       string
+		out        string
+		want       []SignalingServer
+		wantSecret string
+	}{
+		{"never configured", "[]\n", nil, ""},
+		{"all deleted", `{"servers":[],"secret":""}`, nil, ""},
+		{"PHP escapes slashes", `{"servers":[{"server":"https:\/\/a.example\/sig","verify":true}],"secret":"s\/1"}`,
+			[]SignalingServer{{"https://a.example/sig", true}}, "s/1"},
+		{"verify as PHP strings and numbers", `{"servers":[{"server":"a","verify":"1"},{"server":"b","verify":false},{"server":"c","verify":0}],"secret":"x"}`,
+			[]SignalingServer{{"a", true}, {"b", false}, {"c", false}}, "x"},
+		{"servers keyed like a PHP array with holes", `{"servers":{"1":{"server":"b","verify":true},"0":{"server":"a","verify":true}},"secret":"x"}`,
+			[]SignalingServer{{"a", true}, {"b", true}}, "x"},
+		{"PHP notice before the JSON", "PHP Deprecated:  something in /var/www/lib.php on line 3\n[]\n", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, secret, err := ParseSignalingList([]byte(tt.out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) || secret != tt.wantSecret {
+				t.Errorf("got %v %q, want %v %q", got, secret, tt.want, tt.wantSecret)
+			}
+		})
+	}
+}
+
+func TestParseTURNAndSTUNLists(t *testing.T) {
+	turn, err := ParseTURNList([]byte(`[{"schemes":"turns","server":"a.example:5349","secret":"s\/x","protocols":"tcp"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TURNEntry{{TURNServer: cloudconfig.TURNServer{Schemes: "turns", Server: "a.example:5349", Protocols: "tcp"}, Secret: "s/x"}}
+	if !reflect.DeepEqual(turn, want) {
+		t.Errorf("turn: got %v, want %v", turn, want)
+	}
+	if turn, err := ParseTURNList([]byte("[]")); err != nil || len(turn) != 0 {
+		t.Errorf("empty turn list: %v %v", turn, err)
+	}
+	stun, err := ParseSTUNList([]byte(`["stun.nextcloud.com:443","a.example:3478"]`))
+	if err != nil || !reflect.DeepEqual(stun, []string{DefaultSTUNServer, "a.example:3478"}) {
+		t.Errorf("stun: %v %v", stun, err)
+	}
+}
+
+func TestParseRejectsNonJSON(t *testing.T) {
+	for _, out := range []string{"", "  - servers: none\n", "An unhandled exception has been thrown"} {
+		if _, _, err := ParseSignalingList([]byte(out)); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("signaling %q: got %v, want ErrNotJSON", out, err)
+		}
+		if _, err := ParseTURNList([]byte(out)); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("turn %q: got %v, want ErrNotJSON", out, err)
+		}
+		if _, err := ParseSTUNList([]byte(out)); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("stun %q: got %v, want ErrNotJSON", out, err)
+		}
+	}
+	if _, err := ParseSTUNList([]byte(`{"servers":1}`)); err == nil {
+		t.Error("stun list of the wrong shape: want an error")
+	}
+}
