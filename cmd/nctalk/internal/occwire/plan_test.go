@@ -254,11 +254,15 @@ func TestDesiredFromRejectsBadEntries(t *testing.T) {
 		{"turns over udp", func(o *outputs.Outputs) {
 			o.TURNServers = []cloudconfig.TURNServer{{Schemes: "turns", Server: testDomain + ":5349", Protocols: "udp,tcp"}}
 		}, "turnServers[0]"},
-		{"unknown scheme", func(o *outputs.Outputs) { o.TURNServers = []cloudconfig.TURNServer{{Schemes: "stun", Server: "a:1", Protocols: "udp"}} }, "turnServers[0].schemes"},
+		{"unknown scheme", func(o *outputs.Outputs) {
+			o.TURNServers = []cloudconfig.TURNServer{{Schemes: "stun", Server: "a:1", Protocols: "udp"}}
+		}, "turnServers[0].schemes"},
 		{"unknown protocol", func(o *outputs.Outputs) {
 			o.TURNServers = append(o.TURNServers, cloudconfig.TURNServer{Schemes: "turn", Server: "a:1", Protocols: "sctp"})
 		}, "turnServers[2].protocols"},
-		{"TURN server without port", func(o *outputs.Outputs) { o.TURNServers = []cloudconfig.TURNServer{{Schemes: "turn", Server: testDomain, Protocols: "udp"}} }, "turnServers[0].server"},
+		{"TURN server without port", func(o *outputs.Outputs) {
+			o.TURNServers = []cloudconfig.TURNServer{{Schemes: "turn", Server: testDomain, Protocols: "udp"}}
+		}, "turnServers[0].server"},
 		{"STUN server without port", func(o *outputs.Outputs) { o.STUNServers = []string{testDomain} }, "stunServers[0]"},
 		{"no STUN servers", func(o *outputs.Outputs) { o.STUNServers = nil }, "stunServers"},
 		{"blank secret", func(o *outputs.Outputs) { o.TURNSecret = "  " }, "signalingSecret/turnSecret"},
