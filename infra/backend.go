@@ -1,0 +1,203 @@
+// Package infra is the Hetzner Cloud side of nctalk: the TalkBackend
+// component with its secrets, primary IPs, firewall, DNS records, volume and
+// server, and the stack outputs Nextcloud needs.
+package infra
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/infra/outputs"
+)
+
+// TalkBackendType is the component's type token.
+const TalkBackendType = "nctalk:index:TalkBackend"
+
+// TalkBackendArgs are the inputs of a TalkBackend.
+type TalkBackendArgs struct {
+	// Config is the validated stack configuration (config.Load).
+	Config config.Config
+}
+
+// TalkBackend is a Nextcloud Talk High-Performance Backend on Hetzner Cloud.
+// Its fields are the values the stack exports (Outputs).
+type TalkBackend struct {
+	pulumi.ResourceState
+
+	Domain              pulumi.StringOutput
+	SignalingURL        pulumi.StringOutput
+	SignalingSecret     pulumi.StringOutput // secret
+	TURNSecret          pulumi.StringOutput // secret
+	TURNServers         pulumi.ArrayOutput
+	STUNServers         pulumi.StringArrayOutput
+	TURNRelayPorts      pulumi.StringOutput
+	JanusRTPPorts       pulumi.StringOutput
+	IPv4                pulumi.StringOutput
+	IPv6                pulumi.StringOutput // the server's …::1 address
+	ServerName          pulumi.StringOutput
+	SSHCommand          pulumi.StringOutput
+	CloudConfigRedacted pulumi.StringOutput // not secret: every secret replaced by a marker
+}
+
+// NewTalkBackend looks up the existing SSH keys, then registers the
+// component and its children. It fails before registering anything when no
+// SSH key would result.
+func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opts ...pulumi.ResourceOption) (*TalkBackend, error) {
+	if args == nil {
+		return nil, fmt.Errorf("TalkBackend %s: missing args", name)
+	}
+	cfg := args.Config
+	existingKeys, err := lookupSSHKeys(ctx, cfg.SSHKeySelector)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Settings.SSHAuthorizedKeys) == 0 && len(existingKeys) == 0 {
+		return nil, fmt.Errorf("%s:%s: %q matches no SSH key in the Hetzner project and %s:%s is empty; want at least one key",
+			config.Namespace, config.KeySSHKeySelector, cfg.SSHKeySelector, config.Namespace, cloudconfig.KeySSHPublicKeys)
+	}
+
+	b := &TalkBackend{}
+	if err := ctx.RegisterComponentResource(TalkBackendType, name, b, opts...); err != nil {
+		return nil, err
+	}
+	if err := b.build(ctx, name, cfg, existingKeys); err != nil {
+		return nil, fmt.Errorf("TalkBackend %s: %w", name, err)
+	}
+	return b, ctx.RegisterResourceOutputs(b, b.Outputs())
+}
+
+// build creates the children and sets the output fields.
+func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config, existingKeys []string) error {
+	child := pulumi.Parent(b)
+	s := cfg.Settings
+	labels := pulumi.StringMap{"app": pulumi.String("nctalk"), "stack": pulumi.String(ctx.Stack())}
+
+	secrets, err := newSecrets(ctx, name, cfg, child)
+	if err != nil {
+		return err
+	}
+	addrs, err := newPublicAddresses(ctx, name, s.Domain, cfg.Location, labels, child)
+	if err != nil {
+		return err
+	}
+	firewall, err := newFirewall(ctx, name, s, labels, child)
+	if err != nil {
+		return err
+	}
+	sshKeys, err := newSSHKeys(ctx, name, cfg, existingKeys, labels, child)
+	if err != nil {
+		return err
+	}
+	var records []pulumi.Resource
+	if cfg.DNSZone != "" {
+		if records, err = newDNSRecords(ctx, name, s.Domain, cfg.DNSZone, addrs, labels, child); err != nil {
+			return err
+		}
+	}
+	var volume *hcloud.Volume
+	var volumeID pulumi.IDOutput
+	hasVolume := cfg.VolumeSize > 0
+	if hasVolume {
+		if volume, err = newVolume(ctx, name, cfg, labels, child); err != nil {
+			return err
+		}
+		volumeID = volume.ID()
+	}
+	cc := renderCloudConfig(s, secrets, volumeID, hasVolume)
+	server, err := newServer(ctx, name, serverInputs{
+		cfg: cfg, addrs: addrs, firewall: firewall, sshKeys: sshKeys,
+		userData: cc.userData, labels: labels, dependsOn: records,
+	}, child)
+	if err != nil {
+		return err
+	}
+	if hasVolume {
+		if err := attachVolume(ctx, name, server, volume, child); err != nil {
+			return err
+		}
+	}
+
+	b.Domain = pulumi.String(s.Domain).ToStringOutput()
+	b.SignalingURL = pulumi.String(cloudconfig.SignalingURL(s.Domain)).ToStringOutput()
+	b.SignalingSecret = secrets.signaling
+	b.TURNSecret = secrets.turn
+	b.TURNServers = turnServers(s.Domain).ToArrayOutput()
+	b.STUNServers = pulumi.ToStringArray(cloudconfig.STUNServers(s.Domain)).ToStringArrayOutput()
+	b.TURNRelayPorts = pulumi.String(effectiveRange(s.TURNRelayPorts, cloudconfig.DefaultTURNRelayPorts)).ToStringOutput()
+	b.JanusRTPPorts = pulumi.String(effectiveRange(s.JanusRTPPorts, cloudconfig.DefaultJanusRTPPorts)).ToStringOutput()
+	b.IPv4 = addrs.v4
+	b.IPv6 = addrs.v6
+	b.ServerName = server.Name
+	b.SSHCommand = sshCommand(s.SSHPort, addrs.v4)
+	b.CloudConfigRedacted = cc.redacted
+	return nil
+}
+
+// Outputs maps the stack output keys (infra/outputs) to the component's
+// outputs; main exports exactly these.
+func (b *TalkBackend) Outputs() pulumi.Map {
+	return pulumi.Map{
+		outputs.KeyDomain:              b.Domain,
+		outputs.KeySignalingURL:        b.SignalingURL,
+		outputs.KeySignalingSecret:     b.SignalingSecret,
+		outputs.KeyTURNSecret:          b.TURNSecret,
+		outputs.KeyTURNServers:         b.TURNServers,
+		outputs.KeySTUNServers:         b.STUNServers,
+		outputs.KeyTURNRelayPorts:      b.TURNRelayPorts,
+		outputs.KeyJanusRTPPorts:       b.JanusRTPPorts,
+		outputs.KeyIPv4:                b.IPv4,
+		outputs.KeyIPv6:                b.IPv6,
+		outputs.KeyServerName:          b.ServerName,
+		outputs.KeySSHCommand:          b.SSHCommand,
+		outputs.KeyCloudConfigRedacted: b.CloudConfigRedacted,
+	}
+}
+
+// Export exports every output of the backend under its stack output key,
+// in a fixed order.
+func (b *TalkBackend) Export(ctx *pulumi.Context) {
+	m := b.Outputs()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ctx.Export(k, m[k])
+	}
+}
+
+// turnServers are cloudconfig.TURNServers as a Pulumi list of
+// {schemes, server, protocols} objects (the JSON form `nctalk occ` reads).
+func turnServers(domain string) pulumi.Array {
+	var out pulumi.Array
+	for _, t := range cloudconfig.TURNServers(domain) {
+		out = append(out, pulumi.StringMap{
+			"schemes":   pulumi.String(t.Schemes),
+			"server":    pulumi.String(t.Server),
+			"protocols": pulumi.String(t.Protocols),
+		})
+	}
+	return out
+}
+
+// effectiveRange is r, or def when r is unset.
+func effectiveRange(r, def cloudconfig.PortRange) string {
+	if r == (cloudconfig.PortRange{}) {
+		r = def
+	}
+	return r.String()
+}
+
+// sshCommand is how the admin logs into the server.
+func sshCommand(port int, ipv4 pulumi.StringOutput) pulumi.StringOutput {
+	if port == 0 || port == cloudconfig.DefaultSSHPort {
+		return pulumi.Sprintf("ssh root@%s", ipv4)
+	}
+	return pulumi.Sprintf("ssh -p %d root@%s", port, ipv4)
+}

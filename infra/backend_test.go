@@ -1,0 +1,623 @@
+package infra
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/infra/infratest"
+	"github.com/nctalk/nctalk/infra/outputs"
+)
+
+const (
+	testKey       = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
+	componentURN  = "urn:pulumi:dev::nctalk::nctalk:index:TalkBackend::nctalk"
+	defaultSeed   = "seed-1"
+	givenSignal   = "givenSignalingSecret0123456789ab"
+	testDomain    = "talk.example.com"
+	testZone      = "example.com"
+	existingKeyID = 4711
+)
+
+// testConfig is a valid configuration: one public key, SSH from two
+// networks, a DNS zone and a 10 GiB volume.
+func testConfig(t testing.TB) config.Config {
+	t.Helper()
+	c := config.Default()
+	c.Settings.Domain = testDomain
+	c.Settings.NextcloudURLs = []string{"https://cloud.example.com"}
+	c.Settings.ACMEEmail = "admin@example.com"
+	c.Settings.SSHAuthorizedKeys = []string{testKey}
+	c.Settings.SSHAllowedCIDRs = []string{"203.0.113.0/24", "2001:db8::/32"}
+	c.DNSZone = testZone
+	if err := c.Validate(); err != nil {
+		t.Fatalf("test config is invalid: %v", err)
+	}
+	return c
+}
+
+// resolved is one stack output after the run.
+type resolved struct {
+	value  any
+	secret bool
+}
+
+// deployment is the result of one mocked run.
+type deployment struct {
+	mocks   *infratest.Mocks
+	outputs map[string]resolved
+	err     error // NewTalkBackend's error
+}
+
+// deploy runs NewTalkBackend under mocks and resolves every output.
+func deploy(t testing.TB, cfg config.Config, m *infratest.Mocks) deployment {
+	t.Helper()
+	d := deployment{mocks: m, outputs: map[string]resolved{}}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		b, err := NewTalkBackend(ctx, "nctalk", &TalkBackendArgs{Config: cfg})
+		if err != nil {
+			d.err = err
+			return nil
+		}
+		for k, v := range b.Outputs() {
+			o := v.(pulumi.Output)
+			ch := make(chan any, 1)
+			pulumi.All(o).ApplyT(func(xs []any) (any, error) { ch <- xs[0]; return nil, nil })
+			val := <-ch
+			d.outputs[k] = resolved{value: val, secret: pulumi.IsSecret(o)}
+		}
+		return nil
+	}, pulumi.WithMocks("nctalk", "dev", m))
+	if err != nil {
+		t.Fatalf("program run: %v", err)
+	}
+	return d
+}
+
+// mustDeploy deploys and fails the test on an error.
+func mustDeploy(t testing.TB, cfg config.Config, m *infratest.Mocks) deployment {
+	t.Helper()
+	d := deploy(t, cfg, m)
+	if d.err != nil {
+		t.Fatalf("NewTalkBackend: %v", d.err)
+	}
+	return d
+}
+
+// one returns the single registration of a type.
+func one(t testing.TB, m *infratest.Mocks, typ string) infratest.Registration {
+	t.Helper()
+	regs := m.OfType(typ)
+	if len(regs) != 1 {
+		t.Fatalf("%d registrations of %s; want 1", len(regs), typ)
+	}
+	return regs[0]
+}
+
+// plain unwraps a secret property value.
+func plain(v resource.PropertyValue) resource.PropertyValue {
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v
+}
+
+func str(v resource.PropertyValue) string {
+	v = plain(v)
+	if !v.IsString() {
+		return fmt.Sprintf("<%v>", v)
+	}
+	return v.StringValue()
+}
+
+func num(v resource.PropertyValue) int {
+	v = plain(v)
+	if !v.IsNumber() {
+		return -1
+	}
+	return int(v.NumberValue())
+}
+
+func atoi(t testing.TB, id string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(id, &n); err != nil {
+		t.Fatalf("ID %q is not numeric", id)
+	}
+	return n
+}
+
+func userData(t testing.TB, m *infratest.Mocks) string {
+	return str(one(t, m, infratest.TypeServer).Inputs["userData"])
+}
+
+func TestFirewallIsThePortTable(t *testing.T) {
+	d := mustDeploy(t, testConfig(t), infratest.New(defaultSeed))
+	fw := one(t, d.mocks, infratest.TypeFirewall)
+	var got []string
+	for _, r := range fw.Inputs["rules"].ArrayValue() {
+		o := r.ObjectValue()
+		var src []string
+		for _, s := range o["sourceIps"].ArrayValue() {
+			src = append(src, s.StringValue())
+		}
+		port := "-"
+		if p, ok := o["port"]; ok && p.IsString() {
+			port = p.StringValue()
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %s from %s", str(o["description"]), str(o["direction"]), str(o["protocol"]), port, strings.Join(src, ",")))
+	}
+	want := []string{
+		"ssh in tcp 22 from 203.0.113.0/24,2001:db8::/32",
+		"acme-http in tcp 80 from 0.0.0.0/0,::/0",
+		"https in tcp 443 from 0.0.0.0/0,::/0",
+		"turn in tcp 3478 from 0.0.0.0/0,::/0",
+		"turn in udp 3478 from 0.0.0.0/0,::/0",
+		"turns in tcp 5349 from 0.0.0.0/0,::/0",
+		"turns in udp 5349 from 0.0.0.0/0,::/0",
+		"janus-rtp in udp 20000-20100 from 0.0.0.0/0,::/0",
+		"turn-relay in udp 49160-49200 from 0.0.0.0/0,::/0",
+		"icmp in icmp - from 0.0.0.0/0,::/0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("firewall rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestFirewallFollowsConfiguredPorts(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Settings.SSHPort = 2222
+	cfg.Settings.SSHAllowedCIDRs = nil
+	cfg.Settings.JanusRTPPorts = cloudconfig.PortRange{First: 30000, Last: 30999}
+	d := mustDeploy(t, cfg, infratest.New(defaultSeed))
+	rules := one(t, d.mocks, infratest.TypeFirewall).Inputs["rules"].ArrayValue()
+	ssh := rules[0].ObjectValue()
+	if str(ssh["port"]) != "2222" || len(ssh["sourceIps"].ArrayValue()) != 2 || str(ssh["sourceIps"].ArrayValue()[1]) != "::/0" {
+		t.Errorf("ssh rule = %v; want port 2222 from 0.0.0.0/0 and ::/0", ssh)
+	}
+	if p := str(rules[7].ObjectValue()["port"]); p != "30000-30999" {
+		t.Errorf("janus rule port = %s; want 30000-30999", p)
+	}
+	if got := d.outputs[outputs.KeyJanusRTPPorts].value; got != "30000-30999" {
+		t.Errorf("janusRtpPorts output = %v; want 30000-30999", got)
+	}
+	if got := d.outputs[outputs.KeySSHCommand].value; got != "ssh -p 2222 root@"+infratest.IPv4Address {
+		t.Errorf("sshCommand = %v", got)
+	}
+}
+
+func TestServerHoldsIPsFirewallAndKeys(t *testing.T) {
+	m := infratest.New(defaultSeed)
+	m.SSHKeys["team=ops"] = []infratest.ExistingSSHKey{{ID: existingKeyID, Name: "ops"}}
+	cfg := testConfig(t)
+	cfg.SSHKeySelector = "team=ops"
+	d := mustDeploy(t, cfg, m)
+
+	srv := one(t, m, infratest.TypeServer)
+	if !srv.DeleteBeforeReplace {
+		t.Error("server is not delete-before-replace; a replacement would ask for primary IPs the old server holds")
+	}
+	fw := one(t, m, infratest.TypeFirewall)
+	if ids := srv.Inputs["firewallIds"].ArrayValue(); len(ids) != 1 || num(ids[0]) != atoi(t, fw.ID) {
+		t.Errorf("server firewallIds = %v; want [%s]", ids, fw.ID)
+	}
+	ips := map[string]int{}
+	for _, ip := range m.OfType(infratest.TypePrimaryIP) {
+		ips[str(ip.Inputs["type"])] = atoi(t, ip.ID)
+	}
+	nets := srv.Inputs["publicNets"].ArrayValue()
+	if len(nets) != 1 {
+		t.Fatalf("server publicNets = %v; want one entry", nets)
+	}
+	pn := nets[0].ObjectValue()
+	if num(pn["ipv4"]) != ips["ipv4"] || num(pn["ipv6"]) != ips["ipv6"] || !plain(pn["ipv4Enabled"]).BoolValue() || !plain(pn["ipv6Enabled"]).BoolValue() {
+		t.Errorf("server publicNets = %v; want primary IPs %v, both enabled", pn, ips)
+	}
+	var keys []string
+	for _, k := range srv.Inputs["sshKeys"].ArrayValue() {
+		keys = append(keys, str(k))
+	}
+	uploaded := one(t, m, infratest.TypeSSHKey)
+	if want := []string{uploaded.ID, fmt.Sprint(existingKeyID)}; !slices.Equal(keys, want) {
+		t.Errorf("server sshKeys = %v; want %v", keys, want)
+	}
+	if str(uploaded.Inputs["publicKey"]) != testKey {
+		t.Errorf("uploaded key = %q", str(uploaded.Inputs["publicKey"]))
+	}
+	for k, want := range map[resource.PropertyKey]string{"name": testDomain, "serverType": "cx23", "image": "debian-13", "location": "fsn1"} {
+		if got := str(srv.Inputs[k]); got != want {
+			t.Errorf("server %s = %q; want %q", k, got, want)
+		}
+	}
+	if l := srv.Inputs["labels"].ObjectValue(); str(l["app"]) != "nctalk" || str(l["stack"]) != "dev" {
+		t.Errorf("server labels = %v; want app=nctalk stack=dev", l)
+	}
+	if !srv.Inputs["userData"].IsSecret() {
+		t.Error("server userData is not secret")
+	}
+	if got := d.outputs[outputs.KeyServerName].value; got != testDomain {
+		t.Errorf("serverName = %v; want %s", got, testDomain)
+	}
+}
+
+func TestPrimaryIPsAreKept(t *testing.T) {
+	m := infratest.New(defaultSeed)
+	mustDeploy(t, testConfig(t), m)
+	ips := m.OfType(infratest.TypePrimaryIP)
+	if len(ips) != 2 {
+		t.Fatalf("%d primary IPs; want 2", len(ips))
+	}
+	for _, ip := range ips {
+		in := ip.Inputs
+		if !ip.Protect {
+			t.Errorf("%s is not protected", ip.Name)
+		}
+		if plain(in["autoDelete"]).BoolValue() || !in["autoDelete"].IsBool() {
+			t.Errorf("%s autoDelete = %v; want false", ip.Name, in["autoDelete"])
+		}
+		if !in["deleteProtection"].IsBool() || !in["deleteProtection"].BoolValue() {
+			t.Errorf("%s deleteProtection = %v; want true", ip.Name, in["deleteProtection"])
+		}
+		if str(in["location"]) != "fsn1" {
+			t.Errorf("%s location = %v; want fsn1", ip.Name, in["location"])
+		}
+		for _, k := range []resource.PropertyKey{"assigneeType", "assigneeId", "datacenter"} {
+			if _, set := in[k]; set {
+				t.Errorf("%s sets %s; the server's publicNets assigns the IP", ip.Name, k)
+			}
+		}
+	}
+	if got := []string{str(ips[0].Inputs["type"]), str(ips[1].Inputs["type"])}; !slices.Equal(got, []string{"ipv4", "ipv6"}) {
+		t.Errorf("primary IP types = %v", got)
+	}
+}
+
+func TestReverseDNSOnPrimaryIPs(t *testing.T) {
+	m := infratest.New(defaultSeed)
+	d := mustDeploy(t, testConfig(t), m)
+	ipIDs := map[string]int{}
+	for _, ip := range m.OfType(infratest.TypePrimaryIP) {
+		ipIDs[str(ip.Inputs["type"])] = atoi(t, ip.ID)
+	}
+	want := map[string]struct {
+		addr string
+		ipID int
+	}{
+		"nctalk-rdns-ipv4": {infratest.IPv4Address, ipIDs["ipv4"]},
+		"nctalk-rdns-ipv6": {"2001:db8:10:20::1", ipIDs["ipv6"]},
+	}
+	rdns := m.OfType(infratest.TypeRdns)
+	if len(rdns) != 2 {
+		t.Fatalf("%d rdns entries; want 2", len(rdns))
+	}
+	for _, r := range rdns {
+		w := want[r.Name]
+		if got := str(r.Inputs["ipAddress"]); got != w.addr {
+			t.Errorf("%s ipAddress = %s; want %s", r.Name, got, w.addr)
+		}
+		if got := num(r.Inputs["primaryIpId"]); got != w.ipID {
+			t.Errorf("%s primaryIpId = %d; want %d (rDNS belongs to the primary IP, not the server)", r.Name, got, w.ipID)
+		}
+		if _, onServer := r.Inputs["serverId"]; onServer {
+			t.Errorf("%s is attached to the server", r.Name)
+		}
+		if got := str(r.Inputs["dnsPtr"]); got != testDomain {
+			t.Errorf("%s dnsPtr = %s", r.Name, got)
+		}
+	}
+	if v6 := d.outputs[outputs.KeyIPv6].value.(string); !strings.HasSuffix(v6, "::1") {
+		t.Errorf("ipv6 output = %s; want the ::1 host address", v6)
+	}
+}
+
+func TestDNSRecordsOnlyWithZone(t *testing.T) {
+	tests := []struct {
+		name, domain, zone string
+		wantName           string
+	}{
+		{"subdomain", testDomain, testZone, "talk"},
+		{"apex", "example.org", "example.org", "@"},
+		{"deeper", "talk.eu.example.com", testZone, "talk.eu"},
+		{"no zone", testDomain, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Settings.Domain, cfg.DNSZone = tt.domain, tt.zone
+			m := infratest.New(defaultSeed)
+			mustDeploy(t, cfg, m)
+			rrsets := m.OfType(infratest.TypeZoneRrset)
+			srv := one(t, m, infratest.TypeServer)
+			if tt.zone == "" {
+				if len(rrsets) != 0 {
+					t.Errorf("%d DNS records without dnsZone; want none", len(rrsets))
+				}
+				return
+			}
+			got := map[string]string{}
+			for _, rr := range rrsets {
+				in := rr.Inputs
+				if str(in["zone"]) != tt.zone || str(in["name"]) != tt.wantName {
+					t.Errorf("%s in zone %s name %s; want zone %s name %s", rr.Name, str(in["zone"]), str(in["name"]), tt.zone, tt.wantName)
+				}
+				recs := in["records"].ArrayValue()
+				if len(recs) != 1 {
+					t.Fatalf("%s has %d records; want 1", rr.Name, len(recs))
+				}
+				got[str(in["type"])] = str(recs[0].ObjectValue()["value"])
+				urn := componentURN[:strings.LastIndex(componentURN, "::")] + "$" + infratest.TypeZoneRrset + "::" + rr.Name
+				if !slices.Contains(srv.Dependencies, urn) {
+					t.Errorf("server does not depend on %s (deps %v); DNS must exist before the VM asks for a certificate", rr.Name, srv.Dependencies)
+				}
+			}
+			want := map[string]string{"A": infratest.IPv4Address, "AAAA": "2001:db8:10:20::1"}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("DNS records = %v; want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestSecretsAreSecretAndRedacted(t *testing.T) {
+	m := infratest.New(defaultSeed)
+	d := mustDeploy(t, testConfig(t), m)
+
+	passwords := m.OfType(infratest.TypeRandomPassword)
+	if len(passwords) != 6 {
+		t.Fatalf("%d RandomPasswords; want 6", len(passwords))
+	}
+	var secrets []string
+	for _, p := range passwords {
+		if !p.State["result"].IsSecret() {
+			t.Fatalf("mock returned a plain result for %s; the secrecy checks below would not be real", p.Name)
+		}
+		secrets = append(secrets, str(p.State["result"]))
+	}
+	for _, k := range []string{outputs.KeySignalingSecret, outputs.KeyTURNSecret} {
+		o := d.outputs[k]
+		if !o.secret {
+			t.Errorf("output %s is not secret", k)
+		}
+		if !slices.Contains(secrets, o.value.(string)) {
+			t.Errorf("output %s is not one of the generated secrets", k)
+		}
+	}
+	for k, o := range d.outputs {
+		if o.secret && k != outputs.KeySignalingSecret && k != outputs.KeyTURNSecret {
+			t.Errorf("output %s is secret; only the two shared secrets should be", k)
+		}
+	}
+	ud := userData(t, m)
+	for _, k := range []string{outputs.KeySignalingSecret, outputs.KeyTURNSecret} {
+		if !strings.Contains(ud, d.outputs[k].value.(string)) {
+			t.Errorf("user data lacks the %s the server needs", k)
+		}
+	}
+	redacted, _ := d.outputs[outputs.KeyCloudConfigRedacted].value.(string)
+	if !strings.HasPrefix(redacted, "#cloud-config") {
+		t.Fatalf("cloudConfigRedacted = %.80q…; want a cloud-config", redacted)
+	}
+	for i, s := range secrets {
+		if strings.Contains(redacted, s) {
+			t.Errorf("cloudConfigRedacted contains the secret of %s", passwords[i].Name)
+		}
+	}
+	if !strings.Contains(redacted, fmt.Sprintf(cloudconfig.RedactionMarker, "signalingSecret")) {
+		t.Error("cloudConfigRedacted has no marker where the signaling secret was")
+	}
+	if want := string(cloudconfig.Redact([]byte(ud), secretsOf(t, m, d))); redacted != want {
+		t.Error("cloudConfigRedacted is not the redacted user data")
+	}
+}
+
+// secretsOf collects the secrets of a run by name.
+func secretsOf(t testing.TB, m *infratest.Mocks, d deployment) cloudconfig.Secrets {
+	byName := map[string]string{}
+	for _, p := range m.OfType(infratest.TypeRandomPassword) {
+		byName[strings.TrimPrefix(p.Name, "nctalk-")] = str(p.State["result"])
+	}
+	return cloudconfig.Secrets{
+		SignalingSecret:      d.outputs[outputs.KeySignalingSecret].value.(string),
+		TURNSecret:           d.outputs[outputs.KeyTURNSecret].value.(string),
+		SessionHashKey:       byName["session-hash-key"],
+		SessionBlockKey:      byName["session-block-key"],
+		InternalClientSecret: byName["internal-client-secret"],
+		JanusAPIKey:          byName["janus-api-key"],
+	}
+}
+
+func TestSecretsFromConfigReplaceGeneratedOnes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SignalingSecret = config.Secret(givenSignal)
+	m := infratest.New(defaultSeed)
+	d := mustDeploy(t, cfg, m)
+	for _, p := range m.OfType(infratest.TypeRandomPassword) {
+		if p.Name == "nctalk-signaling-secret" {
+			t.Error("a signaling secret was generated although the config gives one")
+		}
+	}
+	if len(m.OfType(infratest.TypeRandomPassword)) != 5 {
+		t.Errorf("%d RandomPasswords; want 5", len(m.OfType(infratest.TypeRandomPassword)))
+	}
+	o := d.outputs[outputs.KeySignalingSecret]
+	if o.value != givenSignal || !o.secret {
+		t.Errorf("signalingSecret output secret=%v, equal to config=%v; want the config's, secret", o.secret, o.value == givenSignal)
+	}
+	if strings.Contains(d.outputs[outputs.KeyCloudConfigRedacted].value.(string), givenSignal) {
+		t.Error("cloudConfigRedacted contains the configured signaling secret")
+	}
+}
+
+func TestUserDataChangesOnlyWithInputs(t *testing.T) {
+	cfg := testConfig(t)
+	first := userData(t, mustDeploy(t, cfg, infratest.New(defaultSeed)).mocks)
+	again := userData(t, mustDeploy(t, cfg, infratest.New(defaultSeed)).mocks)
+	if first != again {
+		t.Error("two runs with the same inputs rendered different user data; every update would replace the VM")
+	}
+	otherSecrets := userData(t, mustDeploy(t, cfg, infratest.New("seed-2")).mocks)
+	if otherSecrets == first {
+		t.Error("other generated secrets left the user data unchanged")
+	}
+	cfg.TURNSecret = config.Secret("givenTurnSecret0123456789abcdef")
+	givenTURN := userData(t, mustDeploy(t, cfg, infratest.New(defaultSeed)).mocks)
+	if givenTURN == first || !strings.Contains(givenTURN, cfg.TURNSecret.Reveal()) {
+		t.Error("a configured TURN secret did not change the user data")
+	}
+}
+
+func TestVolume(t *testing.T) {
+	t.Run("with volume", func(t *testing.T) {
+		m := infratest.New(defaultSeed)
+		d := mustDeploy(t, testConfig(t), m)
+		vol := one(t, m, infratest.TypeVolume)
+		if num(vol.Inputs["size"]) != 10 || str(vol.Inputs["location"]) != "fsn1" {
+			t.Errorf("volume inputs = %v; want size 10 in fsn1", vol.Inputs)
+		}
+		if f, set := vol.Inputs["format"]; set {
+			t.Errorf("volume format = %v; want none: the cloud-config formats a blank volume itself", f)
+		}
+		att := one(t, m, infratest.TypeVolumeAttachment)
+		srv := one(t, m, infratest.TypeServer)
+		if num(att.Inputs["volumeId"]) != atoi(t, vol.ID) || num(att.Inputs["serverId"]) != atoi(t, srv.ID) {
+			t.Errorf("attachment = %v; want volume %s on server %s", att.Inputs, vol.ID, srv.ID)
+		}
+		device := "/dev/disk/by-id/scsi-0HC_Volume_" + vol.ID
+		if !strings.Contains(userData(t, m), device) || !strings.Contains(d.outputs[outputs.KeyCloudConfigRedacted].value.(string), device) {
+			t.Errorf("the cloud-config does not use the state device %s", device)
+		}
+	})
+	t.Run("without volume", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.VolumeSize = 0
+		m := infratest.New(defaultSeed)
+		mustDeploy(t, cfg, m)
+		if n := len(m.OfType(infratest.TypeVolume)) + len(m.OfType(infratest.TypeVolumeAttachment)); n != 0 {
+			t.Errorf("%d volume resources with volumeSize 0; want none", n)
+		}
+		if strings.Contains(userData(t, m), "HC_Volume") {
+			t.Error("user data names a volume although there is none")
+		}
+	})
+}
+
+func TestChildrenAreParented(t *testing.T) {
+	m := infratest.New(defaultSeed)
+	mustDeploy(t, testConfig(t), m)
+	comp := one(t, m, infratest.TypeTalkBackend)
+	if comp.Custom {
+		t.Error("TalkBackend is registered as a custom resource")
+	}
+	res := m.Resources()
+	if len(res) < 14 {
+		t.Errorf("%d resources; want at least 14", len(res))
+	}
+	for _, r := range res {
+		if r.Parent != componentURN {
+			t.Errorf("%s %s has parent %q; want the TalkBackend", r.Type, r.Name, r.Parent)
+		}
+	}
+}
+
+func TestOutputsParseForCompanionCommands(t *testing.T) {
+	d := mustDeploy(t, testConfig(t), infratest.New(defaultSeed))
+	plainOut := map[string]any{}
+	for k, o := range d.outputs {
+		plainOut[k] = o.value
+	}
+	var want []string
+	for k := range (&TalkBackend{}).Outputs() {
+		want = append(want, k)
+	}
+	if len(plainOut) != len(want) || len(want) != 13 {
+		t.Errorf("outputs %v; want the 13 keys of infra/outputs", want)
+	}
+	raw, err := json.Marshal(plainOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := outputs.Parse(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("outputs.Parse: %v", err)
+	}
+	if o.SignalingURL != "https://talk.example.com/standalone-signaling" || o.Domain != testDomain {
+		t.Errorf("signalingUrl %q domain %q", o.SignalingURL, o.Domain)
+	}
+	wantTURN := []cloudconfig.TURNServer{
+		{Schemes: "turn", Server: "talk.example.com:3478", Protocols: "udp,tcp"},
+		{Schemes: "turns", Server: "talk.example.com:5349", Protocols: "tcp"},
+	}
+	if !slices.Equal(o.TURNServers, wantTURN) {
+		t.Errorf("turnServers = %v; want %v", o.TURNServers, wantTURN)
+	}
+	if !slices.Equal(o.STUNServers, []string{"talk.example.com:3478"}) {
+		t.Errorf("stunServers = %v", o.STUNServers)
+	}
+	if o.IPv4 != infratest.IPv4Address || o.IPv6 != "2001:db8:10:20::1" || o.SSHCommand != "ssh root@"+infratest.IPv4Address {
+		t.Errorf("ipv4 %q ipv6 %q sshCommand %q", o.IPv4, o.IPv6, o.SSHCommand)
+	}
+	if o.TURNRelayPorts != "49160-49200" || o.JanusRTPPorts != "20000-20100" {
+		t.Errorf("port outputs %q %q", o.TURNRelayPorts, o.JanusRTPPorts)
+	}
+}
+
+func TestSSHKeySelector(t *testing.T) {
+	t.Run("selector only", func(t *testing.T) {
+		m := infratest.New(defaultSeed)
+		m.SSHKeys["team=ops"] = []infratest.ExistingSSHKey{{ID: existingKeyID, Name: "ops"}, {ID: 4712, Name: "ops2"}}
+		cfg := testConfig(t)
+		cfg.Settings.SSHAuthorizedKeys, cfg.SSHKeySelector = nil, "team=ops"
+		mustDeploy(t, cfg, m)
+		var keys []string
+		for _, k := range one(t, m, infratest.TypeServer).Inputs["sshKeys"].ArrayValue() {
+			keys = append(keys, str(k))
+		}
+		if !slices.Equal(keys, []string{"4711", "4712"}) || len(m.OfType(infratest.TypeSSHKey)) != 0 {
+			t.Errorf("server keys %v, %d uploaded; want [4711 4712], none uploaded", keys, len(m.OfType(infratest.TypeSSHKey)))
+		}
+	})
+	t.Run("selector matches nothing", func(t *testing.T) {
+		m := infratest.New(defaultSeed)
+		cfg := testConfig(t)
+		cfg.Settings.SSHAuthorizedKeys, cfg.SSHKeySelector = nil, "team=nobody"
+		d := deploy(t, cfg, m)
+		if d.err == nil || !strings.Contains(d.err.Error(), "nctalk:sshKeySelector") {
+			t.Errorf("error = %v; want one naming nctalk:sshKeySelector", d.err)
+		}
+		if regs := m.Registrations(); len(regs) != 0 {
+			t.Errorf("%d resources registered before the error; want none", len(regs))
+		}
+	})
+}
+
+func TestIPv6HostAddress(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"2001:db8:10:20::", "2001:db8:10:20::1"},
+		{"2001:db8:10:20::/64", "2001:db8:10:20::1"},
+		{"2a01:4f8:c17:1234::", "2a01:4f8:c17:1234::1"},
+		{"2001:db8:10:20::5", "2001:db8:10:20::1"},
+		{"203.0.113.1", ""},
+		{"::ffff:203.0.113.1", ""},
+		{"garbage", ""},
+	}
+	for _, tt := range tests {
+		got, err := ipv6HostAddress(tt.in)
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("ipv6HostAddress(%q) = %q; want an error", tt.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ipv6HostAddress(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}

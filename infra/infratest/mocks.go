@@ -1,0 +1,238 @@
+// Package infratest is a recording Pulumi mock for tests of the stack: it
+// hands out numeric IDs as Hetzner does, returns real (deterministic,
+// random-looking) secrets for RandomPassword, answers the getSshKeys invoke,
+// and records every registration with its resource options so tests assert
+// on what was registered rather than on what the code meant.
+package infratest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource type tokens the stack registers.
+const (
+	TypeTalkBackend      = "nctalk:index:TalkBackend"
+	TypeRandomPassword   = "random:index/randomPassword:RandomPassword"
+	TypePrimaryIP        = "hcloud:index/primaryIp:PrimaryIp"
+	TypeRdns             = "hcloud:index/rdns:Rdns"
+	TypeFirewall         = "hcloud:index/firewall:Firewall"
+	TypeSSHKey           = "hcloud:index/sshKey:SshKey"
+	TypeVolume           = "hcloud:index/volume:Volume"
+	TypeVolumeAttachment = "hcloud:index/volumeAttachment:VolumeAttachment"
+	TypeZoneRrset        = "hcloud:index/zoneRrset:ZoneRrset"
+	TypeServer           = "hcloud:index/server:Server"
+	// TokenGetSSHKeys is the invoke that looks up SSH keys by label selector.
+	TokenGetSSHKeys = "hcloud:index/getSshKeys:getSshKeys"
+)
+
+// The addresses the mock gives primary IPs (documentation ranges). Hetzner
+// reports an IPv6 primary IP as its /64 network address.
+const (
+	IPv4Address    = "203.0.113.10"
+	IPv6Network    = "2001:db8:10:20::"
+	IPv6HostSuffix = "::1"
+)
+
+// ExistingSSHKey is a key already in the (mocked) Hetzner project.
+type ExistingSSHKey struct {
+	ID     int
+	Name   string
+	Labels map[string]string
+}
+
+// Registration is one resource registration as the engine saw it.
+type Registration struct {
+	Type                string
+	Name                string
+	ID                  string
+	Custom              bool
+	Inputs              resource.PropertyMap
+	State               resource.PropertyMap // the outputs the mock returned
+	Parent              string
+	Dependencies        []string
+	Protect             bool
+	DeleteBeforeReplace bool
+}
+
+// Mocks implements pulumi.MockResourceMonitor. The zero value is not
+// usable; use New.
+type Mocks struct {
+	// Seed determines the RandomPassword results: the same seed gives the
+	// same secrets (as Pulumi state does across updates), another seed
+	// different ones.
+	Seed string
+	// SSHKeys are the keys getSshKeys returns, by label selector.
+	SSHKeys map[string][]ExistingSSHKey
+
+	mu      sync.Mutex
+	regs    []Registration
+	calls   []pulumi.MockCallArgs
+	idOwner map[string]string
+}
+
+// New returns mocks with the given secret seed.
+func New(seed string) *Mocks {
+	return &Mocks{Seed: seed, SSHKeys: map[string][]ExistingSSHKey{}, idOwner: map[string]string{}}
+}
+
+// NewResource records the registration and returns a numeric ID and the
+// inputs plus the outputs the provider would compute.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	key := args.TypeToken + "::" + args.Name
+	id := numericID(key)
+	m.mu.Lock()
+	if owner, taken := m.idOwner[id]; taken && owner != key {
+		m.mu.Unlock()
+		return "", nil, fmt.Errorf("mock ID %s collides for %s and %s; rename a resource in the test", id, owner, key)
+	}
+	m.idOwner[id] = key
+	reg := Registration{Type: args.TypeToken, Name: args.Name, ID: id, Custom: args.Custom, Inputs: args.Inputs}
+	if rpc := args.RegisterRPC; rpc != nil {
+		reg.Parent = rpc.GetParent()
+		reg.Dependencies = slices.Clone(rpc.GetDependencies())
+		reg.Protect = rpc.GetProtect()
+		reg.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+	}
+	m.mu.Unlock()
+
+	state := args.Inputs.Copy()
+	switch args.TypeToken {
+	case TypeRandomPassword:
+		length := 32
+		if l, ok := args.Inputs["length"]; ok && l.IsNumber() {
+			length = int(l.NumberValue())
+		}
+		state["result"] = resource.MakeSecret(resource.NewStringProperty(m.password(args.Name, length)))
+	case TypePrimaryIP:
+		addr := IPv4Address
+		if t := args.Inputs["type"]; t.IsString() && t.StringValue() == "ipv6" {
+			addr = IPv6Network
+			state["ipNetwork"] = resource.NewStringProperty(IPv6Network + "/64")
+		}
+		state["ipAddress"] = resource.NewStringProperty(addr)
+	case TypeVolume:
+		state["linuxDevice"] = resource.NewStringProperty("/dev/disk/by-id/scsi-0HC_Volume_" + id)
+	}
+	reg.State = state
+	m.mu.Lock()
+	m.regs = append(m.regs, reg)
+	m.mu.Unlock()
+	return id, state, nil
+}
+
+// Call answers getSshKeys from SSHKeys; other invokes fail.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.calls = append(m.calls, args)
+	m.mu.Unlock()
+	if args.Token != TokenGetSSHKeys {
+		return nil, fmt.Errorf("mock: unexpected invoke %s", args.Token)
+	}
+	sel := ""
+	if v := args.Args["withSelector"]; v.IsString() {
+		sel = v.StringValue()
+	}
+	var keys []resource.PropertyValue
+	for _, k := range m.SSHKeys[sel] {
+		labels := resource.PropertyMap{}
+		for lk, lv := range k.Labels {
+			labels[resource.PropertyKey(lk)] = resource.NewStringProperty(lv)
+		}
+		keys = append(keys, resource.NewObjectProperty(resource.PropertyMap{
+			"id":          resource.NewNumberProperty(float64(k.ID)),
+			"name":        resource.NewStringProperty(k.Name),
+			"fingerprint": resource.NewStringProperty(fmt.Sprintf("00:11:%02x", k.ID%256)),
+			"publicKey":   resource.NewStringProperty("ssh-ed25519 AAAA" + k.Name),
+			"labels":      resource.NewObjectProperty(labels),
+		}))
+	}
+	return resource.PropertyMap{
+		"id":           resource.NewStringProperty("keys-" + sel),
+		"withSelector": resource.NewStringProperty(sel),
+		"sshKeys":      resource.NewArrayProperty(keys),
+	}, nil
+}
+
+// Registrations returns every recorded registration, sorted by type and name.
+func (m *Mocks) Registrations() []Registration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Clone(m.regs)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Calls returns the recorded invokes.
+func (m *Mocks) Calls() []pulumi.MockCallArgs {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.calls)
+}
+
+// OfType returns the registrations of one resource type, sorted by name.
+func (m *Mocks) OfType(typ string) []Registration {
+	var out []Registration
+	for _, r := range m.Registrations() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Resources returns the registrations of real resources: neither the
+// default providers nor component resources.
+func (m *Mocks) Resources() []Registration {
+	var out []Registration
+	for _, r := range m.Registrations() {
+		if r.Custom && !isProvider(r.Type) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func isProvider(typ string) bool {
+	return len(typ) > len("pulumi:providers:") && typ[:len("pulumi:providers:")] == "pulumi:providers:"
+}
+
+// numericID derives a stable numeric ID from a resource's type and name,
+// so two runs give the same IDs whatever order resources register in.
+func numericID(key string) string {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return fmt.Sprint(1_000_000 + h.Sum32()%90_000_000)
+}
+
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// password derives a random-looking alphanumeric string from the seed and
+// the resource name.
+func (m *Mocks) password(name string, length int) string {
+	out := make([]byte, 0, length)
+	for block := 0; len(out) < length; block++ {
+		mac := hmac.New(sha256.New, []byte(m.Seed))
+		fmt.Fprintf(mac, "%s/%d", name, block)
+		for _, b := range mac.Sum(nil) {
+			if len(out) == length {
+				break
+			}
+			out = append(out, alphabet[int(b)%len(alphabet)])
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,101 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// publicAddresses are the primary IPs of the backend and its addresses.
+type publicAddresses struct {
+	ipv4, ipv6 *hcloud.PrimaryIp
+	// v4 is the IPv4 address; v6 the server's IPv6 host address (…::1).
+	v4, v6 pulumi.StringOutput
+}
+
+// newPublicAddresses creates the primary IPv4 and IPv6 and their reverse
+// DNS. The IPs outlive the server (AutoDelete false) and are protected
+// twice: Hetzner's delete protection and Pulumi's protect, so neither a
+// server replacement nor a stray `pulumi destroy` loses the addresses DNS
+// points at. The server assigns them through PublicNets, so no assignee is
+// set here.
+func newPublicAddresses(ctx *pulumi.Context, name, domain, location string, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (publicAddresses, error) {
+	base := resourceBase(domain)
+	ipOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.Protect(true))
+	newIP := func(family string) (*hcloud.PrimaryIp, error) {
+		return hcloud.NewPrimaryIp(ctx, name+"-"+family, &hcloud.PrimaryIpArgs{
+			Name:             pulumi.String(base + "-" + family),
+			Type:             pulumi.String(family),
+			Location:         pulumi.String(location),
+			AutoDelete:       pulumi.Bool(false),
+			DeleteProtection: pulumi.Bool(true),
+			Labels:           labels,
+		}, ipOpts...)
+	}
+	var a publicAddresses
+	var err error
+	if a.ipv4, err = newIP("ipv4"); err != nil {
+		return a, err
+	}
+	if a.ipv6, err = newIP("ipv6"); err != nil {
+		return a, err
+	}
+	a.v4 = a.ipv4.IpAddress
+	a.v6 = a.ipv6.IpAddress.ApplyT(ipv6HostAddress).(pulumi.StringOutput)
+
+	for _, r := range []struct {
+		family string
+		ip     *hcloud.PrimaryIp
+		addr   pulumi.StringOutput
+	}{{"ipv4", a.ipv4, a.v4}, {"ipv6", a.ipv6, a.v6}} {
+		if _, err := hcloud.NewRdns(ctx, name+"-rdns-"+r.family, &hcloud.RdnsArgs{
+			PrimaryIpId: hcloudID(r.ip.ID()),
+			IpAddress:   r.addr,
+			DnsPtr:      pulumi.String(domain),
+		}, opts...); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// anywhere are the source networks of the rules open to the internet.
+var anywhere = []string{"0.0.0.0/0", "::/0"}
+
+// newFirewall builds the Hetzner firewall from cloudconfig's one port table:
+// SSH from sshAllowedCidrs only, every other rule from anywhere.
+func newFirewall(ctx *pulumi.Context, name string, s cloudconfig.Settings, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*hcloud.Firewall, error) {
+	sshSources, err := cloudconfig.ParseSSHCIDRs(s.SSHAllowedCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	sshCIDRs := make([]string, len(sshSources))
+	for i, p := range sshSources {
+		sshCIDRs[i] = p.String()
+	}
+	var rules hcloud.FirewallRuleArray
+	for _, r := range cloudconfig.FirewallRules(s) {
+		sources := anywhere
+		if r.SSHOnly {
+			sources = sshCIDRs
+		}
+		rule := hcloud.FirewallRuleArgs{
+			Description: pulumi.String(r.Name),
+			Direction:   pulumi.String("in"),
+			Protocol:    pulumi.String(string(r.Protocol)),
+			SourceIps:   pulumi.ToStringArray(sources),
+		}
+		if p := r.PortString(); p != "" {
+			rule.Port = pulumi.String(p)
+		}
+		rules = append(rules, rule)
+	}
+	return hcloud.NewFirewall(ctx, name+"-firewall", &hcloud.FirewallArgs{
+		Name:   pulumi.String(resourceBase(s.Domain)),
+		Rules:  rules,
+		Labels: labels,
+	}, opts...)
+}

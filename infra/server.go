@@ -1,0 +1,110 @@
+package infra
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nctalk/nctalk/infra/config"
+)
+
+// lookupSSHKeys returns the IDs of the keys in the Hetzner project that
+// match the label selector; none for an empty selector.
+func lookupSSHKeys(ctx *pulumi.Context, selector string) ([]string, error) {
+	if selector == "" {
+		return nil, nil
+	}
+	res, err := hcloud.GetSshKeys(ctx, &hcloud.GetSshKeysArgs{WithSelector: &selector})
+	if err != nil {
+		return nil, fmt.Errorf("looking up SSH keys with %s:%s %q: %w", config.Namespace, config.KeySSHKeySelector, selector, err)
+	}
+	ids := make([]string, 0, len(res.SshKeys))
+	for _, k := range res.SshKeys {
+		ids = append(ids, strconv.Itoa(k.Id))
+	}
+	return ids, nil
+}
+
+// newSSHKeys uploads the configured public keys and returns the IDs of
+// every key the server gets: the uploaded ones, then the existing ones.
+func newSSHKeys(ctx *pulumi.Context, name string, cfg config.Config, existing []string, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (pulumi.StringArray, error) {
+	var ids pulumi.StringArray
+	base := resourceBase(cfg.Settings.Domain)
+	for i, pub := range cfg.Settings.SSHAuthorizedKeys {
+		k, err := hcloud.NewSshKey(ctx, fmt.Sprintf("%s-ssh-key-%d", name, i), &hcloud.SshKeyArgs{
+			Name:      pulumi.Sprintf("%s-%d", base, i),
+			PublicKey: pulumi.String(pub),
+			Labels:    labels,
+		}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, k.ID().ToStringOutput())
+	}
+	for _, id := range existing {
+		ids = append(ids, pulumi.String(id))
+	}
+	return ids, nil
+}
+
+// newVolume creates the state volume unformatted: the cloud-config formats
+// the device (ext4, label nctalk-state) only while it holds no filesystem,
+// so one place decides the filesystem and later servers mount the volume
+// with its certificates as it is.
+func newVolume(ctx *pulumi.Context, name string, cfg config.Config, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*hcloud.Volume, error) {
+	return hcloud.NewVolume(ctx, name+"-state", &hcloud.VolumeArgs{
+		Name:     pulumi.String(resourceBase(cfg.Settings.Domain) + "-state"),
+		Size:     pulumi.Int(cfg.VolumeSize),
+		Location: pulumi.String(cfg.Location),
+		Labels:   labels,
+	}, opts...)
+}
+
+// serverInputs are what the server is built from.
+type serverInputs struct {
+	cfg       config.Config
+	addrs     publicAddresses
+	firewall  *hcloud.Firewall
+	sshKeys   pulumi.StringArray
+	userData  pulumi.StringOutput
+	labels    pulumi.StringMap
+	dependsOn []pulumi.Resource
+}
+
+// newServer creates the VM. It holds the primary IPs, so a replacement must
+// delete the old server first (DeleteBeforeReplace); the firewall is
+// attached at creation so it guards the first boot.
+func newServer(ctx *pulumi.Context, name string, in serverInputs, opts ...pulumi.ResourceOption) (*hcloud.Server, error) {
+	opts = append(append([]pulumi.ResourceOption{}, opts...), pulumi.DeleteBeforeReplace(true))
+	if len(in.dependsOn) > 0 {
+		opts = append(opts, pulumi.DependsOn(in.dependsOn))
+	}
+	return hcloud.NewServer(ctx, name+"-server", &hcloud.ServerArgs{
+		Name:        pulumi.String(in.cfg.Settings.Domain),
+		ServerType:  pulumi.String(in.cfg.ServerType),
+		Image:       pulumi.String(in.cfg.Image),
+		Location:    pulumi.String(in.cfg.Location),
+		Labels:      in.labels,
+		SshKeys:     in.sshKeys,
+		FirewallIds: pulumi.IntArray{hcloudID(in.firewall.ID())},
+		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{
+			Ipv4Enabled: pulumi.Bool(true),
+			Ipv4:        hcloudID(in.addrs.ipv4.ID()),
+			Ipv6Enabled: pulumi.Bool(true),
+			Ipv6:        hcloudID(in.addrs.ipv6.ID()),
+		}},
+		UserData: in.userData,
+	}, opts...)
+}
+
+// attachVolume attaches the state volume; cloudconfig mounts it.
+func attachVolume(ctx *pulumi.Context, name string, server *hcloud.Server, volume *hcloud.Volume, opts ...pulumi.ResourceOption) error {
+	_, err := hcloud.NewVolumeAttachment(ctx, name+"-state-attachment", &hcloud.VolumeAttachmentArgs{
+		ServerId:  hcloudID(server.ID()),
+		VolumeId:  hcloudID(volume.ID()),
+		Automount: pulumi.Bool(false),
+	}, opts...)
+	return err
+}
