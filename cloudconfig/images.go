@@ -16,7 +16,7 @@ const (
 // "What runs on the VM" table explains each choice.
 var DefaultImages = map[string]string{
 	ServiceSignaling: "strukturag/nextcloud-spreed-signaling:2.1.1",
-	ServiceJanus:     "TODO-janus-image", // chosen in issue 3
+	ServiceJanus:     "ghcr.io/nextcloud-releases/aio-talk:20260122_105751",
 	ServiceNATS:      "nats:2.11.9-alpine",
 	ServiceCoturn:    "coturn/coturn:4.7.0",
 	ServiceNginx:     "nginx:1.28.0-alpine",

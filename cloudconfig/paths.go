@@ -29,6 +29,52 @@ const (
 	StateMount = "/mnt/nctalk-state"
 	// ReadyMarker is written when every service answers its health check.
 	ReadyMarker = "/var/lib/nctalk/ready"
+
+	// NginxTLSDir holds nginx's copy of the certificate (a self-signed
+	// placeholder until Let's Encrypt answers), refreshed by the deploy hook.
+	NginxTLSDir = BaseDir + "/nginx/tls"
+	// TLSCertFile and TLSKeyFile are the file names in NginxTLSDir and CoturnTLSDir.
+	TLSCertFile = "fullchain.pem"
+	TLSKeyFile  = "privkey.pem"
+	// ScriptsDir holds the provisioning scripts.
+	ScriptsDir = BaseDir + "/bin"
+	// SetupScript is run by cloud-init's runcmd: volume, TLS, firewall,
+	// SSH, compose, certificate, readiness, in that order.
+	SetupScript = ScriptsDir + "/nctalk-setup"
+	// ReadyScript checks every service and writes ReadyMarker.
+	ReadyScript = ScriptsDir + "/nctalk-ready"
+	// CertDeployHook is certbot's deploy hook: copies the certificate for
+	// nginx and coturn and reloads them.
+	CertDeployHook = ScriptsDir + "/nctalk-cert-deploy"
+	// HostFirewallConfig is the nftables ruleset built from FirewallRules.
+	HostFirewallConfig = BaseDir + "/host/nftables.nft"
+	// HostFirewallUnit loads HostFirewallConfig at boot.
+	HostFirewallUnit = "/etc/systemd/system/nctalk-firewall.service"
+	// SSHDConfig is the sshd drop-in (port, key-only login).
+	SSHDConfig = "/etc/ssh/sshd_config.d/10-nctalk.conf"
+	// AutoUpgradesConfig turns on unattended security upgrades.
+	AutoUpgradesConfig = "/etc/apt/apt.conf.d/52nctalk-auto-upgrades"
+	// RootAuthorizedKeys receives sshPublicKeys (appended).
+	RootAuthorizedKeys = "/root/.ssh/authorized_keys"
+)
+
+// Container users: config files carrying a secret are owned by the uid of
+// the one service that reads them.
+const (
+	// SignalingUID is the user nextcloud-spreed-signaling runs as (image 2.1.1+).
+	SignalingUID = 850
+	// CoturnUID is coturn/coturn's user (nobody).
+	CoturnUID = 65534
+	// NATSUID is the user the NATS container is run as (nobody).
+	NATSUID = 65534
+)
+
+// Janus config files in JanusConfigDir: the core, the one plugin and the one
+// transport that are enabled.
+const (
+	JanusConfigFile       = JanusConfigDir + "/janus.jcfg"
+	JanusVideoRoomConfig  = JanusConfigDir + "/janus.plugin.videoroom.jcfg"
+	JanusWebsocketsConfig = JanusConfigDir + "/janus.transport.websockets.jcfg"
 )
 
 // CertificateDir is where certbot keeps the live certificate of domain.

@@ -24,6 +24,14 @@ const (
 	PortNATS          = 4222 // NATS client port
 )
 
+// Janus ports that Debian's and upstream's default configs open and the
+// rendered config turns off. `nctalk verify` checks that none answers.
+const (
+	PortJanusHTTP      = 8088 // Janus HTTP transport (REST API)
+	PortJanusAdminHTTP = 7088 // Janus admin API over HTTP
+	PortJanusAdminWS   = 7188 // Janus admin API over WebSockets
+)
+
 // Defaults for the port ranges and the SSH port.
 var (
 	DefaultJanusRTPPorts  = PortRange{First: 20000, Last: 20100}

@@ -2,21 +2,318 @@ package cloudconfig
 
 import (
 	"bytes"
+	"embed"
 	"fmt"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+	"text/template"
 )
 
 // MaxUserDataBytes is Hetzner's limit for user data.
 const MaxUserDataBytes = 32 * 1024
 
+// TargetUserDataBytes is the size the reference setting must stay under,
+// leaving headroom for more backends, keys and CIDRs.
+const TargetUserDataBytes = 16 * 1024
+
+//go:embed templates/*
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"indent": indent,
+	"join":   strings.Join,
+	"dir":    path.Dir,
+}).ParseFS(templateFS, "templates/*"))
+
+// File is one entry of the document's write_files.
+type File struct {
+	// Path is the absolute path on the VM.
+	Path string
+	// Perms is the octal mode, e.g. "0644".
+	Perms string
+	// Append adds Content to an existing file instead of replacing it.
+	Append bool
+	// Content is the file's bytes.
+	Content []byte
+}
+
+// fileSpec says which template becomes which file.
+type fileSpec struct {
+	path, perms, template string
+}
+
+// fileSpecs lists every rendered file in document order.
+var fileSpecs = []fileSpec{
+	{ComposeFile, "0644", "compose.yaml"},
+	{SignalingConfig, "0600", "signaling-server.conf"},
+	{JanusConfigFile, "0644", "janus.jcfg"},
+	{JanusVideoRoomConfig, "0644", "janus.plugin.videoroom.jcfg"},
+	{JanusWebsocketsConfig, "0644", "janus.transport.websockets.jcfg"},
+	{NATSConfig, "0644", "nats.conf"},
+	{CoturnConfig, "0600", "turnserver.conf"},
+	{NginxConfig, "0644", "nginx.conf"},
+	{HostFirewallConfig, "0644", "nftables.nft"},
+	{HostFirewallUnit, "0644", "nctalk-firewall.service"},
+	{SSHDConfig, "0644", "sshd.conf"},
+	{AutoUpgradesConfig, "0644", "auto-upgrades.conf"},
+	{SetupScript, "0755", "nctalk-setup.sh"},
+	{CertDeployHook, "0755", "nctalk-cert-deploy.sh"},
+	{ReadyScript, "0755", "nctalk-ready.sh"},
+}
+
+// Packages are the Debian packages the document installs. docker-compose is
+// Debian 13's Compose v2 (it provides `docker compose`).
+var Packages = []string{
+	"bind9-dnsutils", "certbot", "curl", "docker-compose", "docker.io",
+	"nftables", "openssl", "unattended-upgrades",
+}
+
+// JanusPlugins, JanusTransports, JanusLoggers and JanusEventHandlers are the
+// Janus modules janus.jcfg disables: everything but the VideoRoom plugin and
+// the websockets transport.
+var (
+	JanusPlugins = []string{
+		"libjanus_audiobridge.so", "libjanus_duktape.so", "libjanus_echotest.so",
+		"libjanus_lua.so", "libjanus_nosip.so", "libjanus_recordplay.so", "libjanus_sip.so",
+		"libjanus_streaming.so", "libjanus_textroom.so", "libjanus_videocall.so",
+		"libjanus_voicemail.so",
+	}
+	JanusTransports = []string{
+		"libjanus_http.so", "libjanus_mqtt.so", "libjanus_nanomsg.so",
+		"libjanus_pfunix.so", "libjanus_rabbitmq.so",
+	}
+	JanusLoggers       = []string{"libjanus_jsonlog.so"}
+	JanusEventHandlers = []string{
+		"libjanus_gelfevh.so", "libjanus_mqttevh.so", "libjanus_nanomsgevh.so",
+		"libjanus_rabbitmqevh.so", "libjanus_sampleevh.so", "libjanus_wsevh.so",
+	}
+)
+
+// DeniedPeerNetworks are the networks coturn never relays to, so the relay is
+// no door into the host or a private network: "this network", loopback,
+// private, CGNAT, link-local, multicast and reserved space, IPv4 and IPv6
+// (including IPv4-mapped and NAT64 addresses).
+var DeniedPeerNetworks = []string{
+	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+	"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3",
+	"::/127", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8",
+}
+
+// dnsWaitMinutes bounds the wait for the domain to resolve to the host.
+const dnsWaitMinutes = 30
+
+// EffectiveImages is DefaultImages with the settings' overrides applied.
+func (s Settings) EffectiveImages() map[string]string {
+	out := make(map[string]string, len(DefaultImages))
+	for k, v := range DefaultImages {
+		out[k] = v
+	}
+	for k, v := range s.Images {
+		out[k] = v
+	}
+	return out
+}
+
+// backend is one [backend-N] section of the signaling config.
+type backend struct{ ID, URL string }
+
+// view is what the templates see.
+type view struct {
+	Domain, ACMEEmail, StateDevice, SignalingPath, CertDir string
+	ACMEStaging                                            bool
+	SSHPort                                                int
+	Secrets                                                Secrets
+	Ports                                                  map[string]int
+	Paths                                                  map[string]string
+	UIDs                                                   map[string]int
+	Images                                                 map[string]string
+	Backends                                               []backend
+	BackendIDs                                             string
+	RTPPorts, RelayPorts                                   PortRange
+	DeniedPeers, NFTRules, Packages                        []string
+	JanusDisabled                                          map[string]string
+	DNSWaitRounds, DNSWaitMinutes                          int
+	Files                                                  []File
+}
+
+func newView(s Settings, sec Secrets) (view, error) {
+	v := view{
+		Domain:        s.Domain,
+		ACMEEmail:     s.ACMEEmail,
+		ACMEStaging:   s.ACMEStaging,
+		StateDevice:   s.StateDevice,
+		SignalingPath: SignalingPath,
+		CertDir:       CertificateDir(s.Domain),
+		SSHPort:       s.sshPort(),
+		Secrets:       sec,
+		Images:        s.EffectiveImages(),
+		RTPPorts:      s.janusRTPPorts(),
+		RelayPorts:    s.turnRelayPorts(),
+		Packages:      Packages,
+		Ports: map[string]int{
+			"HTTP": PortHTTP, "HTTPS": PortHTTPS, "TURN": PortTURN, "TURNS": PortTURNS,
+			"SignalingHTTP": PortSignalingHTTP, "JanusWS": PortJanusWS, "NATS": PortNATS,
+		},
+		Paths: map[string]string{
+			"ComposeFile": ComposeFile, "SignalingConfig": SignalingConfig,
+			"SignalingDir": path.Dir(SignalingConfig), "JanusConfigDir": JanusConfigDir,
+			"JanusConfigFile": JanusConfigFile, "NATSConfig": NATSConfig, "NATSDir": path.Dir(NATSConfig),
+			"CoturnConfig": CoturnConfig, "CoturnDir": path.Dir(CoturnConfig), "CoturnTLSDir": CoturnTLSDir,
+			"NginxConfig": NginxConfig, "NginxDir": path.Dir(NginxConfig), "NginxTLSDir": NginxTLSDir,
+			"TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile, "ACMEWebroot": ACMEWebroot,
+			"LetsEncryptDir": LetsEncryptDir, "StateMount": StateMount, "ReadyMarker": ReadyMarker,
+			"SetupScript": SetupScript, "ReadyScript": ReadyScript, "CertDeployHook": CertDeployHook,
+			"HostFirewallConfig": HostFirewallConfig,
+		},
+		UIDs: map[string]int{"Signaling": SignalingUID, "Coturn": CoturnUID, "NATS": NATSUID},
+		JanusDisabled: map[string]string{
+			"Plugins":    strings.Join(JanusPlugins, ","),
+			"Transports": strings.Join(JanusTransports, ","),
+			"Loggers":    strings.Join(JanusLoggers, ","),
+			"Events":     strings.Join(JanusEventHandlers, ","),
+		},
+		DNSWaitRounds:  dnsWaitMinutes * 6,
+		DNSWaitMinutes: dnsWaitMinutes,
+	}
+	var ids []string
+	for i, u := range s.NextcloudURLs {
+		b := backend{ID: fmt.Sprintf("backend-%d", i+1), URL: strings.TrimSuffix(u, "/")}
+		v.Backends = append(v.Backends, b)
+		ids = append(ids, b.ID)
+	}
+	v.BackendIDs = strings.Join(ids, ", ")
+	for _, n := range DeniedPeerNetworks {
+		v.DeniedPeers = append(v.DeniedPeers, prefixRange(netip.MustParsePrefix(n)))
+	}
+	rules, err := nftRules(s)
+	if err != nil {
+		return view{}, err
+	}
+	v.NFTRules = rules
+	return v, nil
+}
+
+// prefixRange writes a prefix as coturn's "first-last" address range.
+func prefixRange(p netip.Prefix) string {
+	first := p.Masked().Addr()
+	last := first.As16()
+	bits := p.Bits()
+	if first.Is4() {
+		bits += 96
+	}
+	for i := bits; i < 128; i++ {
+		last[i/8] |= 1 << (7 - i%8)
+	}
+	l := netip.AddrFrom16(last)
+	if first.Is4() {
+		l = l.Unmap()
+	}
+	if l == first {
+		return first.String()
+	}
+	return first.String() + "-" + l.String()
+}
+
+// nftRules turns FirewallRules into nftables rule lines.
+func nftRules(s Settings) ([]string, error) {
+	cidrs, err := ParseSSHCIDRs(s.SSHAllowedCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	var v4, v6 []string
+	for _, p := range cidrs {
+		if p.Addr().Is4() {
+			v4 = append(v4, p.String())
+		} else {
+			v6 = append(v6, p.String())
+		}
+	}
+	var lines []string
+	for _, r := range FirewallRules(s) {
+		comment := fmt.Sprintf("comment %q", r.Name)
+		switch {
+		case r.Protocol == ICMP:
+			lines = append(lines, "meta l4proto { icmp, ipv6-icmp } accept "+comment)
+		case r.SSHOnly:
+			for _, fam := range []struct {
+				kw   string
+				nets []string
+			}{{"ip", v4}, {"ip6", v6}} {
+				if len(fam.nets) > 0 {
+					lines = append(lines, fmt.Sprintf("%s saddr { %s } %s dport %s accept %s",
+						fam.kw, strings.Join(fam.nets, ", "), r.Protocol, r.PortString(), comment))
+				}
+			}
+		default:
+			lines = append(lines, fmt.Sprintf("%s dport %s accept %s", r.Protocol, r.PortString(), comment))
+		}
+	}
+	return lines, nil
+}
+
+// indent prefixes every non-empty line of b with n spaces and drops the
+// final newline, for YAML block scalars.
+func indent(n int, b []byte) string {
+	pad := strings.Repeat(" ", n)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = pad + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// RenderFiles validates the inputs and returns every file the document
+// writes, in document order.
+func RenderFiles(s Settings, sec Secrets) ([]File, error) {
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid settings: %w", err)
+	}
+	if err := sec.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid secrets: %w", err)
+	}
+	v, err := newView(s, sec)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]File, 0, len(fileSpecs)+1)
+	for _, spec := range fileSpecs {
+		var b bytes.Buffer
+		if err := templates.ExecuteTemplate(&b, spec.template, v); err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", spec.path, err)
+		}
+		files = append(files, File{Path: spec.path, Perms: spec.perms, Content: b.Bytes()})
+	}
+	if len(s.SSHAuthorizedKeys) > 0 {
+		keys := strings.Join(s.SSHAuthorizedKeys, "\n") + "\n"
+		files = append(files, File{Path: RootAuthorizedKeys, Perms: "0600", Append: true, Content: []byte(keys)})
+	}
+	return files, nil
+}
+
 // Render returns the #cloud-config document for the settings and secrets.
-// The same inputs always give the same bytes.
+// The same inputs always give the same bytes. It fails with a *ConfigError
+// (see KeyOf) on invalid input and when the document would exceed
+// MaxUserDataBytes.
 func Render(s Settings, sec Secrets) ([]byte, error) {
-	// Placeholder body until issue 3 lands: real, valid cloud-config.
+	files, err := RenderFiles(s, sec)
+	if err != nil {
+		return nil, err
+	}
+	v, err := newView(s, sec)
+	if err != nil {
+		return nil, err
+	}
+	v.Files = files
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "#cloud-config\n# nctalk backend for %s\n", s.Domain)
-	fmt.Fprintf(&b, "write_files:\n  - path: /opt/nctalk/signaling/server.conf\n    permissions: \"0640\"\n    content: |\n      [backend]\n      secret = %s\n      [turn]\n      secret = %s\n", sec.SignalingSecret, sec.TURNSecret)
+	if err := templates.ExecuteTemplate(&b, "cloud-config.yaml", v); err != nil {
+		return nil, fmt.Errorf("rendering the cloud-config: %w", err)
+	}
 	if b.Len() > MaxUserDataBytes {
-		return nil, fmt.Errorf("rendered cloud-config is %d bytes, over the %d-byte user data limit", b.Len(), MaxUserDataBytes)
+		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config is %d bytes, over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", b.Len(), MaxUserDataBytes)
 	}
 	return b.Bytes(), nil
 }
@@ -26,9 +323,13 @@ func Render(s Settings, sec Secrets) ([]byte, error) {
 const RedactionMarker = "<redacted:%s>"
 
 // Redact replaces every secret value in doc with a fixed marker naming it.
+// Longer secrets are replaced first, so a secret that contains another is
+// never half-redacted.
 func Redact(doc []byte, sec Secrets) []byte {
+	list := sec.List()
+	slices.SortStableFunc(list, func(a, b NamedSecret) int { return len(b.Value) - len(a.Value) })
 	out := doc
-	for _, ns := range sec.List() {
+	for _, ns := range list {
 		if ns.Value == "" {
 			continue
 		}

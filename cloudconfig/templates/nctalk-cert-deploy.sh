@@ -1,0 +1,13 @@
+#!/bin/bash
+# certbot deploy hook (nctalk): copies the certificate in $RENEWED_LINEAGE for
+# nginx (root) and coturn (uid {{.UIDs.Coturn}}), reloads nginx, restarts coturn.
+set -euo pipefail
+src=${RENEWED_LINEAGE:?}
+for f in {{.Paths.TLSCertFile}} {{.Paths.TLSKeyFile}}; do
+  install -m 0600 "$src/$f" {{.Paths.NginxTLSDir}}/$f
+  install -m 0400 -o {{.UIDs.Coturn}} -g {{.UIDs.Coturn}} "$src/$f" {{.Paths.CoturnTLSDir}}/$f
+done
+if [ -n "$(docker ps -q --filter name=nctalk-nginx-1 2>/dev/null)" ]; then
+  docker kill -s HUP nctalk-nginx-1 >/dev/null
+  docker restart nctalk-coturn-1 >/dev/null
+fi

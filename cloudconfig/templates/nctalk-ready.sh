@@ -1,0 +1,39 @@
+#!/bin/bash
+# nctalk-ready: waits until every service answers, writes the readiness marker,
+# logs one summary line; exits 1 after 5 minutes.
+set -uo pipefail
+domain={{.Domain}}
+url=https://$domain{{.SignalingPath}}
+signaling() {
+  curl -fsS -m 5{{if .ACMEStaging}} -k{{end}} --resolve "$domain:{{.Ports.HTTPS}}:127.0.0.1" "$url/api/v1/welcome" |
+    grep -q '"nextcloud-spreed-signaling"'
+}
+janus() {
+  curl -fsS -m 5 http://127.0.0.1:{{.Ports.SignalingHTTP}}/api/v1/stats | grep -Eq '"mcu":\{"connected":true'
+}
+nats() {
+  timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{{.Ports.NATS}} && head -c 4 <&3' | grep -q INFO
+}
+turn() { # STUN binding request over TCP; success responses start with 0x0101
+  timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{{.Ports.TURN}} &&
+    printf "\x00\x01\x00\x00\x21\x12\xa4\x42nctalkready0" >&3 && head -c 2 <&3' | od -An -tx1 | grep -q '01 01'
+}
+turns() {
+  timeout 5 openssl s_client -connect 127.0.0.1:{{.Ports.TURNS}} -servername "$domain"{{if not .ACMEStaging}} \
+    -verify_return_error -verify_hostname "$domain"{{end}} </dev/null >/dev/null 2>&1
+}
+for _ in $(seq 60); do
+  failing=
+  for check in signaling janus nats turn turns; do "$check" || failing+=" $check"; done
+  [ -z "$failing" ] && break
+  sleep 5
+done
+if [ -n "$failing" ]; then
+  msg="nctalk: NOT ready after ${SECONDS}s, failing:$failing"
+  logger -s -t nctalk "$msg"
+  exit 1
+fi
+msg="nctalk: ready after ${SECONDS}s: $url (signaling, janus, nats, turn, turns answer)"
+mkdir -p {{dir .Paths.ReadyMarker}}
+echo "$msg" >{{.Paths.ReadyMarker}}
+logger -s -t nctalk "$msg"

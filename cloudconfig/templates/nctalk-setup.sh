@@ -1,0 +1,86 @@
+#!/bin/bash
+# nctalk-setup: provisions the Talk backend; run by cloud-init, safe to rerun.
+set -euo pipefail
+domain={{.Domain}}
+dev={{.StateDevice}}
+state={{.Paths.StateMount}}
+le={{.Paths.LetsEncryptDir}}
+hook={{.Paths.CertDeployHook}}
+log() { echo "nctalk-setup: $*"; }
+compose() { # Debian's docker-compose 2.x also ships the `docker compose` plugin
+  docker compose -f {{.Paths.ComposeFile}} "$@"
+}
+
+# The state volume keeps $le across rebuilds; it is formatted only when blank.
+mount_state() {
+  [ -n "$dev" ] || return 0
+  for _ in $(seq 60); do [ -b "$dev" ] && break; sleep 2; done
+  rc=0
+  blkid -p "$dev" >/dev/null 2>&1 || rc=$?
+  case $rc in
+    0) ;;
+    2) log "formatting blank $dev"; mkfs.ext4 -q -L nctalk-state "$dev" ;;
+    *) log "cannot probe $dev (blkid exit $rc)"; return 1 ;;
+  esac
+  mkdir -p "$state"
+  if ! mountpoint -q "$state"; then
+    uuid=$(blkid -s UUID -o value "$dev")
+    grep -q "UUID=$uuid " /etc/fstab || echo "UUID=$uuid $state ext4 defaults,nofail 0 2" >>/etc/fstab
+    mount "$state"
+  fi
+  mkdir -p "$state/letsencrypt" "$le"
+  if ! mountpoint -q "$le"; then
+    grep -q " $le " /etc/fstab ||
+      echo "$state/letsencrypt $le none bind,nofail,x-systemd.requires-mounts-for=$state 0 0" >>/etc/fstab
+    mount "$le"
+  fi
+}
+
+prepare_files() {
+  chown {{.UIDs.Signaling}}:{{.UIDs.Signaling}} {{.Paths.SignalingConfig}}
+  chown {{.UIDs.Coturn}}:{{.UIDs.Coturn}} {{.Paths.CoturnConfig}}
+  chmod 0400 {{.Paths.SignalingConfig}} {{.Paths.CoturnConfig}}
+  install -d -m 0755 {{.Paths.ACMEWebroot}} {{.Paths.CoturnTLSDir}}
+  install -d -m 0700 {{.Paths.NginxTLSDir}}
+  if [ -e "$le/live/$domain/{{.Paths.TLSCertFile}}" ]; then
+    RENEWED_LINEAGE=$le/live/$domain "$hook"
+  elif [ ! -e {{.Paths.NginxTLSDir}}/{{.Paths.TLSCertFile}} ]; then
+    tmp=$(mktemp -d)
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$domain" \
+      -keyout "$tmp/{{.Paths.TLSKeyFile}}" -out "$tmp/{{.Paths.TLSCertFile}}" 2>/dev/null
+    RENEWED_LINEAGE=$tmp "$hook"
+    rm -rf "$tmp"
+  fi
+}
+
+# Succeeds when the domain has A/AAAA records and all are this host's.
+dns_points_here() {
+  own=$(ip -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
+  found=$(dig +short A "$domain"; dig +short AAAA "$domain")
+  found=$(grep -E '^[0-9a-f.:]+$' <<<"$found" || true)
+  [ -n "$found" ] || return 1
+  for a in $found; do grep -qxF "$a" <<<"$own" || return 1; done
+}
+
+certificate() {
+  conf=$le/renewal/$domain.conf
+  staging=$(grep -c acme-staging "$conf" 2>/dev/null || true)
+  [ -e "$conf" ] && [ "$staging" = {{if .ACMEStaging}}1{{else}}0{{end}} ] && return 0
+  for i in $(seq {{.DNSWaitRounds}}); do
+    dns_points_here && break
+    [ "$i" = {{.DNSWaitRounds}} ] && { log "DNS of $domain is not this host after {{.DNSWaitMinutes}} min; fix it, rerun $0"; return 1; }
+    sleep 10
+  done
+  certbot certonly -n --agree-tos --no-eff-email -m {{.ACMEEmail}} --webroot -w {{.Paths.ACMEWebroot}} \
+    --cert-name "$domain" -d "$domain" --deploy-hook "$hook" --force-renewal{{if .ACMEStaging}} --staging{{end}}
+}
+
+mount_state
+prepare_files
+systemctl daemon-reload
+systemctl enable nctalk-firewall.service
+systemctl restart nctalk-firewall.service
+sshd -t && systemctl restart ssh
+compose up -d --wait
+certificate
+{{.Paths.ReadyScript}}
