@@ -7,7 +7,7 @@ import (
 
 // opTitles are the headings of the operation groups.
 var opTitles = map[string]string{
-	OpReplace: "To replace (delete, then create anew)",
+	OpReplace: "To replace",
 	OpDelete:  "To delete",
 	OpCreate:  "To create",
 	OpUpdate:  "To update in place",
@@ -68,8 +68,7 @@ func writeAlert(b *strings.Builder, a Alert) {
 	switch {
 	case r.Type == ServerType && a.Op == OpReplace:
 		fmt.Fprintf(b, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE REPLACED:** %s is deleted and created anew. "+
-			"That is minutes of downtime: every running call drops, the VM boots from scratch and "+
-			"fetches its certificate again.%s\n\n", code(r.Name), because)
+			"That is minutes of downtime: every running call drops and the VM boots from scratch.%s\n\n", code(r.Name), because)
 	case r.Type == ServerType:
 		fmt.Fprintf(b, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE DELETED:** %s. The backend is gone until it is created again.\n\n", code(r.Name))
 	case a.Op == OpReplace:
