@@ -143,6 +143,11 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // empty) into the desired Talk settings.
 func readDesired(file string, stdin io.Reader) (occwire.Desired, error) {
 	in := stdin
+	if f, ok := stdin.(*os.File); ok && file == "" {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return occwire.Desired{}, errors.New("stdin is a terminal: pipe in `pulumi stack output --json --show-secrets` or pass --outputs FILE")
+		}
+	}
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
