@@ -32,9 +32,32 @@ type Desired struct {
 	TURNSecret string
 	// STUN are the STUN servers (host:port).
 	STUN []string
-	// Domain is the backend's host name: entries on it belong to this
-	// backend, all others to other servers.
+	// Domain is the backend's host name. Entries on it, or on a host of
+	// the desired entries, belong to this backend; all others to other
+	// servers.
 	Domain string
+}
+
+// isOurs reports whether host (lower case) is this backend's: the domain or
+// a host of its signaling URL, TURN or STUN entries.
+func (d Desired) isOurs(host string) bool {
+	if host == "" {
+		return false
+	}
+	if host == d.Domain || host == signalingHost(d.SignalingURL) {
+		return true
+	}
+	for _, t := range d.TURN {
+		if host == hostOf(t.Server) {
+			return true
+		}
+	}
+	for _, s := range d.STUN {
+		if host == hostOf(s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Secrets returns the secret values of d, for masking.
@@ -149,7 +172,7 @@ func planSignaling(p *Plan, cur Current, want Desired, opt Options) {
 		case s.Server == want.SignalingURL:
 			exact++
 			exactVerified = exactVerified && s.Verify
-		case signalingHost(s.Server) == want.Domain:
+		case want.isOurs(signalingHost(s.Server)):
 			variants = appendNew(variants, s.Server)
 		default:
 			foreign = appendNew(foreign, s.Server)
@@ -225,7 +248,7 @@ func planTURN(p *Plan, cur Current, want Desired, opt Options) {
 			continue
 		}
 		seen = append(seen, e.TURNServer)
-		ours := hostOf(e.Server) == want.Domain
+		ours := want.isOurs(hostOf(e.Server))
 		if !ours && !opt.Replace {
 			foreign = append(foreign, turnLabel(e.TURNServer))
 			continue
@@ -260,7 +283,7 @@ func planSTUN(p *Plan, cur Current, want Desired, opt Options) {
 		switch {
 		case s == DefaultSTUNServer:
 			why = "Nextcloud's default, replaced by this backend (removed after the new one is in)"
-		case hostOf(s) == want.Domain:
+		case want.isOurs(hostOf(s)):
 			why = "an outdated entry of this backend"
 		case opt.Replace:
 			why = "another server (--replace)"

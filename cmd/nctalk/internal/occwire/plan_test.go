@@ -285,3 +285,19 @@ func TestDesiredFromRejectsBadEntries(t *testing.T) {
 		t.Errorf("good outputs: %v", err)
 	}
 }
+
+func TestMakePlanTreatsHostsOfTheDesiredEntriesAsOurs(t *testing.T) {
+	d := testDesired(t)
+	d.STUN = []string{"stun." + testDomain + ":3478"}
+	cur := configured()
+	cur.STUN = []string{"stun." + testDomain + ":19302"}
+	p := MakePlan(cur, d, Options{})
+	want := [][]string{{"talk:stun:add", "stun." + testDomain + ":3478"}, {"talk:stun:delete", "stun." + testDomain + ":19302"}}
+	var got [][]string
+	for _, s := range p.Steps {
+		got = append(got, s.Args)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
