@@ -145,9 +145,23 @@ func list(ctx context.Context, r Runner, command string) (Result, error) {
 	args := []string{command, "--output=json"}
 	res, err := r.Run(ctx, args...)
 	if err != nil {
-		return res, &OccError{Args: args, Output: append(res.Stdout, res.Stderr...), Err: err}
+		return res, &OccError{Args: args, Output: append(withoutJSONLines(res.Stdout), res.Stderr...), Err: err}
 	}
 	return res, nil
+}
+
+// withoutJSONLines drops the lines that look like a JSON document: a list
+// command's JSON may hold secrets that are not known yet, so it is never
+// echoed, even when occ failed after printing it.
+func withoutJSONLines(out []byte) []byte {
+	var kept []byte
+	for _, line := range bytes.SplitAfter(out, []byte("\n")) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && (t[0] == '[' || t[0] == '{') {
+			continue
+		}
+		kept = append(kept, line...)
+	}
+	return kept
 }
 
 // listParseError wraps a parse failure of a list command's output. Its

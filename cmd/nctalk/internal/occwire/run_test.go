@@ -114,3 +114,24 @@ func TestRunnerDisplayMasks(t *testing.T) {
 		t.Errorf("Display = %q, want %q", got, want)
 	}
 }
+
+func TestFailedListDoesNotEchoItsJSON(t *testing.T) {
+	dir := t.TempDir()
+	occ := filepath.Join(dir, "occ")
+	script := "#!/bin/sh\necho '[{\"schemes\":\"turn\",\"secret\":\"unknown-old-secret\"}]'\necho 'Something broke'\nexit 3\n"
+	if err := os.WriteFile(occ, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(occ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Read(context.Background(), r)
+	var oe *OccError
+	if !errors.As(err, &oe) {
+		t.Fatalf("got %v, want an *OccError", err)
+	}
+	if strings.Contains(string(oe.Output), "unknown-old-secret") || !strings.Contains(string(oe.Output), "Something broke") {
+		t.Errorf("output %q: want the error line without the JSON", oe.Output)
+	}
+}
