@@ -90,8 +90,8 @@ func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
 type OccError struct {
 	// Args are occ's arguments (with secrets, unmasked).
 	Args []string
-	// Output is what occ printed (stdout, then stderr); for list commands
-	// whose output could not be parsed only stderr, because the list may
+	// Output is what occ printed (stdout, then stderr). A list command's
+	// JSON is left out (only stderr when it could not be parsed): it may
 	// hold secrets that are not known yet.
 	Output []byte
 	// Err is the cause.
