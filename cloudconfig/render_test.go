@@ -1,0 +1,485 @@
+package cloudconfig
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/reference.golden.yaml")
+
+// settingsCases are the settings every document-level check runs on.
+func settingsCases() map[string]Settings {
+	minimal := referenceSettings()
+	minimal.SSHAuthorizedKeys, minimal.SSHAllowedCIDRs, minimal.StateDevice = nil, nil, ""
+	staging := referenceSettings()
+	staging.ACMEStaging = true
+	many := referenceSettings()
+	many.NextcloudURLs = []string{"https://a.example.com", "https://b.example.org/nextcloud", "https://c.example.net"}
+	many.SSHAuthorizedKeys = []string{testSSHKey, testSSHKey + "-2"}
+	custom := referenceSettings()
+	custom.SSHPort = 2222
+	custom.JanusRTPPorts = PortRange{First: 20000, Last: 40000}
+	custom.TURNRelayPorts = PortRange{First: 40001, Last: 40100}
+	custom.SSHAllowedCIDRs = []string{"198.51.100.7"}
+	custom.Images = map[string]string{ServiceNATS: "nats:2.10.29-alpine", ServiceNginx: "nginx:1.26.3-alpine"}
+	return map[string]Settings{
+		"reference": referenceSettings(), "minimal": minimal, "staging": staging,
+		"many-backends": many, "custom-ports": custom,
+	}
+}
+
+func mustRender(t testing.TB, s Settings) []byte {
+	t.Helper()
+	doc, err := Render(s, fakeSecrets())
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	return doc
+}
+
+func mustFiles(t testing.TB, s Settings) map[string]File {
+	t.Helper()
+	files, err := RenderFiles(s, fakeSecrets())
+	if err != nil {
+		t.Fatalf("RenderFiles: %v", err)
+	}
+	m := map[string]File{}
+	for _, f := range files {
+		if _, dup := m[f.Path]; dup {
+			t.Fatalf("%s is written twice", f.Path)
+		}
+		m[f.Path] = f
+	}
+	return m
+}
+
+// documentFiles parses write_files out of a rendered document.
+func documentFiles(t *testing.T, doc []byte) map[string]string {
+	t.Helper()
+	var d struct {
+		WriteFiles []struct{ Path, Content string } `yaml:"write_files"`
+	}
+	if err := yaml.Unmarshal(doc, &d); err != nil {
+		t.Fatalf("document is not YAML: %v", err)
+	}
+	m := map[string]string{}
+	for _, f := range d.WriteFiles {
+		m[f.Path] = f.Content
+	}
+	return m
+}
+
+func TestRenderWritesRenderFilesVerbatim(t *testing.T) {
+	for name, s := range settingsCases() {
+		t.Run(name, func(t *testing.T) {
+			got := documentFiles(t, mustRender(t, s))
+			files := mustFiles(t, s)
+			if len(got) != len(files) {
+				t.Errorf("document has %d files, RenderFiles %d", len(got), len(files))
+			}
+			for p, f := range files {
+				if got[p] != string(f.Content) {
+					t.Errorf("%s: document content differs from RenderFiles", p)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderDeterministic(t *testing.T) {
+	s := settingsCases()["custom-ports"]
+	first := mustRender(t, s)
+	for i := 0; i < 20; i++ {
+		s2 := settingsCases()["custom-ports"] // fresh maps: new iteration order
+		if again := mustRender(t, s2); !bytes.Equal(first, again) {
+			t.Fatalf("render %d differs from the first", i)
+		}
+	}
+}
+
+func TestRenderRejectsInvalidInput(t *testing.T) {
+	s := referenceSettings()
+	s.Domain = "not a domain"
+	if _, err := Render(s, fakeSecrets()); KeyOf(err) != KeyDomain {
+		t.Errorf("bad domain: err = %v, want a %s error", err, KeyDomain)
+	}
+	sec := fakeSecrets()
+	sec.SessionBlockKey = "short"
+	if _, err := Render(referenceSettings(), sec); KeyOf(err) != "sessionBlockKey" {
+		t.Errorf("bad block key: err = %v, want a sessionBlockKey error", err)
+	}
+}
+
+func TestRenderSize(t *testing.T) {
+	doc := mustRender(t, referenceSettings())
+	t.Logf("reference cloud-config: %d bytes (target %d, limit %d)", len(doc), TargetUserDataBytes, MaxUserDataBytes)
+	if len(doc) > TargetUserDataBytes {
+		t.Errorf("reference cloud-config is %d bytes, over the %d-byte target", len(doc), TargetUserDataBytes)
+	}
+	huge := referenceSettings()
+	for i := 0; len(huge.NextcloudURLs) < 600; i++ {
+		huge.NextcloudURLs = append(huge.NextcloudURLs, fmt.Sprintf("https://cloud%d.example.com", i))
+	}
+	_, err := Render(huge, fakeSecrets())
+	if err == nil || !strings.Contains(err.Error(), "user data limit") || KeyOf(err) == "" {
+		t.Errorf("600 backends: err = %v, want a config error about the user data limit", err)
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	s, sec := referenceSettings(), fakeSecrets()
+	var doc []byte
+	for b.Loop() {
+		var err error
+		if doc, err = Render(s, sec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(doc)), "bytes/doc")
+}
+
+// secretHomes says which files may carry each secret: only the daemons that need it.
+var secretHomes = map[string][]string{
+	"signalingSecret":      {SignalingConfig},
+	"turnSecret":           {SignalingConfig, CoturnConfig},
+	"sessionHashKey":       {SignalingConfig},
+	"sessionBlockKey":      {SignalingConfig},
+	"internalClientSecret": {SignalingConfig},
+	"janusApiKey":          {SignalingConfig},
+}
+
+func TestSecretsOnlyWhereNeeded(t *testing.T) {
+	files := mustFiles(t, referenceSettings())
+	for _, ns := range fakeSecrets().List() {
+		homes, ok := secretHomes[ns.Name]
+		if !ok {
+			t.Fatalf("secret %s has no entry in secretHomes", ns.Name)
+		}
+		for p, f := range files {
+			has := bytes.Contains(f.Content, []byte(ns.Value))
+			want := slices.Contains(homes, p)
+			if has != want {
+				t.Errorf("%s in %s: present=%v, want %v", ns.Name, p, has, want)
+			}
+			if has && f.Perms != "0600" {
+				t.Errorf("%s carries %s but has mode %s, want 0600", p, ns.Name, f.Perms)
+			}
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for name, s := range settingsCases() {
+		t.Run(name, func(t *testing.T) {
+			doc := mustRender(t, s)
+			red := Redact(doc, fakeSecrets())
+			for _, ns := range fakeSecrets().List() {
+				if !bytes.Contains(doc, []byte(ns.Value)) {
+					t.Errorf("%s does not occur in the document: the check would prove nothing", ns.Name)
+				}
+				if bytes.Contains(red, []byte(ns.Value)) {
+					t.Errorf("redacted document still contains %s", ns.Name)
+				}
+				if !bytes.Contains(red, []byte(fmt.Sprintf(RedactionMarker, ns.Name))) {
+					t.Errorf("redacted document lacks the marker for %s", ns.Name)
+				}
+			}
+		})
+	}
+	// A secret that contains another is redacted as a whole.
+	sec := fakeSecrets()
+	sec.JanusAPIKey = sec.TURNSecret + "XYZ"
+	got := string(Redact([]byte("a="+sec.JanusAPIKey+" b="+sec.TURNSecret), sec))
+	if want := "a=<redacted:janusApiKey> b=<redacted:turnSecret>"; got != want {
+		t.Errorf("Redact nested = %q, want %q", got, want)
+	}
+}
+
+func TestCloudInitSchema(t *testing.T) {
+	ci := requireTool(t, "cloud-init", "apt-get install cloud-init")
+	dir := t.TempDir()
+	for name, s := range settingsCases() {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name+".yaml")
+			if err := os.WriteFile(p, mustRender(t, s), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(ci, "schema", "--config-file", p).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Valid cloud-config") {
+				t.Fatalf("cloud-init schema: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func loadCompose(t *testing.T, content []byte) *types.Project {
+	t.Helper()
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  BaseDir,
+		ConfigFiles: []types.ConfigFile{{Filename: ComposeFile, Content: content}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) { o.SkipResolveEnvironment = true })
+	if err != nil {
+		t.Fatalf("compose-go cannot load %s: %v", ComposeFile, err)
+	}
+	return p
+}
+
+func TestComposeFile(t *testing.T) {
+	for name, s := range settingsCases() {
+		t.Run(name, func(t *testing.T) {
+			p := loadCompose(t, mustFiles(t, s)[ComposeFile].Content)
+			images := s.EffectiveImages()
+			if got, want := slices.Sorted(slices.Values(p.ServiceNames())), ServiceNames(); !slices.Equal(got, want) {
+				t.Fatalf("services = %v, want %v", got, want)
+			}
+			for _, svc := range p.Services {
+				if svc.Image != images[svc.Name] {
+					t.Errorf("%s: image %q, want %q", svc.Name, svc.Image, images[svc.Name])
+				}
+				if svc.NetworkMode != "host" {
+					t.Errorf("%s: network_mode %q, want host", svc.Name, svc.NetworkMode)
+				}
+				if svc.Restart != "unless-stopped" {
+					t.Errorf("%s: restart %q", svc.Name, svc.Restart)
+				}
+				if !slices.Contains(svc.SecurityOpt, "no-new-privileges:true") {
+					t.Errorf("%s: no no-new-privileges", svc.Name)
+				}
+				if !slices.Equal(svc.CapDrop, []string{"ALL"}) {
+					t.Errorf("%s: cap_drop %v, want [ALL]", svc.Name, svc.CapDrop)
+				}
+				if svc.Name != ServiceNginx && (svc.User == "" || strings.HasPrefix(svc.User, "0")) {
+					t.Errorf("%s: user %q, want a non-root uid", svc.Name, svc.User)
+				}
+				if len(svc.Volumes) == 0 {
+					t.Errorf("%s: mounts no config", svc.Name)
+				}
+				for _, v := range svc.Volumes {
+					if !v.ReadOnly || v.Source != v.Target || !strings.HasPrefix(v.Source, BaseDir+"/") {
+						t.Errorf("%s: volume %s:%s ro=%v, want a read-only mount of a %s path at the same path", svc.Name, v.Source, v.Target, v.ReadOnly, BaseDir)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestShellScripts(t *testing.T) {
+	sc := requireTool(t, "shellcheck", "apt-get install shellcheck")
+	dir := t.TempDir()
+	for name, s := range settingsCases() {
+		n := 0
+		for _, f := range mustFiles(t, s) {
+			if !bytes.HasPrefix(f.Content, []byte("#!/bin/")) {
+				continue
+			}
+			n++
+			p := filepath.Join(dir, name+"-"+filepath.Base(f.Path))
+			if err := os.WriteFile(p, f.Content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(sc, "--severity=style", p).CombinedOutput(); err != nil {
+				t.Errorf("%s (%s): shellcheck: %v\n%s", f.Path, name, err, out)
+			}
+		}
+		if n != 3 {
+			t.Errorf("%s: %d shell scripts, want 3 (setup, cert deploy hook, readiness)", name, n)
+		}
+	}
+}
+
+// TestNginxConfig runs `nginx -t` on the rendered nginx.conf at its real
+// path: a private mount namespace puts a tmpfs over /opt and binds the
+// rendered tree (plus a test certificate) at BaseDir.
+func TestNginxConfig(t *testing.T) {
+	nginx := requireTool(t, "nginx", "apt-get install nginx")
+	requireTool(t, "unshare", "apt-get install util-linux")
+	requireTool(t, "openssl", "apt-get install openssl")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nginx -t in a mount namespace needs root")
+		}
+		t.Skip("needs root for a private mount namespace")
+	}
+	if !strings.HasPrefix(BaseDir, "/opt/") {
+		t.Fatalf("BaseDir %s is not under /opt; adjust the tmpfs in this test", BaseDir)
+	}
+	for _, name := range []string{"reference", "custom-ports"} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			for _, f := range mustFiles(t, settingsCases()[name]) {
+				rel, ok := strings.CutPrefix(f.Path, BaseDir+"/")
+				if !ok {
+					continue
+				}
+				p := filepath.Join(root, rel)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, f.Content, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tls := filepath.Join(root, strings.TrimPrefix(NginxTLSDir, BaseDir+"/"))
+			if err := os.MkdirAll(tls, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+				"-subj", "/CN="+referenceSettings().Domain,
+				"-keyout", filepath.Join(tls, TLSKeyFile), "-out", filepath.Join(tls, TLSCertFile)).CombinedOutput(); err != nil {
+				t.Fatalf("openssl: %v\n%s", err, out)
+			}
+			script := `set -e
+mount -t tmpfs tmpfs /opt
+mkdir -p "$2"
+mount --bind "$1" "$2"
+exec "$3" -t -c "$4"`
+			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "test is successful") {
+				t.Fatalf("nginx -t: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestNginxKeepsStatsInside(t *testing.T) {
+	conf := string(mustFiles(t, referenceSettings())[NginxConfig].Content)
+	for _, want := range []string{
+		"location ^~ " + SignalingPath + "/api/v1/stats {\n      deny all;",
+		"location ^~ " + SignalingPath + "/metrics {\n      deny all;",
+		"proxy_set_header X-Real-IP $remote_addr;",
+		"proxy_set_header Upgrade $http_upgrade;",
+		"location " + SignalingPath + "/spreed {",
+		fmt.Sprintf("server 127.0.0.1:%d;", PortSignalingHTTP),
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("nginx.conf lacks %q", want)
+		}
+	}
+}
+
+func TestSignalingConfig(t *testing.T) {
+	s := settingsCases()["many-backends"]
+	conf := string(mustFiles(t, s)[SignalingConfig].Content)
+	for i, u := range s.NextcloudURLs {
+		section := fmt.Sprintf("[backend-%d]\nurl = %s\nsecret = %s\n", i+1, u, fakeSecrets().SignalingSecret)
+		if !strings.Contains(conf, section) {
+			t.Errorf("server.conf lacks the section\n%s", section)
+		}
+	}
+	for _, want := range []string{
+		"backends = backend-1, backend-2, backend-3\n",
+		fmt.Sprintf("listen = 127.0.0.1:%d\n", PortSignalingHTTP),
+		fmt.Sprintf("url = nats://127.0.0.1:%d\n", PortNATS),
+		fmt.Sprintf("url = ws://127.0.0.1:%d\n", PortJanusWS),
+		"apikey = " + fakeSecrets().JanusAPIKey + "\n",
+		"allowall = false\n",
+		"allowed_ips = 127.0.0.1\n",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("server.conf lacks %q", want)
+		}
+	}
+}
+
+func TestJanusAndCoturnUseTheFirewallRanges(t *testing.T) {
+	s := settingsCases()["custom-ports"]
+	files := mustFiles(t, s)
+	janus := string(files[JanusConfigFile].Content)
+	if want := fmt.Sprintf("rtp_port_range = %q", s.JanusRTPPorts.String()); !strings.Contains(janus, want) {
+		t.Errorf("janus.jcfg lacks %s", want)
+	}
+	for _, m := range []string{"libjanus_videoroom.so", "libjanus_websockets.so"} {
+		if strings.Contains(janus, m) {
+			t.Errorf("janus.jcfg disables %s", m)
+		}
+	}
+	for _, want := range []string{"full_trickle = true", "ipv6 = true"} {
+		if !strings.Contains(janus, want) {
+			t.Errorf("janus.jcfg lacks %s", want)
+		}
+	}
+	if strings.Contains(janus, "stun_server") {
+		t.Error("janus.jcfg sets a STUN server (Janus exits when it is unreachable)")
+	}
+	ws := string(files[JanusWebsocketsConfig].Content)
+	if !strings.Contains(ws, `ws_ip = "127.0.0.1"`) || !strings.Contains(ws, fmt.Sprintf("ws_port = %d", PortJanusWS)) {
+		t.Errorf("websockets transport is not on 127.0.0.1:%d:\n%s", PortJanusWS, ws)
+	}
+	turn := string(files[CoturnConfig].Content)
+	for _, want := range []string{
+		fmt.Sprintf("min-port=%d\nmax-port=%d\n", s.TURNRelayPorts.First, s.TURNRelayPorts.Last),
+		"realm=" + s.Domain + "\n", "use-auth-secret\n", "no-cli\n", "no-multicast-peers\n",
+		"denied-peer-ip=127.0.0.0-127.255.255.255\n", "denied-peer-ip=10.0.0.0-10.255.255.255\n",
+		"denied-peer-ip=100.64.0.0-100.127.255.255\n", "denied-peer-ip=fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff\n",
+		"denied-peer-ip=::-::1\n",
+	} {
+		if !strings.Contains(turn, want) {
+			t.Errorf("turnserver.conf lacks %q", want)
+		}
+	}
+}
+
+func TestHostFirewallFollowsFirewallRules(t *testing.T) {
+	s := settingsCases()["custom-ports"]
+	nft := string(mustFiles(t, s)[HostFirewallConfig].Content)
+	if !strings.Contains(nft, "policy drop;") {
+		t.Error("input chain does not drop by default")
+	}
+	for _, r := range FirewallRules(s) {
+		var want string
+		switch {
+		case r.Protocol == ICMP:
+			want = "meta l4proto { icmp, ipv6-icmp } accept"
+		case r.SSHOnly:
+			want = fmt.Sprintf("ip saddr { 198.51.100.7/32 } tcp dport %d accept", s.SSHPort)
+		default:
+			want = fmt.Sprintf("%s dport %s accept comment %q", r.Protocol, r.PortString(), r.Name)
+		}
+		if !strings.Contains(nft, want) {
+			t.Errorf("nftables lacks %q for rule %s", want, r.Name)
+		}
+	}
+	if regexp.MustCompile(`tcp dport 22 `).MatchString(nft) {
+		t.Error("nftables opens port 22 although sshPort is 2222")
+	}
+	if strings.Contains(nft, "ip6 saddr") {
+		t.Error("SSH is open over IPv6 although only an IPv4 address is allowed")
+	}
+	ref := string(mustFiles(t, referenceSettings())[HostFirewallConfig].Content)
+	if !strings.Contains(ref, "ip6 saddr { 2001:db8::/32 } tcp dport 22 accept") {
+		t.Errorf("reference: SSH rule for 2001:db8::/32 missing:\n%s", ref)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	doc := mustRender(t, referenceSettings())
+	golden := filepath.Join("testdata", "reference.golden.yaml")
+	if *update {
+		if err := os.WriteFile(golden, doc, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (create it with: go test ./cloudconfig -run TestGolden -update)", err)
+	}
+	if !bytes.Equal(doc, want) {
+		t.Errorf("rendered reference differs from %s; review the diff, then run: go test ./cloudconfig -run TestGolden -update", golden)
+	}
+}
