@@ -118,7 +118,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		return reportOccError(stderr, runner, m, err, fmt.Sprintf(
-			"%d of %d command(s) ran before the failure; fix the cause and run the same command again: it reads Nextcloud's state afresh and does the rest", done-1, len(plan.Steps)))
+			"%d of %d command(s) succeeded before the failure; fix the cause and run the same command again: it reads Nextcloud's state afresh and does the rest", done-1, len(plan.Steps)))
 	}
 
 	// Read back: occ may accept a value and store another (it strips

@@ -409,3 +409,26 @@ func TestOccOutputsFile(t *testing.T) {
 		t.Errorf("state %+v, want %+v", got, wired())
 	}
 }
+
+// TestOccReadBackCatchesIgnoredChanges uses an occ that answers the lists
+// but ignores every change while exiting 0: nctalk must notice on reading
+// back and exit 1.
+func TestOccReadBackCatchesIgnoredChanges(t *testing.T) {
+	f := occtest.New(t, occFixture(t), occtest.State{})
+	script := filepath.Join(t.TempDir(), "lazy-occ")
+	body := "#!/bin/sh\ncase \"$1\" in *:list) exec \"$0.fake\" \"$@\";; esac\nexit 0\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(f.Bin, script+".fake"); err != nil {
+		t.Fatal(err)
+	}
+	f.Bin = script
+	r := runOccWith(t, stackOutputs(t, nil), "--occ", f.Prefix())
+	if r.code != 1 || !strings.Contains(r.stderr, "still differs") || !strings.Contains(r.stderr, "talk:signaling:add") {
+		t.Errorf("exit %d, want 1 with the steps still to do\nstderr:\n%s", r.code, r.stderr)
+	}
+	if got := f.State(); !reflect.DeepEqual(got, occtest.State{}) {
+		t.Errorf("the lazy occ changed the state: %+v", got)
+	}
+}
