@@ -1,0 +1,255 @@
+package main
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nctalk/nctalk/infra"
+	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/infra/infratest"
+)
+
+const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
+
+// stackConfig sets the config the way the Pulumi CLI passes it to the
+// program: `nctalk:<key>` keys, lists and maps as JSON.
+func stackConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
+	return func(info *pulumi.RunInfo) {
+		info.Config = map[string]string{}
+		for k, v := range cfg {
+			info.Config[config.Namespace+":"+k] = v
+		}
+		for _, k := range secretKeys {
+			info.ConfigSecretKeys = append(info.ConfigSecretKeys, config.Namespace+":"+k)
+		}
+	}
+}
+
+func validConfig() map[string]string {
+	return map[string]string{
+		"domain":          "talk.example.com",
+		"nextcloudUrls":   `["https://cloud.example.com"]`,
+		"acmeEmail":       "admin@example.com",
+		"sshPublicKeys":   `["` + testKey + `"]`,
+		"sshAllowedCidrs": `["203.0.113.0/24"]`,
+		"dnsZone":         "example.com",
+	}
+}
+
+func runProgram(t testing.TB, m *infratest.Mocks, cfg map[string]string, secretKeys ...string) error {
+	t.Helper()
+	return pulumi.RunErr(program, pulumi.WithMocks(config.Namespace, "dev", m), stackConfig(cfg, secretKeys...))
+}
+
+func TestProgramRegistersTheBackend(t *testing.T) {
+	m := infratest.New("seed")
+	if err := runProgram(t, m, validConfig()); err != nil {
+		t.Fatalf("program: %v", err)
+	}
+	count := map[string]int{}
+	for _, r := range m.Registrations() {
+		count[r.Type]++
+	}
+	want := map[string]int{
+		infratest.TypeTalkBackend: 1, infratest.TypeRandomPassword: 6, infratest.TypePrimaryIP: 2,
+		infratest.TypeRdns: 2, infratest.TypeFirewall: 1, infratest.TypeSSHKey: 1, infratest.TypeVolume: 1,
+		infratest.TypeVolumeAttachment: 1, infratest.TypeZoneRrset: 2, infratest.TypeServer: 1,
+	}
+	for typ, n := range want {
+		if count[typ] != n {
+			t.Errorf("%d × %s registered; want %d", count[typ], typ, n)
+		}
+	}
+}
+
+func TestProgramRejectsBadConfigBeforeRegistering(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     map[string]string
+		unset   []string
+		wantKey string
+	}{
+		{"no domain", nil, []string{"domain"}, "domain"},
+		{"http nextcloud", map[string]string{"nextcloudUrls": `["http://cloud.example.com"]`}, nil, "nextcloudUrls"},
+		{"bad email", map[string]string{"acmeEmail": "nobody"}, nil, "acmeEmail"},
+		{"no ssh key", nil, []string{"sshPublicKeys"}, "sshPublicKeys"},
+		{"bad cidr", map[string]string{"sshAllowedCidrs": `["somewhere"]`}, nil, "sshAllowedCidrs"},
+		{"reversed range", map[string]string{"turnRelayPorts": "49200-49160"}, nil, "turnRelayPorts"},
+		{"small volume", map[string]string{"volumeSize": "1"}, nil, "volumeSize"},
+		{"unknown image", map[string]string{"images": `{"postgres":"postgres:17"}`}, nil, "images"},
+		{"foreign zone", map[string]string{"dnsZone": "example.net"}, nil, "dnsZone"},
+		{"selector finds nothing", map[string]string{"sshKeySelector": "team=nobody"}, []string{"sshPublicKeys"}, "sshKeySelector"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig()
+			maps.Copy(cfg, tt.set)
+			for _, k := range tt.unset {
+				delete(cfg, k)
+			}
+			m := infratest.New("seed")
+			err := runProgram(t, m, cfg)
+			if err == nil || !strings.Contains(err.Error(), "nctalk:"+tt.wantKey+":") {
+				t.Errorf("error = %v; want one naming nctalk:%s", err, tt.wantKey)
+			}
+			if regs := m.Registrations(); len(regs) != 0 {
+				t.Errorf("%d resources registered (first %s %s); want none", len(regs), regs[0].Type, regs[0].Name)
+			}
+		})
+	}
+}
+
+// TestPulumiYAMLMatchesLoader checks Pulumi.yaml with Pulumi's own project
+// loader and keeps its keys and defaults equal to infra/config's.
+func TestPulumiYAMLMatchesLoader(t *testing.T) {
+	proj, err := workspace.LoadProject("Pulumi.yaml")
+	if err != nil {
+		t.Fatalf("Pulumi.yaml: %v", err)
+	}
+	if err := proj.Validate(); err != nil {
+		t.Fatalf("Pulumi.yaml: %v", err)
+	}
+	if proj.Name.String() != config.Namespace || proj.Runtime.Name() != "go" {
+		t.Errorf("project %s runtime %s; want %s, go", proj.Name, proj.Runtime.Name(), config.Namespace)
+	}
+	declared := slices.Sorted(maps.Keys(proj.Config))
+	if want := slices.Sorted(slices.Values(config.AllKeys())); !slices.Equal(declared, want) {
+		t.Fatalf("Pulumi.yaml declares %v; the loader reads %v", declared, want)
+	}
+	defaults := config.Defaults()
+	for _, key := range declared {
+		decl := proj.Config[key]
+		if decl.Description == "" || decl.Type == nil {
+			t.Errorf("%s: declare a type and a description", key)
+		}
+		want, optional := defaults[key]
+		if !optional {
+			if decl.Default != nil {
+				t.Errorf("%s is required but Pulumi.yaml gives it the default %v", key, decl.Default)
+			}
+			continue
+		}
+		if got, want := normalize(t, decl.Default), normalize(t, want); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Pulumi.yaml default %v, loader default %v", key, got, want)
+		}
+	}
+}
+
+// normalize makes YAML and Go values comparable through JSON.
+func normalize(t *testing.T, v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDevExampleDeploys runs the program on Pulumi.dev.yaml.example.
+func TestDevExampleDeploys(t *testing.T) {
+	raw, err := os.ReadFile("Pulumi.dev.yaml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stack struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &stack); err != nil {
+		t.Fatalf("Pulumi.dev.yaml.example: %v", err)
+	}
+	cfg := map[string]string{}
+	for k, v := range stack.Config {
+		key, ok := strings.CutPrefix(k, config.Namespace+":")
+		if !ok {
+			t.Fatalf("key %s is not in the %s namespace", k, config.Namespace)
+		}
+		if !slices.Contains(config.AllKeys(), key) {
+			t.Errorf("key %s is not a config key", k)
+		}
+		switch v.(type) {
+		case string:
+			cfg[key] = v.(string)
+		default:
+			b, _ := json.Marshal(v)
+			cfg[key] = string(b)
+		}
+	}
+	if cfg["acmeStaging"] != "true" {
+		t.Errorf("the dev example should use the staging CA; acmeStaging = %q", cfg["acmeStaging"])
+	}
+	m := infratest.New("seed")
+	if err := runProgram(t, m, cfg); err != nil {
+		t.Fatalf("program on the dev example: %v", err)
+	}
+	if len(m.OfType(infratest.TypeServer)) != 1 {
+		t.Error("the dev example registered no server")
+	}
+}
+
+// TestREADMEDocumentsConfigAndOutputs keeps the README's tables complete.
+func TestREADMEDocumentsConfigAndOutputs(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	var outputKeys []string
+	for k := range (&infra.TalkBackend{}).Outputs() {
+		outputKeys = append(outputKeys, k)
+	}
+	for _, c := range []struct {
+		section string
+		keys    []string
+	}{
+		{"Configuration reference", config.AllKeys()},
+		{"Stack outputs", outputKeys},
+	} {
+		body := section(readme, c.section)
+		if body == "" {
+			t.Errorf("README has no section %q", c.section)
+			continue
+		}
+		for _, k := range c.keys {
+			row := regexp.MustCompile("(?m)^\\|\\s*`" + regexp.QuoteMeta(k) + "`\\s*\\|")
+			if !row.MatchString(body) {
+				t.Errorf("README section %q has no table row for `%s`", c.section, k)
+			}
+		}
+	}
+}
+
+// section returns the body of the README's "## title" section.
+func section(readme, title string) string {
+	_, rest, ok := strings.Cut(readme, "\n## "+title+"\n")
+	if !ok {
+		return ""
+	}
+	if i := strings.Index(rest, "\n## "); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+// BenchmarkProgram measures one full mocked run: config loading and
+// validation, every registration, the cloud-config rendering.
+func BenchmarkProgram(b *testing.B) {
+	cfg := validConfig()
+	for b.Loop() {
+		if err := runProgram(b, infratest.New("seed"), cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
