@@ -18,56 +18,52 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-// Users the images run their daemons as; the harness runs Debian's
-// binaries as the same IDs so file permissions are checked as on the VM.
-const (
-	signalingUID = 850   // strukturag/nextcloud-spreed-signaling since 2.1.1
-	coturnUID    = 65534 // coturn/coturn: nobody
-	coturnGID    = 65534 // coturn/coturn: nogroup
-)
+// probes are the readiness checks of the services, by compose service name.
+var probes = map[string]func(ctx context.Context, s *Stack) error{
+	cloudconfig.ServiceNATS:      func(ctx context.Context, _ *Stack) error { return probeNATS(ctx) },
+	cloudconfig.ServiceJanus:     func(ctx context.Context, _ *Stack) error { return probeJanus(ctx) },
+	cloudconfig.ServiceSignaling: func(ctx context.Context, _ *Stack) error { return probeSignaling(ctx) },
+	cloudconfig.ServiceCoturn:    probeCoturn,
+	cloudconfig.ServiceNginx:     probeNginx,
+}
 
-// defineServices describes how each daemon runs: Debian's binary, its
-// config at the path the cloud-config wrote, the image's user and a
+// serviceConfigs name each service's main config, for messages.
+var serviceConfigs = map[string]string{
+	cloudconfig.ServiceNATS:      cloudconfig.NATSConfig,
+	cloudconfig.ServiceJanus:     cloudconfig.JanusConfigDir + "/janus.jcfg",
+	cloudconfig.ServiceSignaling: cloudconfig.SignalingConfig,
+	cloudconfig.ServiceCoturn:    cloudconfig.CoturnConfig,
+	cloudconfig.ServiceNginx:     cloudconfig.NginxConfig,
+}
+
+// defineServices takes each daemon's command line and user from the
+// rendered compose file: Debian's binary in place of the image's, the
+// config at the path the cloud-config wrote, the image's user, and a
 // readiness probe on the port the config should make it listen on.
-func (s *Stack) defineServices() {
-	logs := func() *logBuffer { return newLogBuffer(256<<10, nil) }
-	nginxArgv := []string{"nginx", "-c", cloudconfig.NginxConfig}
-	if !strings.Contains(string(s.Files[cloudconfig.NginxConfig].Content), "daemon off") {
-		nginxArgv = append(nginxArgv, "-g", "daemon off;") // the image's CMD
+func (s *Stack) defineServices() error {
+	compose, ok := s.Files[cloudconfig.ComposeFile]
+	if !ok {
+		return fmt.Errorf("the cloud-config writes no %s", cloudconfig.ComposeFile)
 	}
-	defs := []*service{
-		{
-			name: cloudconfig.ServiceNATS, config: cloudconfig.NATSConfig,
-			argv:  []string{"nats-server", "-c", cloudconfig.NATSConfig},
-			ready: func(ctx context.Context, _ *Stack) error { return probeNATS(ctx) },
-		},
-		{
-			name: cloudconfig.ServiceJanus, config: cloudconfig.JanusConfigDir + "/janus.jcfg",
-			argv:  []string{"janus", "-F", cloudconfig.JanusConfigDir, "-C", cloudconfig.JanusConfigDir + "/janus.jcfg"},
-			ready: func(ctx context.Context, _ *Stack) error { return probeJanus(ctx) },
-		},
-		{
-			name: cloudconfig.ServiceSignaling, config: cloudconfig.SignalingConfig,
-			argv:  []string{s.opts.SignalingBin, "-config", cloudconfig.SignalingConfig},
-			user:  fmt.Sprintf("%d:%d", signalingUID, signalingUID),
-			ready: func(ctx context.Context, st *Stack) error { return probeSignaling(ctx) },
-		},
-		{
-			name: cloudconfig.ServiceCoturn, config: cloudconfig.CoturnConfig,
-			argv:  []string{"turnserver", "-c", cloudconfig.CoturnConfig},
-			user:  fmt.Sprintf("%d:%d", coturnUID, coturnGID),
-			ready: func(ctx context.Context, st *Stack) error { return probeCoturn(ctx, st) },
-		},
-		{
-			name: cloudconfig.ServiceNginx, config: cloudconfig.NginxConfig,
-			argv:  nginxArgv,
-			ready: func(ctx context.Context, st *Stack) error { return probeNginx(ctx, st) },
-		},
+	services, err := parseCompose(compose.Content)
+	if err != nil {
+		return err
 	}
-	for _, d := range defs {
-		d.logs = logs()
-		s.services[d.name] = d
+	for _, name := range startOrder {
+		cs, ok := services[name]
+		if !ok {
+			return fmt.Errorf("%s has no service %q", cloudconfig.ComposeFile, name)
+		}
+		argv, err := composeArgv(name, cs, s.opts.SignalingBin)
+		if err != nil {
+			return err
+		}
+		s.services[name] = &service{
+			name: name, argv: argv, user: cs.User, config: serviceConfigs[name],
+			ready: probes[name], logs: newLogBuffer(256<<10, nil),
+		}
 	}
+	return nil
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
@@ -190,7 +186,7 @@ func probeCoturn(ctx context.Context, s *Stack) error {
 	}
 	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", loopback(cloudconfig.PortTURNS), s.TLSConfig())
 	if err != nil {
-		return fmt.Errorf("no TLS on tcp/%d (coturn needs cert= and pkey= it can read as uid %d): %w", cloudconfig.PortTURNS, coturnUID, err)
+		return fmt.Errorf("no TLS on tcp/%d (coturn needs cert= and pkey= it can read as its compose user %s): %w", cloudconfig.PortTURNS, s.services[cloudconfig.ServiceCoturn].user, err)
 	}
 	tc.Close()
 	return nil

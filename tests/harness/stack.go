@@ -69,8 +69,11 @@ type Stack struct {
 	// would give for this backend (ipv4 127.0.0.1, ipv6 ::1); OutputsJSON is that JSON.
 	Outputs     outputs.Outputs
 	OutputsJSON []byte
-	// CloudConfig is the rendered document; Files its write_files by path.
+	// CloudConfig is the rendered document; Rendered its write_files by
+	// path, exactly as rendered; Files the same after Transform, as the
+	// daemons get them.
 	CloudConfig []byte
+	Rendered    map[string]WrittenFile
 	Files       map[string]WrittenFile
 	// Transforms lists what the harness changed for this machine (see Transform).
 	Transforms []Change
@@ -170,6 +173,9 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if s.CloudConfig, err = render(s.Settings, s.Secrets); err != nil {
 		return nil, fmt.Errorf("cloudconfig.Render: %w", err)
 	}
+	if s.Rendered, err = WriteFiles(s.CloudConfig); err != nil {
+		return nil, err
+	}
 	if s.Files, err = WriteFiles(s.CloudConfig); err != nil {
 		return nil, err
 	}
@@ -179,7 +185,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err := s.buildOutputs(); err != nil {
 		return nil, err
 	}
-	s.defineServices()
+	if err := s.prepareFiles(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.defineServices(); err != nil {
+		return nil, err
+	}
 
 	begin := time.Now()
 	for _, name := range startOrder {
@@ -347,9 +358,6 @@ func (s *Stack) layOut() error {
 			return fmt.Errorf("write certificate: %w", err)
 		}
 	}
-	if err := s.installCoturnTLS(optDir, cert); err != nil {
-		return err
-	}
 
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost %[1]s %[2]s\n::1\tlocalhost ip6-localhost %[1]s %[2]s\n", s.Domain, s.opts.NextcloudHost)
 	if err := os.WriteFile(filepath.Join(s.root, "hosts"), []byte(hosts), 0o644); err != nil {
@@ -365,12 +373,16 @@ func (s *Stack) layOut() error {
 	}
 
 	s.mounts = []Mount{
+		{Target: "/run", Tmpfs: true}, // as in a container: the daemon's own /run
 		{Source: optDir, Target: cloudconfig.BaseDir},
 		{Source: leDir, Target: cloudconfig.LetsEncryptDir},
 		{Source: filepath.Join(s.root, "hosts"), Target: "/etc/hosts"},
 		{Source: filepath.Join(s.root, "ca-certificates.crt"), Target: "/etc/ssl/certs/ca-certificates.crt"},
 	}
 	for _, m := range s.mounts {
+		if m.Tmpfs {
+			continue
+		}
 		if _, err := os.Stat(m.Target); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(m.Target, 0o755); err != nil {
 				return fmt.Errorf("mount point %s: %w", m.Target, err)
@@ -379,25 +391,6 @@ func (s *Stack) layOut() error {
 		}
 	}
 	s.env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"}
-	return nil
-}
-
-// installCoturnTLS puts the certificate where the VM's renewal hook copies
-// it for coturn: CoturnTLSDir, readable by coturn's unprivileged user.
-func (s *Stack) installCoturnTLS(optDir string, cert map[string][]byte) error {
-	dir := filepath.Join(optDir, strings.TrimPrefix(cloudconfig.CoturnTLSDir, cloudconfig.BaseDir+"/"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("coturn TLS dir: %w", err)
-	}
-	for _, name := range []string{"fullchain.pem", "privkey.pem"} {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, cert[name], 0o640); err != nil {
-			return fmt.Errorf("coturn TLS copy: %w", err)
-		}
-		if err := os.Chown(p, 0, coturnGID); err != nil {
-			return fmt.Errorf("coturn TLS copy: %w", err)
-		}
-	}
 	return nil
 }
 

@@ -45,15 +45,35 @@ type rule struct {
 // else runs byte for byte as rendered.
 var transformRules = []rule{
 	{
-		// The Janus image keeps its modules under /usr/local/lib/janus (or
-		// /opt/janus/lib/janus); Debian's package under /usr/lib/<triplet>/janus.
-		name: "janus module folders: image path -> Debian package path",
-		path: cloudconfig.JanusConfigDir + "/janus.jcfg",
-		re:   regexp.MustCompile(`(?m)^(\s*)(plugins|transports|events|loggers)_folder\s*=\s*"([^"]*)"`),
-		repl: func(env TransformEnv, m []string) string {
-			return fmt.Sprintf(`%s%s_folder = "%s/%s"`, m[1], m[2], env.JanusLibDir, m[2])
+		// On the VM nginx listens on every address; here only on loopback,
+		// so the test never opens a port to the machine's network.
+		name: "nginx listens on loopback only",
+		path: cloudconfig.NginxConfig,
+		re:   regexp.MustCompile(`(?m)^(\s*)listen\s+(\[::\]:|0\.0\.0\.0:|\*:)?(\d+)([^;]*);`),
+		repl: func(_ TransformEnv, m []string) string {
+			addr := "127.0.0.1"
+			if m[2] == "[::]:" {
+				addr = "[::1]"
+			}
+			return fmt.Sprintf("%slisten %s:%s%s;", m[1], addr, m[3], m[4])
 		},
 	},
+	{
+		// On the VM coturn listens and relays on every address (no NAT on
+		// Hetzner); here on loopback only, so relays stay on 127.0.0.1.
+		name: "coturn listens and relays on loopback only",
+		path: cloudconfig.CoturnConfig,
+		re:   regexp.MustCompile(`\z`),
+		repl: func(TransformEnv, []string) string {
+			return "listening-ip=127.0.0.1\nlistening-ip=::1\nrelay-ip=127.0.0.1\nrelay-ip=::1\n"
+		},
+	},
+}
+
+// forbidden are settings a rule's file must not already contain: the rule
+// would then silently change their meaning.
+var forbidden = map[string]*regexp.Regexp{
+	cloudconfig.CoturnConfig: regexp.MustCompile(`(?m)^\s*(listening-ip|relay-ip|external-ip)\s*=`),
 }
 
 // JanusLibDir finds Debian's Janus module folder.
@@ -81,6 +101,9 @@ func Transform(files map[string]WrittenFile, env TransformEnv) ([]Change, error)
 		f, ok := files[r.path]
 		if !ok {
 			return nil, fmt.Errorf("transform %q: the cloud-config writes no %s", r.name, r.path)
+		}
+		if re, ok := forbidden[r.path]; ok && re.Match(f.Content) {
+			return nil, fmt.Errorf("transform %q: %s already sets %q; review tests/harness/transform.go", r.name, r.path, re.Find(f.Content))
 		}
 		matched := false
 		out := r.re.ReplaceAllStringFunc(string(f.Content), func(s string) string {

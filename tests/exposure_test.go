@@ -1,0 +1,170 @@
+package tests
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/harness"
+)
+
+// publicPorts is the firewall's port table by protocol.
+func publicPorts(s *harness.Stack) map[string][]cloudconfig.PortRange {
+	out := map[string][]cloudconfig.PortRange{}
+	for _, r := range cloudconfig.FirewallRules(s.Settings) {
+		if r.Protocol == cloudconfig.ICMP || r.SSHOnly {
+			continue
+		}
+		out[string(r.Protocol)] = append(out[string(r.Protocol)], r.Ports)
+	}
+	return out
+}
+
+func isPublic(ports map[string][]cloudconfig.PortRange, proto string, port int) bool {
+	for _, r := range ports[proto] {
+		if r.Contains(port) {
+			return true
+		}
+	}
+	return false
+}
+
+// transformedToLoopback are the services whose public listeners the
+// harness moves to loopback (see harness.Transform): their sockets must be
+// firewall ports; every other service must listen on loopback only.
+var transformedToLoopback = map[string]bool{cloudconfig.ServiceNginx: true, cloudconfig.ServiceCoturn: true}
+
+// TestExposure checks every listening socket of the stack's processes
+// against the firewall table, and that nginx refuses the signaling
+// server's stats and metrics.
+func TestExposure(t *testing.T) {
+	s := needStack(t)
+	public := publicPorts(s)
+
+	t.Run("listening sockets", func(t *testing.T) {
+		for _, name := range cloudconfig.ServiceNames() {
+			socks, err := s.ServiceSockets(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listening := 0
+			for _, so := range socks {
+				if !so.Listening() {
+					continue
+				}
+				listening++
+				proto := so.Proto[:3]
+				port := int(so.Local.Port())
+				switch {
+				case transformedToLoopback[name] && !isPublic(public, proto, port):
+					t.Errorf("%s listens on %s, which is not in the firewall's port table (its config would open it on every address on the VM)", name, so)
+				case !transformedToLoopback[name] && !so.Local.Addr().IsLoopback():
+					t.Errorf("%s listens on %s: an internal service must bind loopback only (config %s)", name, so, configOf(name))
+				}
+			}
+			if listening == 0 {
+				t.Errorf("%s: no listening socket found (is it running?)", name)
+			}
+		}
+	})
+
+	t.Run("public listeners present", func(t *testing.T) {
+		want := map[string][]string{
+			cloudconfig.ServiceNginx:  {fmt.Sprintf("tcp/%d", cloudconfig.PortHTTP), fmt.Sprintf("tcp/%d", cloudconfig.PortHTTPS)},
+			cloudconfig.ServiceCoturn: {fmt.Sprintf("udp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURNS)},
+		}
+		for name, ports := range want {
+			socks, err := s.ServiceSockets(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]bool{}
+			for _, so := range socks {
+				if so.Listening() {
+					have[fmt.Sprintf("%s/%d", so.Proto[:3], so.Local.Port())] = true
+				}
+			}
+			for _, p := range ports {
+				if !have[p] {
+					t.Errorf("%s does not listen on %s (config %s)", name, p, configOf(name))
+				}
+			}
+		}
+	})
+
+	t.Run("rendered configs name only firewall ports", func(t *testing.T) {
+		nginx := string(s.Rendered[cloudconfig.NginxConfig].Content)
+		for _, m := range regexp.MustCompile(`(?m)^\s*listen\s+(?:\S*:)?(\d+)\b`).FindAllStringSubmatch(nginx, -1) {
+			if port, _ := strconv.Atoi(m[1]); !isPublic(public, "tcp", port) {
+				t.Errorf("nginx.conf: %q opens tcp/%d, which the firewall does not allow", m[0], port)
+			}
+		}
+		coturn := string(s.Rendered[cloudconfig.CoturnConfig].Content)
+		for key, want := range map[string]int{
+			"listening-port": cloudconfig.PortTURN, "tls-listening-port": cloudconfig.PortTURNS,
+			"min-port": s.TURNRelayPorts().First, "max-port": s.TURNRelayPorts().Last,
+		} {
+			if got := configValue(coturn, key, "="); got != strconv.Itoa(want) {
+				t.Errorf("turnserver.conf: %s = %q, want %d (the firewall table)", key, got, want)
+			}
+		}
+		janus := string(s.Rendered[cloudconfig.JanusConfigDir+"/janus.jcfg"].Content)
+		if got := configValue(janus, "rtp_port_range", "="); got != `"`+s.JanusRTPPorts().String()+`"` {
+			t.Errorf("janus.jcfg: rtp_port_range = %s, want %q (the firewall's janus-rtp rule)", got, s.JanusRTPPorts().String())
+		}
+	})
+
+	t.Run("stats and metrics refused through nginx", func(t *testing.T) {
+		for _, path := range []string{"/api/v1/stats", "/metrics"} {
+			for _, spoof := range []string{"", "127.0.0.1"} {
+				url := s.Outputs.SignalingURL + path
+				req, _ := http.NewRequestWithContext(bounded(t, 10*time.Second), http.MethodGet, url, nil)
+				if spoof != "" {
+					req.Header.Set("X-Real-IP", spoof)
+					req.Header.Set("X-Forwarded-For", spoof)
+				}
+				resp, err := s.HTTPClient().Do(req)
+				if err != nil {
+					t.Fatalf("nginx: GET %s: %v", url, err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					t.Errorf("nginx: GET %s (X-Real-IP %q) answered 200: stats/metrics must stay on loopback (nginx.conf: deny the location; set X-Real-IP $remote_addr)", url, spoof)
+				}
+			}
+		}
+		// Control: the same paths answer on the signaling server's loopback listener.
+		if _, err := s.Stats(bounded(t, 10*time.Second)); err != nil {
+			t.Errorf("signaling: %v", err)
+		}
+	})
+}
+
+func configOf(name string) string {
+	switch name {
+	case cloudconfig.ServiceNginx:
+		return cloudconfig.NginxConfig
+	case cloudconfig.ServiceCoturn:
+		return cloudconfig.CoturnConfig
+	case cloudconfig.ServiceSignaling:
+		return cloudconfig.SignalingConfig
+	case cloudconfig.ServiceNATS:
+		return cloudconfig.NATSConfig
+	case cloudconfig.ServiceJanus:
+		return cloudconfig.JanusConfigDir
+	}
+	return "?"
+}
+
+// configValue returns the value of the first `key <sep> value` line.
+func configValue(conf, key, sep string) string {
+	m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(key) + `\s*` + regexp.QuoteMeta(sep) + `\s*(.*?)\s*$`).FindStringSubmatch(conf)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}

@@ -1,0 +1,105 @@
+package harness
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v4"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// TURNCredentials are the TURN REST API credentials Nextcloud hands its
+// clients: username "<unix expiry>:<user>", password
+// base64(HMAC-SHA1(secret, username)).
+func TURNCredentials(secret, user string, expiry time.Time) (username, password string) {
+	username = strconv.FormatInt(expiry.Unix(), 10) + ":" + user
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write([]byte(username))
+	return username, base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// TURNTransport is how a TURN client reaches coturn.
+type TURNTransport string
+
+// The transports Talk clients use: turn:…?transport=udp|tcp and turns:….
+const (
+	TURNOverUDP TURNTransport = "udp"
+	TURNOverTCP TURNTransport = "tcp"
+	TURNOverTLS TURNTransport = "tls"
+)
+
+// TURNClient is a pion/turn client connected to the stack's coturn.
+type TURNClient struct {
+	*turn.Client
+	conn net.PacketConn
+}
+
+// Close closes the client and its connection.
+func (c *TURNClient) Close() {
+	c.Client.Close()
+	_ = c.conn.Close()
+}
+
+// DialTURN connects a TURN client to coturn over the transport with the
+// credentials (TLS is verified against the test CA for the domain).
+func (s *Stack) DialTURN(transport TURNTransport, username, password string) (*TURNClient, error) {
+	var (
+		conn   net.PacketConn
+		server string
+	)
+	switch transport {
+	case TURNOverUDP:
+		server = loopback(cloudconfig.PortTURN)
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		conn = c
+	case TURNOverTCP:
+		server = loopback(cloudconfig.PortTURN)
+		c, err := net.DialTimeout("tcp", server, 5*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("coturn tcp/%d: %w", cloudconfig.PortTURN, err)
+		}
+		conn = turn.NewSTUNConn(c)
+	case TURNOverTLS:
+		server = loopback(cloudconfig.PortTURNS)
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", server, s.TLSConfig())
+		if err != nil {
+			return nil, fmt.Errorf("coturn tls/%d: %w", cloudconfig.PortTURNS, err)
+		}
+		conn = turn.NewSTUNConn(c)
+	default:
+		return nil, fmt.Errorf("unknown TURN transport %q", transport)
+	}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelError
+	client, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: server,
+		TURNServerAddr: server,
+		Conn:           conn,
+		Username:       username,
+		Password:       password,
+		Realm:          s.Domain,
+		RTO:            200 * time.Millisecond,
+		LoggerFactory:  lf,
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("turn client: %w", err)
+	}
+	if err := client.Listen(); err != nil {
+		client.Close()
+		conn.Close()
+		return nil, fmt.Errorf("turn client: %w", err)
+	}
+	return &TURNClient{Client: client, conn: conn}, nil
+}

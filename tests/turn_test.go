@@ -1,0 +1,134 @@
+package tests
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/harness"
+)
+
+// TestTURN allocates relays as a Talk client does, with credentials made
+// from the exported TURN secret, over every transport Nextcloud is told
+// about; checks the relay port range; and checks that wrong credentials
+// and relays into loopback or private networks are refused.
+func TestTURN(t *testing.T) {
+	s := needStack(t)
+	relayRange := s.TURNRelayPorts()
+	user, pass := harness.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
+
+	for _, tr := range []harness.TURNTransport{harness.TURNOverUDP, harness.TURNOverTCP, harness.TURNOverTLS} {
+		t.Run("allocate over "+string(tr), func(t *testing.T) {
+			c, err := s.DialTURN(tr, user, pass)
+			if err != nil {
+				t.Fatalf("coturn: %v (turnserver.conf: listening-port/tls-listening-port, cert=/pkey=)", err)
+			}
+			defer c.Close()
+			relay, err := c.Allocate()
+			if err != nil {
+				t.Fatalf("coturn: allocation over %s with the exported TURN secret failed: %v (turnserver.conf: use-auth-secret, static-auth-secret, realm)", tr, err)
+			}
+			defer relay.Close()
+			addr := relay.LocalAddr().(*net.UDPAddr)
+			if !relayRange.Contains(addr.Port) {
+				t.Errorf("coturn: relayed port %d outside the firewall's relay range %s (turnserver.conf min-port/max-port)", addr.Port, relayRange)
+			}
+		})
+	}
+
+	t.Run("wrong secret refused", func(t *testing.T) {
+		badUser, badPass := harness.TURNCredentials("wrong-"+s.Outputs.TURNSecret, "mallory", time.Now().Add(time.Hour))
+		c, err := s.DialTURN(harness.TURNOverUDP, badUser, badPass)
+		if err != nil {
+			t.Fatalf("coturn: %v", err)
+		}
+		defer c.Close()
+		if relay, err := c.Allocate(); err == nil {
+			relay.Close()
+			t.Fatal("coturn: allocated a relay for credentials made with a wrong secret (turnserver.conf: use-auth-secret)")
+		}
+	})
+
+	t.Run("expired credentials refused", func(t *testing.T) {
+		oldUser, oldPass := harness.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(-time.Hour))
+		c, err := s.DialTURN(harness.TURNOverUDP, oldUser, oldPass)
+		if err != nil {
+			t.Fatalf("coturn: %v", err)
+		}
+		defer c.Close()
+		if relay, err := c.Allocate(); err == nil {
+			relay.Close()
+			t.Fatal("coturn: allocated a relay for expired REST credentials")
+		}
+	})
+
+	t.Run("no relay into loopback or private networks", func(t *testing.T) {
+		c, err := s.DialTURN(harness.TURNOverUDP, user, pass)
+		if err != nil {
+			t.Fatalf("coturn: %v", err)
+		}
+		defer c.Close()
+		relay, err := c.Allocate()
+		if err != nil {
+			t.Fatalf("coturn: allocation failed: %v", err)
+		}
+		defer relay.Close()
+
+		// A loopback service the relay must not reach.
+		target, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer target.Close()
+		peers := []net.Addr{
+			target.LocalAddr(),
+			&net.UDPAddr{IP: net.ParseIP("10.0.0.1"), Port: 9},
+			&net.UDPAddr{IP: net.ParseIP("172.16.0.1"), Port: 9},
+			&net.UDPAddr{IP: net.ParseIP("192.168.0.1"), Port: 9},
+			&net.UDPAddr{IP: net.ParseIP("169.254.169.254"), Port: 80},
+		}
+		for _, peer := range peers {
+			if err := c.CreatePermission(peer); err == nil {
+				t.Errorf("coturn: permission to relay to %s granted (turnserver.conf: denied-peer-ip must cover it)", peer)
+			}
+		}
+		// Even when the client tries to send, nothing arrives at loopback.
+		_, _ = relay.WriteTo([]byte("knock"), target.LocalAddr())
+		_ = target.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		buf := make([]byte, 64)
+		if n, from, err := target.ReadFrom(buf); err == nil {
+			t.Errorf("coturn: relayed %q from %s into loopback", buf[:n], from)
+		}
+	})
+
+	t.Run("permission to a public peer granted", func(t *testing.T) {
+		// Control for the refusals above: CreatePermission is bookkeeping in
+		// coturn, no packet is sent to the address.
+		c, err := s.DialTURN(harness.TURNOverUDP, user, pass)
+		if err != nil {
+			t.Fatalf("coturn: %v", err)
+		}
+		defer c.Close()
+		relay, err := c.Allocate()
+		if err != nil {
+			t.Fatalf("coturn: allocation failed: %v", err)
+		}
+		defer relay.Close()
+		peer := &net.UDPAddr{IP: net.ParseIP("1.1.1.1"), Port: 9}
+		if err := c.CreatePermission(peer); err != nil {
+			t.Errorf("coturn: permission to the public peer %s refused: %v", peer, err)
+		}
+	})
+}
+
+// TestTURNCredentialVector pins the REST credential algorithm to the
+// published vector (secret "secret", user 1700000000:alice).
+func TestTURNCredentialVector(t *testing.T) {
+	user, pass := harness.TURNCredentials("secret", "alice", time.Unix(1700000000, 0))
+	if user != "1700000000:alice" || pass != "d8soP47RbdIKLDUOpnJPVQyq5Ts=" {
+		t.Errorf("TURNCredentials = %q, %q; want 1700000000:alice, d8soP47RbdIKLDUOpnJPVQyq5Ts=", user, pass)
+	}
+	_ = fmt.Sprint(cloudconfig.PortTURN)
+}
