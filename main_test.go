@@ -179,9 +179,9 @@ func TestDevExampleDeploys(t *testing.T) {
 		if !slices.Contains(config.AllKeys(), key) {
 			t.Errorf("key %s is not a config key", k)
 		}
-		switch v.(type) {
+		switch v := v.(type) {
 		case string:
-			cfg[key] = v.(string)
+			cfg[key] = v
 		default:
 			b, _ := json.Marshal(v)
 			cfg[key] = string(b)
