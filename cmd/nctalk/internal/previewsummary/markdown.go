@@ -69,8 +69,11 @@ func writeAlert(b *strings.Builder, a Alert) {
 	case r.Type == ServerType && a.Op == OpReplace:
 		fmt.Fprintf(b, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE REPLACED:** %s is deleted and created anew. "+
 			"That is minutes of downtime: every running call drops and the VM boots from scratch.%s\n\n", code(r.Name), because)
-	case r.Type == ServerType:
+	case r.Type == ServerType && a.Op == OpDelete:
 		fmt.Fprintf(b, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE DELETED:** %s. The backend is gone until it is created again.\n\n", code(r.Name))
+	case r.Type == ServerType:
+		fmt.Fprintf(b, "> [!WARNING]\n> **The server will be powered off** to change its type: %s keeps its disk and addresses, "+
+			"but running calls drop while it restarts.%s\n\n", code(r.Name), because)
 	case a.Op == OpReplace:
 		fmt.Fprintf(b, "> [!WARNING]\n> **A public IP address will be replaced:** %s gets a new address; "+
 			"DNS records and Nextcloud's TURN/STUN settings must follow.%s\n\n", code(r.Name), because)

@@ -60,8 +60,8 @@ type Summary struct {
 	Groups []Group
 	// Unchanged counts resources the preview leaves as they are.
 	Unchanged int
-	// Alerts are the loud lines: the server replaced or deleted, a primary
-	// IP replaced or deleted.
+	// Alerts are the loud lines: the server replaced, deleted or powered
+	// off for a new type; a primary IP replaced or deleted.
 	Alerts []Alert
 	// CloudConfig is the change of the redacted cloud-config.
 	CloudConfig CloudConfigChange
@@ -85,7 +85,7 @@ type Resource struct {
 // Alert is a change that costs downtime or moves an address.
 type Alert struct {
 	Resource Resource
-	// Op is OpReplace or OpDelete.
+	// Op is OpReplace, OpDelete, or OpUpdate for a server type change.
 	Op string
 }
 
@@ -157,10 +157,8 @@ func Summarize(p Preview, opt Options) Summary {
 		}
 		r := Resource{Name: steps[0].resourceName(), Type: steps[0].resourceType(), Reasons: reasons(steps, op)}
 		groups[op] = append(groups[op], r)
-		if op == OpReplace || op == OpDelete {
-			if r.Type == ServerType || r.Type == PrimaryIPType {
-				s.Alerts = append(s.Alerts, Alert{Resource: r, Op: op})
-			}
+		if alerting(r, op) {
+			s.Alerts = append(s.Alerts, Alert{Resource: r, Op: op})
 		}
 	}
 	for _, op := range groupOrder(groups) {
@@ -187,6 +185,22 @@ func Summarize(p Preview, opt Options) Summary {
 	s.CloudConfig = cloudConfigChange(p, opt)
 	return s
 }
+
+// alerting says whether a change gets a loud line: the server or a primary
+// IP replaced or deleted, or the server updated in a way that powers it off
+// (a new server type).
+func alerting(r Resource, op string) bool {
+	switch {
+	case op == OpReplace || op == OpDelete:
+		return r.Type == ServerType || r.Type == PrimaryIPType
+	case op == OpUpdate && r.Type == ServerType:
+		return slices.Contains(r.Reasons, serverTypeProperty)
+	}
+	return false
+}
+
+// serverTypeProperty is the server property whose change powers it off.
+const serverTypeProperty = "serverType"
 
 // headlineOp is the operation a resource's steps amount to.
 func headlineOp(steps []Step) string {

@@ -269,13 +269,15 @@ func TestSummarizeUpdateInPlace(t *testing.T) {
 	if s.Unchanged != 7 {
 		t.Errorf("Unchanged = %d, want 7 from changeSummary", s.Unchanged)
 	}
-	if len(s.Alerts) != 0 {
-		t.Errorf("an in-place update raised alerts: %+v", s.Alerts)
+	wantAlerts := []Alert{{Resource: want[0].Resources[1], Op: OpUpdate}}
+	if !reflect.DeepEqual(s.Alerts, wantAlerts) {
+		t.Errorf("Alerts = %+v\nwant the server type change only: %+v", s.Alerts, wantAlerts)
 	}
 	if s.CloudConfig.State != CloudConfigUnchanged || s.CloudConfig.Lines != 10 {
 		t.Errorf("CloudConfig = %+v, want unchanged, 10 lines", s.CloudConfig)
 	}
-	for _, want := range []string{"**Resources:** 2 to update · 7 unchanged", "because of `serverType`", "Unchanged (10 lines)."} {
+	for _, want := range []string{"**Resources:** 2 to update · 7 unchanged", "because of `serverType`", "Unchanged (10 lines).",
+		"> [!WARNING]\n> **The server will be powered off** to change its type: `talk`"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
@@ -472,6 +474,32 @@ func TestParsePreviewRejectsOtherJSON(t *testing.T) {
 			_, err := ParsePreview(strings.NewReader(tt.doc))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ParsePreview error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAlerting(t *testing.T) {
+	server := func(reasons ...string) Resource { return Resource{Name: "talk", Type: ServerType, Reasons: reasons} }
+	tests := []struct {
+		name string
+		r    Resource
+		op   string
+		want bool
+	}{
+		{"server replaced", server("userData"), OpReplace, true},
+		{"server deleted", server(), OpDelete, true},
+		{"server type changed", server("labels", "serverType"), OpUpdate, true},
+		{"server labels changed", server("labels"), OpUpdate, false},
+		{"server created", server(), OpCreate, false},
+		{"primary IP replaced", Resource{Type: PrimaryIPType}, OpReplace, true},
+		{"primary IP updated", Resource{Type: PrimaryIPType, Reasons: []string{"labels"}}, OpUpdate, false},
+		{"firewall replaced", Resource{Type: "hcloud:index/firewall:Firewall"}, OpReplace, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := alerting(tt.r, tt.op); got != tt.want {
+				t.Errorf("alerting(%v, %s) = %v, want %v", tt.r, tt.op, got, tt.want)
 			}
 		})
 	}
