@@ -14,9 +14,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
-	"github.com/nctalk/nctalk/infra"
 	"github.com/nctalk/nctalk/infra/config"
 	"github.com/nctalk/nctalk/infra/infratest"
+	"github.com/nctalk/nctalk/infra/outputs"
 )
 
 const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
@@ -206,16 +206,12 @@ func TestREADMEDocumentsConfigAndOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(raw)
-	var outputKeys []string
-	for k := range (&infra.TalkBackend{}).Outputs() {
-		outputKeys = append(outputKeys, k)
-	}
 	for _, c := range []struct {
 		section string
 		keys    []string
 	}{
 		{"Configuration reference", config.AllKeys()},
-		{"Stack outputs", outputKeys},
+		{"Stack outputs", outputs.Keys()},
 	} {
 		body := section(readme, c.section)
 		if body == "" {

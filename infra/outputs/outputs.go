@@ -32,6 +32,15 @@ const (
 	KeyCloudConfigRedacted = "cloudConfigRedacted"
 )
 
+// Keys lists every stack output key in the order the README's table uses.
+func Keys() []string {
+	return []string{
+		KeyDomain, KeySignalingURL, KeySignalingSecret, KeyTURNSecret, KeyTURNServers,
+		KeySTUNServers, KeyTURNRelayPorts, KeyJanusRTPPorts, KeyIPv4, KeyIPv6,
+		KeyServerName, KeySSHCommand, KeyCloudConfigRedacted,
+	}
+}
+
 // Outputs is the decoded form of `pulumi stack output --json --show-secrets`.
 type Outputs struct {
 	Domain              string                   `json:"domain"`
