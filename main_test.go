@@ -249,3 +249,20 @@ func BenchmarkProgram(b *testing.B) {
 		}
 	}
 }
+
+// TestProgramPreviews runs the program as `pulumi preview` does.
+func TestProgramPreviews(t *testing.T) {
+	m := infratest.New("seed")
+	preview := func(info *pulumi.RunInfo) { info.DryRun = true }
+	err := pulumi.RunErr(program, pulumi.WithMocks(config.Namespace, "dev", m), stackConfig(validConfig()), preview)
+	if err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	srv := m.OfType(infratest.TypeServer)
+	if len(srv) != 1 {
+		t.Fatalf("%d servers in the preview; want 1", len(srv))
+	}
+	if ud := srv[0].Inputs["userData"]; !ud.IsSecret() && !ud.IsComputed() {
+		t.Errorf("preview shows the user data in clear: %v", ud)
+	}
+}
