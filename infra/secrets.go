@@ -46,18 +46,23 @@ func newSecrets(ctx *pulumi.Context, name string, cfg config.Config, opts ...pul
 	}
 	var s secretOutputs
 	var err error
-	steps := []func() error{
-		func() (e error) { s.signaling, e = given(cfg.SignalingSecret, "signaling-secret"); return },
-		func() (e error) { s.turn, e = given(cfg.TURNSecret, "turn-secret"); return },
-		func() (e error) { s.sessionHashKey, e = password("session-hash-key", sessionHashKeyLength); return },
-		func() (e error) { s.sessionBlockKey, e = password("session-block-key", sessionBlockKeyLength); return },
-		func() (e error) { s.internalClient, e = password("internal-client-secret", sharedSecretLength); return },
-		func() (e error) { s.janusAPIKey, e = password("janus-api-key", sharedSecretLength); return },
+	if s.signaling, err = given(cfg.SignalingSecret, "signaling-secret"); err != nil {
+		return secretOutputs{}, err
 	}
-	for _, step := range steps {
-		if err = step(); err != nil {
-			return secretOutputs{}, err
-		}
+	if s.turn, err = given(cfg.TURNSecret, "turn-secret"); err != nil {
+		return secretOutputs{}, err
+	}
+	if s.sessionHashKey, err = password("session-hash-key", sessionHashKeyLength); err != nil {
+		return secretOutputs{}, err
+	}
+	if s.sessionBlockKey, err = password("session-block-key", sessionBlockKeyLength); err != nil {
+		return secretOutputs{}, err
+	}
+	if s.internalClient, err = password("internal-client-secret", sharedSecretLength); err != nil {
+		return secretOutputs{}, err
+	}
+	if s.janusAPIKey, err = password("janus-api-key", sharedSecretLength); err != nil {
+		return secretOutputs{}, err
 	}
 	return s, nil
 }
