@@ -61,7 +61,7 @@ func TestExposure(t *testing.T) {
 				port := int(so.Local.Port())
 				switch {
 				case transformedToLoopback[name] && !isPublic(public, proto, port):
-					t.Errorf("%s listens on %s, which is not in the firewall's port table (its config would open it on every address on the VM)", name, so)
+					t.Errorf("%s listens on %s, which is not in the firewall's port table (%s would open it on every address on the VM)%s", name, so, configOf(name), listenerHint(name, port))
 				case !transformedToLoopback[name] && !so.Local.Addr().IsLoopback():
 					t.Errorf("%s listens on %s: an internal service must bind loopback only (config %s)", name, so, configOf(name))
 				}
@@ -142,6 +142,14 @@ func TestExposure(t *testing.T) {
 			t.Errorf("signaling: %v", err)
 		}
 	})
+}
+
+// listenerHint explains listeners a daemon opens without a config line.
+func listenerHint(name string, port int) string {
+	if name == cloudconfig.ServiceCoturn && (port == cloudconfig.PortTURN+1 || port == cloudconfig.PortTURNS+1) {
+		return ": coturn's RFC 5780 alternate listener (listening port + 1); turnserver.conf needs no-rfc5780"
+	}
+	return ""
 }
 
 func configOf(name string) string {

@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"testing"
 	"time"
 
@@ -118,7 +119,7 @@ func TestTURN(t *testing.T) {
 		defer relay.Close()
 		peer := &net.UDPAddr{IP: net.ParseIP("1.1.1.1"), Port: 9}
 		if err := c.CreatePermission(peer); err != nil {
-			t.Errorf("coturn: permission to the public peer %s refused: %v", peer, err)
+			t.Errorf("coturn: permission to the public peer %s refused: %v%s", peer, err, deniedBy(s, "1.1.1.1"))
 		}
 	})
 }
@@ -130,5 +131,14 @@ func TestTURNCredentialVector(t *testing.T) {
 	if user != "1700000000:alice" || pass != "d8soP47RbdIKLDUOpnJPVQyq5Ts=" {
 		t.Errorf("TURNCredentials = %q, %q; want 1700000000:alice, d8soP47RbdIKLDUOpnJPVQyq5Ts=", user, pass)
 	}
-	_ = fmt.Sprint(cloudconfig.PortTURN)
+}
+
+// deniedBy names the turnserver.conf line that made coturn refuse ip,
+// from coturn's log ("A peer IP <ip> denied in the range: <range>").
+func deniedBy(s *harness.Stack, ip string) string {
+	m := regexp.MustCompile(`peer IP ` + regexp.QuoteMeta(ip) + ` denied in the range: (\S+)`).FindStringSubmatch(s.Logs(cloudconfig.ServiceCoturn))
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf(" — at fault: %s line `denied-peer-ip=%s` (coturn: %q)", cloudconfig.CoturnConfig, m[1], m[0])
 }
