@@ -70,9 +70,9 @@ var Packages = []string{
 	"nftables", "openssl", "unattended-upgrades",
 }
 
-// JanusPlugins, JanusTransports, JanusLoggers and JanusEventHandlers are the
-// Janus modules janus.jcfg disables: everything but the VideoRoom plugin and
-// the websockets transport.
+// JanusPlugins, JanusTransports and JanusLoggers are the Janus modules
+// janus.jcfg disables: everything but the VideoRoom plugin and the websockets
+// transport. Event handlers are not loaded at all (events.broadcast = false).
 var (
 	JanusPlugins = []string{
 		"libjanus_audiobridge.so", "libjanus_duktape.so", "libjanus_echotest.so",
@@ -84,21 +84,18 @@ var (
 		"libjanus_http.so", "libjanus_mqtt.so", "libjanus_nanomsg.so",
 		"libjanus_pfunix.so", "libjanus_rabbitmq.so",
 	}
-	JanusLoggers       = []string{"libjanus_jsonlog.so"}
-	JanusEventHandlers = []string{
-		"libjanus_gelfevh.so", "libjanus_mqttevh.so", "libjanus_nanomsgevh.so",
-		"libjanus_rabbitmqevh.so", "libjanus_sampleevh.so", "libjanus_wsevh.so",
-	}
+	JanusLoggers = []string{"libjanus_jsonlog.so"}
 )
 
 // DeniedPeerNetworks are the networks coturn never relays to, so the relay is
 // no door into the host or a private network: "this network", loopback,
 // private, CGNAT, link-local, multicast and reserved space, IPv4 and IPv6
-// (including IPv4-mapped and NAT64 addresses).
+// (including IPv4-mapped and NAT64 addresses). Not "::": coturn 4.6 reads a
+// range starting at the unspecified address as matching every peer.
 var DeniedPeerNetworks = []string{
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
 	"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3",
-	"::/127", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8",
+	"::1/128", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8",
 }
 
 // dnsWaitMinutes bounds the wait for the domain to resolve to the host.
@@ -172,7 +169,6 @@ func newView(s Settings, sec Secrets) (view, error) {
 			"Plugins":    strings.Join(JanusPlugins, ","),
 			"Transports": strings.Join(JanusTransports, ","),
 			"Loggers":    strings.Join(JanusLoggers, ","),
-			"Events":     strings.Join(JanusEventHandlers, ","),
 		},
 		DNSWaitRounds:  dnsWaitMinutes * 6,
 		DNSWaitMinutes: dnsWaitMinutes,

@@ -427,7 +427,7 @@ func TestJanusAndCoturnUseTheFirewallRanges(t *testing.T) {
 		"realm=" + s.Domain + "\n", "use-auth-secret\n", "no-cli\n", "no-multicast-peers\n",
 		"denied-peer-ip=127.0.0.0-127.255.255.255\n", "denied-peer-ip=10.0.0.0-10.255.255.255\n",
 		"denied-peer-ip=100.64.0.0-100.127.255.255\n", "denied-peer-ip=fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff\n",
-		"denied-peer-ip=::-::1\n",
+		"denied-peer-ip=::1\n", "no-rfc5780\n",
 	} {
 		if !strings.Contains(turn, want) {
 			t.Errorf("turnserver.conf lacks %q", want)

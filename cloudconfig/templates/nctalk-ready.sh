@@ -14,7 +14,7 @@ janus() {
 nats() {
   timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{{.Ports.NATS}} && head -c 4 <&3' | grep -q INFO
 }
-turn() { # STUN binding request over TCP; success responses start with 0x0101
+turn() { # STUN binding request over TCP; success starts with 0x0101
   timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{{.Ports.TURN}} &&
     printf "\x00\x01\x00\x00\x21\x12\xa4\x42nctalkready0" >&3 && head -c 2 <&3' | od -An -tx1 | grep -q '01 01'
 }
