@@ -26,6 +26,9 @@ func (s Summary) Markdown() string {
 	if s.Errors > 0 {
 		fmt.Fprintf(&b, "> [!WARNING]\n> The preview reported %d error(s); the workflow log has them.\n\n", s.Errors)
 	}
+	if s.Warnings > 0 {
+		fmt.Fprintf(&b, "The preview reported %d warning(s); the workflow log has them.\n\n", s.Warnings)
+	}
 
 	if len(s.Groups) == 0 {
 		fmt.Fprintf(&b, "**No resource changes.** %d unchanged.\n\n", s.Unchanged)

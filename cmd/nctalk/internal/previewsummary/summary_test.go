@@ -417,7 +417,7 @@ func TestSummarizeDeletionsAndAddresses(t *testing.T) {
 	if s.Errors != 1 || s.Warnings != 1 {
 		t.Errorf("Errors, Warnings = %d, %d, want 1, 1", s.Errors, s.Warnings)
 	}
-	for _, want := range []string{"THE SERVER WILL BE DELETED", "A public IP address will be replaced:** `talk-v4`", "Because of: `location`.", "reported 1 error(s)"} {
+	for _, want := range []string{"THE SERVER WILL BE DELETED", "A public IP address will be replaced:** `talk-v4`", "Because of: `location`.", "reported 1 error(s)", "reported 1 warning(s)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
