@@ -59,6 +59,12 @@ func WriteFiles(doc []byte) (map[string]WrittenFile, error) {
 		}
 		if prev, ok := files[wf.Path]; ok && wf.Append {
 			f.Content = append(prev.Content, f.Content...)
+			if wf.Permissions == "" {
+				f.Permissions = prev.Permissions
+			}
+			if wf.Owner == "" {
+				f.Owner = prev.Owner
+			}
 		}
 		files[wf.Path] = f
 	}

@@ -1,0 +1,220 @@
+package harness
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+func TestWriteFiles(t *testing.T) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte("zipped\n"))
+	w.Close()
+	doc := "#cloud-config\nwrite_files:\n" +
+		"  - path: /a\n    permissions: \"0640\"\n    content: |\n      plain\n" +
+		"  - path: /b\n    encoding: b64\n    content: " + base64.StdEncoding.EncodeToString([]byte("b64\n")) + "\n" +
+		"  - path: /c\n    encoding: gz+b64\n    content: " + base64.StdEncoding.EncodeToString(gz.Bytes()) + "\n" +
+		"  - path: /a\n    append: true\n    content: more\n"
+	files, err := WriteFiles([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path, content string
+		perm          uint32
+	}{
+		{"/a", "plain\nmore", 0o640},
+		{"/b", "b64\n", 0},
+		{"/c", "zipped\n", 0},
+	}
+	for _, c := range cases {
+		f := files[c.path]
+		if string(f.Content) != c.content || f.Permissions != c.perm {
+			t.Errorf("%s: content %q perm %o, want %q %o", c.path, f.Content, f.Permissions, c.content, c.perm)
+		}
+	}
+	if _, err := WriteFiles([]byte("write_files:\n  - path: /x\n    content: a\n  - path: /x\n    content: b\n")); err == nil {
+		t.Error("a path written twice without append was accepted")
+	}
+	if _, err := WriteFiles([]byte("write_files:\n  - path: /x\n    encoding: rot13\n    content: a\n")); err == nil {
+		t.Error("an unknown encoding was accepted")
+	}
+}
+
+// TestTransformOnRenderedConfigs applies the transform list to a real
+// rendering: every rule matches, and only the listed lines change.
+func TestTransformOnRenderedConfigs(t *testing.T) {
+	sec, err := RandomSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := cloudconfig.Render(TestSettings(DefaultDomain, "https://"+DefaultNextcloudHost), sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := WriteFiles(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := WriteFiles(doc)
+	changes, err := Transform(files, TransformEnv{Domain: DefaultDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) == 0 {
+		t.Fatal("no change recorded")
+	}
+	for path, f := range files {
+		if path != cloudconfig.NginxConfig && path != cloudconfig.CoturnConfig && !bytes.Equal(f.Content, orig[path].Content) {
+			t.Errorf("%s changed, but no transform rule is about it", path)
+		}
+	}
+	nginx := string(files[cloudconfig.NginxConfig].Content)
+	for _, line := range strings.Split(nginx, "\n") {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "listen ") && !strings.HasPrefix(l, "listen 127.0.0.1:") && !strings.HasPrefix(l, "listen [::1]:") {
+			t.Errorf("nginx.conf after transform still has %q", l)
+		}
+	}
+	coturn := string(files[cloudconfig.CoturnConfig].Content)
+	if !strings.HasSuffix(coturn, "relay-ip=127.0.0.1\nrelay-ip=::1\n") || !strings.Contains(coturn, "listening-ip=127.0.0.1\n") {
+		t.Errorf("turnserver.conf after transform lacks the loopback listening/relay addresses:\n%s", coturn)
+	}
+	if !strings.HasPrefix(coturn, string(orig[cloudconfig.CoturnConfig].Content)) {
+		t.Error("turnserver.conf: the transform changed rendered lines instead of appending")
+	}
+}
+
+func TestTransformRefusesStaleOrConflictingRules(t *testing.T) {
+	cases := []struct {
+		name   string
+		nginx  string
+		coturn string
+		want   string
+	}{
+		{"nginx without listen", "events {}\n", "realm=x\n", "matches nothing"},
+		{"coturn already binds an address", "listen 443 ssl;\n", "listening-ip=10.0.0.1\n", "already sets"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			files := map[string]WrittenFile{
+				cloudconfig.NginxConfig:  {Content: []byte(c.nginx)},
+				cloudconfig.CoturnConfig: {Content: []byte(c.coturn)},
+			}
+			_, err := Transform(files, TransformEnv{Domain: DefaultDomain})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Transform error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Transform(map[string]WrittenFile{}, TransformEnv{}); err == nil {
+		t.Error("Transform accepted a document without nginx.conf")
+	}
+}
+
+func TestParseProcNetLine(t *testing.T) {
+	cases := []struct {
+		proto, line string
+		local       string
+		state       int
+		inode       uint64
+	}{
+		{"tcp", "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000   850        0 123456 1 0000000000000000 100 0 0 10 0",
+			"127.0.0.1:8080", TCPListen, 123456},
+		{"tcp6", "   1: 00000000000000000000000001000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0",
+			"[::1]:443", TCPListen, 777},
+		{"udp", "  5: 00000000:0D96 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 42 2 0000000000000000 0",
+			"0.0.0.0:3478", 7, 42},
+	}
+	for _, c := range cases {
+		s, err := parseProcNetLine(c.proto, c.line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Local != netip.MustParseAddrPort(c.local) || s.State != c.state || s.Inode != c.inode || !s.Listening() {
+			t.Errorf("%s: got %+v, want %s state %x inode %d", c.proto, s, c.local, c.state, c.inode)
+		}
+	}
+}
+
+func TestComposeArgv(t *testing.T) {
+	cases := []struct {
+		service string
+		cs      composeService
+		want    []string
+	}{
+		{"nats", composeService{Command: []string{"-c", "/x/nats.conf"}}, []string{"nats-server", "-c", "/x/nats.conf"}},
+		{"coturn", composeService{Command: []string{"-c", "/x/t.conf"}}, []string{"turnserver", "-c", "/x/t.conf"}},
+		{"signaling", composeService{Entrypoint: []string{"/usr/bin/nextcloud-spreed-signaling", "-config", "/x/s.conf"}}, []string{"/sig", "-config", "/x/s.conf"}},
+	}
+	for _, c := range cases {
+		got, err := composeArgv(c.service, c.cs, "/sig")
+		if err != nil {
+			t.Skipf("%v (daemon not installed)", err)
+		}
+		if strings.HasSuffix(got[0], "/"+c.want[0]) || got[0] == c.want[0] {
+			got[0] = c.want[0]
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s: argv %q, want %q", c.service, got, c.want)
+		}
+	}
+	if _, err := composeArgv("janus", composeService{Command: []string{"-x"}}, "/sig"); err == nil {
+		t.Error("a flag-only command without a known image entrypoint was accepted")
+	}
+}
+
+func TestTestCAIssuesVerifiableCertificates(t *testing.T) {
+	ca, err := NewTestCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ca.Issue(DefaultDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.X509KeyPair(files["fullchain.pem"], files["privkey.pem"]); err != nil {
+		t.Fatalf("fullchain/privkey do not pair: %v", err)
+	}
+	block, _ := pem.Decode(files["cert.pem"])
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: DefaultDomain, Roots: ca.Pool()}); err != nil {
+		t.Errorf("leaf does not verify for %s: %v", DefaultDomain, err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "other.nctalk.test", Roots: ca.Pool()}); err == nil {
+		t.Error("leaf verifies for a name it was not issued for")
+	}
+}
+
+func TestChecksum(t *testing.T) {
+	// hex(HMAC-SHA256("secret", "random" + "body")), computed with Python's hmac module.
+	const want = "617a78fb1a867ebb91ebcb52cf14a9dee71cea88df61e41b7ae01d38fcf09166"
+	if got := Checksum("secret", "random", []byte("body")); got != want {
+		t.Errorf("Checksum = %s, want %s", got, want)
+	}
+}
+
+func TestNamespaceScript(t *testing.T) {
+	script := namespaceScript([]Mount{{Target: "/run", Tmpfs: true}, {Source: "/tmp/a b", Target: "/opt/nctalk"}}, "850:850")
+	for _, want := range []string{
+		"mount -t tmpfs -o mode=0755 tmpfs '/run'\n",
+		"mount --bind '/tmp/a b' '/opt/nctalk'\n",
+		"exec setpriv --reuid=850 --regid=850 --clear-groups -- \"$@\"\n",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("namespace script lacks %q:\n%s", want, script)
+		}
+	}
+}
