@@ -1,0 +1,252 @@
+package verify
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+func TestTURNCredentials(t *testing.T) {
+	// Vector from the field facts (coturn's REST scheme), checked with
+	// `printf 1700000000:alice | openssl dgst -sha1 -hmac secret -binary | base64`.
+	user, pass := TURNCredentials("secret", "alice", time.Unix(1700000000, 0))
+	if user != "1700000000:alice" || pass != "d8soP47RbdIKLDUOpnJPVQyq5Ts=" {
+		t.Fatalf("TURNCredentials = %q, %q; want 1700000000:alice, d8soP47RbdIKLDUOpnJPVQyq5Ts=", user, pass)
+	}
+	if _, other := TURNCredentials("other", "alice", time.Unix(1700000000, 0)); other == pass {
+		t.Fatal("a different secret gave the same password")
+	}
+}
+
+func TestSignBackendRequest(t *testing.T) {
+	// Checked with `printf %s%s RANDOM BODY | openssl dgst -sha256 -hmac secret`.
+	got := SignBackendRequest("secret", "abcdefghijklmnopqrstuvwxyz012345", []byte(RoomRequestBody))
+	want := "0cfa173287d987630fe54af0a40c4e0c517b840e811c39bdbb7602a0b7aa73e2"
+	if got != want {
+		t.Fatalf("SignBackendRequest = %s, want %s", got, want)
+	}
+}
+
+func TestParseFeatures(t *testing.T) {
+	tests := []struct {
+		header string
+		want   []string
+	}{
+		{"", nil},
+		{"hello-v2", []string{"hello-v2"}},
+		{"a, b,c ,, d", []string{"a", "b", "c", "d"}},
+		{" switchto ,federation", []string{"switchto", "federation"}},
+	}
+	for _, tt := range tests {
+		if got := ParseFeatures(tt.header); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseFeatures(%q) = %q, want %q", tt.header, got, tt.want)
+		}
+	}
+}
+
+func TestJudgeFeatures(t *testing.T) {
+	// The header of the real 2.0.2 binary (seen on this machine).
+	real202 := "audio-video-permissions, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, simulcast, switchto, transient-data, update-sdp, welcome"
+	tests := []struct {
+		name, header string
+		status       Status
+		inReason     []string
+		inWarning    string
+	}{
+		{"2.0.2 passes, warns about chat-relay", real202, StatusOK, []string{"2.0.2"}, "chat-relay"},
+		{"everything", real202 + ", chat-relay", StatusOK, []string{"2.0.2"}, ""},
+		{"1.x without federation", "audio-video-permissions, incall-all, hello-v2, switchto, mcu", StatusFail, []string{"federation", "2.0.2"}, ""},
+		{"ancient", "mcu", StatusFail, []string{"audio-video-permissions, federation, incall-all, hello-v2, switchto"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := judgeFeatures("2.0.2", tt.header)
+			if r.Status != tt.status {
+				t.Fatalf("status %s, want %s (%s)", r.Status, tt.status, r.Reason)
+			}
+			for _, s := range tt.inReason {
+				if !strings.Contains(r.Reason, s) {
+					t.Errorf("reason %q lacks %q", r.Reason, s)
+				}
+			}
+			w := strings.Join(r.Warnings, "|")
+			if tt.inWarning != "" && !strings.Contains(w, tt.inWarning) {
+				t.Errorf("warnings %q lack %q", w, tt.inWarning)
+			}
+			if tt.inWarning == "" && w != "" {
+				t.Errorf("unexpected warnings %q", w)
+			}
+			if r.Status == StatusFail && r.Hint == "" {
+				t.Error("a failure without a hint")
+			}
+		})
+	}
+}
+
+func TestJudgeRoomStatus(t *testing.T) {
+	tests := []struct {
+		code     int
+		body     string
+		status   Status
+		final    bool
+		inReason string
+	}{
+		{http.StatusOK, "{}", StatusOK, false, "accepted"},
+		{http.StatusForbidden, "Authentication check failed", StatusFail, true, "signalingSecret"},
+		{http.StatusTooManyRequests, "Too many requests", StatusFail, true, "throttles"},
+		{http.StatusInternalServerError, "Error while processing\n", StatusFail, false, "NATS"},
+		{http.StatusInternalServerError, "<html>nginx</html>", StatusFail, false, "500"},
+		{http.StatusBadGateway, "<html>502</html>", StatusFail, false, "502"},
+	}
+	for _, tt := range tests {
+		r := judgeRoomStatus(tt.code, strconv.Itoa(tt.code)+" "+http.StatusText(tt.code), []byte(tt.body))
+		if r.Status != tt.status || r.Final != tt.final || !strings.Contains(r.Reason, tt.inReason) {
+			t.Errorf("judgeRoomStatus(%d, %q) = %s final=%v %q; want %s final=%v containing %q", tt.code, tt.body, r.Status, r.Final, r.Reason, tt.status, tt.final, tt.inReason)
+		}
+	}
+}
+
+func TestTURNProbes(t *testing.T) {
+	probes, warnings := turnProbes(cloudconfig.TURNServers("talk.example.com"))
+	var got []string
+	for _, p := range probes {
+		got = append(got, p.String())
+	}
+	want := []string{"udp talk.example.com:3478", "tcp talk.example.com:3478", "tls talk.example.com:5349"}
+	if !reflect.DeepEqual(got, want) || len(warnings) != 0 {
+		t.Fatalf("probes %q warnings %q, want %q and none", got, warnings, want)
+	}
+	_, warnings = turnProbes([]cloudconfig.TURNServer{{Schemes: "turns", Server: "x:5349", Protocols: "udp"}})
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "not probed") {
+		t.Fatalf("turns over udp: warnings %q", warnings)
+	}
+}
+
+func TestExpectedAddrs(t *testing.T) {
+	tests := []struct{ v4, v6, want4, want6 string }{
+		{"203.0.113.7", "2001:db8:1::1", "203.0.113.7", "2001:db8:1::1"},
+		{"203.0.113.7", "2001:db8:1::/64", "203.0.113.7", "2001:db8:1::1"},
+		{"", "2001:db8:1::", "<nil>", "2001:db8:1::1"},
+		{"", "", "<nil>", "<nil>"},
+	}
+	for _, tt := range tests {
+		v4, v6 := expectedAddrs(tt.v4, tt.v6)
+		if v4.String() != tt.want4 || v6.String() != tt.want6 {
+			t.Errorf("expectedAddrs(%q, %q) = %v, %v; want %s, %s", tt.v4, tt.v6, v4, v6, tt.want4, tt.want6)
+		}
+	}
+}
+
+// testCA issues certificates for judgeCertificate's cases.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T, cn string) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-1000 * time.Hour), NotAfter: time.Now().Add(10000 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	p := x509.NewCertPool()
+	p.AddCert(c)
+	return &testCA{c, key, p}
+}
+
+func (ca *testCA) leaf(t *testing.T, name string, notBefore, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: notBefore, NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c
+}
+
+func TestJudgeCertificate(t *testing.T) {
+	now := time.Now()
+	ca := newTestCA(t, "Test CA")
+	staging := newTestCA(t, "(STAGING) Pretend Pear X1")
+	other := newTestCA(t, "Someone else")
+	day := 24 * time.Hour
+	const domain = "talk.example.com"
+	tests := []struct {
+		name     string
+		leaf     *x509.Certificate
+		roots    *x509.CertPool
+		status   Status
+		inReason string
+		warning  string
+	}{
+		{"valid", ca.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, StatusOK, "expires", ""},
+		{"wrong name", ca.leaf(t, "other.example.com", now.Add(-day), now.Add(60*day)), ca.pool, StatusFail, "is for other.example.com, not talk.example.com", ""},
+		{"expired", ca.leaf(t, domain, now.Add(-90*day), now.Add(-2*day)), ca.pool, StatusFail, "expired", ""},
+		{"expires soon", ca.leaf(t, domain, now.Add(-80*day), now.Add(5*day)), ca.pool, StatusFail, "expires in 5 days", ""},
+		{"untrusted", other.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, StatusFail, "not issued by a trusted CA", ""},
+		{"staging untrusted", staging.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, StatusFail, "STAGING", ""},
+		{"staging trusted by --ca", staging.leaf(t, domain, now.Add(-day), now.Add(60*day)), staging.pool, StatusOK, "expires", "STAGING"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := judgeCertificate([]*x509.Certificate{tt.leaf}, domain, tt.roots, now, DefaultMinCertValidity)
+			if r.Status != tt.status || !strings.Contains(r.Reason, tt.inReason) {
+				t.Fatalf("got %s %q, want %s containing %q", r.Status, r.Reason, tt.status, tt.inReason)
+			}
+			if w := strings.Join(r.Warnings, "|"); (tt.warning == "") != (w == "") || !strings.Contains(w, tt.warning) {
+				t.Errorf("warnings %q, want %q", w, tt.warning)
+			}
+			if r.Status == StatusFail && r.Hint == "" {
+				t.Error("a failure without a hint")
+			}
+		})
+	}
+}
+
+func TestVerifyChainOnly(t *testing.T) {
+	now := time.Now()
+	ca := newTestCA(t, "Test CA")
+	other := newTestCA(t, "Impostor")
+	day := 24 * time.Hour
+	// Name and dates are the TLS check's business; the chain is not.
+	for name, leaf := range map[string]*x509.Certificate{
+		"expired":    ca.leaf(t, "talk.example.com", now.Add(-90*day), now.Add(-time.Hour)),
+		"wrong name": ca.leaf(t, "other.example.com", now.Add(-day), now.Add(day)),
+	} {
+		if err := verifyChainOnly([]*x509.Certificate{leaf}, ca.pool, now); err != nil {
+			t.Errorf("%s: %v, want accepted", name, err)
+		}
+	}
+	if err := verifyChainOnly([]*x509.Certificate{other.leaf(t, "talk.example.com", now.Add(-day), now.Add(day))}, ca.pool, now); err == nil {
+		t.Error("a certificate from an untrusted CA was accepted")
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	pass := Report{OK: true, Results: []Result{{Status: StatusOK}}}
+	failed := Report{OK: false, Results: []Result{{Status: StatusOK}, {Status: StatusFail}}}
+	empty := Report{OK: true}
+	if ExitCode(pass) != 0 || ExitCode(failed) != 1 || ExitCode(empty) != 1 {
+		t.Fatalf("exit codes %d %d %d, want 0 1 1", ExitCode(pass), ExitCode(failed), ExitCode(empty))
+	}
+}

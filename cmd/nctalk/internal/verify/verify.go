@@ -1,0 +1,260 @@
+// Package verify checks a live nctalk backend from the outside, the way
+// Nextcloud and Talk clients use it: DNS, the certificate, the signaling
+// server behind nginx (welcome, features, backend secret, WebSocket), STUN
+// and TURN with credentials from the TURN secret, and that no internal port
+// answers on the public addresses.
+//
+// Every check returns one Result: ok, FAIL or skip, a one-line reason, and a
+// hint when it did not pass. No result ever contains a secret.
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nctalk/nctalk/infra/outputs"
+)
+
+// CheckID names a check in the output and in --json.
+type CheckID string
+
+// The checks, in the order they are reported.
+const (
+	CheckDNS           CheckID = "dns"
+	CheckTLS           CheckID = "tls"
+	CheckSignaling     CheckID = "signaling"
+	CheckBackendSecret CheckID = "backend-secret"
+	CheckWebSocket     CheckID = "websocket"
+	CheckSTUN          CheckID = "stun"
+	CheckTURN          CheckID = "turn"
+	CheckExposure      CheckID = "exposure"
+)
+
+// Checks lists every check in report order.
+var Checks = []CheckID{CheckDNS, CheckTLS, CheckSignaling, CheckBackendSecret, CheckWebSocket, CheckSTUN, CheckTURN, CheckExposure}
+
+// titles are the human names of the checks.
+var titles = map[CheckID]string{
+	CheckDNS:           "DNS",
+	CheckTLS:           "TLS certificate",
+	CheckSignaling:     "signaling welcome + features",
+	CheckBackendSecret: "backend secret",
+	CheckWebSocket:     "WebSocket hello",
+	CheckSTUN:          "STUN",
+	CheckTURN:          "TURN allocations",
+	CheckExposure:      "internal ports closed",
+}
+
+// Status is the outcome of one check.
+type Status string
+
+// Outcomes. Only StatusOK counts as passed.
+const (
+	StatusOK   Status = "ok"
+	StatusFail Status = "FAIL"
+	// StatusSkip means the check could not run because a check it depends
+	// on failed; the reason names that check.
+	StatusSkip Status = "skip"
+)
+
+// Result is the outcome of one check.
+type Result struct {
+	Check    CheckID  `json:"check"`
+	Title    string   `json:"title"`
+	Status   Status   `json:"status"`
+	Reason   string   `json:"reason"`
+	Hint     string   `json:"hint,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	// DurationMS is how long the check took, in milliseconds.
+	DurationMS int64 `json:"durationMs"`
+	// Final marks a failure that waiting cannot cure and that must not be
+	// repeated (a rejected signature counts towards the signaling server's
+	// brute-force block); --wait stops polling on it.
+	Final bool `json:"final,omitempty"`
+
+	// unreachable marks a signaling failure where the endpoint did not
+	// answer at all, so the checks behind it are skipped.
+	unreachable bool
+}
+
+// OK reports whether the check passed.
+func (r Result) OK() bool { return r.Status == StatusOK }
+
+// Report is the outcome of one run of every check.
+type Report struct {
+	OK        bool     `json:"ok"`
+	Domain    string   `json:"domain"`
+	Results   []Result `json:"checks"`
+	ElapsedMS int64    `json:"elapsedMs"`
+	// Attempts is how many rounds --wait ran (1 without --wait).
+	Attempts int `json:"attempts"`
+}
+
+// Failed returns the IDs of the checks that did not pass.
+func (r Report) Failed() []CheckID {
+	var ids []CheckID
+	for _, res := range r.Results {
+		if !res.OK() {
+			ids = append(ids, res.Check)
+		}
+	}
+	return ids
+}
+
+// Resolver looks up host addresses; *net.Resolver implements it.
+type Resolver interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+}
+
+// Port is one internal TCP port the exposure check expects closed.
+type Port struct {
+	Name string
+	Port int
+}
+
+// Options configure a run. Outputs is required; everything else has a default.
+type Options struct {
+	// Outputs are the parsed stack outputs (infra/outputs.Parse).
+	Outputs outputs.Outputs
+	// Resolve overrides name resolution for every check: host (lower case)
+	// to addresses, like curl's --resolve. The DNS check then compares the
+	// override with the stack's addresses and says so.
+	Resolve map[string][]net.IP
+	// RootCAs are the trusted roots; nil means the system roots.
+	RootCAs *x509.CertPool
+	// Resolver is used for names without an override; nil means net.DefaultResolver.
+	Resolver Resolver
+	// CheckTimeout bounds each check; zero means DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// MinCertValidity is how long the certificate must stay valid;
+	// zero means DefaultMinCertValidity.
+	MinCertValidity time.Duration
+	// InternalPorts are the ports the exposure check expects closed; nil
+	// means InternalPorts().
+	InternalPorts []Port
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultCheckTimeout    = 10 * time.Second
+	DefaultMinCertValidity = 14 * 24 * time.Hour
+	// dialTimeout bounds every single connection attempt.
+	dialTimeout = 4 * time.Second
+)
+
+func (o *Options) defaults() {
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = DefaultCheckTimeout
+	}
+	if o.MinCertValidity <= 0 {
+		o.MinCertValidity = DefaultMinCertValidity
+	}
+	if o.InternalPorts == nil {
+		o.InternalPorts = InternalPorts()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// checkFunc runs one check. It returns a Result without Check, Title and
+// DurationMS, which run fills in.
+type checkFunc func(ctx context.Context, e *env) Result
+
+// Run runs every check, independent ones concurrently, and returns the
+// report in the order of Checks. The checks behind the signaling endpoint
+// (backend secret, WebSocket) wait for the signaling check and are skipped
+// when the endpoint does not answer, so one fault shows as one FAIL.
+func Run(ctx context.Context, opts Options) Report {
+	opts.defaults()
+	e := newEnv(opts)
+	start := time.Now()
+
+	results := make(map[CheckID]Result, len(Checks))
+	var mu sync.Mutex
+	record := func(r Result) {
+		mu.Lock()
+		results[r.Check] = r
+		mu.Unlock()
+	}
+	run := func(id CheckID, f checkFunc) {
+		cctx, cancel := context.WithTimeout(ctx, opts.CheckTimeout)
+		defer cancel()
+		t0 := time.Now()
+		r := f(cctx, e)
+		r.Check, r.Title = id, titles[id]
+		r.DurationMS = time.Since(t0).Milliseconds()
+		if r.Status == StatusFail && r.Reason == "" {
+			r.Reason = "failed"
+		}
+		record(r)
+	}
+
+	var wg sync.WaitGroup
+	independent := map[CheckID]checkFunc{
+		CheckDNS:      checkDNS,
+		CheckTLS:      checkTLS,
+		CheckSTUN:     checkSTUN,
+		CheckTURN:     checkTURN,
+		CheckExposure: checkExposure,
+	}
+	for id, f := range independent {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(id, f)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		run(CheckSignaling, checkSignaling)
+		mu.Lock()
+		sig := results[CheckSignaling]
+		mu.Unlock()
+		var inner sync.WaitGroup
+		for id, f := range map[CheckID]checkFunc{CheckBackendSecret: checkBackendSecret, CheckWebSocket: checkWebSocket} {
+			if sig.unreachable {
+				record(Result{Check: id, Title: titles[id], Status: StatusSkip,
+					Reason: "not run: the signaling endpoint does not answer (see check " + string(CheckSignaling) + ")"})
+				continue
+			}
+			inner.Add(1)
+			go func() {
+				defer inner.Done()
+				run(id, f)
+			}()
+		}
+		inner.Wait()
+	}()
+	wg.Wait()
+
+	rep := Report{OK: true, Domain: opts.Outputs.Domain, Attempts: 1, ElapsedMS: time.Since(start).Milliseconds()}
+	for _, id := range Checks {
+		r := results[id]
+		sort.Strings(r.Warnings)
+		rep.Results = append(rep.Results, r)
+		if !r.OK() {
+			rep.OK = false
+		}
+	}
+	return rep
+}
+
+// ok, fail build results.
+func ok(reason string, warnings ...string) Result {
+	return Result{Status: StatusOK, Reason: reason, Warnings: warnings}
+}
+
+func fail(reason, hint string) Result {
+	return Result{Status: StatusFail, Reason: reason, Hint: hint}
+}

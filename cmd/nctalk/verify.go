@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify"
+	"github.com/nctalk/nctalk/infra/outputs"
+)
+
+func init() {
+	register("verify", "check a live backend the way Nextcloud and Talk clients use it", runVerify)
+}
+
+// waitInterval is the pause between rounds of --wait.
+const waitInterval = 5 * time.Second
+
+// verifyInternalPorts overrides the ports the exposure check probes; nil
+// means verify.InternalPorts(). Tests point it at ports they control.
+var verifyInternalPorts []verify.Port
+
+// resolveFlag collects repeated --resolve host=address flags.
+type resolveFlag map[string][]net.IP
+
+func (r resolveFlag) String() string { return "" }
+
+func (r resolveFlag) Set(v string) error {
+	host, addr, found := strings.Cut(v, "=")
+	ip := net.ParseIP(strings.Trim(strings.TrimSpace(addr), "[]"))
+	host = strings.ToLower(strings.TrimSpace(host))
+	if !found || host == "" || ip == nil {
+		return fmt.Errorf("%q is not host=address, e.g. talk.example.com=127.0.0.1", v)
+	}
+	r[host] = append(r[host], ip)
+	return nil
+}
+
+// verifyConfig is the parsed command line.
+type verifyConfig struct {
+	outputsFile string
+	json        bool
+	wait        time.Duration
+	caFile      string
+	resolve     resolveFlag
+	certDays    int
+}
+
+func parseVerifyFlags(args []string, stderr io.Writer) (verifyConfig, error) {
+	c := verifyConfig{resolve: resolveFlag{}}
+	fs := flag.NewFlagSet("nctalk verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.outputsFile, "outputs", "-", "stack outputs JSON file (`pulumi stack output --json --show-secrets`); - reads stdin")
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.DurationVar(&c.wait, "wait", 0, "poll until every check passes or this much time is up (e.g. 10m after `pulumi up`)")
+	fs.StringVar(&c.caFile, "ca", "", "PEM file of an extra CA to trust (e.g. a test CA or Let's Encrypt's staging root)")
+	fs.Var(c.resolve, "resolve", "host=address: use this address for host in every check instead of DNS (repeatable)")
+	fs.IntVar(&c.certDays, "cert-days", 14, "FAIL when the certificate expires within this many days")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: pulumi stack output --json --show-secrets | nctalk verify [flags]")
+		fmt.Fprintln(stderr, "\nChecks DNS, the certificate, signaling (welcome, features, backend secret, WebSocket),")
+		fmt.Fprintln(stderr, "STUN/TURN and that internal ports are closed. Exit 0 only when every check passes.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.wait < 0 || c.certDays < 0 {
+		return c, errors.New("--wait and --cert-days must not be negative")
+	}
+	return c, nil
+}
+
+func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseVerifyFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nctalk verify: %v\n", err)
+		return 2
+	}
+	opts, err := verifyOptions(cfg, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "nctalk verify: %v\n", err)
+		return 2
+	}
+	report := verifyUntil(context.Background(), opts, cfg.wait, func(r verify.Report, next time.Duration) {
+		fmt.Fprintf(stderr, "nctalk verify: attempt %d: not passing yet: %s; next try in %s\n", r.Attempts, joinIDs(r.Failed()), next.Round(time.Second))
+	})
+	if cfg.json {
+		err = verify.WriteJSON(stdout, report)
+	} else {
+		err = verify.WriteText(stdout, report)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nctalk verify: %v\n", err)
+		return 2
+	}
+	return verify.ExitCode(report)
+}
+
+// verifyOptions reads the outputs and the CA file.
+func verifyOptions(cfg verifyConfig, stdin io.Reader) (verify.Options, error) {
+	in := stdin
+	if cfg.outputsFile != "-" {
+		f, err := os.Open(cfg.outputsFile)
+		if err != nil {
+			return verify.Options{}, fmt.Errorf("--outputs: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	out, err := outputs.Parse(in)
+	if err != nil {
+		return verify.Options{}, err
+	}
+	opts := verify.Options{
+		Outputs:         out,
+		Resolve:         cfg.resolve,
+		MinCertValidity: time.Duration(cfg.certDays) * 24 * time.Hour,
+		InternalPorts:   verifyInternalPorts,
+	}
+	if cfg.certDays == 0 {
+		opts.MinCertValidity = time.Nanosecond // only "not expired"
+	}
+	if cfg.caFile != "" {
+		pem, err := os.ReadFile(cfg.caFile)
+		if err != nil {
+			return verify.Options{}, fmt.Errorf("--ca: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return verify.Options{}, fmt.Errorf("--ca %s: no PEM certificate in the file", cfg.caFile)
+		}
+		opts.RootCAs = pool
+	}
+	return opts, nil
+}
+
+// verifyUntil runs the checks once, or with wait > 0 again every
+// waitInterval until all pass or wait is up. It stops early on a failure
+// that waiting cannot cure (Result.Final, e.g. a rejected signature: each
+// retry would count towards the signaling server's brute-force block).
+func verifyUntil(ctx context.Context, opts verify.Options, wait time.Duration, progress func(verify.Report, time.Duration)) verify.Report {
+	deadline := time.Now().Add(wait)
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		r := verify.Run(ctx, opts)
+		r.Attempts = attempt
+		r.ElapsedMS = time.Since(start).Milliseconds()
+		left := time.Until(deadline)
+		if r.OK || left <= 0 || hasFinal(r) {
+			return r
+		}
+		next := min(waitInterval, left)
+		progress(r, next)
+		select {
+		case <-ctx.Done():
+			return r
+		case <-time.After(next):
+		}
+	}
+}
+
+func hasFinal(r verify.Report) bool {
+	for _, res := range r.Results {
+		if res.Final && !res.OK() {
+			return true
+		}
+	}
+	return false
+}
+
+func joinIDs(ids []verify.CheckID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify"
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
+)
+
+// standIn starts the in-process backend and returns it with the flags that
+// point verify at it (test CA, --resolve) and the CA file.
+func standIn(t *testing.T) (*verifytest.Backend, []string) {
+	t.Helper()
+	b := verifytest.Start(t, verifytest.Config{})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, b.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	old := verifyInternalPorts
+	verifyInternalPorts = []verify.Port{{Name: "closed test port", Port: closed}}
+	t.Cleanup(func() { verifyInternalPorts = old })
+	return b, []string{"--ca", ca, "--resolve", verifytest.Domain + "=127.0.0.1", "--resolve", verifytest.Domain + "=::1"}
+}
+
+func runCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(append([]string{"verify"}, args...), bytes.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+type jsonReport struct {
+	OK       bool `json:"ok"`
+	Attempts int  `json:"attempts"`
+	Checks   []struct {
+		Check  string `json:"check"`
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	} `json:"checks"`
+}
+
+func TestVerifyCLIHealthyJSONFromStdin(t *testing.T) {
+	b, flags := standIn(t)
+	code, out, errOut := runCLI(t, b.OutputsJSON(t), append(flags, "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	if !rep.OK || len(rep.Checks) != len(verify.Checks) || rep.Attempts != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, c := range rep.Checks {
+		if c.Status != "ok" {
+			t.Errorf("%s: %s %s", c.Check, c.Status, c.Reason)
+		}
+	}
+}
+
+func TestVerifyCLIOutputsFileWrongSecret(t *testing.T) {
+	b, flags := standIn(t)
+	good := b.Outputs.SignalingSecret
+	b.Outputs.SignalingSecret = "wrong-" + good
+	file := filepath.Join(t.TempDir(), "outputs.json")
+	if err := os.WriteFile(file, b.OutputsJSON(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// --wait must stop at once: a rejected signature is final.
+	code, out, errOut := runCLI(t, nil, append(flags, "--outputs", file, "--wait", "1m")...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if !strings.Contains(out, "FAIL backend secret") || !strings.Contains(out, "1 of 8 checks did not pass: backend-secret") {
+		t.Fatalf("text report does not name the failed check:\n%s", out)
+	}
+	if strings.Contains(out, "attempts") || errOut != "" {
+		t.Fatalf("--wait polled again after a rejected signature:\n%s\n%s", out, errOut)
+	}
+	for _, secret := range []string{good, b.Outputs.SignalingSecret, b.Outputs.TURNSecret} {
+		if strings.Contains(out+errOut, secret) {
+			t.Fatal("a secret appears in the output")
+		}
+	}
+}
+
+func TestVerifyCLIWaitRetries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 6 s")
+	}
+	b, flags := standIn(t)
+	b.Outputs.TURNSecret = "wrong" // not final: coturn could still be starting
+	code, out, errOut := runCLI(t, b.OutputsJSON(t), append(flags, "--json", "--wait", "6s")...)
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if code != 1 || rep.Attempts < 2 || !strings.Contains(errOut, "attempt 1: not passing yet: turn") {
+		t.Fatalf("exit %d, %d attempts, stderr %q; want 1, ≥2 attempts and a progress line", code, rep.Attempts, errOut)
+	}
+}
+
+func TestVerifyCLIBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+		inErr string
+	}{
+		{"bad --resolve", `{}`, []string{"--resolve", "talk.example.com"}, "is not host=address"},
+		{"bad --resolve address", `{}`, []string{"--resolve", "talk.example.com=nowhere"}, "is not host=address"},
+		{"not JSON", `pulumi says hi`, nil, "not valid JSON"},
+		{"missing turnSecret", `{"signalingUrl":"https://t.example.com/standalone-signaling","signalingSecret":"s"}`, nil, `"turnSecret" is missing`},
+		{"hidden secrets", `{"signalingUrl":"https://t.example.com/standalone-signaling","signalingSecret":"[secret]","turnSecret":"[secret]"}`, nil, "--show-secrets"},
+		{"stray argument", `{}`, []string{"extra"}, `unexpected argument "extra"`},
+		{"missing CA file", `{"signalingUrl":"https://t.example.com/standalone-signaling","signalingSecret":"s","turnSecret":"t","turnServers":[{"schemes":"turn","server":"t.example.com:3478","protocols":"udp"}],"stunServers":["t.example.com:3478"]}`, []string{"--ca", "/nonexistent/ca.pem"}, "--ca"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, []byte(tt.stdin), tt.args...)
+			if code != 2 || !strings.Contains(errOut, tt.inErr) || out != "" {
+				t.Fatalf("exit %d, stderr %q, stdout %q; want 2 and an error containing %q", code, errOut, out, tt.inErr)
+			}
+		})
+	}
+}
+
+func TestVerifyCLIHelp(t *testing.T) {
+	code, _, errOut := runCLI(t, nil, "-h")
+	if code != 0 || !strings.Contains(errOut, "--resolve") && !strings.Contains(errOut, "-resolve") {
+		t.Fatalf("exit %d, help %q", code, errOut)
+	}
+}
