@@ -36,9 +36,9 @@ func asKeyError(err error) error {
 	return err
 }
 
-// Keys returns the config keys that err (possibly joined) is about, in
+// ErrorKeys returns the config keys that err (possibly joined) is about, in
 // order, without the namespace.
-func Keys(err error) []string {
+func ErrorKeys(err error) []string {
 	var keys []string
 	var walk func(error)
 	walk = func(e error) {

@@ -195,7 +195,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load accepted %v", tt.set)
 			}
-			if keys := Keys(err); !slices.Contains(keys, tt.wantKey) {
+			if keys := ErrorKeys(err); !slices.Contains(keys, tt.wantKey) {
 				t.Errorf("error is about keys %v; want %q: %v", keys, tt.wantKey, err)
 			}
 			msg := err.Error()
@@ -220,7 +220,7 @@ func TestLoadReportsEveryBadKey(t *testing.T) {
 	cfg["volumeSize"] = "3"
 	cfg["domain"] = "talk"
 	_, err := load(t, cfg)
-	got := Keys(err)
+	got := ErrorKeys(err)
 	for _, k := range []string{"domain", "location", "volumeSize"} {
 		if !slices.Contains(got, k) {
 			t.Errorf("error names keys %v; want %s among them: %v", got, k, err)
