@@ -211,7 +211,7 @@ func TestNamespaceScript(t *testing.T) {
 	for _, want := range []string{
 		"mount -t tmpfs -o mode=0755 tmpfs '/run'\n",
 		"mount --bind '/tmp/a b' '/opt/nctalk'\n",
-		"exec setpriv --reuid=850 --regid=850 --clear-groups -- \"$@\"\n",
+		"exec setpriv --pdeathsig KILL --reuid=850 --regid=850 --clear-groups -- \"$@\"\n",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("namespace script lacks %q:\n%s", want, script)

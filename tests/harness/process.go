@@ -45,7 +45,7 @@ func namespaceScript(mounts []Mount, user string) string {
 	b.WriteString("mount -t proc proc /proc\n")
 	if user != "" {
 		uid, gid, _ := strings.Cut(user, ":")
-		fmt.Fprintf(&b, "exec setpriv --reuid=%s --regid=%s --clear-groups -- \"$@\"\n", uid, gid)
+		fmt.Fprintf(&b, "exec setpriv --pdeathsig KILL --reuid=%s --regid=%s --clear-groups -- \"$@\"\n", uid, gid)
 	} else {
 		b.WriteString("exec \"$@\"\n")
 	}

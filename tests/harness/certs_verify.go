@@ -1,0 +1,151 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// IssueWithValidity is Issue with chosen dates, for certificates that are
+// expired or about to expire. It returns fullchain.pem and privkey.pem.
+func (ca *TestCA) IssueWithValidity(notBefore, notAfter time.Time, names ...string) (fullchain, key []byte, err error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("leaf key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return nil, nil, fmt.Errorf("serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &k.PublicKey, ca.key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("leaf certificate for %v: %w", names, err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, nil, fmt.Errorf("leaf key: %w", err)
+	}
+	return append(pemBlock("CERTIFICATE", der), ca.CertPEM...), pemBlock("PRIVATE KEY", keyDER), nil
+}
+
+// SwapNginxCertificate makes nginx serve another certificate: it writes
+// fullchain and key over nginx's copy (cloudconfig.NginxTLSDir, keeping the
+// files' owners and modes), reloads nginx (SIGHUP, as the renewal hook
+// does) and waits until port 443 serves the new certificate. coturn's copy
+// is left alone. restore puts the original back the same way.
+func (s *Stack) SwapNginxCertificate(ctx context.Context, fullchain, key []byte) (restore func(context.Context) error, err error) {
+	dir := filepath.Join(s.root, "opt-nctalk", strings.TrimPrefix(cloudconfig.NginxTLSDir, cloudconfig.BaseDir+"/"))
+	certPath, keyPath := filepath.Join(dir, cloudconfig.TLSCertFile), filepath.Join(dir, cloudconfig.TLSKeyFile)
+	oldCert, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("nginx certificate copy: %w", err)
+	}
+	oldKey, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("nginx key copy: %w", err)
+	}
+	install := func(ctx context.Context, cert, key []byte) error {
+		// WriteFile on an existing file keeps its owner and mode.
+		if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", keyPath, err)
+		}
+		if err := os.WriteFile(certPath, cert, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", certPath, err)
+		}
+		if err := s.reloadNginx(); err != nil {
+			return err
+		}
+		return s.waitServedCertificate(ctx, cert)
+	}
+	if err := install(ctx, fullchain, key); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return install(ctx, oldCert, oldKey) }, nil
+}
+
+// reloadNginx sends SIGHUP to nginx's master process.
+func (s *Stack) reloadNginx() error {
+	s.mu.Lock()
+	svc, ok := s.services[cloudconfig.ServiceNginx]
+	s.mu.Unlock()
+	if !ok || svc.proc == nil {
+		return fmt.Errorf("nginx is not running")
+	}
+	if done, _ := svc.proc.exited(); done {
+		return fmt.Errorf("nginx is not running")
+	}
+	fmt.Fprintf(svc.logs, "---- harness: reloading nginx (SIGHUP)\n")
+	return svc.proc.cmd.Process.Signal(syscall.SIGHUP)
+}
+
+// waitServedCertificate polls 443 until the leaf of fullchain is served.
+func (s *Stack) waitServedCertificate(ctx context.Context, fullchain []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	want, err := tls.X509KeyPair(fullchain, nil)
+	if err == nil || len(want.Certificate) == 0 {
+		want.Certificate = nil
+	}
+	leafDER, err := firstCertDER(fullchain)
+	if err != nil {
+		return err
+	}
+	var last []byte
+	for {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{ServerName: s.Domain, InsecureSkipVerify: true}}
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cloudconfig.PortHTTPS)))
+		if err == nil {
+			certs := c.(*tls.Conn).ConnectionState().PeerCertificates
+			c.Close()
+			if len(certs) > 0 {
+				last = certs[0].Raw
+				if bytes.Equal(last, leafDER) {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nginx still serves the old certificate after SIGHUP (config %s)\n%s", cloudconfig.NginxConfig, tail(s.Logs(cloudconfig.ServiceNginx), 20))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func firstCertDER(pemBytes []byte) ([]byte, error) {
+	for {
+		var block *pemBlockT
+		block, pemBytes = decodePEM(pemBytes)
+		if block == nil {
+			return nil, fmt.Errorf("no certificate in the PEM")
+		}
+		if block.Type == "CERTIFICATE" {
+			return block.Bytes, nil
+		}
+	}
+}
