@@ -44,14 +44,18 @@ type TalkBackend struct {
 	CloudConfigRedacted pulumi.StringOutput // not secret: every secret replaced by a marker
 }
 
-// NewTalkBackend looks up the existing SSH keys, then registers the
-// component and its children. It fails before registering anything when no
-// SSH key would result.
+// NewTalkBackend renders the cloud-config once with stand-in secrets and
+// looks up the existing SSH keys, then registers the component and its
+// children. It fails before registering anything when the cloud-config
+// cannot be rendered or no SSH key would result.
 func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opts ...pulumi.ResourceOption) (*TalkBackend, error) {
 	if args == nil {
 		return nil, fmt.Errorf("TalkBackend %s: missing args", name)
 	}
 	cfg := args.Config
+	if err := preflightRender(cfg); err != nil {
+		return nil, err
+	}
 	existingKeys, err := lookupSSHKeys(ctx, cfg.SSHKeySelector)
 	if err != nil {
 		return nil, err

@@ -620,3 +620,18 @@ func TestIPv6HostAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestOversizedCloudConfigFailsBeforeRegistering(t *testing.T) {
+	cfg := testConfig(t)
+	for i := range 400 {
+		cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, fmt.Sprintf("https://cloud%03d.example.com", i))
+	}
+	m := infratest.New(defaultSeed)
+	d := deploy(t, cfg, m)
+	if d.err == nil || !strings.HasPrefix(d.err.Error(), "nctalk:nextcloudUrls: the rendered cloud-config") || !strings.Contains(d.err.Error(), "user data limit") {
+		t.Errorf("error = %v; want the user data limit, naming nctalk:nextcloudUrls", d.err)
+	}
+	if regs := m.Registrations(); len(regs) != 0 {
+		t.Errorf("%d resources registered; want none", len(regs))
+	}
+}

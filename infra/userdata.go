@@ -1,11 +1,14 @@
 package infra
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/infra/config"
 )
 
 // cloudConfig is the rendered user data (secret, it carries every secret)
@@ -48,4 +51,42 @@ func renderCloudConfig(s cloudconfig.Settings, secrets secretOutputs, volumeID p
 		userData: rendered.Index(pulumi.Int(0)),
 		redacted: pulumi.Unsecret(rendered.Index(pulumi.Int(1))).(pulumi.StringOutput),
 	}
+}
+
+// probeVolumeID stands in for the volume's ID before it exists: as long as
+// the longest ID Hetzner hands out, so the probe is not shorter than the
+// real document.
+const probeVolumeID = "999999999999"
+
+// preflightRender renders the cloud-config once with stand-in secrets of the
+// real lengths, before anything is registered, so a document that cannot be
+// rendered (e.g. over Hetzner's 32 KiB user data limit) fails as a config
+// error instead of halfway through an update.
+func preflightRender(cfg config.Config) error {
+	pad := func(s config.Secret, n int) string {
+		if s.IsSet() {
+			return s.Reveal()
+		}
+		return strings.Repeat("x", n)
+	}
+	sec := cloudconfig.Secrets{
+		SignalingSecret:      pad(cfg.SignalingSecret, sharedSecretLength),
+		TURNSecret:           pad(cfg.TURNSecret, sharedSecretLength),
+		SessionHashKey:       strings.Repeat("x", sessionHashKeyLength),
+		SessionBlockKey:      strings.Repeat("x", sessionBlockKeyLength),
+		InternalClientSecret: strings.Repeat("x", sharedSecretLength),
+		JanusAPIKey:          strings.Repeat("x", sharedSecretLength),
+	}
+	s := cfg.Settings
+	if cfg.VolumeSize > 0 {
+		s.StateDevice = volumeDevice(probeVolumeID)
+	}
+	if _, err := cloudconfig.Render(s, sec); err != nil {
+		var ce *cloudconfig.ConfigError
+		if errors.As(err, &ce) {
+			return &config.KeyError{Err: ce}
+		}
+		return fmt.Errorf("rendering the cloud-config: %w", err)
+	}
+	return nil
 }
