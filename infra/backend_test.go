@@ -382,6 +382,9 @@ func TestSecretsAreSecretAndRedacted(t *testing.T) {
 		}
 		secrets = append(secrets, str(p.State["result"]))
 	}
+	if len(slices.Compact(slices.Sorted(slices.Values(secrets)))) != len(secrets) {
+		t.Fatalf("the mock's secrets are not distinct: a leak could not be traced to its secret")
+	}
 	for _, k := range []string{outputs.KeySignalingSecret, outputs.KeyTURNSecret} {
 		o := d.outputs[k]
 		if !o.secret {
