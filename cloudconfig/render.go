@@ -265,16 +265,48 @@ func indent(n int, b []byte) string {
 // RenderFiles validates the inputs and returns every file the document
 // writes, in document order.
 func RenderFiles(s Settings, sec Secrets) ([]File, error) {
-	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid settings: %w", err)
-	}
-	if err := sec.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid secrets: %w", err)
-	}
-	v, err := newView(s, sec)
+	v, err := validatedView(s, sec)
 	if err != nil {
 		return nil, err
 	}
+	return renderFiles(s, v)
+}
+
+// Render returns the #cloud-config document for the settings and secrets.
+// The same inputs always give the same bytes. It fails with a *ConfigError
+// (see KeyOf) on invalid input and when the document would exceed
+// MaxUserDataBytes.
+func Render(s Settings, sec Secrets) ([]byte, error) {
+	v, err := validatedView(s, sec)
+	if err != nil {
+		return nil, err
+	}
+	if v.Files, err = renderFiles(s, v); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, "cloud-config.yaml", v); err != nil {
+		return nil, fmt.Errorf("rendering the cloud-config: %w", err)
+	}
+	if b.Len() > MaxUserDataBytes {
+		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config is %d bytes, over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", b.Len(), MaxUserDataBytes)
+	}
+	return b.Bytes(), nil
+}
+
+// validatedView checks the inputs and builds the templates' view.
+func validatedView(s Settings, sec Secrets) (view, error) {
+	if err := s.Validate(); err != nil {
+		return view{}, fmt.Errorf("invalid settings: %w", err)
+	}
+	if err := sec.Validate(); err != nil {
+		return view{}, fmt.Errorf("invalid secrets: %w", err)
+	}
+	return newView(s, sec)
+}
+
+// renderFiles executes every file template.
+func renderFiles(s Settings, v view) ([]File, error) {
 	files := make([]File, 0, len(fileSpecs)+1)
 	for _, spec := range fileSpecs {
 		var b bytes.Buffer
@@ -288,30 +320,6 @@ func RenderFiles(s Settings, sec Secrets) ([]File, error) {
 		files = append(files, File{Path: RootAuthorizedKeys, Perms: "0600", Append: true, Content: []byte(keys)})
 	}
 	return files, nil
-}
-
-// Render returns the #cloud-config document for the settings and secrets.
-// The same inputs always give the same bytes. It fails with a *ConfigError
-// (see KeyOf) on invalid input and when the document would exceed
-// MaxUserDataBytes.
-func Render(s Settings, sec Secrets) ([]byte, error) {
-	files, err := RenderFiles(s, sec)
-	if err != nil {
-		return nil, err
-	}
-	v, err := newView(s, sec)
-	if err != nil {
-		return nil, err
-	}
-	v.Files = files
-	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, "cloud-config.yaml", v); err != nil {
-		return nil, fmt.Errorf("rendering the cloud-config: %w", err)
-	}
-	if b.Len() > MaxUserDataBytes {
-		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config is %d bytes, over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", b.Len(), MaxUserDataBytes)
-	}
-	return b.Bytes(), nil
 }
 
 // RedactionMarker replaces each secret in a redacted document; the secret's

@@ -57,7 +57,7 @@ prepare_files() {
 dns_points_here() {
   own=$(ip -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
   found=$(dig +short A "$domain"; dig +short AAAA "$domain")
-  found=$(grep -E '^[0-9a-f.:]+$' <<<"$found" || true)
+  found=$(grep -E '^([0-9.]+|[0-9a-f.]*:[0-9a-f:.]*)$' <<<"$found" || true) # drop CNAMEs
   [ -n "$found" ] || return 1
   for a in $found; do grep -qxF "$a" <<<"$own" || return 1; done
 }

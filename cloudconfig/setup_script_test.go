@@ -1,0 +1,54 @@
+package cloudconfig
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSetupWaitsForOwnAddressInDNS runs the setup script's DNS check with
+// stubbed `ip` and `dig`: the certificate request must wait until every
+// A/AAAA record of the domain is an address of this host.
+func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
+	bash := requireTool(t, "bash", "apt-get install bash")
+	script := string(mustFiles(t, referenceSettings())[SetupScript].Content)
+	main := strings.Index(script, "\nmount_state\n")
+	if main < 0 {
+		t.Fatal("cannot find the main section of the setup script")
+	}
+	defs := script[:main] // variables and functions only
+
+	const ipOutput = `2: eth0    inet 198.51.100.10/32 scope global dynamic eth0
+2: eth0    inet6 2001:db8:1::1/64 scope global`
+	tests := []struct {
+		name, a, aaaa string
+		want          bool
+	}{
+		{"own v4 and v6", "198.51.100.10", "2001:db8:1::1", true},
+		{"own v4 only", "198.51.100.10", "", true},
+		{"cname then own address", "face.be.\n198.51.100.10", "", true},
+		{"no records yet", "", "", false},
+		{"old address", "203.0.113.5", "", false},
+		{"v6 points elsewhere", "198.51.100.10", "2001:db8:2::1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := t.TempDir()
+			stub := func(name, body string) {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stub("ip", "cat <<'EOF'\n"+ipOutput+"\nEOF\n")
+			stub("dig", `case "$2" in A) printf '%s' "$STUB_A";; AAAA) printf '%s' "$STUB_AAAA";; esac; echo`+"\n")
+			cmd := exec.Command(bash, "-c", defs+"\ndns_points_here")
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STUB_A="+tt.a, "STUB_AAAA="+tt.aaaa)
+			err := cmd.Run()
+			if got := err == nil; got != tt.want {
+				t.Errorf("dns_points_here = %v (%v), want %v", got, err, tt.want)
+			}
+		})
+	}
+}
