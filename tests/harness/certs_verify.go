@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
@@ -107,15 +108,10 @@ func (s *Stack) reloadNginx() error {
 func (s *Stack) waitServedCertificate(ctx context.Context, fullchain []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	want, err := tls.X509KeyPair(fullchain, nil)
-	if err == nil || len(want.Certificate) == 0 {
-		want.Certificate = nil
-	}
 	leafDER, err := firstCertDER(fullchain)
 	if err != nil {
 		return err
 	}
-	var last []byte
 	for {
 		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{ServerName: s.Domain, InsecureSkipVerify: true}}
 		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cloudconfig.PortHTTPS)))
@@ -123,8 +119,7 @@ func (s *Stack) waitServedCertificate(ctx context.Context, fullchain []byte) err
 			certs := c.(*tls.Conn).ConnectionState().PeerCertificates
 			c.Close()
 			if len(certs) > 0 {
-				last = certs[0].Raw
-				if bytes.Equal(last, leafDER) {
+				if bytes.Equal(certs[0].Raw, leafDER) {
 					return nil
 				}
 			}
@@ -139,8 +134,8 @@ func (s *Stack) waitServedCertificate(ctx context.Context, fullchain []byte) err
 
 func firstCertDER(pemBytes []byte) ([]byte, error) {
 	for {
-		var block *pemBlockT
-		block, pemBytes = decodePEM(pemBytes)
+		var block *pem.Block
+		block, pemBytes = pem.Decode(pemBytes)
 		if block == nil {
 			return nil, fmt.Errorf("no certificate in the PEM")
 		}

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -12,9 +11,6 @@ import (
 // TransformEnv is what the transforms need to know about this machine.
 type TransformEnv struct {
 	Domain string
-	// JanusLibDir is Debian's Janus module folder, e.g.
-	// /usr/lib/x86_64-linux-gnu/janus; found by JanusLibDir when empty.
-	JanusLibDir string
 }
 
 // Change records one transform applied to one config file.
@@ -43,6 +39,13 @@ type rule struct {
 // and what runs here. Each rule must match its file (a rule that no longer
 // matches is an error, so the list cannot silently go stale). Everything
 // else runs byte for byte as rendered.
+//
+// Outside the config bytes the test machine differs from the VM only in:
+// Debian's binaries run in place of the images' (composeArgv), each in a
+// mount namespace instead of a container; the certificate comes from a test
+// CA instead of Let's Encrypt; /etc/hosts resolves the domain and the fake
+// Nextcloud to 127.0.0.1; Janus loads its plugins from Debian's compiled-in
+// folder (the rendered janus.jcfg names none).
 var transformRules = []rule{
 	{
 		// On the VM nginx listens on every address; here only on loopback,
@@ -76,26 +79,10 @@ var forbidden = map[string]*regexp.Regexp{
 	cloudconfig.CoturnConfig: regexp.MustCompile(`(?m)^\s*(listening-ip|relay-ip|external-ip)\s*=`),
 }
 
-// JanusLibDir finds Debian's Janus module folder.
-func JanusLibDir() (string, error) {
-	matches, _ := filepath.Glob("/usr/lib/*/janus/plugins")
-	if len(matches) == 0 {
-		return "", fmt.Errorf("%w: Janus modules (/usr/lib/*/janus/plugins); %s", ErrMissingDaemons, InstallHint)
-	}
-	return filepath.Dir(matches[0]), nil
-}
-
 // Transform applies transformRules to the files in place and returns what
 // it changed. A rule whose file is missing or that matches nothing is an
 // error naming the file and the rule.
 func Transform(files map[string]WrittenFile, env TransformEnv) ([]Change, error) {
-	if env.JanusLibDir == "" {
-		dir, err := JanusLibDir()
-		if err != nil {
-			return nil, err
-		}
-		env.JanusLibDir = dir
-	}
 	var changes []Change
 	for _, r := range transformRules {
 		f, ok := files[r.path]
