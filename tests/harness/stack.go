@@ -88,6 +88,7 @@ type Stack struct {
 	env      []string
 	services map[string]*service
 	created  []string // mount points the harness created on the host
+	lock     *os.File // held while the stack runs: one stack per machine
 	mu       sync.Mutex
 }
 
@@ -135,16 +136,18 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err := checkPrerequisites(opts.SignalingBin); err != nil {
 		return nil, err
 	}
-	if err := checkPortsFree(); err != nil {
-		return nil, err
-	}
-
 	s := &Stack{Domain: opts.Domain, opts: opts, services: map[string]*service{}}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
 		}
 	}()
+	if s.lock, err = lockMachine(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkPortsFree(); err != nil {
+		return nil, err
+	}
 	if s.root, err = os.MkdirTemp("", "nctalk-stack-"); err != nil {
 		return nil, fmt.Errorf("temp tree: %w", err)
 	}
@@ -583,10 +586,36 @@ func (s *Stack) Close() error {
 	for i := len(s.created) - 1; i >= 0; i-- {
 		_ = os.Remove(s.created[i]) // only if still empty
 	}
+	var err error
 	if s.root != "" {
-		return os.RemoveAll(s.root)
+		err = os.RemoveAll(s.root)
 	}
-	return nil
+	if s.lock != nil {
+		_ = s.lock.Close() // releases the flock
+	}
+	return err
+}
+
+// LockFile serialises test stacks on one machine (they bind the same ports).
+const LockFile = "/tmp/nctalk-test-stack.lock"
+
+// lockMachine waits (bounded by ctx) until no other test stack runs.
+func lockMachine(ctx context.Context) (*os.File, error) {
+	f, err := os.OpenFile(LockFile, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("stack lock: %w", err)
+	}
+	for {
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+			return f, nil
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("another test stack holds %s (another `go test` of tests/ or cmd/nctalk running?): %w", LockFile, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // DialContext dials like net.Dialer but resolves the test domain and the
