@@ -9,7 +9,8 @@ signaling() {
     grep -q '"nextcloud-spreed-signaling"'
 }
 janus() {
-  curl -fsS -m 5 http://127.0.0.1:{{.Ports.SignalingHTTP}}/api/v1/stats | grep -Eq '"mcu":\{"connected":true'
+  curl -fsS -m 5 http://127.0.0.1:{{.Ports.SignalingHTTP}}/api/v1/stats | tr -d '[:space:]' |
+    grep -Eq '"mcu":\{[^}]*"connected":true'
 }
 nats() {
   timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{{.Ports.NATS}} && head -c 4 <&3' | grep -q INFO
@@ -30,10 +31,11 @@ for _ in $(seq 60); do
 done
 if [ -n "$failing" ]; then
   msg="nctalk: NOT ready after ${SECONDS}s, failing:$failing"
-  logger -s -t nctalk "$msg"
+  echo "$msg" >&2
+  logger -t nctalk "$msg" || true
   exit 1
 fi
 msg="nctalk: ready after ${SECONDS}s: $url (signaling, janus, nats, turn, turns answer)"
 mkdir -p {{dir .Paths.ReadyMarker}}
-echo "$msg" >{{.Paths.ReadyMarker}}
-logger -s -t nctalk "$msg"
+echo "$msg" | tee {{.Paths.ReadyMarker}}
+logger -t nctalk "$msg" || true
