@@ -265,6 +265,9 @@ func TestComposeFile(t *testing.T) {
 				if svc.Name != ServiceNginx && (svc.User == "" || strings.HasPrefix(svc.User, "0")) {
 					t.Errorf("%s: user %q, want a non-root uid", svc.Name, svc.User)
 				}
+				if svc.Name == ServiceJanus && (svc.HealthCheck == nil || !svc.HealthCheck.Disable) {
+					t.Errorf("janus: the aio-talk image's HEALTHCHECK (it probes signaling, NATS, eturnal) must be disabled or up --wait fails")
+				}
 				if len(svc.Volumes) == 0 {
 					t.Errorf("%s: mounts no config", svc.Name)
 				}

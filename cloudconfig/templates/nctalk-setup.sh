@@ -81,6 +81,7 @@ systemctl daemon-reload
 systemctl enable nctalk-firewall.service
 systemctl restart nctalk-firewall.service
 sshd -t && systemctl restart ssh
+for i in 1 2 3; do compose pull -q && break; [ "$i" = 3 ] && exit 1; sleep 15; done
 compose up -d --wait
 certificate
 {{.Paths.ReadyScript}}
