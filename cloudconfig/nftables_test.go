@@ -1,0 +1,48 @@
+package cloudconfig
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHostFirewallLoads loads the rendered ruleset twice (boot, then the
+// setup script's restart) into a private network namespace with the real
+// nft and checks what the kernel holds.
+func TestHostFirewallLoads(t *testing.T) {
+	nft := requireTool(t, "nft", "apt-get install nftables")
+	requireTool(t, "unshare", "apt-get install util-linux")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("loading nftables rules in a network namespace needs root")
+		}
+		t.Skip("needs root for a private network namespace")
+	}
+	for _, name := range []string{"reference", "custom-ports", "minimal"} {
+		t.Run(name, func(t *testing.T) {
+			s := settingsCases()[name]
+			p := filepath.Join(t.TempDir(), "nftables.nft")
+			if err := os.WriteFile(p, mustFiles(t, s)[HostFirewallConfig].Content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("unshare", "--net", "sh", "-c", `"$1" -f "$2" && "$1" -f "$2" && "$1" list ruleset`, "sh", nft, p).CombinedOutput()
+			if err != nil {
+				t.Fatalf("nft: %v\n%s", err, out)
+			}
+			got := string(out)
+			if n := strings.Count(got, "table inet nctalk"); n != 1 {
+				t.Errorf("ruleset holds %d nctalk tables after two loads, want 1:\n%s", n, got)
+			}
+			for _, r := range FirewallRules(s) {
+				if !strings.Contains(got, "comment \""+r.Name+"\"") {
+					t.Errorf("loaded ruleset lacks rule %s:\n%s", r.Name, got)
+				}
+			}
+			if !strings.Contains(got, "policy drop;") {
+				t.Errorf("input chain does not drop by default:\n%s", got)
+			}
+		})
+	}
+}
