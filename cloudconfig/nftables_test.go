@@ -46,3 +46,21 @@ func TestHostFirewallLoads(t *testing.T) {
 		})
 	}
 }
+
+// TestHostFirewallUnit checks the systemd unit that loads the ruleset at
+// boot with `systemd-analyze verify`.
+func TestHostFirewallUnit(t *testing.T) {
+	sa := requireTool(t, "systemd-analyze", "apt-get install systemd")
+	requireTool(t, "nft", "apt-get install nftables") // verify checks that ExecStart exists
+	p := filepath.Join(t.TempDir(), filepath.Base(HostFirewallUnit))
+	unit := mustFiles(t, referenceSettings())[HostFirewallUnit].Content
+	if err := os.WriteFile(p, unit, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(sa, "verify", p).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(unit), "ExecStart=/usr/sbin/nft -f "+HostFirewallConfig+"\n") {
+		t.Errorf("unit does not load %s:\n%s", HostFirewallConfig, unit)
+	}
+}
