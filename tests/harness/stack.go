@@ -209,13 +209,20 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	return s, nil
 }
 
+// TestRelayPorts is the test stack's TURN relay range: set explicitly (not
+// the default) so the stack carries the 50 concurrent allocations of the
+// load test (one relay port per allocation; the default 49160-49200 has 41)
+// and so a non-default range is checked to reach coturn and the firewall.
+var TestRelayPorts = cloudconfig.PortRange{First: 49160, Last: 49260}
+
 // TestSettings are the settings of a test rendering: the domain, one
-// Nextcloud, default port ranges.
+// Nextcloud, TestRelayPorts, the default Janus RTP range.
 func TestSettings(domain, nextcloudURL string) cloudconfig.Settings {
 	return cloudconfig.Settings{
-		Domain:        domain,
-		NextcloudURLs: []string{nextcloudURL},
-		ACMEEmail:     "admin@nctalk.test",
+		Domain:         domain,
+		NextcloudURLs:  []string{nextcloudURL},
+		ACMEEmail:      "admin@nctalk.test",
+		TURNRelayPorts: TestRelayPorts,
 	}
 }
 
