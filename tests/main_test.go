@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if stack != nil {
 		if code != 0 {
-			fmt.Fprint(os.Stderr, stack.AllLogs())
+			for _, name := range cloudconfig.ServiceNames() {
+				fmt.Fprintf(os.Stderr, "===== %s log (tail) =====\n%s\n", name, tailLines(stack.Logs(name), 80))
+			}
 		}
 		if err := stack.Close(); err != nil {
 			log.Printf("closing the test stack: %v", err)

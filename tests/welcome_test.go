@@ -1,11 +1,15 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nctalk/nctalk/tests/harness"
 )
 
 // requiredFeatures are the features current Talk refuses to work without.
@@ -15,11 +19,24 @@ var requiredFeatures = []string{"audio-video-permissions", "federation", "incall
 // Nextcloud's admin page does, and checks the feature header.
 func TestWelcomeThroughNginx(t *testing.T) {
 	s := needStack(t)
+	for _, ip := range []string{s.Outputs.IPv4, s.Outputs.IPv6} {
+		t.Run("via "+ip, func(t *testing.T) { checkWelcome(t, s, ip) })
+	}
+}
+
+// checkWelcome fetches the welcome with the domain resolved to ip.
+func checkWelcome(t *testing.T, s *harness.Stack, ip string) {
 	url := s.Outputs.SignalingURL + "/api/v1/welcome"
+	client := s.HTTPClient()
+	client.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		_, port, _ := net.SplitHostPort(addr)
+		var d net.Dialer
+		return d.DialContext(ctx, network, net.JoinHostPort(ip, port))
+	}
 	req, _ := http.NewRequestWithContext(bounded(t, 10*time.Second), http.MethodGet, url, nil)
-	resp, err := s.HTTPClient().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("nginx: GET %s: %v (nginx.conf: the 443 server block, its certificate and the /standalone-signaling/ location)", url, err)
+		t.Fatalf("nginx: GET %s at %s: %v (nginx.conf: the 443 server blocks for IPv4 and IPv6, the certificate and the /standalone-signaling/ location)", url, ip, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
