@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -142,6 +143,10 @@ func (e *env) httpClient(serverName string) *http.Client {
 func shortErr(err error) string {
 	if err == nil {
 		return ""
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the caller names the method and URL already
 	}
 	s := err.Error()
 	s = strings.ReplaceAll(s, "\n", "; ")
