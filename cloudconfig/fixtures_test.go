@@ -3,12 +3,13 @@ package cloudconfig
 // testSSHKey is a real (test-only) ed25519 public key.
 const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
 
-// referenceSettings is the setting of the golden file and the size budget:
-// one Nextcloud, default ports, a state volume.
+// referenceSettings is the setting of the golden file and the size budget,
+// shaped like a real stack: two Nextcloud servers, one SSH key, two CIDRs, a
+// state volume, default ports.
 func referenceSettings() Settings {
 	return Settings{
 		Domain:            "talk.example.com",
-		NextcloudURLs:     []string{"https://cloud.example.com"},
+		NextcloudURLs:     []string{"https://cloud.example.com", "https://cloud.example.org/nextcloud"},
 		ACMEEmail:         "admin@example.com",
 		SSHAuthorizedKeys: []string{testSSHKey},
 		SSHAllowedCIDRs:   []string{"203.0.113.0/24", "2001:db8::/32"},
@@ -16,15 +17,24 @@ func referenceSettings() Settings {
 	}
 }
 
-// fakeSecrets are fixed, recognisable, valid secrets; each value is unique
-// so a leak can be traced to its name.
+// fakeSecret pads a recognisable name to n characters, so each fake secret
+// is unique, traceable in a leak and as long as the stack's generated ones.
+func fakeSecret(name string, n int) string {
+	for len(name) < n {
+		name += "0123456789"
+	}
+	return name[:n]
+}
+
+// fakeSecrets are fixed, valid secrets of the lengths the stack generates
+// (64 characters; the session block key 32).
 func fakeSecrets() Secrets {
 	return Secrets{
-		SignalingSecret:      "fakeSignalingSecret0123456789abc",
-		TURNSecret:           "fakeTurnSecret0123456789abcdefgh",
-		SessionHashKey:       "fakeSessionHashKey0123456789abcd",
-		SessionBlockKey:      "fakeBlockKey0123",
-		InternalClientSecret: "fakeInternalClientSecret01234567",
-		JanusAPIKey:          "fakeJanusApiKey0123456789abcdefg",
+		SignalingSecret:      fakeSecret("fakeSignalingSecret", GeneratedSecretLength),
+		TURNSecret:           fakeSecret("fakeTurnSecret", GeneratedSecretLength),
+		SessionHashKey:       fakeSecret("fakeSessionHashKey", GeneratedSessionHashKeyLength),
+		SessionBlockKey:      fakeSecret("fakeSessionBlockKey", GeneratedSessionBlockKeyLength),
+		InternalClientSecret: fakeSecret("fakeInternalClientSecret", GeneratedSecretLength),
+		JanusAPIKey:          fakeSecret("fakeJanusApiKey", GeneratedSecretLength),
 	}
 }

@@ -14,9 +14,13 @@ import (
 // MaxUserDataBytes is Hetzner's limit for user data.
 const MaxUserDataBytes = 32 * 1024
 
-// TargetUserDataBytes is the size the reference setting must stay under,
-// leaving headroom for more backends, keys and CIDRs.
-const TargetUserDataBytes = 16 * 1024
+// MaxTypicalUserDataBytes is the size a typical setting (a few backends,
+// keys and CIDRs, a volume, 64-character secrets) must stay under.
+const MaxTypicalUserDataBytes = 16 * 1024
+
+// TargetUserDataBytes is the budget of the reference setting: 1 KiB below
+// MaxTypicalUserDataBytes, headroom for more backends, keys and CIDRs.
+const TargetUserDataBytes = 15 * 1024
 
 //go:embed templates/*
 var templateFS embed.FS
@@ -25,6 +29,8 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"indent": indent,
 	"join":   strings.Join,
 	"dir":    path.Dir,
+	// rel writes a path under BaseDir relative to the compose project.
+	"rel": func(p string) string { return "." + strings.TrimPrefix(p, BaseDir) },
 }).ParseFS(templateFS, "templates/*"))
 
 // File is one entry of the document's write_files.
@@ -156,7 +162,7 @@ func newView(s Settings, sec Secrets) (view, error) {
 		Paths: map[string]string{
 			"ComposeFile": ComposeFile, "SignalingConfig": SignalingConfig,
 			"SignalingDir": path.Dir(SignalingConfig), "JanusConfigDir": JanusConfigDir,
-			"JanusConfigFile": JanusConfigFile, "NATSConfig": NATSConfig, "NATSDir": path.Dir(NATSConfig),
+			"NATSConfig": NATSConfig, "NATSDir": path.Dir(NATSConfig),
 			"CoturnConfig": CoturnConfig, "CoturnDir": path.Dir(CoturnConfig), "CoturnTLSDir": CoturnTLSDir,
 			"NginxConfig": NginxConfig, "NginxDir": path.Dir(NginxConfig), "NginxTLSDir": NginxTLSDir,
 			"TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile, "ACMEWebroot": ACMEWebroot,

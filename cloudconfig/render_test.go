@@ -129,6 +129,13 @@ func TestRenderSize(t *testing.T) {
 	if len(doc) > TargetUserDataBytes {
 		t.Errorf("reference cloud-config is %d bytes, over the %d-byte target", len(doc), TargetUserDataBytes)
 	}
+	for name, s := range settingsCases() {
+		n := len(mustRender(t, s))
+		t.Logf("%s: %d bytes", name, n)
+		if n > MaxTypicalUserDataBytes {
+			t.Errorf("%s: %d bytes, over %d", name, n, MaxTypicalUserDataBytes)
+		}
+	}
 	huge := referenceSettings()
 	for i := 0; len(huge.NextcloudURLs) < 600; i++ {
 		huge.NextcloudURLs = append(huge.NextcloudURLs, fmt.Sprintf("https://cloud%d.example.com", i))
@@ -265,6 +272,12 @@ func TestComposeFile(t *testing.T) {
 				if svc.Name != ServiceNginx && (svc.User == "" || strings.HasPrefix(svc.User, "0")) {
 					t.Errorf("%s: user %q, want a non-root uid", svc.Name, svc.User)
 				}
+				// Janus reads janus.jcfg and the plugin/transport configs from
+				// --configs-folder only (janus.jcfg's configs_folder is ignored,
+				// and without the folder websockets would listen on all addresses).
+				if svc.Name == ServiceJanus && !slices.Contains(svc.Entrypoint, "--configs-folder="+JanusConfigDir) {
+					t.Errorf("janus entrypoint %q does not pass --configs-folder=%s", svc.Entrypoint, JanusConfigDir)
+				}
 				if svc.Name == ServiceJanus && (svc.HealthCheck == nil || !svc.HealthCheck.Disable) {
 					t.Errorf("janus: the aio-talk image's HEALTHCHECK (it probes signaling, NATS, eturnal) must be disabled or up --wait fails")
 				}
@@ -363,8 +376,8 @@ exec "$3" -t -c "$4"`
 func TestNginxKeepsStatsInside(t *testing.T) {
 	conf := string(mustFiles(t, referenceSettings())[NginxConfig].Content)
 	for _, want := range []string{
-		"location ^~ " + SignalingPath + "/api/v1/stats {\n      deny all;",
-		"location ^~ " + SignalingPath + "/metrics {\n      deny all;",
+		"location ^~ " + SignalingPath + "/api/v1/stats { deny all; }",
+		"location ^~ " + SignalingPath + "/metrics { deny all; }",
 		"proxy_set_header X-Real-IP $remote_addr;",
 		"proxy_set_header Upgrade $http_upgrade;",
 		"location " + SignalingPath + "/spreed {",

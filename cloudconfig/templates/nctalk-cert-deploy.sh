@@ -1,6 +1,5 @@
 #!/bin/bash
-# certbot deploy hook (nctalk): copies the certificate in $RENEWED_LINEAGE for
-# nginx (root) and coturn (uid {{.UIDs.Coturn}}), reloads nginx, restarts coturn.
+# certbot deploy hook (nctalk): nginx and coturn get their own copy, then reload
 set -euo pipefail
 src=${RENEWED_LINEAGE:?}
 for f in {{.Paths.TLSCertFile}} {{.Paths.TLSKeyFile}}; do

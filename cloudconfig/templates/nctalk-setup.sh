@@ -1,5 +1,5 @@
 #!/bin/bash
-# nctalk-setup: provisions the Talk backend; run by cloud-init, safe to rerun.
+# nctalk-setup (run by cloud-init; safe to rerun)
 set -euo pipefail
 domain={{.Domain}}
 dev={{.StateDevice}}
@@ -7,11 +7,9 @@ state={{.Paths.StateMount}}
 le={{.Paths.LetsEncryptDir}}
 hook={{.Paths.CertDeployHook}}
 log() { echo "nctalk-setup: $*"; }
-compose() { # Debian's docker-compose 2.x also ships the `docker compose` plugin
-  docker compose -f {{.Paths.ComposeFile}} "$@"
-}
+compose() { docker compose -f {{.Paths.ComposeFile}} "$@"; }
 
-# The state volume keeps $le across rebuilds; it is formatted only when blank.
+# The state volume keeps $le across rebuilds; formatted only when blank.
 mount_state() {
   [ -n "$dev" ] || return 0
   for _ in $(seq 60); do [ -b "$dev" ] && break; sleep 2; done
@@ -20,7 +18,7 @@ mount_state() {
   case $rc in
     0) ;;
     2) log "formatting blank $dev"; mkfs.ext4 -q -L nctalk-state "$dev" ;;
-    *) log "cannot probe $dev (blkid exit $rc)"; return 1 ;;
+    *) log "blkid $dev: exit $rc"; return 1 ;;
   esac
   mkdir -p "$state"
   if ! mountpoint -q "$state"; then
@@ -53,7 +51,7 @@ prepare_files() {
   fi
 }
 
-# Succeeds when the domain has A/AAAA records and all are this host's.
+# Succeeds when all A/AAAA records of $domain are this host's.
 dns_points_here() {
   own=$(ip -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
   found=$(dig +short A "$domain"; dig +short AAAA "$domain")
@@ -78,8 +76,8 @@ certificate() {
 mount_state
 prepare_files
 systemctl daemon-reload
-systemctl enable nctalk-firewall.service
-systemctl restart nctalk-firewall.service
+systemctl enable nctalk-firewall
+systemctl restart nctalk-firewall
 sshd -t && systemctl restart ssh
 for i in 1 2 3; do compose pull -q && break; [ "$i" = 3 ] && exit 1; sleep 15; done
 compose up -d --wait
