@@ -32,7 +32,7 @@ const (
 	DefaultSignalingBin = "/opt/nctalk-test/signaling/usr/bin/nextcloud-spreed-signaling-server"
 	SignalingBinEnv     = "NCTALK_SIGNALING_BIN"
 	// InstallHint says how to get every daemon on a Debian machine.
-	InstallHint = "install the daemons: apt-get install nginx coturn janus nats-server util-linux mount iproute2 (with /usr/sbin/policy-rc.d exiting 101 so they do not start) and run .ci/install-signaling, as root"
+	InstallHint = "install the daemons: apt-get install nginx coturn janus nats-server util-linux mount iproute2 ca-certificates (with /usr/sbin/policy-rc.d exiting 101 so they do not start) and run .ci/install-signaling, as root"
 )
 
 // ErrMissingDaemons wraps the error Start returns when a daemon binary is
@@ -373,6 +373,11 @@ func (s *Stack) layOut() error {
 	if err := os.WriteFile(filepath.Join(s.root, "hosts"), []byte(hosts), 0o644); err != nil {
 		return fmt.Errorf("write hosts: %w", err)
 	}
+	// Daemons resolve only through /etc/hosts: a misconfigured daemon that
+	// looks up another name gets no answer instead of asking the network.
+	if err := os.WriteFile(filepath.Join(s.root, "resolv.conf"), []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		return fmt.Errorf("write resolv.conf: %w", err)
+	}
 	bundle, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	if err != nil {
 		bundle = nil // no system bundle: the test CA alone
@@ -382,22 +387,34 @@ func (s *Stack) layOut() error {
 		return fmt.Errorf("write CA bundle: %w", err)
 	}
 
+	// Directories the configs name: created as empty mount points on the
+	// host when missing (and removed again by Close).
+	for _, dir := range []string{cloudconfig.BaseDir, cloudconfig.LetsEncryptDir} {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("mount point %s: %w", dir, err)
+			}
+			s.created = append(s.created, dir)
+		}
+	}
 	s.mounts = []Mount{
-		{Target: "/run", Tmpfs: true}, // as in a container: the daemon's own /run
 		{Source: optDir, Target: cloudconfig.BaseDir},
 		{Source: leDir, Target: cloudconfig.LetsEncryptDir},
 		{Source: filepath.Join(s.root, "hosts"), Target: "/etc/hosts"},
 		{Source: filepath.Join(s.root, "ca-certificates.crt"), Target: "/etc/ssl/certs/ca-certificates.crt"},
 	}
+	// A regular /etc/resolv.conf is replaced; a symlink (e.g. into
+	// systemd-resolved's /run) dangles once /run is the daemon's own, and
+	// the resolver then falls back to 127.0.0.1 as well.
+	if fi, err := os.Lstat("/etc/resolv.conf"); err == nil && fi.Mode().IsRegular() {
+		s.mounts = append(s.mounts, Mount{Source: filepath.Join(s.root, "resolv.conf"), Target: "/etc/resolv.conf"})
+	}
+	// Last, so no bind mount above is resolved through it: the daemon's own
+	// /run, as in a container (pid files).
+	s.mounts = append(s.mounts, Mount{Target: "/run", Tmpfs: true})
 	for _, m := range s.mounts {
-		if m.Tmpfs {
-			continue
-		}
-		if _, err := os.Stat(m.Target); errors.Is(err, os.ErrNotExist) {
-			if err := os.MkdirAll(m.Target, 0o755); err != nil {
-				return fmt.Errorf("mount point %s: %w", m.Target, err)
-			}
-			s.created = append(s.created, m.Target)
+		if _, err := os.Stat(m.Target); err != nil && !m.Tmpfs {
+			return fmt.Errorf("mount point %s: %w", m.Target, err)
 		}
 	}
 	s.env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"}
