@@ -196,6 +196,41 @@ func TestVerifyGreen(t *testing.T) {
 	}
 }
 
+// TestVerifyChangesNothing: the backend-secret check's signed room request
+// reaches no session and creates no room. A Talk client session stays
+// connected while verify runs and must receive nothing; the signaling
+// server's loopback stats must show the same rooms and sessions.
+func TestVerifyChangesNothing(t *testing.T) {
+	s := needStack(t)
+	ctx := bounded(t, 30*time.Second)
+	c, err := s.DialSignaling(ctx, s.WebSocketURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.HelloClient(ctx, s.Nextcloud.BackendURL(), map[string]any{"userid": "verify-watcher"}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, rep, _ := runVerify(t, s, s.Outputs)
+	expectGreen(t, code, rep)
+	after, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Rooms != before.Rooms || after.Sessions != before.Sessions {
+		t.Errorf("stats changed: rooms %d -> %d, sessions %d -> %d", before.Rooms, after.Rooms, before.Sessions, after.Sessions)
+	}
+	quiet, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if m, err := c.Read(quiet); err == nil {
+		t.Errorf("a connected session received %s while verify ran", m.Raw)
+	}
+}
+
 // TestVerifyWrongSignalingSecret: outputs with another signaling secret.
 // One rejected request (the signaling server blocks an address after 10 in
 // 30 minutes).
