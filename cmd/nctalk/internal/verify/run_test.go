@@ -324,3 +324,31 @@ func BenchmarkRunHealthy(b *testing.B) {
 		}
 	}
 }
+
+func TestWebSocketAnswers(t *testing.T) {
+	tests := []struct {
+		name, answer string
+		status       Status
+		inReason     string
+		warning      string
+	}{
+		{"invalid_backend", "", StatusOK, "invalid_backend", ""},
+		{"hello accepted (allowall)", `{"type":"hello","hello":{"sessionid":"x"}}`, StatusOK, "accepted a hello", "allowall"},
+		{"other protocol error", `{"type":"error","error":{"code":"too_many_requests"}}`, StatusOK, "too_many_requests", "expected invalid_backend"},
+		{"not signaling", `<html>hello</html>`, StatusFail, "not a signaling message", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := verifytest.Start(t, verifytest.Config{HelloAnswer: tt.answer})
+			opts := standInOptions(t, b)
+			opts.defaults()
+			r := checkWebSocket(context.Background(), newEnv(opts))
+			if r.Status != tt.status || !strings.Contains(r.Reason, tt.inReason) {
+				t.Fatalf("got %s %q, want %s containing %q", r.Status, r.Reason, tt.status, tt.inReason)
+			}
+			if w := strings.Join(r.Warnings, "|"); !strings.Contains(w, tt.warning) || (tt.warning == "") != (w == "") {
+				t.Errorf("warnings %q, want %q", w, tt.warning)
+			}
+		})
+	}
+}

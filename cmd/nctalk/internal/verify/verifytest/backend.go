@@ -59,6 +59,9 @@ type Config struct {
 	RoomNATSClosed bool
 	// RelayPorts is the TURN server's relay range; zero means 50100-50199.
 	RelayPorts cloudconfig.PortRange
+	// HelloAnswer replaces the answer to a WebSocket hello (raw message);
+	// "" means the error invalid_backend, as 2.0.2 answers an unknown Nextcloud.
+	HelloAnswer string
 }
 
 // Backend is a running stand-in.
@@ -164,6 +167,9 @@ func Start(t testing.TB, cfg Config) *Backend {
 		}
 		b.Hellos.Add(1)
 		answer := fmt.Sprintf(`{"id":%q,"type":"error","error":{"code":"invalid_backend","message":"The backend URL is not supported."}}`, hello.ID)
+		if cfg.HelloAnswer != "" {
+			answer = cfg.HelloAnswer
+		}
 		_ = c.Write(ctx, websocket.MessageText, []byte(answer))
 		_, _, _ = c.Read(ctx) // until the client closes
 	})
