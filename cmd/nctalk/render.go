@@ -93,7 +93,7 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	saved := cloudconfig.Secrets{}
 	if *secretsPath != "" {
-		if saved, err = readSecretsFile(*secretsPath); err != nil {
+		if saved, err = readSecretsFile(*secretsPath, stderr); err != nil {
 			fmt.Fprintf(stderr, "nctalk render: %v\n", err)
 			return renderExitBadInput
 		}
@@ -243,8 +243,9 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 }
 
 // readSecretsFile reads a secrets file written by writeSecretsFile; a
-// missing file is an empty set.
-func readSecretsFile(path string) (cloudconfig.Secrets, error) {
+// missing file is an empty set. It warns on stderr when the file is
+// readable by group or others.
+func readSecretsFile(path string, stderr io.Writer) (cloudconfig.Secrets, error) {
 	var sec cloudconfig.Secrets
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -252,6 +253,9 @@ func readSecretsFile(path string) (cloudconfig.Secrets, error) {
 	}
 	if err != nil {
 		return sec, fmt.Errorf("reading secrets: %w", err)
+	}
+	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(stderr, "nctalk render: warning: %s is readable by others (mode %04o); run chmod 600 %s\n", path, info.Mode().Perm(), path)
 	}
 	var m map[string]string
 	if err := yaml.Unmarshal(raw, &m); err != nil {
@@ -262,13 +266,12 @@ func readSecretsFile(path string) (cloudconfig.Secrets, error) {
 			return sec, &cloudconfig.ConfigError{Key: name, Problem: fmt.Sprintf("unknown secret in %s", path)}
 		}
 	}
-	if err := (func() error {
-		check := sec
-		if _, err := check.FillMissing(nil); err != nil {
-			return err
-		}
-		return check.Validate()
-	})(); err != nil {
+	// Validate what the file holds; missing secrets are generated later.
+	complete := sec
+	if _, err := complete.FillMissing(nil); err != nil {
+		return sec, err
+	}
+	if err := complete.Validate(); err != nil {
 		return sec, fmt.Errorf("%s: %w", path, err)
 	}
 	return sec, nil

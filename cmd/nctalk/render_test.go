@@ -183,6 +183,13 @@ func TestRenderCommandBadInput(t *testing.T) {
 	if code, _, _ := render(t); code != 2 {
 		t.Errorf("no --config: exit %d, want 2", code)
 	}
+	loose := writeTemp(t, "loose.yaml", "turnSecret: looseTurnSecret0123456789\n")
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := render(t, "--config", writeTemp(t, "render.yaml", renderTestConfig), "--secrets", loose); code != 0 || !strings.Contains(stderr, "readable by others") {
+		t.Errorf("group-readable secrets file: exit %d, no warning:\n%s", code, stderr)
+	}
 	secrets := writeTemp(t, "secrets.yaml", "sessionBlockKey: tooShort\n")
 	cfg := writeTemp(t, "render.yaml", renderTestConfig)
 	if code, _, stderr := render(t, "--config", cfg, "--secrets", secrets); code != 2 || !strings.Contains(stderr, "sessionBlockKey") {
