@@ -32,6 +32,26 @@ func TestClientSession(t *testing.T) {
 		if got := s.Nextcloud.AuthOK.Load() - before; got != 1 {
 			t.Errorf("fake Nextcloud: %d signed auth requests for one hello, want 1", got)
 		}
+		// Join a conversation: the server asks Nextcloud (signed) whether alice may.
+		roomsBefore := s.Nextcloud.RoomOK.Load()
+		if err := c.Send(ctx, map[string]any{"id": "join-1", "type": "room", "room": map[string]any{"roomid": "conversation-1", "sessionid": "nc-session-alice"}}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.ReadType(ctx, "room")
+		if err != nil {
+			t.Fatalf("signaling: joining a conversation failed: %v", err)
+		}
+		var joined struct {
+			Room struct {
+				RoomID string `json:"roomid"`
+			} `json:"room"`
+		}
+		if err := json.Unmarshal(m.Raw, &joined); err != nil || joined.Room.RoomID != "conversation-1" {
+			t.Errorf("signaling: room answer %s, want roomid conversation-1", m.Raw)
+		}
+		if got := s.Nextcloud.RoomOK.Load() - roomsBefore; got != 1 {
+			t.Errorf("fake Nextcloud: %d signed room requests for one join, want 1", got)
+		}
 	})
 
 	t.Run("unknown nextcloud refused", func(t *testing.T) {

@@ -68,6 +68,7 @@ type FakeNextcloud struct {
 	// Counters of what the signaling server asked.
 	Capabilities atomic.Int64
 	AuthOK       atomic.Int64
+	RoomOK       atomic.Int64
 	BadChecksum  atomic.Int64
 }
 
@@ -187,6 +188,7 @@ func (f *FakeNextcloud) backend(w http.ResponseWriter, r *http.Request) {
 			"auth": map[string]any{"version": "1.0", "userid": params.UserID, "user": map[string]any{"displayname": params.UserID}},
 		})
 	case "room":
+		f.RoomOK.Add(1)
 		ocs(w, http.StatusOK, map[string]any{
 			"type": "room",
 			"room": map[string]any{
