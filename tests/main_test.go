@@ -21,13 +21,11 @@ import (
 var (
 	stack    *harness.Stack
 	stackErr error
-	// renderFunc replaces cloudconfig.Render when set (nil in the tree).
-	renderFunc func(cloudconfig.Settings, cloudconfig.Secrets) ([]byte, error)
 )
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	stack, stackErr = harness.Start(ctx, harness.Options{Render: renderFunc, Logf: log.Printf})
+	stack, stackErr = harness.Start(ctx, harness.Options{Logf: log.Printf})
 	cancel()
 	if stackErr == nil {
 		for _, c := range stack.Transforms {

@@ -50,9 +50,6 @@ type Options struct {
 	SignalingBin string
 	// Logf receives progress lines (e.g. t.Logf); nil for none.
 	Logf func(format string, args ...any)
-	// Render renders the document; nil means cloudconfig.Render. Only the
-	// harness' own tests set it.
-	Render func(cloudconfig.Settings, cloudconfig.Secrets) ([]byte, error)
 }
 
 // Stack is a running backend on loopback, built from the exact bytes that
@@ -169,11 +166,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err := s.Settings.Validate(); err != nil {
 		return nil, fmt.Errorf("test settings: %w", err)
 	}
-	render := opts.Render
-	if render == nil {
-		render = cloudconfig.Render
-	}
-	if s.CloudConfig, err = render(s.Settings, s.Secrets); err != nil {
+	if s.CloudConfig, err = cloudconfig.Render(s.Settings, s.Secrets); err != nil {
 		return nil, fmt.Errorf("cloudconfig.Render: %w", err)
 	}
 	if s.Rendered, err = WriteFiles(s.CloudConfig); err != nil {
