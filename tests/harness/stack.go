@@ -2,9 +2,7 @@ package harness
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,28 +217,12 @@ func TestSettings(domain, nextcloudURL string) cloudconfig.Settings {
 	}
 }
 
-// RandomSecrets returns fresh valid secrets of the lengths the daemons need.
+// RandomSecrets returns fresh secrets as `nctalk render` generates them
+// (cloudconfig.Secrets.FillMissing).
 func RandomSecrets() (cloudconfig.Secrets, error) {
-	gen := func(n int) (string, error) {
-		b := make([]byte, n)
-		if _, err := rand.Read(b); err != nil {
-			return "", fmt.Errorf("random secret: %w", err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)[:n], nil
-	}
 	var sec cloudconfig.Secrets
-	for _, f := range []struct {
-		dst *string
-		n   int
-	}{
-		{&sec.SignalingSecret, 40}, {&sec.TURNSecret, 40}, {&sec.SessionHashKey, 64},
-		{&sec.SessionBlockKey, 32}, {&sec.InternalClientSecret, 40}, {&sec.JanusAPIKey, 40},
-	} {
-		v, err := gen(f.n)
-		if err != nil {
-			return sec, err
-		}
-		*f.dst = v
+	if _, err := sec.FillMissing(nil); err != nil {
+		return sec, fmt.Errorf("random secrets: %w", err)
 	}
 	return sec, nil
 }
