@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,9 +33,10 @@ const (
 const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud-config.yaml
 
 Renders the #cloud-config of the Talk backend from FILE, a YAML file with the
-stack's config keys without the "nctalk:" prefix (cloud-only keys such as
+stack's config keys without the "nctalk:" prefix, or a Pulumi stack file
+(Pulumi.<stack>.yaml; its nctalk: keys are read). Cloud-only keys such as
 location, serverType, image, sshKeySelector, dnsZone and volumeSize are
-ignored; stateDevice names a block device for the certificates). Missing
+ignored; stateDevice names a block device for the certificates. Missing
 secrets are generated; with --secrets they are read from and saved to that
 file (mode 0600), so rendering again gives the same document.
 
@@ -167,6 +169,26 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 	var doc map[string]yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return s, sec, fmt.Errorf("not a YAML mapping of config keys: %w", err)
+	}
+	if stack, ok := doc["config"]; ok && len(doc) == 1 {
+		// A Pulumi stack file (Pulumi.<stack>.yaml): read its `nctalk:` keys
+		// and leave other namespaces (hcloud:token, …) alone.
+		var all map[string]yaml.Node
+		if err := stack.Decode(&all); err != nil {
+			return s, sec, fmt.Errorf("config: not a mapping of config keys: %w", err)
+		}
+		doc = map[string]yaml.Node{}
+		for k, v := range all {
+			if !strings.Contains(k, ":") || strings.HasPrefix(k, "nctalk:") {
+				doc[k] = v
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(doc)) {
+		if n := doc[key]; n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "secure" {
+			k := strings.TrimPrefix(key, "nctalk:")
+			return s, sec, &cloudconfig.ConfigError{Key: k, Problem: "is encrypted by Pulumi; put the plain value in the --secrets file (or leave it out to generate one)"}
+		}
 	}
 	var unknown []string
 	for key := range doc {

@@ -205,6 +205,22 @@ func TestRenderCommandAcceptsStackKeyPrefix(t *testing.T) {
 	}
 }
 
+func TestRenderCommandReadsAPulumiStackFile(t *testing.T) {
+	example, err := os.ReadFile("../../Pulumi.dev.yaml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := render(t, "--config", writeTemp(t, "Pulumi.dev.yaml", string(example)))
+	if code != 0 || !strings.HasPrefix(out, "#cloud-config") {
+		t.Fatalf("Pulumi.dev.yaml.example: exit %d:\n%s", code, stderr)
+	}
+	withSecret := "config:\n  hcloud:token:\n    secure: AAABAG\n  nctalk:domain: talk.example.com\n  nctalk:nextcloudUrls: [https://cloud.example.com]\n  nctalk:acmeEmail: admin@example.com\n  nctalk:turnSecret:\n    secure: AAABAHx\n"
+	code, out, stderr = render(t, "--config", writeTemp(t, "Pulumi.x.yaml", withSecret))
+	if code != 2 || out != "" || !strings.Contains(stderr, "turnSecret: is encrypted by Pulumi") {
+		t.Errorf("encrypted stack secret: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
 // TestRenderKeysCoverTheStack keeps render's key lists equal to the stack's:
 // every stack key is either rendered or deliberately ignored.
 func TestRenderKeysCoverTheStack(t *testing.T) {
