@@ -12,7 +12,8 @@ compose() { docker compose -f {{.Paths.ComposeFile}} "$@"; }
 # The state volume keeps $le across rebuilds; formatted only when blank.
 mount_state() {
   [ -n "$dev" ] || return 0
-  for _ in $(seq 60); do [ -b "$dev" ] && break; sleep 2; done
+  for _ in $(seq 150); do [ -b "$dev" ] && break; sleep 2; done
+  [ -b "$dev" ] || { log "no $dev after 5 min"; return 1; }
   rc=0
   blkid -p "$dev" >/dev/null 2>&1 || rc=$?
   case $rc in
