@@ -25,7 +25,7 @@ const TargetUserDataBytes = 15 * 1024
 //go:embed templates/*
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{
+var templates = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
 	"indent": indent,
 	"join":   strings.Join,
 	"dir":    path.Dir,
@@ -124,21 +124,21 @@ type backend struct{ ID, URL string }
 
 // view is what the templates see.
 type view struct {
-	Domain, ACMEEmail, StateDevice, SignalingPath, CertDir string
-	ACMEStaging                                            bool
-	SSHPort                                                int
-	Secrets                                                Secrets
-	Ports                                                  map[string]int
-	Paths                                                  map[string]string
-	UIDs                                                   map[string]int
-	Images                                                 map[string]string
-	Backends                                               []backend
-	BackendIDs                                             string
-	RTPPorts, RelayPorts                                   PortRange
-	DeniedPeers, NFTRules, Packages                        []string
-	JanusDisabled                                          map[string]string
-	DNSWaitRounds, DNSWaitMinutes                          int
-	Files                                                  []File
+	Domain, ACMEEmail, StateDevice, SignalingPath string
+	ACMEStaging                                   bool
+	SSHPort                                       int
+	Secrets                                       Secrets
+	Ports                                         map[string]int
+	Paths                                         map[string]string
+	UIDs                                          map[string]int
+	Images                                        map[string]string
+	Backends                                      []backend
+	BackendIDs                                    string
+	RTPPorts, RelayPorts                          PortRange
+	DeniedPeers, NFTRules, Packages               []string
+	JanusDisabled                                 map[string]string
+	DNSWaitRounds, DNSWaitMinutes                 int
+	Files                                         []File
 }
 
 func newView(s Settings, sec Secrets) (view, error) {
@@ -148,7 +148,6 @@ func newView(s Settings, sec Secrets) (view, error) {
 		ACMEStaging:   s.ACMEStaging,
 		StateDevice:   s.StateDevice,
 		SignalingPath: SignalingPath,
-		CertDir:       CertificateDir(s.Domain),
 		SSHPort:       s.sshPort(),
 		Secrets:       sec,
 		Images:        s.EffectiveImages(),
