@@ -242,18 +242,18 @@ func (s Settings) validatePorts() error {
 		}
 	}
 	ranges := []struct {
-		key string
-		r   PortRange
+		key      string
+		r, deflt PortRange
 	}{
-		{KeyJanusRTPPorts, s.janusRTPPorts()},
-		{KeyTURNRelayPorts, s.turnRelayPorts()},
+		{KeyJanusRTPPorts, s.janusRTPPorts(), DefaultJanusRTPPorts},
+		{KeyTURNRelayPorts, s.turnRelayPorts(), DefaultTURNRelayPorts},
 	}
 	for _, x := range ranges {
 		if x.r.First > x.r.Last {
-			return configErr(x.key, "%q is reversed; want first-last with first ≤ last, e.g. %s", x.r.String(), DefaultJanusRTPPorts)
+			return configErr(x.key, "%d-%d is reversed; want first-last with first ≤ last, e.g. %s", x.r.First, x.r.Last, x.deflt)
 		}
 		if x.r.First < 1024 || x.r.Last > 65535 {
-			return configErr(x.key, "%s is outside 1024-65535", x.r)
+			return configErr(x.key, "%s is outside 1024-65535; want e.g. %s", x.r, x.deflt)
 		}
 		for _, f := range fixedPorts() {
 			if x.r.Contains(f.Port) {
