@@ -218,3 +218,13 @@ func TestNamespaceScript(t *testing.T) {
 		}
 	}
 }
+
+func TestDialContextStaysOnLoopback(t *testing.T) {
+	s := &Stack{Domain: DefaultDomain, opts: Options{NextcloudHost: DefaultNextcloudHost}}
+	for _, addr := range []string{"example.com:443", "192.0.2.1:443", "[2001:db8::1]:443"} {
+		if c, err := s.DialContext(t.Context(), "tcp", addr); err == nil {
+			c.Close()
+			t.Errorf("DialContext(%s) dialed out", addr)
+		}
+	}
+}

@@ -619,13 +619,17 @@ func lockMachine(ctx context.Context) (*os.File, error) {
 
 // DialContext dials like net.Dialer but resolves the test domain and the
 // fake Nextcloud's host to 127.0.0.1, as DNS would resolve them to the VM.
+// It dials nothing but loopback: other names and addresses are an error.
 func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	if host == s.Domain || host == s.opts.NextcloudHost {
+	if host == s.Domain || host == s.opts.NextcloudHost || host == "localhost" {
 		host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("test stack dials loopback only; %q is neither %s, %s nor a loopback address", host, s.Domain, s.opts.NextcloudHost)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, network, net.JoinHostPort(host, port))
