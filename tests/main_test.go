@@ -34,9 +34,14 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if stack != nil {
+		// Every daemon log of the whole run must be free of secrets.
+		if leaks := secretsInLogs(stack); len(leaks) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: secrets in daemon logs: %s\n", strings.Join(leaks, "; "))
+			code = 1
+		}
 		if code != 0 {
 			for _, name := range cloudconfig.ServiceNames() {
-				fmt.Fprintf(os.Stderr, "===== %s log (tail) =====\n%s\n", name, tailLines(stack.Logs(name), 80))
+				fmt.Fprintf(os.Stderr, "===== %s log (tail) =====\n%s\n", name, redactedTail(stack, name, 80))
 			}
 		}
 		if err := stack.Close(); err != nil {
@@ -60,11 +65,32 @@ func needStack(t *testing.T) *harness.Stack {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, name := range cloudconfig.ServiceNames() {
-				t.Logf("----- %s log (tail) -----\n%s", name, tailLines(stack.Logs(name), 60))
+				t.Logf("----- %s log (tail) -----\n%s", name, redactedTail(stack, name, 60))
 			}
 		}
 	})
 	return stack
+}
+
+// redactedTail is the end of a daemon's log with every secret replaced by
+// its name, fit for test output.
+func redactedTail(s *harness.Stack, name string, lines int) string {
+	return string(cloudconfig.Redact([]byte(tailLines(s.Logs(name), lines)), s.Secrets))
+}
+
+// secretsInLogs names each (service, secret) pair where a daemon wrote a
+// secret to its log, without the value.
+func secretsInLogs(s *harness.Stack) []string {
+	var leaks []string
+	for _, name := range cloudconfig.ServiceNames() {
+		logs := s.Logs(name)
+		for _, sec := range s.Secrets.List() {
+			if sec.Value != "" && strings.Contains(logs, sec.Value) {
+				leaks = append(leaks, fmt.Sprintf("%s log contains %s", name, sec.Name))
+			}
+		}
+	}
+	return leaks
 }
 
 func tailLines(s string, n int) string {
