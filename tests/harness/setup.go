@@ -3,7 +3,9 @@ package harness
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
@@ -42,4 +44,25 @@ prepare_files
 		return fmt.Errorf("prepare_files of %s failed (%v):\n%s", cloudconfig.SetupScript, p.err, strings.TrimSpace(logs.String()))
 	}
 	return nil
+}
+
+// Run runs argv to completion in the daemons' view of the file system (the
+// stack's mounts plus extra), as root, and returns its combined output.
+func (s *Stack) Run(ctx context.Context, extra []Mount, argv ...string) ([]byte, error) {
+	logs := newLogBuffer(256<<10, nil)
+	mounts := append(append([]Mount{}, s.mounts...), extra...)
+	p, err := startDaemon(path.Base(argv[0]), argv, s.env, mounts, "", logs)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.stop(syscall.SIGKILL, 0)
+		return []byte(logs.String()), fmt.Errorf("%s: %w", strings.Join(argv, " "), ctx.Err())
+	}
+	if p.err != nil {
+		return []byte(logs.String()), fmt.Errorf("%s: %w", strings.Join(argv, " "), p.err)
+	}
+	return []byte(logs.String()), nil
 }
