@@ -396,6 +396,18 @@ func (s *Stack) layOut() error {
 	return nil
 }
 
+// HostPath returns where a path under cloudconfig.BaseDir or
+// cloudconfig.LetsEncryptDir (as the daemons see it) lies in the harness'
+// temp tree, so a test can put files there (e.g. an ACME challenge).
+func (s *Stack) HostPath(vmPath string) (string, error) {
+	for prefix, dir := range map[string]string{cloudconfig.BaseDir: "opt-nctalk", cloudconfig.LetsEncryptDir: "letsencrypt"} {
+		if vmPath == prefix || strings.HasPrefix(vmPath, prefix+"/") {
+			return filepath.Join(s.root, dir, strings.TrimPrefix(vmPath, prefix)), nil
+		}
+	}
+	return "", fmt.Errorf("%s is neither under %s nor %s", vmPath, cloudconfig.BaseDir, cloudconfig.LetsEncryptDir)
+}
+
 func (s *Stack) buildOutputs() error {
 	o := outputs.Outputs{
 		Domain:              s.Domain,
