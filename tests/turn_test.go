@@ -1,9 +1,14 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,6 +43,51 @@ func TestTURN(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("credentials from the signaling server", func(t *testing.T) {
+		// The signaling server hands out TURN credentials ([turn] apikey,
+		// secret, servers); they must work on coturn.
+		get := func(key string) (*http.Response, []byte) {
+			u := s.Outputs.SignalingURL + "/turn/credentials?service=turn&username=alice&key=" + url.QueryEscape(key)
+			req, _ := http.NewRequestWithContext(bounded(t, 10*time.Second), http.MethodGet, u, nil)
+			resp, err := s.HTTPClient().Do(req)
+			if err != nil {
+				t.Fatalf("nginx: GET %s/turn/credentials: %v", s.Outputs.SignalingURL, err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp, body
+		}
+		if resp, _ := get("wrong-" + s.Secrets.JanusAPIKey); resp.StatusCode == http.StatusOK {
+			t.Errorf("signaling: TURN credentials handed out for a wrong API key")
+		}
+		resp, body := get(s.Secrets.JanusAPIKey)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("signaling: TURN credentials answered %s (server.conf [turn] apikey)", resp.Status)
+		}
+		var creds struct {
+			Username string   `json:"username"`
+			Password string   `json:"password"`
+			URIs     []string `json:"uris"`
+		}
+		if err := json.Unmarshal(body, &creds); err != nil {
+			t.Fatalf("signaling: TURN credentials are not JSON: %v", err)
+		}
+		want := fmt.Sprintf("turn:%s:%d?transport=udp", s.Domain, cloudconfig.PortTURN)
+		if !slices.Contains(creds.URIs, want) {
+			t.Errorf("signaling: TURN URIs %v lack %s (server.conf [turn] servers)", creds.URIs, want)
+		}
+		c, err := s.DialTURN(harness.TURNOverUDP, creds.Username, creds.Password)
+		if err != nil {
+			t.Fatalf("coturn: %v", err)
+		}
+		defer c.Close()
+		relay, err := c.Allocate()
+		if err != nil {
+			t.Fatalf("coturn refused the signaling server's TURN credentials: %v (server.conf [turn] secret must equal turnserver.conf static-auth-secret)", err)
+		}
+		relay.Close()
+	})
 
 	t.Run("wrong secret refused", func(t *testing.T) {
 		badUser, badPass := harness.TURNCredentials("wrong-"+s.Outputs.TURNSecret, "mallory", time.Now().Add(time.Hour))
