@@ -61,9 +61,9 @@ func TestExposure(t *testing.T) {
 				port := int(so.Local.Port())
 				switch {
 				case transformedToLoopback[name] && !isPublic(public, proto, port):
-					t.Errorf("%s listens on %s, which is not in the firewall's port table (%s would open it on every address on the VM)%s", name, so, configOf(name), listenerHint(name, port))
+					t.Errorf("%s listens on %s, which is not in the firewall's port table (%s would open it on every address on the VM)%s", name, so, harness.ConfigPath(name), listenerHint(name, port))
 				case !transformedToLoopback[name] && !so.Local.Addr().IsLoopback():
-					t.Errorf("%s listens on %s: an internal service must bind loopback only (config %s)", name, so, configOf(name))
+					t.Errorf("%s listens on %s: an internal service must bind loopback only (config %s)", name, so, harness.ConfigPath(name))
 				}
 			}
 			if listening == 0 {
@@ -90,7 +90,7 @@ func TestExposure(t *testing.T) {
 			}
 			for _, p := range ports {
 				if !have[p] {
-					t.Errorf("%s does not listen on %s (config %s)", name, p, configOf(name))
+					t.Errorf("%s does not listen on %s (config %s)", name, p, harness.ConfigPath(name))
 				}
 			}
 		}
@@ -112,7 +112,7 @@ func TestExposure(t *testing.T) {
 				t.Errorf("turnserver.conf: %s = %q, want %d (the firewall table)", key, got, want)
 			}
 		}
-		janus := string(s.Rendered[cloudconfig.JanusConfigDir+"/janus.jcfg"].Content)
+		janus := string(s.Rendered[cloudconfig.JanusConfigFile].Content)
 		if got := configValue(janus, "rtp_port_range", "="); got != `"`+s.JanusRTPPorts().String()+`"` {
 			t.Errorf("janus.jcfg: rtp_port_range = %s, want %q (the firewall's janus-rtp rule)", got, s.JanusRTPPorts().String())
 		}
@@ -150,22 +150,6 @@ func listenerHint(name string, port int) string {
 		return ": coturn's RFC 5780 alternate listener (listening port + 1); turnserver.conf needs no-rfc5780"
 	}
 	return ""
-}
-
-func configOf(name string) string {
-	switch name {
-	case cloudconfig.ServiceNginx:
-		return cloudconfig.NginxConfig
-	case cloudconfig.ServiceCoturn:
-		return cloudconfig.CoturnConfig
-	case cloudconfig.ServiceSignaling:
-		return cloudconfig.SignalingConfig
-	case cloudconfig.ServiceNATS:
-		return cloudconfig.NATSConfig
-	case cloudconfig.ServiceJanus:
-		return cloudconfig.JanusConfigDir
-	}
-	return "?"
 }
 
 // configValue returns the value of the first `key <sep> value` line.

@@ -30,7 +30,7 @@ var probes = map[string]func(ctx context.Context, s *Stack) error{
 // serviceConfigs name each service's main config, for messages.
 var serviceConfigs = map[string]string{
 	cloudconfig.ServiceNATS:      cloudconfig.NATSConfig,
-	cloudconfig.ServiceJanus:     cloudconfig.JanusConfigDir + "/janus.jcfg",
+	cloudconfig.ServiceJanus:     cloudconfig.JanusConfigFile,
 	cloudconfig.ServiceSignaling: cloudconfig.SignalingConfig,
 	cloudconfig.ServiceCoturn:    cloudconfig.CoturnConfig,
 	cloudconfig.ServiceNginx:     cloudconfig.NginxConfig,
@@ -64,6 +64,14 @@ func (s *Stack) defineServices() error {
 		}
 	}
 	return nil
+}
+
+// ConfigPath is the main config file of the named service, for messages.
+func ConfigPath(name string) string {
+	if p, ok := serviceConfigs[name]; ok {
+		return p
+	}
+	return "(no config for " + name + ")"
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
