@@ -148,7 +148,7 @@ func printNextcloudValues(w io.Writer, s cloudconfig.Settings, sec cloudconfig.S
 	case len(generated) > 0:
 		fmt.Fprintf(w, "Generated %s; not saved (use --secrets FILE to render the same document again).\n", strings.Join(generated, ", "))
 	}
-	fmt.Fprintf(w, "\nIn Nextcloud (Administration settings > Talk), or with `nctalk occ`:\n")
+	fmt.Fprintf(w, "\nIn Nextcloud (Administration settings > Talk, or occ talk:signaling:add, talk:turn:add, talk:stun:add):\n")
 	fmt.Fprintf(w, "  High-performance backend URL: %s (validate SSL certificate: on)\n", cloudconfig.SignalingURL(s.Domain))
 	fmt.Fprintf(w, "  High-performance backend secret: %s\n", sec.SignalingSecret)
 	for _, stun := range cloudconfig.STUNServers(s.Domain) {
