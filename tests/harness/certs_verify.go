@@ -78,7 +78,11 @@ func (s *Stack) SwapNginxCertificate(ctx context.Context, fullchain, key []byte)
 		if err := os.WriteFile(certPath, cert, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", certPath, err)
 		}
+		oldWorkers := s.nginxWorkers()
 		if err := s.reloadNginx(); err != nil {
+			return err
+		}
+		if err := s.waitWorkersRetired(ctx, oldWorkers); err != nil {
 			return err
 		}
 		return s.waitServedCertificate(ctx, cert)
@@ -102,6 +106,70 @@ func (s *Stack) reloadNginx() error {
 	}
 	fmt.Fprintf(svc.logs, "---- harness: reloading nginx (SIGHUP)\n")
 	return svc.proc.cmd.Process.Signal(syscall.SIGHUP)
+}
+
+// nginxWorkers lists nginx's processes other than the master: the workers
+// that serve connections with the configuration they were started with.
+func (s *Stack) nginxWorkers() []int {
+	master := s.PID(cloudconfig.ServiceNginx)
+	var workers []int
+	for _, pid := range s.Processes(cloudconfig.ServiceNginx) {
+		if pid != master {
+			workers = append(workers, pid)
+		}
+	}
+	return workers
+}
+
+// waitWorkersRetired waits until none of the given nginx workers accepts
+// connections any more: each has exited or closed its listening sockets.
+// After SIGHUP the old workers close their listeners only when they get to
+// the master's QUIT; until then a new connection may still reach one and get
+// the old certificate, so a single probe of the new certificate is not
+// enough. (A worker that still carries a WebSocket lives on, listening on
+// nothing.)
+func (s *Stack) waitWorkersRetired(ctx context.Context, workers []int) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		listening, err := s.listeningWorkers(workers)
+		if err != nil {
+			return err
+		}
+		if listening == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d nginx workers from before the reload still accept connections after 15 s (config %s)\n%s", listening, cloudconfig.NginxConfig, tail(s.Logs(cloudconfig.ServiceNginx), 20))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// listeningWorkers counts the given processes that still hold a listening socket.
+func (s *Stack) listeningWorkers(pids []int) (int, error) {
+	all, err := ReadSockets()
+	if err != nil {
+		return 0, err
+	}
+	listen := map[string]bool{}
+	for _, sock := range all {
+		if sock.Listening() {
+			listen[fmt.Sprintf("socket:[%d]", sock.Inode)] = true
+		}
+	}
+	count := 0
+	for _, pid := range pids {
+		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+		for _, fd := range fds {
+			if link, err := os.Readlink(fd); err == nil && listen[link] {
+				count++
+				break
+			}
+		}
+	}
+	return count, nil
 }
 
 // waitServedCertificate polls 443 until the leaf of fullchain is served.
