@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -76,7 +77,7 @@ func TestLoad(t *testing.T) {
 	})
 
 	t.Run(fmt.Sprintf("%d TURN allocations", loadTURNAllocations), func(t *testing.T) {
-		user, pass := harness.TURNCredentials(s.Outputs.TURNSecret, "load", time.Now().Add(time.Hour))
+		user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "load", time.Now().Add(time.Hour))
 		relayRange := s.TURNRelayPorts()
 		type result struct {
 			client *harness.TURNClient

@@ -23,7 +23,7 @@ import (
 func TestTURN(t *testing.T) {
 	s := needStack(t)
 	relayRange := s.TURNRelayPorts()
-	user, pass := harness.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
+	user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
 
 	for _, tr := range []harness.TURNTransport{harness.TURNOverUDP, harness.TURNOverTCP, harness.TURNOverTLS} {
 		t.Run("allocate over "+string(tr), func(t *testing.T) {
@@ -90,7 +90,7 @@ func TestTURN(t *testing.T) {
 	})
 
 	t.Run("wrong secret refused", func(t *testing.T) {
-		badUser, badPass := harness.TURNCredentials("wrong-"+s.Outputs.TURNSecret, "mallory", time.Now().Add(time.Hour))
+		badUser, badPass := cloudconfig.TURNCredentials("wrong-"+s.Outputs.TURNSecret, "mallory", time.Now().Add(time.Hour))
 		c, err := s.DialTURN(harness.TURNOverUDP, badUser, badPass)
 		if err != nil {
 			t.Fatalf("coturn: %v", err)
@@ -103,7 +103,7 @@ func TestTURN(t *testing.T) {
 	})
 
 	t.Run("expired credentials refused", func(t *testing.T) {
-		oldUser, oldPass := harness.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(-time.Hour))
+		oldUser, oldPass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(-time.Hour))
 		c, err := s.DialTURN(harness.TURNOverUDP, oldUser, oldPass)
 		if err != nil {
 			t.Fatalf("coturn: %v", err)
@@ -172,15 +172,6 @@ func TestTURN(t *testing.T) {
 			t.Errorf("coturn: permission to the public peer %s refused: %v%s", peer, err, deniedBy(s, "1.1.1.1"))
 		}
 	})
-}
-
-// TestTURNCredentialVector pins the REST credential algorithm to the
-// published vector (secret "secret", user 1700000000:alice).
-func TestTURNCredentialVector(t *testing.T) {
-	user, pass := harness.TURNCredentials("secret", "alice", time.Unix(1700000000, 0))
-	if user != "1700000000:alice" || pass != "d8soP47RbdIKLDUOpnJPVQyq5Ts=" {
-		t.Errorf("TURNCredentials = %q, %q; want 1700000000:alice, d8soP47RbdIKLDUOpnJPVQyq5Ts=", user, pass)
-	}
 }
 
 // deniedBy names the turnserver.conf line that made coturn refuse ip,

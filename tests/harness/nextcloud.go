@@ -3,7 +3,6 @@ package harness
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // Signaling request signing, shared by Nextcloud and the signaling server:
@@ -24,14 +25,6 @@ const (
 	HeaderChecksum = "Spreed-Signaling-Checksum"
 	HeaderBackend  = "Spreed-Signaling-Backend"
 )
-
-// Checksum is hex(HMAC-SHA256(secret, random + body)).
-func Checksum(secret, random string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(random))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
-}
 
 // NewRandom returns a 64-character random hex string for Spreed-Signaling-Random.
 func NewRandom() string {
@@ -46,7 +39,7 @@ func NewRandom() string {
 func SignRequest(req *http.Request, secret string, body []byte, backendURL string) {
 	random := NewRandom()
 	req.Header.Set(HeaderRandom, random)
-	req.Header.Set(HeaderChecksum, Checksum(secret, random, body))
+	req.Header.Set(HeaderChecksum, cloudconfig.BackendChecksum(secret, random, body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("OCS-APIRequest", "true")
 	if backendURL != "" {
@@ -150,7 +143,7 @@ func (f *FakeNextcloud) backend(w http.ResponseWriter, r *http.Request) {
 	secret := f.secret
 	f.mu.Unlock()
 	random := r.Header.Get(HeaderRandom)
-	if len(random) < 32 || !hmac.Equal([]byte(Checksum(secret, random, body)), []byte(r.Header.Get(HeaderChecksum))) {
+	if len(random) < 32 || !hmac.Equal([]byte(cloudconfig.BackendChecksum(secret, random, body)), []byte(r.Header.Get(HeaderChecksum))) {
 		f.BadChecksum.Add(1)
 		ocs(w, http.StatusForbidden, map[string]any{"error": "invalid checksum"})
 		return

@@ -1,13 +1,9 @@
 package harness
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/pion/logging"
@@ -15,16 +11,6 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 )
-
-// TURNCredentials are the TURN REST API credentials Nextcloud hands its
-// clients: username "<unix expiry>:<user>", password
-// base64(HMAC-SHA1(secret, username)).
-func TURNCredentials(secret, user string, expiry time.Time) (username, password string) {
-	username = strconv.FormatInt(expiry.Unix(), 10) + ":" + user
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write([]byte(username))
-	return username, base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
 
 // TURNTransport is how a TURN client reaches coturn.
 type TURNTransport string

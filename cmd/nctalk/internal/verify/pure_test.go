@@ -17,27 +17,6 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-func TestTURNCredentials(t *testing.T) {
-	// Vector from the field facts (coturn's REST scheme), checked with
-	// `printf 1700000000:alice | openssl dgst -sha1 -hmac secret -binary | base64`.
-	user, pass := TURNCredentials("secret", "alice", time.Unix(1700000000, 0))
-	if user != "1700000000:alice" || pass != "d8soP47RbdIKLDUOpnJPVQyq5Ts=" {
-		t.Fatalf("TURNCredentials = %q, %q; want 1700000000:alice, d8soP47RbdIKLDUOpnJPVQyq5Ts=", user, pass)
-	}
-	if _, other := TURNCredentials("other", "alice", time.Unix(1700000000, 0)); other == pass {
-		t.Fatal("a different secret gave the same password")
-	}
-}
-
-func TestSignBackendRequest(t *testing.T) {
-	// Checked with `printf %s%s RANDOM BODY | openssl dgst -sha256 -hmac secret`.
-	got := SignBackendRequest("secret", "abcdefghijklmnopqrstuvwxyz012345", []byte(RoomRequestBody))
-	want := "0cfa173287d987630fe54af0a40c4e0c517b840e811c39bdbb7602a0b7aa73e2"
-	if got != want {
-		t.Fatalf("SignBackendRequest = %s, want %s", got, want)
-	}
-}
-
 func TestParseFeatures(t *testing.T) {
 	tests := []struct {
 		header string

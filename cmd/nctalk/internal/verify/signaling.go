@@ -3,9 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
+	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // Features that current Talk requires of a signaling server, and those it
@@ -142,15 +141,6 @@ const (
 // of no users, for a room that does not exist, so nothing changes.
 const RoomRequestBody = `{"type":"update","update":{"userids":[]}}`
 
-// SignBackendRequest returns the checksum Nextcloud sends:
-// hex(HMAC-SHA256(secret, random + body)).
-func SignBackendRequest(secret, random string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(random))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -173,7 +163,7 @@ func checkBackendSecret(ctx context.Context, e *env) Result {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(headerRandom, random)
-	req.Header.Set(headerChecksum, SignBackendRequest(e.opts.Outputs.SignalingSecret, random, body))
+	req.Header.Set(headerChecksum, cloudconfig.BackendChecksum(e.opts.Outputs.SignalingSecret, random, body))
 	resp, err := e.httpClient(host).Do(req)
 	if err != nil {
 		return fail(fmt.Sprintf("POST %s: %s", u, shortErr(err)), "see the signaling check")

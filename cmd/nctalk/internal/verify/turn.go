@@ -2,10 +2,7 @@ package verify
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -22,16 +19,6 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 )
-
-// TURNCredentials computes TURN REST credentials as Nextcloud and the
-// signaling server hand them out: username "<unix expiry>:<user>",
-// password base64(HMAC-SHA1(secret, username)).
-func TURNCredentials(secret, user string, expires time.Time) (username, password string) {
-	username = strconv.FormatInt(expires.Unix(), 10) + ":" + user
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write([]byte(username))
-	return username, base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
 
 // turnUser is the user part of verify's TURN credentials.
 const turnUser = "nctalk-verify"
@@ -185,7 +172,7 @@ func checkTURN(ctx context.Context, e *env) Result {
 	if len(probes) == 0 {
 		return fail("the stack outputs list no TURN server Talk can use", "turnServers is missing from the outputs")
 	}
-	user, pass := TURNCredentials(e.opts.Outputs.TURNSecret, turnUser, e.opts.Now().Add(time.Hour))
+	user, pass := cloudconfig.TURNCredentials(e.opts.Outputs.TURNSecret, turnUser, e.opts.Now().Add(time.Hour))
 	type outcome struct {
 		probe turnProbe
 		addr  *net.UDPAddr
