@@ -233,6 +233,9 @@ func TestServerHoldsIPsFirewallAndKeys(t *testing.T) {
 	if str(uploaded.Inputs["publicKey"]) != testKey {
 		t.Errorf("uploaded key = %q", str(uploaded.Inputs["publicKey"]))
 	}
+	if !uploaded.DeleteBeforeReplace {
+		t.Error("SSH key is not delete-before-replace; a changed key would be created under the name the old one still holds (uniqueness_error)")
+	}
 	for k, want := range map[resource.PropertyKey]string{"name": testDomain, "serverType": "cx23", "image": "debian-13", "location": "fsn1"} {
 		if got := str(srv.Inputs[k]); got != want {
 			t.Errorf("server %s = %q; want %q", k, got, want)

@@ -29,15 +29,20 @@ func lookupSSHKeys(ctx *pulumi.Context, selector string) ([]string, error) {
 
 // newSSHKeys uploads the configured public keys and returns the IDs of
 // every key the server gets: the uploaded ones, then the existing ones.
+// A changed key replaces its SshKey (Hetzner cannot change a key's public
+// key) under the same name, which Hetzner keeps unique per project: the old
+// key must go first (DeleteBeforeReplace), or the create fails with
+// uniqueness_error.
 func newSSHKeys(ctx *pulumi.Context, name string, cfg config.Config, existing []string, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (pulumi.StringArray, error) {
 	var ids pulumi.StringArray
 	base := resourceBase(cfg.Settings.Domain)
+	keyOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.DeleteBeforeReplace(true))
 	for i, pub := range cfg.Settings.SSHAuthorizedKeys {
 		k, err := hcloud.NewSshKey(ctx, fmt.Sprintf("%s-ssh-key-%d", name, i), &hcloud.SshKeyArgs{
 			Name:      pulumi.Sprintf("%s-%d", base, i),
 			PublicKey: pulumi.String(pub),
 			Labels:    labels,
-		}, opts...)
+		}, keyOpts...)
 		if err != nil {
 			return nil, err
 		}
