@@ -81,6 +81,6 @@ systemctl enable nctalk-firewall
 systemctl restart nctalk-firewall
 sshd -t && systemctl restart ssh
 for i in 1 2 3; do compose pull -q && break; [ "$i" = 3 ] && exit 1; sleep 15; done
-compose up -d --wait
+compose up -d
 certificate
 {{.Paths.ReadyScript}}
