@@ -3,6 +3,9 @@ package cloudconfig
 // testSSHKey is a real (test-only) ed25519 public key.
 const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
 
+// testSSHKey2 is a second, different test-only ed25519 public key.
+const testSSHKey2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBfUHbVCx8mUKP6yi/nE7NuLzfSw5UXYmulhUXgGbwSP ops@example"
+
 // referenceSettings is the setting of the golden file and the size budget,
 // shaped like a real stack: two Nextcloud servers, one SSH key, two CIDRs, a
 // state volume, default ports.

@@ -28,7 +28,7 @@ func settingsCases() map[string]Settings {
 	staging.ACMEStaging = true
 	many := referenceSettings()
 	many.NextcloudURLs = []string{"https://a.example.com", "https://b.example.org/nextcloud", "https://c.example.net"}
-	many.SSHAuthorizedKeys = []string{testSSHKey, testSSHKey + "-2"}
+	many.SSHAuthorizedKeys = []string{testSSHKey, testSSHKey2}
 	custom := referenceSettings()
 	custom.SSHPort = 2222
 	custom.JanusRTPPorts = PortRange{First: 20000, Last: 40000}

@@ -147,13 +147,20 @@ func (s Settings) validateACMEEmail() error {
 }
 
 func (s Settings) validateSSHKeys() error {
+	seen := map[string]int{}
 	for i, k := range s.SSHAuthorizedKeys {
 		if strings.ContainsAny(k, "\r\n") {
 			return configErr(KeySSHPublicKeys, "entry %d holds more than one line; give one OpenSSH public key per entry", i)
 		}
-		if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil || len(strings.TrimSpace(string(rest))) > 0 {
+		pub, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k))
+		if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
 			return configErr(KeySSHPublicKeys, "entry %d is not an OpenSSH public key (%v); want a line such as \"ssh-ed25519 AAAA… comment\"", i, err)
 		}
+		fp := ssh.FingerprintSHA256(pub)
+		if j, dup := seen[fp]; dup {
+			return configErr(KeySSHPublicKeys, "entries %d and %d are the same key (%s); give each key once", j, i, fp)
+		}
+		seen[fp] = i
 	}
 	return nil
 }

@@ -41,6 +41,7 @@ func TestSettingsValidate(t *testing.T) {
 		{"email bad domain", func(s *Settings) { s.ACMEEmail = "admin@localhost" }, KeyACMEEmail, "Let's Encrypt"},
 		{"ssh key garbage", func(s *Settings) { s.SSHAuthorizedKeys = []string{"ssh-ed25519 notbase64"} }, KeySSHPublicKeys, "entry 0"},
 		{"ssh key two lines", func(s *Settings) { s.SSHAuthorizedKeys = []string{testSSHKey + "\n" + testSSHKey} }, KeySSHPublicKeys, "more than one line"},
+		{"ssh key twice", func(s *Settings) { s.SSHAuthorizedKeys = []string{testSSHKey, testSSHKey + " other comment"} }, KeySSHPublicKeys, "entries 0 and 1 are the same key"},
 		{"ssh key options", func(s *Settings) { s.SSHAuthorizedKeys = []string{`from="10.0.0.1" ` + testSSHKey} }, "", ""},
 		{"ssh cidr bad", func(s *Settings) { s.SSHAllowedCIDRs = []string{"203.0.113.0/33"} }, KeySSHAllowedCIDRs, "entry 0"},
 		{"ssh cidr word", func(s *Settings) { s.SSHAllowedCIDRs = []string{"office"} }, KeySSHAllowedCIDRs, "not a CIDR"},
