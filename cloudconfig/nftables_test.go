@@ -40,6 +40,12 @@ func TestHostFirewallLoads(t *testing.T) {
 					t.Errorf("loaded ruleset lacks rule %s:\n%s", r.Name, got)
 				}
 			}
+			// DHCP replies come from an address the request did not go to
+			// (broadcast, ff02::1:2), so conntrack does not admit them: v4 and v6
+			// (clouds that assign IPv6 by DHCPv6 lose it otherwise).
+			if !strings.Contains(got, "udp sport { 67, 547 } udp dport { 68, 546 } accept") {
+				t.Errorf("ruleset does not admit DHCPv4 and DHCPv6 replies:\n%s", got)
+			}
 			if !strings.Contains(got, "policy drop;") {
 				t.Errorf("input chain does not drop by default:\n%s", got)
 			}
