@@ -575,9 +575,9 @@ func TestOutputsParseForCompanionCommands(t *testing.T) {
 }
 
 func TestSSHKeySelector(t *testing.T) {
-	t.Run("selector only", func(t *testing.T) {
+	t.Run("selector only, in ID order whatever the API's order", func(t *testing.T) {
 		m := infratest.New(defaultSeed)
-		m.SSHKeys["team=ops"] = []infratest.ExistingSSHKey{{ID: existingKeyID, Name: "ops"}, {ID: 4712, Name: "ops2"}}
+		m.SSHKeys["team=ops"] = []infratest.ExistingSSHKey{{ID: 4712, Name: "ops2"}, {ID: existingKeyID, Name: "ops"}}
 		cfg := testConfig(t)
 		cfg.Settings.SSHAuthorizedKeys, cfg.SSHKeySelector = nil, "team=ops"
 		mustDeploy(t, cfg, m)
@@ -601,6 +601,35 @@ func TestSSHKeySelector(t *testing.T) {
 			t.Errorf("%d resources registered before the error; want none", len(regs))
 		}
 	})
+}
+
+// TestUploadedKeysNamedByContent: reordering sshPublicKeys or removing one
+// entry keeps every other key's resource and Hetzner name, so no key is
+// recreated under a name that still exists in the project.
+func TestUploadedKeysNamedByContent(t *testing.T) {
+	const otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBfUHbVCx8mUKP6yi/nE7NuLzfSw5UXYmulhUXgGbwSP ops@example"
+	names := func(keys ...string) map[string]string {
+		t.Helper()
+		cfg := testConfig(t)
+		cfg.Settings.SSHAuthorizedKeys = keys
+		m := infratest.New(defaultSeed)
+		mustDeploy(t, cfg, m)
+		byKey := map[string]string{}
+		for _, r := range m.OfType(infratest.TypeSSHKey) {
+			byKey[str(r.Inputs["publicKey"])] = r.Name + " " + str(r.Inputs["name"])
+		}
+		return byKey
+	}
+	both := names(testKey, otherKey)
+	if len(both) != 2 || both[testKey] == both[otherKey] {
+		t.Fatalf("uploaded keys = %v; want two distinctly named keys", both)
+	}
+	if swapped := names(otherKey, testKey); !maps.Equal(swapped, both) {
+		t.Errorf("after reordering: %v; want the same names %v", swapped, both)
+	}
+	if rest := names(otherKey); rest[otherKey] != both[otherKey] {
+		t.Errorf("after removing the first key: %q; want %q", rest[otherKey], both[otherKey])
+	}
 }
 
 func TestIPv6HostAddress(t *testing.T) {

@@ -1,12 +1,17 @@
 package infra
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"golang.org/x/crypto/ssh"
 
+	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
 )
 
@@ -20,26 +25,50 @@ func lookupSSHKeys(ctx *pulumi.Context, selector string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("looking up SSH keys with %s:%s %q: %w", config.Namespace, config.KeySSHKeySelector, selector, err)
 	}
-	ids := make([]string, 0, len(res.SshKeys))
+	// In ID order: the server's key list forces a replacement when it
+	// changes, so it must not follow the order the API happens to answer in.
+	nums := make([]int, 0, len(res.SshKeys))
 	for _, k := range res.SshKeys {
-		ids = append(ids, strconv.Itoa(k.Id))
+		nums = append(nums, k.Id)
+	}
+	slices.Sort(nums)
+	ids := make([]string, 0, len(nums))
+	for _, n := range nums {
+		ids = append(ids, strconv.Itoa(n))
 	}
 	return ids, nil
 }
 
+// sshKeySuffix names an uploaded key after its content (the first 12 hex
+// digits of the SHA-256 of the key blob), not its position in the list, so
+// reordering or removing an entry never recreates another key under a name
+// that still exists in the Hetzner project.
+func sshKeySuffix(authorizedKey string) (string, error) {
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorizedKey))
+	if err != nil {
+		return "", fmt.Errorf("%s:%s: %w", config.Namespace, cloudconfig.KeySSHPublicKeys, err)
+	}
+	sum := sha256.Sum256(pub.Marshal())
+	return hex.EncodeToString(sum[:6]), nil
+}
+
 // newSSHKeys uploads the configured public keys and returns the IDs of
 // every key the server gets: the uploaded ones, then the existing ones.
-// A changed key replaces its SshKey (Hetzner cannot change a key's public
-// key) under the same name, which Hetzner keeps unique per project: the old
-// key must go first (DeleteBeforeReplace), or the create fails with
-// uniqueness_error.
+// Each uploaded key is named after its content (sshKeySuffix). A replaced
+// SshKey (e.g. a changed comment: Hetzner cannot change a key in place)
+// keeps its name, which Hetzner keeps unique per project: the old key must
+// go first (DeleteBeforeReplace), or the create fails with uniqueness_error.
 func newSSHKeys(ctx *pulumi.Context, name string, cfg config.Config, existing []string, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (pulumi.StringArray, error) {
 	var ids pulumi.StringArray
 	base := resourceBase(cfg.Settings.Domain)
 	keyOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.DeleteBeforeReplace(true))
-	for i, pub := range cfg.Settings.SSHAuthorizedKeys {
-		k, err := hcloud.NewSshKey(ctx, fmt.Sprintf("%s-ssh-key-%d", name, i), &hcloud.SshKeyArgs{
-			Name:      pulumi.Sprintf("%s-%d", base, i),
+	for _, pub := range cfg.Settings.SSHAuthorizedKeys {
+		suffix, err := sshKeySuffix(pub)
+		if err != nil {
+			return nil, err
+		}
+		k, err := hcloud.NewSshKey(ctx, fmt.Sprintf("%s-ssh-key-%s", name, suffix), &hcloud.SshKeyArgs{
+			Name:      pulumi.Sprintf("%s-%s", base, suffix),
 			PublicKey: pulumi.String(pub),
 			Labels:    labels,
 		}, keyOpts...)
