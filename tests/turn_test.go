@@ -89,31 +89,30 @@ func TestTURN(t *testing.T) {
 		relay.Close()
 	})
 
-	t.Run("wrong secret refused", func(t *testing.T) {
-		badUser, badPass := cloudconfig.TURNCredentials("wrong-"+s.Outputs.TURNSecret, "mallory", time.Now().Add(time.Hour))
-		c, err := s.DialTURN(harness.TURNOverUDP, badUser, badPass)
-		if err != nil {
-			t.Fatalf("coturn: %v", err)
-		}
-		defer c.Close()
-		if relay, err := c.Allocate(); err == nil {
-			relay.Close()
-			t.Fatal("coturn: allocated a relay for credentials made with a wrong secret (turnserver.conf: use-auth-secret)")
-		}
-	})
-
-	t.Run("expired credentials refused", func(t *testing.T) {
-		oldUser, oldPass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(-time.Hour))
-		c, err := s.DialTURN(harness.TURNOverUDP, oldUser, oldPass)
-		if err != nil {
-			t.Fatalf("coturn: %v", err)
-		}
-		defer c.Close()
-		if relay, err := c.Allocate(); err == nil {
-			relay.Close()
-			t.Fatal("coturn: allocated a relay for expired REST credentials")
-		}
-	})
+	refusals := []struct {
+		name, secret, user string
+		expires            time.Time
+		why                string
+	}{
+		{"wrong secret refused", "wrong-" + s.Outputs.TURNSecret, "mallory", time.Now().Add(time.Hour),
+			"credentials made with a wrong secret (turnserver.conf: use-auth-secret)"},
+		{"expired credentials refused", s.Outputs.TURNSecret, "alice", time.Now().Add(-time.Hour),
+			"expired REST credentials"},
+	}
+	for _, r := range refusals {
+		t.Run(r.name, func(t *testing.T) {
+			badUser, badPass := cloudconfig.TURNCredentials(r.secret, r.user, r.expires)
+			c, err := s.DialTURN(harness.TURNOverUDP, badUser, badPass)
+			if err != nil {
+				t.Fatalf("coturn: %v", err)
+			}
+			defer c.Close()
+			if relay, err := c.Allocate(); err == nil {
+				relay.Close()
+				t.Fatal("coturn: allocated a relay for " + r.why)
+			}
+		})
+	}
 
 	t.Run("no relay into loopback or private networks", func(t *testing.T) {
 		c, err := s.DialTURN(harness.TURNOverUDP, user, pass)
