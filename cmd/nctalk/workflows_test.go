@@ -152,7 +152,7 @@ func TestPreviewKeepsCredentialsFromPullRequestTools(t *testing.T) {
 		if strings.Contains(s.Run, "go run ./cmd/nctalk") {
 			t.Errorf("step %q runs the pull request's own nctalk (go run ./cmd/nctalk); build it from the base branch", s.Name)
 		}
-		if baseCheckout && strings.Contains(s.Run, "go build") && strings.Contains(s.Run, "./cmd/nctalk") {
+		if baseCheckout && goBuild.MatchString(s.Run) {
 			if pulumiStep {
 				t.Errorf("step %q builds the tool and runs pulumi", s.Name)
 			}
@@ -216,3 +216,6 @@ func needs(j job, name string) bool {
 	}
 	return false
 }
+
+// goBuild matches a build of the nctalk command from the base checkout.
+var goBuild = regexp.MustCompile(`go -C base build .*\./cmd/nctalk`)
