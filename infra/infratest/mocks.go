@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
 // Resource type tokens the stack registers.
@@ -61,6 +62,8 @@ type Registration struct {
 	Dependencies        []string
 	Protect             bool
 	DeleteBeforeReplace bool
+	// Aliases are the resource's alias specs (pulumi.Aliases), as sent to the engine.
+	Aliases []*pulumirpc.Alias
 }
 
 // Mocks implements pulumi.MockResourceMonitor. The zero value is not
@@ -101,6 +104,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		reg.Dependencies = slices.Clone(rpc.GetDependencies())
 		reg.Protect = rpc.GetProtect()
 		reg.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		reg.Aliases = slices.Clone(rpc.GetAliases())
 	}
 	m.mu.Unlock()
 
