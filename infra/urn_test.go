@@ -134,4 +134,3 @@ func aliasURNs(r infratest.Registration) []string {
 	}
 	return out
 }
-
