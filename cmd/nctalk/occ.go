@@ -15,10 +15,6 @@ import (
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
-func init() {
-	register("occ", "wire Nextcloud Talk to the backend through occ (idempotent)", runOcc)
-}
-
 // Exit codes of `nctalk occ`.
 const (
 	occExitOK       = 0 // applied, or nothing to do

@@ -11,10 +11,6 @@ import (
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
-func init() {
-	register("preview-summary", "turn `pulumi preview --json` into a Markdown PR comment (no secrets)", runPreviewSummary)
-}
-
 // runPreviewSummary reads `pulumi preview --json` from --file or stdin and
 // writes the Markdown summary to stdout.
 func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -19,10 +19,6 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-func init() {
-	register("render", "render the backend's cloud-config for any cloud that takes user data", runRender)
-}
-
 // Exit codes of `nctalk render`.
 const (
 	renderExitOK       = 0 // document on stdout

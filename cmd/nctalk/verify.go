@@ -16,10 +16,6 @@ import (
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
-func init() {
-	register("verify", "check a live backend the way Nextcloud and Talk clients use it", runVerify)
-}
-
 // waitInterval is the pause between rounds of --wait.
 const waitInterval = 5 * time.Second
 
