@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire"
-	"github.com/nctalk/nctalk/infra/outputs"
 )
 
 // Exit codes of `nctalk occ`.
@@ -46,7 +45,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("occ", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	prefix := fs.String("occ", "", "command prefix that runs Nextcloud's occ (required)")
-	outputsFile := fs.String("outputs", "", "read the stack outputs from `FILE` instead of stdin")
+	outputsFile := fs.String("outputs", "-", outputsFlagUsage)
 	dryRun := fs.Bool("dry-run", false, "print the plan (secrets masked) and change nothing")
 	replace := fs.Bool("replace", false, "also remove signaling, TURN and STUN entries of other servers")
 	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command")
@@ -135,24 +134,10 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return occExitOK
 }
 
-// readDesired parses the stack outputs from file (or stdin when file is
-// empty) into the desired Talk settings.
-func readDesired(file string, stdin io.Reader) (occwire.Desired, error) {
-	in := stdin
-	if f, ok := stdin.(*os.File); ok && file == "" {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return occwire.Desired{}, errors.New("stdin is a terminal: pipe in `pulumi stack output --json --show-secrets` or pass --outputs FILE")
-		}
-	}
-	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return occwire.Desired{}, fmt.Errorf("--outputs: %w", err)
-		}
-		defer f.Close()
-		in = f
-	}
-	o, err := outputs.Parse(in)
+// readDesired reads the stack outputs from source (readStackOutputs) into
+// the desired Talk settings.
+func readDesired(source string, stdin io.Reader) (occwire.Desired, error) {
+	o, err := readStackOutputs(source, stdin)
 	if err != nil {
 		return occwire.Desired{}, err
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify"
-	"github.com/nctalk/nctalk/infra/outputs"
 )
 
 // waitInterval is the pause between rounds of --wait.
@@ -53,7 +52,7 @@ func parseVerifyFlags(args []string, stderr io.Writer) (verifyConfig, error) {
 	c := verifyConfig{resolve: resolveFlag{}}
 	fs := flag.NewFlagSet("nctalk verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.outputsFile, "outputs", "-", "stack outputs JSON file (`pulumi stack output --json --show-secrets`); - reads stdin")
+	fs.StringVar(&c.outputsFile, "outputs", "-", outputsFlagUsage)
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.DurationVar(&c.wait, "wait", 0, "poll until every check passes or this much time is up (e.g. 10m after `pulumi up`)")
 	fs.StringVar(&c.caFile, "ca", "", "PEM file of an extra CA to trust (e.g. a test CA or Let's Encrypt's staging root)")
@@ -108,16 +107,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // verifyOptions reads the outputs and the CA file.
 func verifyOptions(cfg verifyConfig, stdin io.Reader) (verify.Options, error) {
-	in := stdin
-	if cfg.outputsFile != "-" {
-		f, err := os.Open(cfg.outputsFile)
-		if err != nil {
-			return verify.Options{}, fmt.Errorf("--outputs: %w", err)
-		}
-		defer f.Close()
-		in = f
-	}
-	out, err := outputs.Parse(in)
+	out, err := readStackOutputs(cfg.outputsFile, stdin)
 	if err != nil {
 		return verify.Options{}, err
 	}
