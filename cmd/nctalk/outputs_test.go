@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// fakePulumi puts a `pulumi` on PATH that records its arguments and prints
+// fakePulumiStackOutput puts a `pulumi` on PATH that records its arguments and prints
 // outputs (or fails), as the real CLI does.
-func fakePulumi(t *testing.T, stdout string, exit int) (argsFile string) {
+func fakePulumiStackOutput(t *testing.T, stdout string, exit int) (argsFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	argsFile = filepath.Join(dir, "args")
@@ -49,7 +49,7 @@ func TestReadStackOutputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			argsFile := fakePulumi(t, sampleOutputs, 0)
+			argsFile := fakePulumiStackOutput(t, sampleOutputs, 0)
 			o, err := readStackOutputs(tt.source, strings.NewReader(tt.stdin))
 			if err != nil {
 				t.Fatalf("readStackOutputs(%q): %v", tt.source, err)
@@ -66,7 +66,7 @@ func TestReadStackOutputs(t *testing.T) {
 }
 
 func TestReadStackOutputsErrors(t *testing.T) {
-	fakePulumi(t, sampleOutputs, 1)
+	fakePulumiStackOutput(t, sampleOutputs, 1)
 	huge := strings.Repeat(" ", maxOutputsBytes+1)
 	tests := []struct{ name, source, stdin, want string }{
 		{"missing file", filepath.Join(t.TempDir(), "nope.json"), "", "--outputs"},
