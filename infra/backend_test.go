@@ -2,8 +2,11 @@ package infra
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -136,8 +139,24 @@ func atoi(t testing.TB, id string) int {
 	return n
 }
 
+// userData is the server's user data unpacked as cloud-init unpacks it
+// (base64, then gzip): the rendered document.
 func userData(t testing.TB, m *infratest.Mocks) string {
-	return str(one(t, m, infratest.TypeServer).Inputs["userData"])
+	t.Helper()
+	wire := str(one(t, m, infratest.TypeServer).Inputs["userData"])
+	packed, err := base64.StdEncoding.DecodeString(wire)
+	if err != nil {
+		t.Fatalf("user data is not base64: %v", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		t.Fatalf("user data is not gzip: %v", err)
+	}
+	doc, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("user data: %v", err)
+	}
+	return string(doc)
 }
 
 func TestFirewallIsThePortTable(t *testing.T) {
