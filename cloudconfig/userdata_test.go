@@ -9,14 +9,18 @@ import (
 )
 
 // cloudInitDecode is what cloud-init does with user data fetched from
-// Hetzner: its Hetzner datasource's maybe_b64decode, then user-data
-// processing's gunzip and text decoding. It runs Debian's cloud-init.
+// Hetzner: its Hetzner datasource's maybe_b64decode (DataSourceHetzner.py
+// in 22.4 and 25.1), then user-data processing's gunzip and text decoding.
+// It runs Debian's cloud-init.
 const cloudInitDecode = `
 import sys
 from cloudinit import util
-from cloudinit.sources.helpers import hetzner
+try:
+    maybe_b64decode = util.maybe_b64decode  # cloud-init 23+ (Debian 13)
+except AttributeError:
+    from cloudinit.sources.helpers.hetzner import maybe_b64decode  # 22.4 (Debian 12)
 raw = open(sys.argv[1], "rb").read()
-data = hetzner.maybe_b64decode(raw)
+data = maybe_b64decode(raw)
 sys.stdout.write(util.decode_binary(util.decomp_gzip(data, quiet=False)))
 `
 
