@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -69,21 +70,48 @@ type Result struct {
 	Stdout, Stderr []byte
 }
 
+// pipeGrace is how long Run still reads occ's output after the timeout
+// killed it: a wrapper's child outside occ's process group (sudo with
+// use_pty runs the command in a session of its own) may hold the pipes.
+const pipeGrace = 100 * time.Millisecond
+
 // Run runs occ with args and waits for it. The error is an *exec.ExitError
-// when occ ran and failed, another error when it could not be started.
+// when occ ran and failed, another error when it could not be started or
+// ctx ended (ErrTimeout when the timeout struck).
+//
+// occ runs in a process group of its own. When ctx ends or the timeout
+// strikes, the whole group is killed (the wrapper, such as sudo or docker,
+// and the php below it), and Run stops waiting for the output pipes right
+// after: a process that left the group cannot hold Run past the deadline.
 func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
+	runCtx := ctx
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
+		runCtx, cancel = context.WithTimeout(ctx, r.Timeout)
 		defer cancel()
 	}
 	argv := r.Argv(args)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The negative pid is the process group Setpgid made.
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+			return cmd.Process.Kill()
+		}
+		return nil
+	}
+	cmd.WaitDelay = pipeGrace
 	err := cmd.Run()
+	if err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w after %s (%v)", ErrTimeout, r.Timeout, err)
+	}
 	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, err
 }
+
+// ErrTimeout is wrapped by Run's error when occ ran past Runner.Timeout.
+var ErrTimeout = errors.New("occ did not finish within --timeout; it was killed with its process group")
 
 // OccError is an occ command that failed. Its Error text holds no secrets
 // only after masking: print it, and Output, through a Masker.
