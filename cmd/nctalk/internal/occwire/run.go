@@ -192,17 +192,48 @@ func withoutJSONLines(out []byte) []byte {
 	return kept
 }
 
-// listParseError wraps a parse failure of a list command's output. Its
-// stdout is left out of the error: it may hold secrets not known yet.
+// listParseError wraps a parse failure of a list command's output. When
+// occ printed no JSON at all, what it printed is its reason (occ exits 0
+// after `Cannot write into "config" directory!`, for one) and goes into
+// the error, JSON-looking lines left out; when it printed JSON of another
+// shape, stdout is left out: it may hold secrets not known yet.
 func listParseError(command string, res Result, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, ErrNotJSON) {
+		return &OccError{
+			Args:   []string{command, "--output=json"},
+			Output: append(withoutJSONLines(res.Stdout), res.Stderr...),
+			Err:    fmt.Errorf("occ exited 0 but printed no JSON; its output (below) says why: %w", err),
+		}
 	}
 	return &OccError{
 		Args:   []string{command, "--output=json"},
 		Output: res.Stderr,
 		Err:    fmt.Errorf("its output is not what Talk's %s prints (output not shown, it may hold secrets): %w", command, err),
 	}
+}
+
+// ErrNotConfirmed is wrapped when occ exited 0 without Talk's confirmation
+// of a change: occ stopped before running the command.
+var ErrNotConfirmed = errors.New("occ exited 0 but did not print Talk's confirmation, so the change was not made; its output (below) says why")
+
+// confirmed reports whether stdout holds Talk's message for a change that
+// ran (lib/Command/*/Add.php and Delete.php; the formatter removed the
+// <info> tags): "Added …", "Deleted …", "There is nothing to delete.", or
+// the default STUN server's note.
+func confirmed(command string, stdout []byte) bool {
+	for _, line := range strings.Split(string(stdout), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasSuffix(command, ":add") && strings.HasPrefix(line, "Added "):
+			return true
+		case strings.HasSuffix(command, ":delete") && (strings.HasPrefix(line, "Deleted ") || line == TalkMsgNothingDeleted || line == TalkMsgDefaultSTUN):
+			return true
+		}
+	}
+	return false
 }
 
 // Apply runs the steps in order and stops at the first failure, which it
@@ -213,6 +244,9 @@ func Apply(ctx context.Context, r Runner, steps []Step, before func(Step)) error
 			before(s)
 		}
 		res, err := r.Run(ctx, s.Args...)
+		if err == nil && !confirmed(s.Args[0], res.Stdout) {
+			err = ErrNotConfirmed
+		}
 		if err != nil {
 			return &OccError{Args: s.Args, Output: append(res.Stdout, res.Stderr...), Err: err}
 		}
