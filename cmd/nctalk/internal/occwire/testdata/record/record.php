@@ -3,9 +3,11 @@
 //
 //   php record.php occ '<occ prefix>' OUT.json
 //       Runs every talk:* call nctalk makes (and the refusals it must
-//       predict) against a THROWAWAY Nextcloud with Talk enabled, e.g.
-//       'sudo -u www-data php /var/www/nextcloud/occ'. It deletes all
-//       signaling, TURN and STUN entries first.
+//       predict) against a FRESH, THROWAWAY Nextcloud with Talk enabled
+//       (never configured: the lists start empty), e.g.
+//       'sudo -u www-data php /var/www/nextcloud/occ'. Then make
+//       config/config.php read-only (chmod a-w) and run
+//       talk:stun:list --output=json once more by hand for exit0-config.
 //   php record.php formatter NEXTCLOUD_3RDPARTY_DIR OUT.json
 //       Writes list results through Symfony Console's StreamOutput the way
 //       Nextcloud's OC\Core\Command\Base::writeArrayInOutputFormat does
@@ -117,19 +119,6 @@ if ($mode === 'occ') {
         return ['args' => $args, 'stdout' => $stdout, 'stderr' => $stderr, 'exit' => $exit];
     };
     $calls = [];
-    // Start from an empty Talk configuration.
-    foreach (json_decode($run(['talk:signaling:list', '--output=json'])['stdout'], true)['servers'] ?? [] as $s) {
-        $run(['talk:signaling:delete', $s['server']]);
-    }
-    foreach (json_decode($run(['talk:turn:list', '--output=json'])['stdout'], true) ?: [] as $t) {
-        $run(['talk:turn:delete', $t['schemes'] ?? '', $t['server'], $t['protocols']]);
-    }
-    $run(['talk:stun:add', 'placeholder.invalid:1']);
-    foreach (json_decode($run(['talk:stun:list', '--output=json'])['stdout'], true) ?: [] as $s) {
-        if ($s !== 'placeholder.invalid:1') {
-            $run(['talk:stun:delete', $s]);
-        }
-    }
     foreach (transcriptSteps() as $args) {
         $calls[] = $run($args);
     }
