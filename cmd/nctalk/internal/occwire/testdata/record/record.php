@@ -13,6 +13,14 @@
 //       Nextcloud's OC\Core\Command\Base::writeArrayInOutputFormat does
 //       ($output->writeln(json_encode($items))), using the Symfony of that
 //       Nextcloud release (a checkout of nextcloud/3rdparty at its tag).
+//   php record.php talk SPREED_DIR SERVER_DIR NEXTCLOUD_3RDPARTY_DIR OUT.json
+//       Where no Nextcloud can run: the same calls as `occ`, through
+//       Symfony Console's Application, running Talk's own command classes
+//       (SPREED_DIR/lib/Command/{Signaling,Turn,Stun}/*.php) and
+//       Nextcloud's OC\Core\Command\Base (SERVER_DIR/core/Command/Base.php)
+//       on an in-memory app config; lib/base.php's checks, the database and
+//       the app config's types are not played. The result is marked
+//       derived.
 //   php record.php parse_url OUT.json
 //       Talk's talk:stun:add check (parse_url host and port, both
 //       non-empty) on a table of entries, with this PHP.
@@ -27,6 +35,26 @@ function out(string $file, array $doc): void {
 
 // Values a hand-edited Nextcloud may hold, with the characters Symfony's
 // formatter treats specially.
+// autoloadThirdparty loads Symfony Console and what it needs from a
+// nextcloud/3rdparty checkout.
+function autoloadThirdparty(string $root): void {
+    spl_autoload_register(function ($c) use ($root) {
+        $map = ['Symfony\\Component\\Console\\' => 'symfony/console/', 'Symfony\\Component\\String\\' => 'symfony/string/',
+            'Symfony\\Contracts\\Service\\' => 'symfony/service-contracts/',
+            'Symfony\\Contracts\\EventDispatcher\\' => 'symfony/event-dispatcher-contracts/',
+            'Stecman\\Component\\Symfony\\Console\\BashCompletion\\' => 'stecman/symfony-console-completion/src/',
+            'Psr\\Container\\' => 'psr/container/src/'];
+        foreach ($map as $p => $d) {
+            if (str_starts_with($c, $p)) {
+                $f = "$root/$d" . str_replace('\\', '/', substr($c, strlen($p))) . '.php';
+                if (is_file($f)) {
+                    require $f;
+                }
+            }
+        }
+    });
+}
+
 function formatterCases(): array {
     return [
         ['servers' => [['server' => 'https://hpb.example.org/', 'verify' => true]], 'secret' => 'plain-secret'],
@@ -75,18 +103,7 @@ if ($mode === 'parse_url') {
 
 if ($mode === 'formatter') {
     $root = rtrim($argv[2], '/');
-    spl_autoload_register(function ($c) use ($root) {
-        $map = ['Symfony\\Component\\Console\\' => 'symfony/console/', 'Symfony\\Component\\String\\' => 'symfony/string/',
-            'Symfony\\Contracts\\Service\\' => 'symfony/service-contracts/'];
-        foreach ($map as $p => $d) {
-            if (str_starts_with($c, $p)) {
-                $f = "$root/$d" . str_replace('\\', '/', substr($c, strlen($p))) . '.php';
-                if (is_file($f)) {
-                    require $f;
-                }
-            }
-        }
-    });
+    autoloadThirdparty($root);
     $lock = json_decode(file_get_contents("$root/composer.lock"), true);
     $version = '';
     foreach ($lock['packages'] as $p) {
@@ -104,6 +121,64 @@ if ($mode === 'formatter') {
         $rows[] = ['json' => json_encode($v), 'stdout' => stream_get_contents($stream)];
     }
     out($argv[3], ['what' => 'Base::writeArrayInOutputFormat --output=json through Symfony Console', 'recorded' => ['symfony/console' => $version], 'rows' => $rows]);
+    exit(0);
+}
+
+if ($mode === 'talk') {
+    [$spreed, $server, $root, $file] = array_slice($argv, 2, 4);
+    autoloadThirdparty(rtrim($root, '/'));
+    // Stand-ins for what the commands take from Nextcloud: the app config
+    // (IConfig string values and IAppConfig arrays on the same store) and
+    // the documentation URL Base::configure asks for.
+    eval('namespace OCP { interface IConfig { public function getAppValue($app, $key, $default = ""); public function setAppValue($app, $key, $value); }
+        class Defaults { public function getDocBaseUrl(): string { return "https://docs.nextcloud.com"; } }
+        class Server { public static function get(string $c) { return new $c(); } } }
+        namespace OCP\AppFramework\Services { interface IAppConfig { public function getAppValueArray(string $key, array $default = [], bool $lazy = false): array; public function setAppValueArray(string $key, array $value, bool $lazy = false, bool $sensitive = false): void; } }
+        namespace OCA\Talk { class Config { public const STUN_SERVERS = "stun_servers"; public const DEFAULT_STUN_SERVER = "stun.nextcloud.com:443"; } }');
+    $store = new class implements OCP\IConfig, OCP\AppFramework\Services\IAppConfig {
+        public array $values = [];
+        public function getAppValue($app, $key, $default = '') { return $this->values[$key] ?? $default; }
+        public function setAppValue($app, $key, $value) { $this->values[$key] = (string)$value; }
+        public function getAppValueArray(string $key, array $default = [], bool $lazy = false): array {
+            $v = json_decode($this->values[$key] ?? '', true);
+            return is_array($v) ? $v : $default;
+        }
+        public function setAppValueArray(string $key, array $value, bool $lazy = false, bool $sensitive = false): void { $this->values[$key] = json_encode($value); }
+    };
+    require rtrim($server, '/') . '/core/Command/Base.php';
+    $commands = [];
+    foreach (['Signaling', 'Turn', 'Stun'] as $group) {
+        foreach (['Add', 'Delete', 'ListCommand'] as $name) {
+            require rtrim($spreed, '/') . "/lib/Command/$group/$name.php";
+            $class = "OCA\\Talk\\Command\\$group\\$name";
+            $commands[] = new $class($store);
+        }
+    }
+    $calls = [];
+    foreach (transcriptSteps() as $args) {
+        $app = new Symfony\Component\Console\Application('Nextcloud');
+        $app->setAutoExit(false);
+        foreach ($commands as $c) {
+            $app->add($c);
+        }
+        $out = fopen('php://memory', 'w+');
+        $err = fopen('php://memory', 'w+');
+        $output = new class($out, $err) extends Symfony\Component\Console\Output\StreamOutput implements Symfony\Component\Console\Output\ConsoleOutputInterface {
+            private Symfony\Component\Console\Output\OutputInterface $error;
+            public function __construct($out, $err) {
+                parent::__construct($out, self::VERBOSITY_NORMAL, false);
+                $this->error = new Symfony\Component\Console\Output\StreamOutput($err, self::VERBOSITY_NORMAL, false);
+            }
+            public function getErrorOutput(): Symfony\Component\Console\Output\OutputInterface { return $this->error; }
+            public function setErrorOutput(Symfony\Component\Console\Output\OutputInterface $error): void { $this->error = $error; }
+            public function section(): Symfony\Component\Console\Output\ConsoleSectionOutput { throw new LogicException('no sections'); }
+        };
+        $exit = $app->run(new Symfony\Component\Console\Input\ArgvInput(array_merge(['occ'], $args)), $output);
+        rewind($out);
+        rewind($err);
+        $calls[] = ['args' => $args, 'stdout' => stream_get_contents($out), 'stderr' => stream_get_contents($err), 'exit' => $exit];
+    }
+    out($file, ['what' => 'talk:* calls through Talk\'s command classes on an in-memory app config (record.php talk)', 'derived' => true, 'calls' => $calls]);
     exit(0);
 }
 
