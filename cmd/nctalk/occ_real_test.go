@@ -161,3 +161,27 @@ func TestOccReadsFormattedLists(t *testing.T) {
 }
 
 func shellQuoteTest(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestOccTimeoutBehindSudo: `--timeout 1s` behind a sudo-like wrapper
+// whose child (php) keeps the output pipes open in a session of its own
+// (row timeout-pipes): nctalk must return, exit 1, before the child exits.
+func TestOccTimeoutBehindSudo(t *testing.T) {
+	dir := t.TempDir()
+	done := filepath.Join(dir, "done")
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	php := write("php", "sleep 6\ntouch "+shellQuoteTest(done)+"\n")
+	sudo := write("sudo", "setsid \"$@\" &\nwait\n")
+	r := runOccWith(t, stackOutputs(t, nil), "--occ", shellQuoteTest(sudo)+" "+shellQuoteTest(php), "--timeout", "1s")
+	if _, err := os.Stat(done); err == nil {
+		t.Fatalf("nctalk returned only after the child finished\nstderr:\n%s", r.stderr)
+	}
+	if r.code != 1 || !strings.Contains(r.stderr, "did not finish within --timeout") {
+		t.Errorf("exit %d, want 1 naming the timeout\nstderr:\n%s", r.code, r.stderr)
+	}
+}
