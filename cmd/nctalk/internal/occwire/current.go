@@ -124,9 +124,10 @@ func jsonDocument(out []byte) ([]byte, error) {
 	if json.Valid(trimmed) {
 		return trimmed, nil
 	}
-	lines := bytes.Split(trimmed, []byte("\n"))
+	// Line by line, so that quotes in a warning cannot upset Unformat.
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
-		line := bytes.TrimSpace(lines[i])
+		line := Unformat(bytes.TrimSpace(lines[i]))
 		if len(line) > 0 && (line[0] == '[' || line[0] == '{') && json.Valid(line) {
 			return line, nil
 		}

@@ -116,3 +116,14 @@ func TestUnformatReadsRecordedFormatterOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAfterAWarningWithAQuote: a PHP warning before the JSON, with an
+// odd number of quotes, must not upset the reading of the formatter's `\<`.
+func TestParseAfterAWarningWithAQuote(t *testing.T) {
+	out := "PHP Warning:  Undefined array key \"x in /var/www/nextcloud/lib/private/x.php on line 1\n" +
+		`{"servers":[],"secret":"a\<b"}` + "\n"
+	_, secret, err := ParseSignalingList([]byte(out))
+	if err != nil || secret != `a\<b` {
+		t.Errorf("got %q, %v; want the secret a\\<b", secret, err)
+	}
+}
