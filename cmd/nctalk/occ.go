@@ -42,7 +42,7 @@ pipes, no variables); occ's arguments are appended as separate words:
 Entries the installed Talk would refuse (talk:stun:add '[2001:db8::1]:3478')
 stop the run before any occ call; entries Talk stores in another spelling
 (host:03478 as host:3478) are planned in that spelling. At --timeout the
-whole process group of the prefix (sudo and the php below it) is killed.
+whole process tree of the prefix (sudo and the php below it) is killed.
 
 Exit codes: 0 applied or nothing to do, 1 an occ command failed (also when
 occ exits 0 with a reason instead of Talk's output, e.g. Cannot write into
@@ -60,7 +60,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	outputsFile := fs.String("outputs", "", "read the stack outputs from `FILE` instead of stdin")
 	dryRun := fs.Bool("dry-run", false, "print the plan (secrets masked) and change nothing")
 	replace := fs.Bool("replace", false, "also remove signaling, TURN and STUN entries of other servers")
-	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command; at the limit the prefix's whole process group is killed")
+	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command; at the limit the prefix's whole process tree is killed")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, occUsage)
 		fs.PrintDefaults()

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -71,18 +73,20 @@ type Result struct {
 }
 
 // pipeGrace is how long Run still reads occ's output after the timeout
-// killed it: a wrapper's child outside occ's process group (sudo with
-// use_pty runs the command in a session of its own) may hold the pipes.
+// killed it: a process that escaped occ's process tree (a daemon that
+// double-forked) may still hold the pipes.
 const pipeGrace = 100 * time.Millisecond
 
 // Run runs occ with args and waits for it. The error is an *exec.ExitError
 // when occ ran and failed, another error when it could not be started or
 // ctx ended (ErrTimeout when the timeout struck).
 //
-// occ runs in a process group of its own. When ctx ends or the timeout
-// strikes, the whole group is killed (the wrapper, such as sudo or docker,
-// and the php below it), and Run stops waiting for the output pipes right
-// after: a process that left the group cannot hold Run past the deadline.
+// When ctx ends or the timeout strikes, occ's whole process tree is killed:
+// the wrapper (sudo, docker, ssh) and everything it started, the php below
+// sudo included, even in the session of its own that sudo's use_pty gives
+// it. Run stops waiting for the output pipes right after. occ stays in
+// nctalk's process group, so sudo and ssh can still prompt on the terminal
+// (a process group of its own would be stopped by SIGTTIN when it reads).
 func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
 	runCtx := ctx
 	if r.Timeout > 0 {
@@ -94,14 +98,7 @@ func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
 	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The negative pid is the process group Setpgid made.
-		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
-			return cmd.Process.Kill()
-		}
-		return nil
-	}
+	cmd.Cancel = func() error { return killTree(cmd.Process.Pid) }
 	cmd.WaitDelay = pipeGrace
 	err := cmd.Run()
 	if err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
@@ -111,7 +108,75 @@ func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
 }
 
 // ErrTimeout is wrapped by Run's error when occ ran past Runner.Timeout.
-var ErrTimeout = errors.New("occ did not finish within --timeout; it was killed with its process group")
+var ErrTimeout = errors.New("occ did not finish within --timeout; it was killed with every process it started")
+
+// killTree sends SIGKILL to pid and to every process descended from it.
+// The tree is read before anything is killed: a killed parent's children
+// are handed to init and could no longer be found.
+func killTree(pid int) error {
+	pids := append([]int{pid}, descendants(pid)...)
+	var first error
+	for _, p := range pids {
+		if err := syscall.Kill(p, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// descendants lists the processes below pid, from /proc where there is
+// one, else from ps(1).
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	if entries, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range entries {
+			p, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			// pid (comm) state ppid …; comm may hold blanks and parentheses.
+			rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+			fields := strings.Fields(string(rest))
+			if len(fields) < 2 {
+				continue
+			}
+			if pp, err := strconv.Atoi(fields[1]); err == nil {
+				children[pp] = append(children[pp], p)
+			}
+		}
+	} else if out, err := exec.Command("ps", "-A", "-o", "pid=", "-o", "ppid=").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			p, err1 := strconv.Atoi(f[0])
+			pp, err2 := strconv.Atoi(f[1])
+			if err1 == nil && err2 == nil {
+				children[pp] = append(children[pp], p)
+			}
+		}
+	}
+	var all []int
+	queue := []int{pid}
+	seen := map[int]bool{pid: true}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			if !seen[c] {
+				seen[c] = true
+				all = append(all, c)
+				queue = append(queue, c)
+			}
+		}
+	}
+	return all
+}
 
 // OccError is an occ command that failed. Its Error text holds no secrets
 // only after masking: print it, and Output, through a Masker.

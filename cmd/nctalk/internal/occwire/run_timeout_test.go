@@ -15,8 +15,9 @@ import (
 // TestRunnerTimeoutBehindWrapper runs occ behind a wrapper that, like sudo,
 // runs the command as its child and waits for it. At the timeout the
 // wrapper dies, but its child still holds the output pipes: Run must kill
-// the whole process group, and must not wait for a child that escaped it
-// (sudo's use_pty puts the command in its own session).
+// the wrapper's whole tree (sudo's use_pty puts the command in a session
+// of its own, still below sudo), and must not wait for a process that
+// escaped the tree.
 func TestRunnerTimeoutBehindWrapper(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -26,7 +27,9 @@ func TestRunnerTimeoutBehindWrapper(t *testing.T) {
 		killed bool
 	}{
 		{"child in the wrapper's process group", `"$@" &`, true},
-		{"child in its own session", `setsid "$@" &`, false},
+		{"child in a session of its own (sudo's use_pty)", `setsid "$@" &`, true},
+		// The wrapper runs on till the deadline; its child left the tree.
+		{"child that escaped the tree", "( setsid \"$@\" & )\nsleep 8 &", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -69,9 +72,25 @@ func TestRunnerTimeoutBehindWrapper(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 				}
 				if alive() {
-					t.Errorf("the child (pid %d) in occ's process group survived the timeout", pid)
+					t.Errorf("the child (pid %d) below occ survived the timeout", pid)
 				}
 			}
 		})
+	}
+}
+
+// TestRunnerKeepsOccInTheForeground: occ runs in nctalk's own process group,
+// the terminal's foreground group, so that sudo's password prompt and ssh's
+// questions can read the terminal (a group of its own would be stopped by
+// SIGTTIN).
+func TestRunnerKeepsOccInTheForeground(t *testing.T) {
+	r := Runner{Prefix: []string{"sh", "-c", "ps -o pgid= -p $$"}}
+	res, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+	if want := syscall.Getpgrp(); got != want {
+		t.Errorf("occ ran in process group %d, nctalk is in %d", got, want)
 	}
 }
