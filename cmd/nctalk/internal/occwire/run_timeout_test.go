@@ -84,7 +84,8 @@ func TestRunnerTimeoutBehindWrapper(t *testing.T) {
 // questions can read the terminal (a group of its own would be stopped by
 // SIGTTIN).
 func TestRunnerKeepsOccInTheForeground(t *testing.T) {
-	r := Runner{Prefix: []string{"sh", "-c", "ps -o pgid= -p $$"}}
+	// Field 5 of /proc/PID/stat is the process group.
+	r := Runner{Prefix: []string{"sh", "-c", "cut -d' ' -f5 /proc/$$/stat"}}
 	res, err := r.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
