@@ -34,8 +34,15 @@ pipes, no variables); occ's arguments are appended as separate words:
   --occ 'docker exec -u www-data nextcloud-aio-nextcloud php /var/www/html/occ'
   --occ 'ssh cloud.example.com sudo -u www-data php /var/www/nextcloud/occ'
 
-Exit codes: 0 applied or nothing to do, 1 an occ command failed,
-2 bad input (flags, stack outputs).
+Entries the installed Talk would refuse (talk:stun:add '[2001:db8::1]:3478')
+stop the run before any occ call; entries Talk stores in another spelling
+(host:03478 as host:3478) are planned in that spelling. At --timeout the
+whole process tree of the prefix (sudo and the php below it) is killed.
+
+Exit codes: 0 applied or nothing to do, 1 an occ command failed (also when
+occ exits 0 with a reason instead of Talk's output, e.g. Cannot write into
+"config" directory!), 2 bad input (flags, stack outputs, entries Talk
+refuses). See docs/occ.md.
 
 flags:
 `
@@ -48,7 +55,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	outputsFile := fs.String("outputs", "-", outputsFlagUsage)
 	dryRun := fs.Bool("dry-run", false, "print the plan (secrets masked) and change nothing")
 	replace := fs.Bool("replace", false, "also remove signaling, TURN and STUN entries of other servers")
-	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command")
+	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command; at the limit the prefix's whole process tree is killed")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, occUsage)
 		fs.PrintDefaults()
