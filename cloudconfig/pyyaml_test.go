@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -87,3 +88,63 @@ func pyyamlLoad(t *testing.T, docs ...[]byte) []pyDoc {
 
 // topLevelKeys are the keys every rendered document has, in PyYAML's order.
 var topLevelKeys = []string{"disable_root", "package_update", "package_upgrade", "packages", "runcmd", "ssh_pwauth", "write_files"}
+
+// hostileYAMLContents are file contents that break a naive block scalar.
+var hostileYAMLContents = []string{
+	"a\u2028bootcmd: [touch /pwned]\n",
+	"a\u2029bootcmd: [touch /pwned]\n",
+	"a\u0085bootcmd: [touch /pwned]\n",
+	"a\rbootcmd: [touch /pwned]\n",
+	"a\r\nbootcmd: [touch /pwned]\n",
+	"\ufeffa\n",
+	"a\x00b\x01c\x1b\x7f\n",
+	"no final newline",
+	"two final newlines\n\n",
+	"",
+	"\n",
+	"  leading blanks\nbootcmd: x\n",
+	"\tleading tab\n",
+	"blank line\n   \nafter\n",
+	"trailing blanks   \n",
+	"---\n...\n%YAML 1.1\n",
+	"é ü 日本 \U0001F600\n",
+	"ends in \u2028",
+	"#!/bin/sh\n'\"\\ $x `y`\n",
+}
+
+// TestYAMLBlockRoundTripsInPyYAML writes each hostile content with
+// yamlBlock into a write_files entry and reads it back with PyYAML: the
+// document keeps its keys and the content arrives byte for byte.
+func TestYAMLBlockRoundTripsInPyYAML(t *testing.T) {
+	var docs [][]byte
+	for _, c := range hostileYAMLContents {
+		block, err := yamlBlock(4, []byte(c))
+		if err != nil {
+			t.Fatalf("yamlBlock(%q): %v", c, err)
+		}
+		path, _ := yamlScalar("/x")
+		docs = append(docs, []byte("#cloud-config\nwrite_files:\n- path: "+path+"\n  content: "+block+"\nruncmd: []\n"))
+	}
+	for i, d := range pyyamlLoad(t, docs...) {
+		c := hostileYAMLContents[i]
+		switch {
+		case d.Error != "":
+			t.Errorf("%q: PyYAML: %s\n%s", c, d.Error, docs[i])
+		case !slices.Equal(d.Keys, []string{"runcmd", "write_files"}) || len(d.Files) != 1:
+			t.Errorf("%q: PyYAML sees keys %q and %d files\n%s", c, d.Keys, len(d.Files), docs[i])
+		case d.Files[0].Content != c:
+			t.Errorf("%q: PyYAML reads the content as %q\n%s", c, d.Files[0].Content, docs[i])
+		}
+	}
+}
+
+// TestReferenceFilesAreLiteralBlocks keeps the document readable: every
+// rendered file of the reference setting is a literal block scalar, not an
+// escaped line.
+func TestReferenceFilesAreLiteralBlocks(t *testing.T) {
+	for _, f := range mustFiles(t, referenceSettings()) {
+		if !literalBlockSafe(string(f.Content)) {
+			t.Errorf("%s would be written as a double-quoted line", f.Path)
+		}
+	}
+}

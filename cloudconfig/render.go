@@ -30,8 +30,12 @@ var templates = template.Must(template.New("").Option("missingkey=error").Funcs(
 	"join":   strings.Join,
 	// sh quotes a value as one shell word (ShellQuote); every value in a
 	// shell script goes through it.
-	"sh":  ShellQuote,
-	"dir": path.Dir,
+	"sh": ShellQuote,
+	// yaml and yamlblock write one YAML scalar; every value in the
+	// cloud-config goes through one of them.
+	"yaml":      yamlScalar,
+	"yamlblock": yamlBlock,
+	"dir":       path.Dir,
 	// rel writes a path under BaseDir relative to the compose project.
 	"rel": func(p string) string { return "." + strings.TrimPrefix(p, BaseDir) },
 }).ParseFS(templateFS, "templates/*"))
