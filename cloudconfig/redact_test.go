@@ -66,3 +66,12 @@ func firstDiffLine(a, b []byte) string {
 	}
 	return "(none)"
 }
+
+func BenchmarkRenderRedacted(b *testing.B) {
+	s, sec := referenceSettings(), fakeSecrets()
+	for b.Loop() {
+		if _, err := RenderRedacted(s, sec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
