@@ -43,6 +43,12 @@ var stringKeys = []stringKey{
 		func(v string) (string, string) { return CoturnConfig, v }},
 	{"janusApiKey", fakeSecrets().JanusAPIKey, func(_ *Settings, sec *Secrets, v string) { sec.JanusAPIKey = v },
 		func(v string) (string, string) { return SignalingConfig, v }},
+	{"internalClientSecret", fakeSecrets().InternalClientSecret, func(_ *Settings, sec *Secrets, v string) { sec.InternalClientSecret = v },
+		func(v string) (string, string) { return SignalingConfig, v }},
+	{"sessionHashKey", fakeSecrets().SessionHashKey, func(_ *Settings, sec *Secrets, v string) { sec.SessionHashKey = v },
+		func(v string) (string, string) { return SignalingConfig, v }},
+	{"sessionBlockKey", fakeSecrets().SessionBlockKey, func(_ *Settings, sec *Secrets, v string) { sec.SessionBlockKey = v },
+		func(v string) (string, string) { return SignalingConfig, v }},
 }
 
 // hostilePieces are inserted into benign values: YAML 1.1 line breaks, BOM,
