@@ -11,25 +11,40 @@ import (
 )
 
 // pyyamlScript loads each document with PyYAML's pure-Python SafeLoader
-// (cloud-init's loader derives from it; libyaml's CSafeLoader reads line
-// breaks differently) and prints, per document, its top-level keys and
-// write_files entries, or the error.
+// (libyaml's CSafeLoader reads line breaks differently) and, when cloud-init
+// is installed, with cloud-init's own loader (cloudinit.safeyaml, derived
+// from SafeLoader); it prints, per document, the top-level keys and
+// write_files entries, or the error (also when the loaders disagree).
 const pyyamlScript = `
 import json, sys, yaml
+loaders = [('PyYAML SafeLoader', lambda text: yaml.load(text, Loader=yaml.SafeLoader))]
+try:
+    from cloudinit import safeyaml  # cloud-init's own loader, when installed
+    loaders.append(('cloudinit.safeyaml', safeyaml.load))
+except ImportError:
+    pass
+
+def view(d):
+    files = []
+    for wf in (d.get('write_files') or []) if isinstance(d, dict) else []:
+        c = wf.get('content')
+        if isinstance(c, bytes):
+            c = c.decode('utf-8', 'surrogateescape')
+        files.append({'path': wf.get('path'), 'content': c})
+    return {'keys': sorted(d.keys()) if isinstance(d, dict) else None, 'files': files}
+
 out = []
 for p in sys.argv[1:]:
     with open(p, 'rb') as f:
-        raw = f.read()
+        text = f.read().decode('utf-8')  # as cloud-init's util.load_yaml does
+    views = []
     try:
-        d = yaml.load(raw, Loader=yaml.SafeLoader)
-        files = []
-        for wf in (d.get('write_files') or []) if isinstance(d, dict) else []:
-            c = wf.get('content')
-            if isinstance(c, bytes):
-                c = c.decode('utf-8', 'surrogateescape')
-            files.append({'path': wf.get('path'), 'content': c})
-        keys = sorted(d.keys()) if isinstance(d, dict) else None
-        out.append({'keys': keys, 'files': files})
+        for name, load in loaders:
+            views.append(view(load(text)))
+        if any(v != views[0] for v in views):
+            out.append({'error': 'the loaders disagree: ' + ', '.join(n for n, _ in loaders)})
+        else:
+            out.append(views[0])
     except Exception as e:
         out.append({'error': str(e)})
 json.dump(out, sys.stdout)
