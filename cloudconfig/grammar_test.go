@@ -1,6 +1,8 @@
 package cloudconfig
 
 import (
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,13 +50,47 @@ func TestREADMEValueGrammarIsGrammars(t *testing.T) {
 	}
 }
 
-// TestGrammarsCoverEveryStringKey: each string setting and each shared
-// secret the render command reads has a grammar.
+// settingsFieldKeys maps each string-valued field of Settings (string,
+// []string, map[string]string) to its config key.
+var settingsFieldKeys = map[string]string{
+	"Domain": KeyDomain, "NextcloudURLs": KeyNextcloudURLs, "ACMEEmail": KeyACMEEmail,
+	"SSHAuthorizedKeys": KeySSHPublicKeys, "SSHAllowedCIDRs": KeySSHAllowedCIDRs,
+	"Images": KeyImages, "StateDevice": KeyStateDevice,
+}
+
+// TestGrammarsCoverEveryStringKey: every string-valued field of Settings
+// (found by reflection, so a new one cannot be missed) and each shared
+// secret has a grammar, and the property test feeds it hostile values.
 func TestGrammarsCoverEveryStringKey(t *testing.T) {
-	for _, k := range []string{KeyDomain, KeyNextcloudURLs, KeyACMEEmail, KeySSHPublicKeys,
-		KeySSHAllowedCIDRs, KeyImages, KeyStateDevice, KeySignalingSecret, KeyTURNSecret} {
-		if _, ok := GrammarOf(k); !ok {
-			t.Errorf("%s has no grammar", k)
+	st := reflect.TypeOf(Settings{})
+	for i := 0; i < st.NumField(); i++ {
+		f := st.Field(i)
+		k := f.Type.Kind()
+		isString := k == reflect.String ||
+			k == reflect.Slice && f.Type.Elem().Kind() == reflect.String ||
+			k == reflect.Map && f.Type.Elem().Kind() == reflect.String
+		if !isString {
+			continue
+		}
+		key, ok := settingsFieldKeys[f.Name]
+		if !ok {
+			t.Errorf("Settings.%s holds strings but has no entry in settingsFieldKeys: give its key a row in Grammars (and README's Value grammar table) and an entry in stringKeys", f.Name)
+			continue
+		}
+		if _, ok := GrammarOf(key); !ok {
+			t.Errorf("%s (Settings.%s) has no grammar", key, f.Name)
+		}
+	}
+	keys := []string{KeySignalingSecret, KeyTURNSecret}
+	for _, key := range settingsFieldKeys {
+		keys = append(keys, key)
+	}
+	for _, key := range keys {
+		if _, ok := GrammarOf(key); !ok {
+			t.Errorf("%s has no grammar", key)
+		}
+		if !slices.ContainsFunc(stringKeys, func(k stringKey) bool { return k.key == key }) {
+			t.Errorf("%s is missing from the property test's stringKeys", key)
 		}
 	}
 }
