@@ -298,13 +298,11 @@ func (s Settings) validateImages() error {
 	}
 	for _, name := range sortedKeys(s.Images) {
 		ref := s.Images[name]
-		if _, ok := DefaultImages[name]; ok {
-			if err := g.Check(-1, ref); err != nil {
-				return err
-			}
-		}
 		if _, ok := DefaultImages[name]; !ok {
 			return configErr(KeyImages, "%q is not a service; want one of %s", name, strings.Join(ServiceNames(), ", "))
+		}
+		if err := g.Check(-1, ref); err != nil {
+			return err
 		}
 		if err := checkImageRef(ref); err != nil {
 			return configErr(KeyImages, "%s: %q %v; want a pinned reference such as %s", name, ref, err, DefaultImages[name])
