@@ -28,7 +28,14 @@ var templateFS embed.FS
 var templates = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
 	"indent": indent,
 	"join":   strings.Join,
-	"dir":    path.Dir,
+	// sh quotes a value as one shell word (ShellQuote); every value in a
+	// shell script goes through it.
+	"sh": ShellQuote,
+	// yaml and yamlblock write one YAML scalar; every value in the
+	// cloud-config goes through one of them.
+	"yaml":      yamlScalar,
+	"yamlblock": yamlBlock,
+	"dir":       path.Dir,
 	// rel writes a path under BaseDir relative to the compose project.
 	"rel": func(p string) string { return "." + strings.TrimPrefix(p, BaseDir) },
 }).ParseFS(templateFS, "templates/*"))
@@ -286,15 +293,25 @@ func Render(s Settings, sec Secrets) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, err := renderDocument(s, v)
+	if err != nil {
+		return nil, err
+	}
+	if len(doc) > MaxUserDataBytes {
+		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config is %d bytes, over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", len(doc), MaxUserDataBytes)
+	}
+	return doc, nil
+}
+
+// renderDocument executes every template for a checked view.
+func renderDocument(s Settings, v view) ([]byte, error) {
+	var err error
 	if v.Files, err = renderFiles(s, v); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, "cloud-config.yaml", v); err != nil {
 		return nil, fmt.Errorf("rendering the cloud-config: %w", err)
-	}
-	if b.Len() > MaxUserDataBytes {
-		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config is %d bytes, over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", b.Len(), MaxUserDataBytes)
 	}
 	return b.Bytes(), nil
 }
@@ -331,9 +348,12 @@ func renderFiles(s Settings, v view) ([]File, error) {
 // name is inserted at %s.
 const RedactionMarker = "<redacted:%s>"
 
-// Redact replaces every secret value in doc with a fixed marker naming it.
+// Redact replaces every secret value in text with a fixed marker naming it.
+// It searches, so it is for text whose structure is unknown (logs, command
+// output); a secret that equals ordinary words replaces those words too.
+// For the rendered document use RenderRedacted, which redacts by position.
 // Longer secrets are replaced first, so a secret that contains another is
-// never half-redacted.
+// never half-redacted; empty secrets are skipped.
 func Redact(doc []byte, sec Secrets) []byte {
 	list := sec.List()
 	slices.SortStableFunc(list, func(a, b NamedSecret) int { return len(b.Value) - len(a.Value) })
@@ -345,4 +365,31 @@ func Redact(doc []byte, sec Secrets) []byte {
 		out = bytes.ReplaceAll(out, []byte(ns.Value), []byte(fmt.Sprintf(RedactionMarker, ns.Name)))
 	}
 	return out
+}
+
+// RenderRedacted returns the document Render returns for the same inputs,
+// with each secret's value replaced by its marker (RedactionMarker). It
+// redacts by position, not by searching: after checking the inputs as
+// Render does, it renders the same templates again with the markers as the
+// secrets' values. So the result does not depend on the secrets at all: a
+// secret that equals ordinary text of the document ("true", a path, a
+// service name) neither corrupts that text nor stays visible.
+func RenderRedacted(s Settings, sec Secrets) ([]byte, error) {
+	if _, err := Render(s, sec); err != nil {
+		return nil, err
+	}
+	v, err := newView(s, redactionSecrets())
+	if err != nil {
+		return nil, err
+	}
+	return renderDocument(s, v)
+}
+
+// redactionSecrets has every secret set to its marker.
+func redactionSecrets() Secrets {
+	var m Secrets
+	for _, ns := range m.List() {
+		m.Set(ns.Name, fmt.Sprintf(RedactionMarker, ns.Name))
+	}
+	return m
 }

@@ -136,13 +136,16 @@ func TestRenderSize(t *testing.T) {
 			t.Errorf("%s: %d bytes, over %d", name, n, MaxTypicalUserDataBytes)
 		}
 	}
+	// Within every key's grammar (entries, bytes) but over the user data
+	// limit: 20 backends with 2000-byte URLs.
 	huge := referenceSettings()
-	for i := 0; len(huge.NextcloudURLs) < 600; i++ {
-		huge.NextcloudURLs = append(huge.NextcloudURLs, fmt.Sprintf("https://cloud%d.example.com", i))
+	for i := 0; len(huge.NextcloudURLs) < 20; i++ {
+		u := fmt.Sprintf("https://cloud%d.example.com/", i)
+		huge.NextcloudURLs = append(huge.NextcloudURLs, u+strings.Repeat("p", 2000-len(u)))
 	}
 	_, err := Render(huge, fakeSecrets())
 	if err == nil || !strings.Contains(err.Error(), "user data limit") || KeyOf(err) == "" {
-		t.Errorf("600 backends: err = %v, want a config error about the user data limit", err)
+		t.Errorf("20 long backends: err = %v, want a config error about the user data limit", err)
 	}
 }
 

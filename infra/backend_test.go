@@ -677,8 +677,11 @@ func TestIPv6HostAddress(t *testing.T) {
 
 func TestOversizedCloudConfigFailsBeforeRegistering(t *testing.T) {
 	cfg := testConfig(t)
-	for i := range 400 {
-		cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, fmt.Sprintf("https://cloud%03d.example.com", i))
+	// Within the grammar of nextcloudUrls (64 entries of 2 KiB) but over
+	// the user data limit: 20 URLs of 2000 bytes.
+	for i := range 20 {
+		u := fmt.Sprintf("https://cloud%03d.example.com/", i)
+		cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, u+strings.Repeat("p", 2000-len(u)))
 	}
 	m := infratest.New(defaultSeed)
 	d := deploy(t, cfg, m)

@@ -46,7 +46,13 @@ func renderCloudConfig(s cloudconfig.Settings, secrets secretOutputs, volumeID p
 		if err != nil {
 			return nil, fmt.Errorf("rendering the cloud-config: %w", err)
 		}
-		return []string{cloudconfig.EncodeUserData(doc), string(cloudconfig.Redact(doc, sec))}, nil
+		// Redacted by position (the same templates, markers for secrets),
+		// not by searching the document for the secrets' values.
+		redacted, err := cloudconfig.RenderRedacted(settings, sec)
+		if err != nil {
+			return nil, fmt.Errorf("rendering the redacted cloud-config: %w", err)
+		}
+		return []string{cloudconfig.EncodeUserData(doc), string(redacted)}, nil
 	}).(pulumi.StringArrayOutput)
 	return cloudConfig{
 		userData: rendered.Index(pulumi.Int(0)),

@@ -28,7 +28,7 @@ const (
 
 const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud-config.yaml
 
-Renders the #cloud-config of the Talk backend from FILE, a YAML file with the
+Renders the #cloud-config of the Talk backend from FILE (at most 256 KiB), a YAML file with the
 stack's config keys without the "nctalk:" prefix, or a Pulumi stack file
 (Pulumi.<stack>.yaml; its nctalk: keys are read). Cloud-only keys such as
 location, serverType, image, sshKeySelector, dnsZone and volumeSize are
@@ -41,6 +41,29 @@ Nextcloud's Talk settings.
 
 flags:
 `
+
+// maxInputFileBytes caps the --config and --secrets files: both are a few
+// hundred bytes in practice, and the limit refuses a huge file before it is
+// parsed (a 64 MiB file took over 300 MiB of memory to parse and render).
+const maxInputFileBytes = 256 << 10
+
+// readInputFile reads a --config or --secrets file of at most
+// maxInputFileBytes; a larger one is refused without reading the rest.
+func readInputFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxInputFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(raw) > maxInputFileBytes {
+		return nil, fmt.Errorf("%s is over the %d KiB limit for input files; a config or secrets file is a few hundred bytes", path, maxInputFileBytes>>10)
+	}
+	return raw, nil
+}
 
 // renderKeys are the keys the render command reads from the config file.
 var renderKeys = []string{
@@ -75,7 +98,7 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return renderExitBadInput
 	}
-	raw, err := os.ReadFile(*configPath)
+	raw, err := readInputFile(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
 		return renderExitBadInput
@@ -265,12 +288,12 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 // readable by group or others.
 func readSecretsFile(path string, stderr io.Writer) (cloudconfig.Secrets, error) {
 	var sec cloudconfig.Secrets
-	raw, err := os.ReadFile(path)
+	raw, err := readInputFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return sec, nil
 	}
 	if err != nil {
-		return sec, fmt.Errorf("reading secrets: %w", err)
+		return sec, fmt.Errorf("secrets: %w", err)
 	}
 	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
 		fmt.Fprintf(stderr, "nctalk render: warning: %s is readable by others (mode %04o); run chmod 600 %s\n", path, info.Mode().Perm(), path)

@@ -409,6 +409,10 @@ func (s *Stack) HostPath(vmPath string) (string, error) {
 }
 
 func (s *Stack) buildOutputs() error {
+	redacted, err := cloudconfig.RenderRedacted(s.Settings, s.Secrets)
+	if err != nil {
+		return fmt.Errorf("redacted cloud-config: %w", err)
+	}
 	o := outputs.Outputs{
 		Domain:              s.Domain,
 		SignalingURL:        cloudconfig.SignalingURL(s.Domain),
@@ -422,7 +426,7 @@ func (s *Stack) buildOutputs() error {
 		IPv6:                "::1",
 		ServerName:          "nctalk-test",
 		SSHCommand:          "ssh root@127.0.0.1",
-		CloudConfigRedacted: string(cloudconfig.Redact(s.CloudConfig, s.Secrets)),
+		CloudConfigRedacted: string(redacted),
 	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
