@@ -41,7 +41,7 @@ func TestMetadataServiceClosedToContainers(t *testing.T) {
 	mustRun(t, "ip", "-n", ctr, "addr", "add", "172.30.0.2/24", "dev", "eth0")
 	mustRun(t, "ip", "-n", ctr, "link", "set", "eth0", "up")
 	mustRun(t, "ip", "-n", ctr, "route", "add", "default", "via", "172.30.0.1")
-	mustRun(t, "ip", "netns", "exec", host, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	mustRun(t, "ip", "netns", "exec", host, "sh", "-c", "echo 1 >/proc/sys/net/ipv4/ip_forward")
 	mustRun(t, "ip", "netns", "exec", host, "nft",
 		"add table ip dockernat; add chain ip dockernat post { type nat hook postrouting priority srcnat; }; "+
 			"add rule ip dockernat post ip saddr 172.30.0.0/24 oifname != nctbr0 masquerade")
