@@ -16,11 +16,11 @@ const MaxUserDataBytes = 32 * 1024
 
 // MaxTypicalUserDataBytes is the size a typical setting (a few backends,
 // keys and CIDRs, a volume, 64-character secrets) must stay under.
-const MaxTypicalUserDataBytes = 16 * 1024
+const MaxTypicalUserDataBytes = 18 * 1024
 
 // TargetUserDataBytes is the budget of the reference setting: 1 KiB below
 // MaxTypicalUserDataBytes, headroom for more backends, keys and CIDRs.
-const TargetUserDataBytes = 15 * 1024
+const TargetUserDataBytes = 17 * 1024
 
 //go:embed templates/*
 var templateFS embed.FS
@@ -102,13 +102,16 @@ var (
 
 // DeniedPeerNetworks are the networks coturn never relays to, so the relay is
 // no door into the host or a private network: "this network", loopback,
-// private, CGNAT, link-local, multicast and reserved space, IPv4 and IPv6
-// (including IPv4-mapped and NAT64 addresses). Not "::": coturn 4.6 reads a
+// private, CGNAT, link-local (the metadata service), IETF protocol
+// assignments, benchmarking, multicast and reserved space, IPv4 and IPv6
+// (including IPv4-mapped, NAT64 and 6to4 addresses, which embed an IPv4
+// address that may be private). Not "::": coturn 4.6 reads a
 // range starting at the unspecified address as matching every peer.
 var DeniedPeerNetworks = []string{
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-	"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3",
-	"::1/128", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8",
+	"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3",
+	"::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
+	"fc00::/7", "fe80::/10", "ff00::/8",
 }
 
 // dnsWaitMinutes bounds the wait for the domain to resolve to the host.
