@@ -20,7 +20,7 @@ import (
 // host's network on the VM: the signaling server (uid 850) and root must
 // get through, every other container's uid (65534: Janus, NATS, coturn;
 // 101: nginx's workers) must be refused. Neither daemon can check a
-// credential the signaling server sends (see docs/security-network.md), so
+// credential the signaling server sends (see docs/security.md#network), so
 // the firewall's owner match is what keeps them private.
 func TestInternalAPIsOnlyForSignaling(t *testing.T) {
 	needNetnsRoot(t)
