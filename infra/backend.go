@@ -56,6 +56,9 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	if err := preflightRender(cfg); err != nil {
 		return nil, err
 	}
+	if err := checkCatalogue(ctx, cfg); err != nil {
+		return nil, err
+	}
 	existingKeys, err := lookupSSHKeys(ctx, cfg.SSHKeySelector)
 	if err != nil {
 		return nil, err
