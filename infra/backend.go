@@ -88,7 +88,7 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	if err != nil {
 		return err
 	}
-	addrs, err := newPublicAddresses(ctx, name, s.Domain, cfg.Location, labels, child)
+	addrs, err := newPublicAddresses(ctx, name, s.Domain, cfg.Location, cfg.KeepOnTeardown, labels, child)
 	if err != nil {
 		return err
 	}

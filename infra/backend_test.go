@@ -670,3 +670,45 @@ func TestOversizedCloudConfigFailsBeforeRegistering(t *testing.T) {
 		t.Errorf("%d resources registered; want none", len(regs))
 	}
 }
+
+// TestKeepOnTeardown checks what `nctalk teardown` (pulumi destroy
+// --exclude-protected) keeps: with keepOnTeardown (the default) exactly the
+// primary IPs and the state volume are protected, by Pulumi and by Hetzner;
+// with false nothing is, so the teardown deletes everything.
+func TestKeepOnTeardown(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.KeepOnTeardown = keep
+			m := infratest.New(defaultSeed)
+			mustDeploy(t, cfg, m)
+			kept := map[string]bool{}
+			for _, r := range m.Resources() {
+				if r.Protect {
+					kept[r.Type+"::"+r.Name] = true
+				}
+				if dp, set := r.Inputs["deleteProtection"]; set && dp.IsBool() && dp.BoolValue() != keep {
+					t.Errorf("%s deleteProtection = %v; want %v", r.Name, dp.BoolValue(), keep)
+				}
+			}
+			want := map[string]bool{}
+			if keep {
+				want = map[string]bool{
+					infratest.TypePrimaryIP + "::nctalk-ipv4": true,
+					infratest.TypePrimaryIP + "::nctalk-ipv6": true,
+					infratest.TypeVolume + "::nctalk-state":   true,
+				}
+			}
+			if !maps.Equal(kept, want) {
+				t.Errorf("protected resources = %v; want %v", slices.Sorted(maps.Keys(kept)), slices.Sorted(maps.Keys(want)))
+			}
+			for _, typ := range []string{infratest.TypePrimaryIP, infratest.TypeVolume} {
+				for _, r := range m.OfType(typ) {
+					if dp := r.Inputs["deleteProtection"]; !dp.IsBool() {
+						t.Errorf("%s has no deleteProtection input", r.Name)
+					}
+				}
+			}
+		})
+	}
+}

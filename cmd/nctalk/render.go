@@ -57,7 +57,7 @@ var renderKeys = []string{
 
 // cloudOnlyKeys are the stack's Hetzner keys; render accepts and ignores
 // them so one file serves both. A test keeps this list equal to infra/config's.
-var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize"}
+var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize", "keepOnTeardown"}
 
 func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("render", flag.ContinueOnError)

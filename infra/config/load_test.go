@@ -111,6 +111,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"sshPort":         "2222",
 		"dnsZone":         "example.org",
 		"volumeSize":      "20",
+		"keepOnTeardown":  "false",
 		"signalingSecret": "givenSignalingSecret0123456789",
 		"turnSecret":      "givenTurnSecret0123456789abcde",
 		"janusRtpPorts":   "30000-30500",
@@ -126,10 +127,10 @@ func TestLoadReadsEveryKey(t *testing.T) {
 	}
 	s := c.Settings
 	got := []any{s.Domain, s.NextcloudURLs, s.ACMEEmail, s.ACMEStaging, c.Location, c.ServerType, c.Image,
-		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize,
+		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize, c.KeepOnTeardown,
 		c.SignalingSecret.Reveal(), c.TURNSecret.Reveal(), s.JanusRTPPorts, s.TURNRelayPorts, s.Images}
 	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", true,
-		"hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20,
+		"hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20, false,
 		"givenSignalingSecret0123456789", "givenTurnSecret0123456789abcde",
 		cloudconfig.PortRange{First: 30000, Last: 30500}, cloudconfig.PortRange{First: 40000, Last: 40100},
 		map[string]string{"nats": "nats:2.11.10-alpine"}}
@@ -180,6 +181,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"dns zone trailing dot", map[string]string{"dnsZone": "example.com."}, nil, nil, "dnsZone", "trailing dot"},
 		{"volume too small", map[string]string{"volumeSize": "5"}, nil, nil, "volumeSize", "10-10240"},
 		{"volume too large", map[string]string{"volumeSize": "20000"}, nil, nil, "volumeSize", "10-10240"},
+		{"keep on teardown not bool", map[string]string{"keepOnTeardown": "yes please"}, nil, nil, "keepOnTeardown", "true or false"},
 		{"volume negative", map[string]string{"volumeSize": "-1"}, nil, nil, "volumeSize", "0 (no volume)"},
 		{"image override unknown", map[string]string{"images": `{"redis":"redis:7.4"}`}, nil, nil, "images", "not a service"},
 		{"image override unpinned", map[string]string{"images": `{"nats":"nats:latest"}`}, nil, nil, "images", "pinned"},
