@@ -42,7 +42,10 @@ func checkCatalogue(ctx *pulumi.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	return checkImage(ctx, cfg.Image, st.Architecture)
+	if err := checkImage(ctx, cfg.Image, st.Architecture); err != nil {
+		return err
+	}
+	return checkDNSZone(ctx, cfg.DNSZone)
 }
 
 // catalogueErr is a problem with one key found in Hetzner's catalogue, as
@@ -151,4 +154,38 @@ func imageAlternatives(ctx *pulumi.Context, arch string) string {
 	}
 	slices.Sort(names)
 	return "current Debian images: " + strings.Join(names, ", ")
+}
+
+// checkDNSZone looks the zone up in the project's Cloud DNS (getZone)
+// before any record is planned. A zone still hosted on the old DNS Console
+// is not in the Cloud API until it is migrated; the Cloud API's answer for
+// its records is a bare not-found, so the look-up turns it into what to do.
+func checkDNSZone(ctx *pulumi.Context, zone string) error {
+	if zone == "" {
+		return nil
+	}
+	z, err := hcloud.LookupZone(ctx, &hcloud.LookupZoneArgs{Name: &zone})
+	if err != nil {
+		if isNotFound(err) {
+			return catalogueErr(config.KeyDNSZone, "zone %q is not in this project's Hetzner DNS (Cloud API). "+
+				"A zone still on the old DNS Console (dns.hetzner.com) must first be migrated to the Hetzner Console "+
+				"(DNS Console: the zone's migrate action; see https://docs.hetzner.com/networking/dns/migration-to-hetzner-console/process), "+
+				"into the project of the API token; or leave %s:%s empty (`pulumi config rm %s:%s`) and create the A and AAAA records by hand from the ipv4/ipv6 outputs (provider said: %v)",
+				zone, config.Namespace, config.KeyDNSZone, config.Namespace, config.KeyDNSZone, err)
+		}
+		return catalogueErr(config.KeyDNSZone, "looking up zone %q in Hetzner DNS: %v", zone, err)
+	}
+	if z.Mode != "" && z.Mode != "primary" {
+		return catalogueErr(config.KeyDNSZone, "zone %q is a %s zone in Hetzner DNS, whose records come from its primary name servers; "+
+			"create the A and AAAA records there, and leave %s:%s empty", zone, z.Mode, config.Namespace, config.KeyDNSZone)
+	}
+	return nil
+}
+
+// isNotFound matches the provider's not-found answers: the getZone data
+// source's "Resource (zone) was not found" and the Cloud API's error code
+// not_found (as hcloud-go prints it).
+func isNotFound(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "was not found") || strings.Contains(msg, "not_found")
 }

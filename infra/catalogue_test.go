@@ -98,3 +98,60 @@ func TestCatalogueLookupsAreMade(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSZoneNotInCloudDNS: a zone that is still on the old DNS Console is
+// not in the Cloud API; the preview fails naming nctalk:dnsZone and says
+// what to do, instead of the provider's bare not-found at create time.
+func TestDNSZoneNotInCloudDNS(t *testing.T) {
+	tests := []struct {
+		name  string
+		zones map[string]string
+		want  []string // substrings of the error; none: success
+	}{
+		{"migrated", map[string]string{"example.com": "primary"}, nil},
+		{"still on the DNS Console", map[string]string{"example.org": "primary"},
+			[]string{`zone "example.com" is not in this project's Hetzner DNS`, "old DNS Console", "migrated to the Hetzner Console",
+				"pulumi config rm nctalk:dnsZone", "create the A and AAAA records by hand", "Resource (zone) was not found"}},
+		{"secondary zone", map[string]string{"example.com": "secondary"},
+			[]string{`zone "example.com" is a secondary zone`, "leave nctalk:dnsZone empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := infratest.New(defaultSeed)
+			m.Catalogue.Zones = tt.zones
+			d := deploy(t, testConfig(t), m)
+			if tt.want == nil {
+				if d.err != nil {
+					t.Fatalf("NewTalkBackend: %v", d.err)
+				}
+				return
+			}
+			if d.err == nil {
+				t.Fatal("deployment succeeded; want an error about nctalk:dnsZone")
+			}
+			if keys := config.ErrorKeys(d.err); !slices.Equal(keys, []string{config.KeyDNSZone}) {
+				t.Errorf("ErrorKeys = %v; want [dnsZone]: %v", keys, d.err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(d.err.Error(), w) {
+					t.Errorf("error %q does not say %q", d.err, w)
+				}
+			}
+			if regs := m.Resources(); len(regs) != 0 {
+				t.Errorf("%d resources registered; want none", len(regs))
+			}
+		})
+	}
+	t.Run("no zone, no look-up", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.DNSZone = ""
+		m := infratest.New(defaultSeed)
+		m.Catalogue.Zones = nil
+		mustDeploy(t, cfg, m)
+		for _, c := range m.Calls() {
+			if c.Token == infratest.TokenGetZone {
+				t.Error("getZone invoked without dnsZone")
+			}
+		}
+	})
+}

@@ -17,6 +17,9 @@ type Catalogue struct {
 	Locations   []string
 	ServerTypes []ServerType
 	Images      []Image
+	// Zones are the DNS zones in the project's Cloud DNS, by name, with
+	// their mode (primary or secondary).
+	Zones map[string]string
 }
 
 // ServerType is one entry of getServerTypes.
@@ -69,6 +72,7 @@ func DefaultCatalogue() Catalogue {
 	}
 	return Catalogue{
 		Locations: all,
+		Zones:     map[string]string{"example.com": "primary", "example.org": "primary"},
 		ServerTypes: []ServerType{
 			{ID: 22, Name: "cx22", Architecture: "x86", Deprecated: true, Locations: at(eu, true)},
 			{ID: 23, Name: "cpx11", Architecture: "x86", Deprecated: true, Locations: at(all, true)},
@@ -212,4 +216,30 @@ func (c Catalogue) images(args resource.PropertyMap) resource.PropertyMap {
 		}
 	}
 	return resource.PropertyMap{"id": str("images"), "images": resource.NewArrayProperty(imgs)}
+}
+
+// zone answers getZone (LookupZoneResult) by name from Zones; an unknown
+// name fails with the text of the provider's data source
+// (hcloudutil.NotFoundDiagnostic("zone", "name", …) in
+// terraform-provider-hcloud's internal/zone/data_source.go), which is what
+// a zone still on the old DNS Console (not migrated to the Cloud API)
+// gives.
+func (c Catalogue) zone(args resource.PropertyMap) (resource.PropertyMap, error) {
+	name := ""
+	if v := args["name"]; v.IsString() {
+		name = v.StringValue()
+	}
+	mode, ok := c.Zones[name]
+	if !ok {
+		return nil, fmt.Errorf("Resource not found: Resource (zone) was not found: name=%q", name)
+	}
+	return resource.PropertyMap{
+		"id": num(4242), "name": str(name), "mode": str(mode), "ttl": num(3600),
+		"deleteProtection": resource.NewBoolProperty(false), "registrar": str("other"),
+		"labels":             resource.NewObjectProperty(resource.PropertyMap{}),
+		"primaryNameservers": resource.NewArrayProperty(nil),
+		"authoritativeNameservers": resource.NewObjectProperty(resource.PropertyMap{
+			"assigneds": strs([]string{"hydrogen.ns.hetzner.com.", "oxygen.ns.hetzner.com.", "helium.ns.hetzner.de."}),
+		}),
+	}, nil
 }

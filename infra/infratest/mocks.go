@@ -37,6 +37,7 @@ const (
 	TokenGetServerTypes = "hcloud:index/getServerTypes:getServerTypes"
 	TokenGetImage       = "hcloud:index/getImage:getImage"
 	TokenGetImages      = "hcloud:index/getImages:getImages"
+	TokenGetZone        = "hcloud:index/getZone:getZone"
 )
 
 // The addresses the mock gives primary IPs (documentation ranges). Hetzner
@@ -153,6 +154,8 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return m.Catalogue.image(args.Args)
 	case TokenGetImages:
 		return m.Catalogue.images(args.Args), nil
+	case TokenGetZone:
+		return m.Catalogue.zone(args.Args)
 	default:
 		return nil, fmt.Errorf("mock: unexpected invoke %s", args.Token)
 	}
