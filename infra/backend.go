@@ -4,8 +4,10 @@
 package infra
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -16,7 +18,7 @@ import (
 )
 
 // TalkBackendType is the component's type token.
-const TalkBackendType = "nctalk:index:TalkBackend"
+const TalkBackendType = outputs.ComponentType
 
 // TalkBackendArgs are the inputs of a TalkBackend.
 type TalkBackendArgs struct {
@@ -42,6 +44,7 @@ type TalkBackend struct {
 	ServerName          pulumi.StringOutput
 	SSHCommand          pulumi.StringOutput
 	CloudConfigRedacted pulumi.StringOutput // not secret: every secret replaced by a marker
+	CloudConfigDigest   pulumi.StringOutput // sha256 of CloudConfigRedacted
 }
 
 // NewTalkBackend renders the cloud-config once with stand-in secrets and
@@ -75,7 +78,7 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	if err := b.build(ctx, name, cfg, existingKeys); err != nil {
 		return nil, fmt.Errorf("TalkBackend %s: %w", name, err)
 	}
-	return b, ctx.RegisterResourceOutputs(b, b.Outputs())
+	return b, ctx.RegisterResourceOutputs(b, b.ComponentOutputs())
 }
 
 // build creates the children and sets the output fields.
@@ -142,26 +145,44 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	b.ServerName = server.Name
 	b.SSHCommand = sshCommand(s.SSHPort, addrs.v4)
 	b.CloudConfigRedacted = cc.redacted
+	b.CloudConfigDigest = cc.redacted.ApplyT(cloudConfigDigest).(pulumi.StringOutput)
 	return nil
+}
+
+// cloudConfigDigest is the one-line stand-in for the redacted document in
+// the stack outputs: it changes exactly when the document does.
+func cloudConfigDigest(redacted string) string {
+	sum := sha256.Sum256([]byte(redacted))
+	return fmt.Sprintf("sha256:%x (%d lines; nctalk cloud-config prints it)", sum, strings.Count(redacted, "\n"))
+}
+
+// ComponentOutputs are the outputs the component registers: the stack
+// outputs and the redacted cloud-config (outputs.KeyCloudConfigRedacted),
+// which stays out of the stack outputs so `pulumi up` prints a screen, not
+// the document.
+func (b *TalkBackend) ComponentOutputs() pulumi.Map {
+	m := b.Outputs()
+	m[outputs.KeyCloudConfigRedacted] = b.CloudConfigRedacted
+	return m
 }
 
 // Outputs maps the stack output keys (infra/outputs) to the component's
 // outputs; main exports exactly these.
 func (b *TalkBackend) Outputs() pulumi.Map {
 	return pulumi.Map{
-		outputs.KeyDomain:              b.Domain,
-		outputs.KeySignalingURL:        b.SignalingURL,
-		outputs.KeySignalingSecret:     b.SignalingSecret,
-		outputs.KeyTURNSecret:          b.TURNSecret,
-		outputs.KeyTURNServers:         b.TURNServers,
-		outputs.KeySTUNServers:         b.STUNServers,
-		outputs.KeyTURNRelayPorts:      b.TURNRelayPorts,
-		outputs.KeyJanusRTPPorts:       b.JanusRTPPorts,
-		outputs.KeyIPv4:                b.IPv4,
-		outputs.KeyIPv6:                b.IPv6,
-		outputs.KeyServerName:          b.ServerName,
-		outputs.KeySSHCommand:          b.SSHCommand,
-		outputs.KeyCloudConfigRedacted: b.CloudConfigRedacted,
+		outputs.KeyDomain:            b.Domain,
+		outputs.KeySignalingURL:      b.SignalingURL,
+		outputs.KeySignalingSecret:   b.SignalingSecret,
+		outputs.KeyTURNSecret:        b.TURNSecret,
+		outputs.KeyTURNServers:       b.TURNServers,
+		outputs.KeySTUNServers:       b.STUNServers,
+		outputs.KeyTURNRelayPorts:    b.TURNRelayPorts,
+		outputs.KeyJanusRTPPorts:     b.JanusRTPPorts,
+		outputs.KeyIPv4:              b.IPv4,
+		outputs.KeyIPv6:              b.IPv6,
+		outputs.KeyServerName:        b.ServerName,
+		outputs.KeySSHCommand:        b.SSHCommand,
+		outputs.KeyCloudConfigDigest: b.CloudConfigDigest,
 	}
 }
 

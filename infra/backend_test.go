@@ -2,6 +2,7 @@ package infra
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -54,8 +55,9 @@ type resolved struct {
 // deployment is the result of one mocked run.
 type deployment struct {
 	mocks   *infratest.Mocks
-	outputs map[string]resolved
-	err     error // NewTalkBackend's error
+	outputs map[string]resolved // the component's outputs
+	stack   []string            // the keys of the stack outputs (Outputs)
+	err     error               // NewTalkBackend's error
 }
 
 // deploy runs NewTalkBackend under mocks and resolves every output.
@@ -68,7 +70,8 @@ func deploy(t testing.TB, cfg config.Config, m *infratest.Mocks) deployment {
 			d.err = err
 			return nil
 		}
-		for k, v := range b.Outputs() {
+		d.stack = slices.Sorted(maps.Keys(b.Outputs()))
+		for k, v := range b.ComponentOutputs() {
 			o := v.(pulumi.Output)
 			ch := make(chan any, 1)
 			pulumi.All(o).ApplyT(func(xs []any) (any, error) { ch <- xs[0]; return nil, nil })
@@ -538,8 +541,8 @@ func TestChildrenAreParented(t *testing.T) {
 func TestOutputsParseForCompanionCommands(t *testing.T) {
 	d := mustDeploy(t, testConfig(t), infratest.New(defaultSeed))
 	plainOut := map[string]any{}
-	for k, o := range d.outputs {
-		plainOut[k] = o.value
+	for _, k := range d.stack {
+		plainOut[k] = d.outputs[k].value
 	}
 	got := slices.Sorted(maps.Keys(plainOut))
 	if want := slices.Sorted(slices.Values(outputs.Keys())); !slices.Equal(got, want) {
@@ -710,5 +713,44 @@ func TestKeepOnTeardown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStackOutputsFitOnAScreen: `pulumi up` prints every stack output; they
+// must fit on a screen (40 lines as Pulumi prints them, one line per scalar
+// plus the lines of list values). The redacted document is a component
+// output instead, and the digest in the stack outputs follows it.
+func TestStackOutputsFitOnAScreen(t *testing.T) {
+	d := mustDeploy(t, testConfig(t), infratest.New(defaultSeed))
+	lines := 0
+	for _, k := range d.stack {
+		v := d.outputs[k].value
+		if s, ok := v.(string); ok {
+			lines += 1 + strings.Count(s, "\n")
+			continue
+		}
+		raw, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += 1 + bytes.Count(raw, []byte("\n"))
+	}
+	t.Logf("stack outputs: %d keys, %d lines", len(d.stack), lines)
+	if lines > 40 {
+		t.Errorf("stack outputs take %d lines; want at most 40 (keys %v)", lines, d.stack)
+	}
+	if slices.Contains(d.stack, outputs.KeyCloudConfigRedacted) {
+		t.Errorf("%s is a stack output; want it on the component only", outputs.KeyCloudConfigRedacted)
+	}
+	doc, _ := d.outputs[outputs.KeyCloudConfigRedacted].value.(string)
+	digest, _ := d.outputs[outputs.KeyCloudConfigDigest].value.(string)
+	if strings.Count(doc, "\n") < 100 || !strings.HasPrefix(digest, fmt.Sprintf("sha256:%x ", sha256.Sum256([]byte(doc)))) {
+		t.Errorf("digest %q does not match the %d-line component document", digest, strings.Count(doc, "\n"))
+	}
+	cfg := testConfig(t)
+	cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, "https://other.example.com")
+	d2 := mustDeploy(t, cfg, infratest.New(defaultSeed))
+	if d2.outputs[outputs.KeyCloudConfigDigest].value == digest {
+		t.Error("the digest did not change with the document")
 	}
 }

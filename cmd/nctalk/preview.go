@@ -46,7 +46,7 @@ func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "nctalk preview-summary: %v\n", err)
 		return 1
 	}
-	opt := previewsummary.Options{Stack: *stack, CloudConfigOutput: outputs.KeyCloudConfigRedacted}
+	opt := previewsummary.Options{Stack: *stack, CloudConfigOutput: outputs.KeyCloudConfigRedacted, CloudConfigType: outputs.ComponentType}
 	if *planFile != "" {
 		plan, err := readPlan(*planFile)
 		if err != nil {

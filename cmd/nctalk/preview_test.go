@@ -18,9 +18,16 @@ const (
         {"op": "same", "urn": "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod",
          "oldState": {"urn": "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod", "custom": false,
                       "type": "pulumi:pulumi:Stack",
-                      "outputs": {"cloudConfigRedacted": "#cloud-config\nimage: janus:1.3.0\n", "turnSecret": "[secret]"}},
+                      "outputs": {"cloudConfigDigest": "sha256:0123 (2 lines)", "turnSecret": "[secret]"}},
          "newState": {"urn": "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod", "custom": false,
                       "type": "pulumi:pulumi:Stack"},
+         "detailedDiff": null},
+        {"op": "same", "urn": "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk",
+         "oldState": {"urn": "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk", "custom": false,
+                      "type": "nctalk:index:TalkBackend",
+                      "outputs": {"cloudConfigRedacted": "#cloud-config\nimage: janus:1.3.0\n", "turnSecret": "[secret]"}},
+         "newState": {"urn": "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk", "custom": false,
+                      "type": "nctalk:index:TalkBackend"},
          "detailedDiff": null},
         {"op": "replace", "urn": "urn:pulumi:prod::nctalk::hcloud:index/server:Server::talk",
          "oldState": {"urn": "urn:pulumi:prod::nctalk::hcloud:index/server:Server::talk", "custom": true, "id": "1234",
@@ -36,6 +43,11 @@ const (
     "manifest": {"time": "2026-11-24T18:00:00Z", "magic": "", "version": ""},
     "resourcePlans": {
         "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod": {
+            "steps": ["same"],
+            "state": {"cloudConfigDigest": "sha256:4567 (2 lines)",
+                      "turnSecret": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:SECRETCIPHERTEXT"}}
+        },
+        "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk": {
             "steps": ["same"],
             "state": {"cloudConfigRedacted": "#cloud-config\nimage: janus:1.4.0\n",
                       "turnSecret": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:SECRETCIPHERTEXT"}}

@@ -100,3 +100,12 @@ func TestTeardown(t *testing.T) {
 		})
 	}
 }
+
+// readFileOr returns the file's content, or "" when it cannot be read.
+func readFileOr(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

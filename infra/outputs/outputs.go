@@ -17,45 +17,56 @@ import (
 
 // Stack output keys.
 const (
-	KeyDomain              = "domain"
-	KeySignalingURL        = "signalingUrl"
-	KeySignalingSecret     = "signalingSecret"
-	KeyTURNSecret          = "turnSecret"
-	KeyTURNServers         = "turnServers"
-	KeySTUNServers         = "stunServers"
-	KeyTURNRelayPorts      = "turnRelayPorts"
-	KeyJanusRTPPorts       = "janusRtpPorts"
-	KeyIPv4                = "ipv4"
-	KeyIPv6                = "ipv6"
-	KeyServerName          = "serverName"
-	KeySSHCommand          = "sshCommand"
-	KeyCloudConfigRedacted = "cloudConfigRedacted"
+	KeyDomain            = "domain"
+	KeySignalingURL      = "signalingUrl"
+	KeySignalingSecret   = "signalingSecret"
+	KeyTURNSecret        = "turnSecret"
+	KeyTURNServers       = "turnServers"
+	KeySTUNServers       = "stunServers"
+	KeyTURNRelayPorts    = "turnRelayPorts"
+	KeyJanusRTPPorts     = "janusRtpPorts"
+	KeyIPv4              = "ipv4"
+	KeyIPv6              = "ipv6"
+	KeyServerName        = "serverName"
+	KeySSHCommand        = "sshCommand"
+	KeyCloudConfigDigest = "cloudConfigDigest"
 )
+
+// KeyCloudConfigRedacted is not a stack output: it is the TalkBackend
+// component's output (type ComponentType) holding the rendered cloud-config
+// with every secret replaced by a marker. It lives in the state, so
+// `pulumi up` does not print its ~300 lines; `nctalk cloud-config` and the
+// preview summary read it.
+const KeyCloudConfigRedacted = "cloudConfigRedacted"
+
+// ComponentType is the type token of the TalkBackend component, whose
+// outputs are the stack outputs plus KeyCloudConfigRedacted.
+const ComponentType = "nctalk:index:TalkBackend"
 
 // Keys lists every stack output key in the order the README's table uses.
 func Keys() []string {
 	return []string{
 		KeyDomain, KeySignalingURL, KeySignalingSecret, KeyTURNSecret, KeyTURNServers,
 		KeySTUNServers, KeyTURNRelayPorts, KeyJanusRTPPorts, KeyIPv4, KeyIPv6,
-		KeyServerName, KeySSHCommand, KeyCloudConfigRedacted,
+		KeyServerName, KeySSHCommand, KeyCloudConfigDigest,
 	}
 }
 
 // Outputs is the decoded form of `pulumi stack output --json --show-secrets`.
 type Outputs struct {
-	Domain              string                   `json:"domain"`
-	SignalingURL        string                   `json:"signalingUrl"`
-	SignalingSecret     string                   `json:"signalingSecret"`
-	TURNSecret          string                   `json:"turnSecret"`
-	TURNServers         []cloudconfig.TURNServer `json:"turnServers"`
-	STUNServers         []string                 `json:"stunServers"`
-	TURNRelayPorts      string                   `json:"turnRelayPorts"`
-	JanusRTPPorts       string                   `json:"janusRtpPorts"`
-	IPv4                string                   `json:"ipv4"`
-	IPv6                string                   `json:"ipv6"`
-	ServerName          string                   `json:"serverName"`
-	SSHCommand          string                   `json:"sshCommand"`
-	CloudConfigRedacted string                   `json:"cloudConfigRedacted"`
+	Domain            string                   `json:"domain"`
+	SignalingURL      string                   `json:"signalingUrl"`
+	SignalingSecret   string                   `json:"signalingSecret"`
+	TURNSecret        string                   `json:"turnSecret"`
+	TURNServers       []cloudconfig.TURNServer `json:"turnServers"`
+	STUNServers       []string                 `json:"stunServers"`
+	TURNRelayPorts    string                   `json:"turnRelayPorts"`
+	JanusRTPPorts     string                   `json:"janusRtpPorts"`
+	IPv4              string                   `json:"ipv4"`
+	IPv6              string                   `json:"ipv6"`
+	ServerName        string                   `json:"serverName"`
+	SSHCommand        string                   `json:"sshCommand"`
+	CloudConfigDigest string                   `json:"cloudConfigDigest"`
 }
 
 // ErrSecretsHidden is returned when the outputs were printed without

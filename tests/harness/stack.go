@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -410,19 +411,19 @@ func (s *Stack) HostPath(vmPath string) (string, error) {
 
 func (s *Stack) buildOutputs() error {
 	o := outputs.Outputs{
-		Domain:              s.Domain,
-		SignalingURL:        cloudconfig.SignalingURL(s.Domain),
-		SignalingSecret:     s.Secrets.SignalingSecret,
-		TURNSecret:          s.Secrets.TURNSecret,
-		TURNServers:         cloudconfig.TURNServers(s.Domain),
-		STUNServers:         cloudconfig.STUNServers(s.Domain),
-		TURNRelayPorts:      s.TURNRelayPorts().String(),
-		JanusRTPPorts:       s.JanusRTPPorts().String(),
-		IPv4:                "127.0.0.1",
-		IPv6:                "::1",
-		ServerName:          "nctalk-test",
-		SSHCommand:          "ssh root@127.0.0.1",
-		CloudConfigRedacted: string(cloudconfig.Redact(s.CloudConfig, s.Secrets)),
+		Domain:            s.Domain,
+		SignalingURL:      cloudconfig.SignalingURL(s.Domain),
+		SignalingSecret:   s.Secrets.SignalingSecret,
+		TURNSecret:        s.Secrets.TURNSecret,
+		TURNServers:       cloudconfig.TURNServers(s.Domain),
+		STUNServers:       cloudconfig.STUNServers(s.Domain),
+		TURNRelayPorts:    s.TURNRelayPorts().String(),
+		JanusRTPPorts:     s.JanusRTPPorts().String(),
+		IPv4:              "127.0.0.1",
+		IPv6:              "::1",
+		ServerName:        "nctalk-test",
+		SSHCommand:        "ssh root@127.0.0.1",
+		CloudConfigDigest: fmt.Sprintf("sha256:%x", sha256.Sum256(cloudconfig.Redact(s.CloudConfig, s.Secrets))),
 	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
