@@ -74,7 +74,9 @@ type Outputs struct {
 var ErrSecretsHidden = errors.New("secrets are hidden: run `pulumi stack output --json --show-secrets`")
 
 // Parse decodes the JSON outputs and checks that the keys the companion
-// commands need are present. Errors name the missing or bad key.
+// commands need are present. Errors name the missing or bad key and never
+// repeat a value (the JSON decoder's own errors name a type, a field or one
+// character, not a value).
 func Parse(r io.Reader) (Outputs, error) {
 	var o Outputs
 	dec := json.NewDecoder(r)
@@ -98,7 +100,8 @@ func Parse(r io.Reader) (Outputs, error) {
 	}
 	u, err := url.Parse(o.SignalingURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return Outputs{}, fmt.Errorf("stack output %q = %q is not an https URL", KeySignalingURL, o.SignalingURL)
+		// The value is not repeated: errors never echo a stack output.
+		return Outputs{}, fmt.Errorf("stack output %q is not an https URL with a host (want https://<domain>/standalone-signaling)", KeySignalingURL)
 	}
 	if o.Domain == "" {
 		o.Domain = u.Hostname()
