@@ -168,7 +168,7 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 	var sec cloudconfig.Secrets
 	var doc map[string]yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return s, sec, fmt.Errorf("not a YAML mapping of config keys: %w", err)
+		return s, sec, yamlSyntaxError(raw, err)
 	}
 	if stack, ok := doc["config"]; ok && len(doc) == 1 {
 		// A Pulumi stack file (Pulumi.<stack>.yaml): read its `nctalk:` keys

@@ -253,3 +253,28 @@ func TestSecretDoesNotPrint(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRefusesNonBaseNextcloudURLs: the stack loader gets nextcloudUrls
+// as the JSON list Pulumi passes, whichever way it was set (`pulumi config
+// set --path 'nextcloudUrls[0]' …` or a YAML list in Pulumi.<stack>.yaml);
+// a query, empty query, fragment, lone "#" or user info is refused with the
+// key named.
+func TestLoadRefusesNonBaseNextcloudURLs(t *testing.T) {
+	for _, u := range []string{
+		"https://cloud.example.org/?a=b", "https://cloud.example.org?a=b", "https://cloud.example.org?",
+		"https://cloud.example.org/?", "https://cloud.example.org#", "https://cloud.example.org/#",
+		"https://cloud.example.org/nc#talk", "https://admin@cloud.example.org", "https://admin:pw@cloud.example.org/",
+		"https://@cloud.example.org",
+	} {
+		cfg := minimalConfig()
+		cfg["nextcloudUrls"] = `["https://cloud.example.com", "` + u + `"]`
+		_, err := load(t, cfg)
+		if err == nil {
+			t.Errorf("%s accepted", u)
+			continue
+		}
+		if !strings.Contains(err.Error(), "nctalk:nextcloudUrls: ") {
+			t.Errorf("%s: error does not name nctalk:nextcloudUrls: %v", u, err)
+		}
+	}
+}
