@@ -60,7 +60,7 @@ func catalogueErr(key, format string, args ...any) error {
 func offeredIn(types []hcloud.GetServerTypesServerType, location string) []string {
 	var names []string
 	for _, t := range types {
-		if l, ok := typeLocation(t, location); ok && !t.IsDeprecated && !l.IsDeprecated && l.Available {
+		if l, ok := typeLocation(t, location); ok && !l.IsDeprecated && l.Available {
 			names = append(names, t.Name)
 		}
 	}
@@ -86,25 +86,25 @@ func pickServerType(types []hcloud.GetServerTypesServerType, name, location stri
 	}
 	t := types[i]
 	l, listed := typeLocation(t, location)
-	switch {
-	case t.IsDeprecated || (listed && l.IsDeprecated):
-		until := l.UnavailableAfter
-		if until == "" {
-			until = t.UnavailableAfter
+	// Deprecation is read per location: the type-wide fields are being
+	// phased out by Hetzner (pulumi-hcloud marks them deprecated).
+	var where []string
+	for _, l := range t.Locations {
+		if !l.IsDeprecated {
+			where = append(where, l.Name)
 		}
+	}
+	slices.Sort(where)
+	switch {
+	case listed && l.IsDeprecated:
 		when := ""
-		if until != "" {
-			when = " (cannot be created after " + until + ")"
+		if l.UnavailableAfter != "" {
+			when = " (cannot be created after " + l.UnavailableAfter + ")"
 		}
 		return t, catalogueErr(config.KeyServerType, "%q is deprecated by Hetzner%s; current types in %s: %s", name, when, location, current)
+	case len(where) == 0:
+		return t, catalogueErr(config.KeyServerType, "%q is deprecated by Hetzner (offered in no location); current types in %s: %s", name, location, current)
 	case !listed:
-		var where []string
-		for _, l := range t.Locations {
-			if !l.IsDeprecated {
-				where = append(where, l.Name)
-			}
-		}
-		slices.Sort(where)
 		return t, catalogueErr(config.KeyServerType, "%q is not offered in %s:%s %s (it is in %s); current types in %s: %s",
 			name, config.Namespace, config.KeyLocation, location, strings.Join(where, ", "), location, current)
 	case !l.Available:

@@ -155,3 +155,17 @@ func TestDNSZoneNotInCloudDNS(t *testing.T) {
 		}
 	})
 }
+
+// TestServerTypeWithdrawnEverywhere: a type Hetzner still lists but in no
+// location (or only deprecated ones) is reported as deprecated, not as
+// "offered in" an empty list.
+func TestServerTypeWithdrawnEverywhere(t *testing.T) {
+	m := infratest.New(defaultSeed)
+	m.Catalogue.ServerTypes = append(m.Catalogue.ServerTypes, infratest.ServerType{ID: 9, Name: "cx42", Architecture: "x86"})
+	cfg := testConfig(t)
+	cfg.ServerType = "cx42"
+	d := deploy(t, cfg, m)
+	if d.err == nil || !strings.Contains(d.err.Error(), `nctalk:serverType: "cx42" is deprecated by Hetzner (offered in no location)`) {
+		t.Errorf("error = %v; want cx42 deprecated, offered nowhere", d.err)
+	}
+}

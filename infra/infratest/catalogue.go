@@ -231,6 +231,7 @@ func (c Catalogue) zone(args resource.PropertyMap) (resource.PropertyMap, error)
 	}
 	mode, ok := c.Zones[name]
 	if !ok {
+		//lint:ignore ST1005 the provider's own text, capitalised as it prints it
 		return nil, fmt.Errorf("Resource not found: Resource (zone) was not found: name=%q", name)
 	}
 	return resource.PropertyMap{
