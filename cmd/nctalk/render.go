@@ -35,8 +35,8 @@ const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud
 Renders the #cloud-config of the Talk backend from FILE, a YAML file with the
 stack's config keys without the "nctalk:" prefix, or a Pulumi stack file
 (Pulumi.<stack>.yaml; its nctalk: keys are read). Cloud-only keys such as
-location, serverType, image, sshKeySelector, dnsZone and volumeSize are
-ignored; stateDevice names a block device for the certificates. Missing
+location, serverType, image, sshKeySelector, dnsZone, volumeSize and
+keepOnTeardown are ignored; stateDevice names a block device for the certificates. Missing
 secrets are generated; with --secrets they are read from and saved to that
 file (mode 0600), so rendering again gives the same document.
 
