@@ -115,3 +115,20 @@ func Parse(r io.Reader) (Outputs, error) {
 	o.SignalingURL = strings.TrimRight(o.SignalingURL, "/")
 	return o, nil
 }
+
+// redacted is what a secret output reads as when Outputs is formatted.
+const redacted = "[secret]"
+
+// Format prints the outputs with the secrets replaced by [secret], for
+// every verb (%v, %+v, %#v, %s), so a stray format of the struct in an error
+// or a log line shows no secret. Read the fields to use the values.
+func (o Outputs) Format(f fmt.State, verb rune) {
+	type plain Outputs // no methods: no recursion
+	p := plain(o)
+	for _, s := range []*string{&p.SignalingSecret, &p.TURNSecret} {
+		if *s != "" {
+			*s = redacted
+		}
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), p)
+}
