@@ -27,13 +27,15 @@ func TestCatalogueAtPreview(t *testing.T) {
 		{"good everywhere type", "ash", "cpx22", "debian-12", "", nil},
 		{"good snapshot id", "fsn1", "cx23", "310557660", "", nil},
 		{"deprecated type", "fsn1", "cx22", "debian-13", config.KeyServerType,
-			[]string{`"cx22" is deprecated`, "2025-12-31", "current types in fsn1: cax11, cx23, cpx22"}},
+			[]string{`"cx22" is deprecated`, "2025-12-31", "current types in fsn1: cax11, cax21, cax31, cax41, cx23, cx33, cx43, cx53, cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
 		{"deprecated everywhere", "ash", "cpx11", "debian-13", config.KeyServerType,
-			[]string{`"cpx11" is deprecated`, "current types in ash: cpx22"}},
-		{"unknown type", "fsn1", "cx32", "debian-13", config.KeyServerType,
-			[]string{`"cx32" is unknown to Hetzner`, "current types in fsn1: cax11, cx23, cpx22"}},
+			[]string{`"cpx11" is deprecated`, "current types in ash: cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
+		{"withdrawn cx32", "fsn1", "cx32", "debian-13", config.KeyServerType,
+			[]string{`"cx32" is deprecated`, "current types in fsn1: cax11"}},
+		{"unknown type", "fsn1", "cx99", "debian-13", config.KeyServerType,
+			[]string{`"cx99" is unknown to Hetzner`, "current types in fsn1: cax11, cax21, cax31, cax41, cx23, cx33, cx43, cx53, cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
 		{"type not in location", "ash", "cx23", "debian-13", config.KeyServerType,
-			[]string{`"cx23" is not offered in nctalk:location ash`, "it is in fsn1, hel1, nbg1", "current types in ash: cpx22"}},
+			[]string{`"cx23" is not offered in nctalk:location ash`, "it is in fsn1, hel1, nbg1", "current types in ash: cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
 		{"unknown location", "fra1", "cx23", "debian-13", config.KeyLocation,
 			[]string{`"fra1" is not a Hetzner location`, "ash, fsn1, hel1, hil, nbg1, sin"}},
 		{"unknown image", "fsn1", "cx23", "debian-99", config.KeyImage,
@@ -161,11 +163,11 @@ func TestDNSZoneNotInCloudDNS(t *testing.T) {
 // "offered in" an empty list.
 func TestServerTypeWithdrawnEverywhere(t *testing.T) {
 	m := infratest.New(defaultSeed)
-	m.Catalogue.ServerTypes = append(m.Catalogue.ServerTypes, infratest.ServerType{ID: 9, Name: "cx42", Architecture: "x86"})
+	m.Catalogue.ServerTypes = append(m.Catalogue.ServerTypes, infratest.ServerType{ID: 9, Name: "cx21", Architecture: "x86"})
 	cfg := testConfig(t)
-	cfg.ServerType = "cx42"
+	cfg.ServerType = "cx21"
 	d := deploy(t, cfg, m)
-	if d.err == nil || !strings.Contains(d.err.Error(), `nctalk:serverType: "cx42" is deprecated by Hetzner (offered in no location)`) {
-		t.Errorf("error = %v; want cx42 deprecated, offered nowhere", d.err)
+	if d.err == nil || !strings.Contains(d.err.Error(), `nctalk:serverType: "cx21" is deprecated by Hetzner (offered in no location)`) {
+		t.Errorf("error = %v; want cx21 deprecated, offered nowhere", d.err)
 	}
 }

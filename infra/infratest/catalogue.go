@@ -51,11 +51,12 @@ type Image struct {
 	Deprecated   string // RFC 3339 time, or ""
 }
 
-// DefaultCatalogue is a small catalogue in the shape of Hetzner's at the
-// end of 2026: current types cx23 (x86, EU locations only), cpx22 (x86,
-// everywhere), cax11 (arm, EU), the withdrawn cx22 and cpx11 listed as
-// deprecated, debian-12/13 for both architectures and a deprecated
-// debian-11.
+// DefaultCatalogue is a catalogue in the shape of Hetzner's at the end of
+// 2026 (the README's date for the offline list, 2026-12-05): current x86
+// types cx23/33/43/53 in the EU locations and cpx12–62 everywhere, Arm
+// cax11–41 in the EU; the withdrawn cx22/32/42/52 and cpx11–51 still listed,
+// deprecated in every location; debian-12/13 for both architectures and a
+// deprecated debian-11. IDs are made up.
 func DefaultCatalogue() Catalogue {
 	eu := []string{"fsn1", "hel1", "nbg1"}
 	all := []string{"ash", "fsn1", "hel1", "hil", "nbg1", "sin"}
@@ -70,16 +71,21 @@ func DefaultCatalogue() Catalogue {
 		}
 		return out
 	}
+	var types []ServerType
+	add := func(arch string, where []string, deprecated bool, names ...string) {
+		for _, n := range names {
+			types = append(types, ServerType{ID: 100 + len(types), Name: n, Architecture: arch, Deprecated: deprecated, Locations: at(where, deprecated)})
+		}
+	}
+	add("x86", eu, true, "cx22", "cx32", "cx42", "cx52")
+	add("x86", all, true, "cpx11", "cpx21", "cpx31", "cpx41", "cpx51")
+	add("arm", eu, false, "cax11", "cax21", "cax31", "cax41")
+	add("x86", eu, false, "cx23", "cx33", "cx43", "cx53")
+	add("x86", all, false, "cpx12", "cpx22", "cpx32", "cpx42", "cpx52", "cpx62")
 	return Catalogue{
-		Locations: all,
-		Zones:     map[string]string{"example.com": "primary", "example.org": "primary"},
-		ServerTypes: []ServerType{
-			{ID: 22, Name: "cx22", Architecture: "x86", Deprecated: true, Locations: at(eu, true)},
-			{ID: 23, Name: "cpx11", Architecture: "x86", Deprecated: true, Locations: at(all, true)},
-			{ID: 45, Name: "cax11", Architecture: "arm", Locations: at(eu, false)},
-			{ID: 104, Name: "cx23", Architecture: "x86", Locations: at(eu, false)},
-			{ID: 108, Name: "cpx22", Architecture: "x86", Locations: at(all, false)},
-		},
+		Locations:   all,
+		Zones:       map[string]string{"example.com": "primary", "example.org": "primary"},
+		ServerTypes: types,
 		Images: []Image{
 			{ID: 67794396, Name: "debian-11", Architecture: "x86", OsFlavor: "debian", Type: "system", Deprecated: "2026-08-15T00:00:00+00:00"},
 			{ID: 114690387, Name: "debian-12", Architecture: "x86", OsFlavor: "debian", Type: "system"},
