@@ -209,11 +209,21 @@ func TestVerifyCLINeverPrintsSecrets(t *testing.T) {
 	b, flags := standIn(t)
 	b.Outputs.SignalingSecret = sigMarker
 	b.Outputs.TURNSecret = turnMarker
-	b.Outputs.SignalingURL = "https://" + verifytest.Domain + "/standalone-signaling?" + turnMarker + "=" + sigMarker
-	for _, format := range [][]string{nil, {"--json"}} {
-		code, out, errOut := runCLI(t, b.OutputsJSON(t), append(flags, format...)...)
+	// Every check runs (backend-secret answers 403, TURN 400) with the
+	// markers as secrets; then the same with the markers in the URL too.
+	withSecretsInURL := b.Outputs
+	withSecretsInURL.SignalingURL = "https://" + verifytest.Domain + "/standalone-signaling?" + turnMarker + "=" + sigMarker
+	var runs [][]byte
+	runs = append(runs, b.OutputsJSON(t))
+	b.Outputs = withSecretsInURL
+	runs = append(runs, b.OutputsJSON(t))
+	for i, format := range [][]string{nil, {"--json"}, nil, {"--json"}} {
+		code, out, errOut := runCLI(t, runs[i/2], append(flags, format...)...)
 		if code != 1 {
 			t.Errorf("exit %d; want 1 (wrong secrets)\n%s", code, out)
+		}
+		if i == 0 && (!strings.Contains(out, "FAIL backend secret") || !strings.Contains(out, "FAIL TURN allocations") || !strings.Contains(out, "ok   TLS certificate")) {
+			t.Errorf("the checks did not run to the secret paths:\n%s", out)
 		}
 		for _, line := range strings.Split(out+errOut, "\n") {
 			for _, s := range []string{sigMarker, turnMarker} {
