@@ -29,6 +29,8 @@ var commands = []command{
 	{"occ", "wire Nextcloud Talk to the backend through occ (idempotent)", runOcc},
 	{"verify", "check a live backend the way Nextcloud and Talk clients use it", runVerify},
 	{"preview-summary", "turn `pulumi preview --json` into a Markdown PR comment (no secrets)", runPreviewSummary},
+	{"cloud-config", "print the deployed cloud-config with every secret redacted (from the stack state)", runCloudConfig},
+	{"teardown", "delete the backend, keeping the primary IPs and state volume unless --release", runTeardown},
 }
 
 func main() {

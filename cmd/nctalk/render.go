@@ -31,8 +31,8 @@ const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud
 Renders the #cloud-config of the Talk backend from FILE (at most 256 KiB), a YAML file with the
 stack's config keys without the "nctalk:" prefix, or a Pulumi stack file
 (Pulumi.<stack>.yaml; its nctalk: keys are read). Cloud-only keys such as
-location, serverType, image, sshKeySelector, dnsZone and volumeSize are
-ignored; stateDevice names a block device for the certificates. Missing
+location, serverType, image, sshKeySelector, dnsZone, volumeSize and
+keepOnTeardown are ignored; stateDevice names a block device for the certificates. Missing
 secrets are generated; with --secrets they are read from and saved to that
 file (mode 0600), so rendering again gives the same document.
 
@@ -76,7 +76,7 @@ var renderKeys = []string{
 
 // cloudOnlyKeys are the stack's Hetzner keys; render accepts and ignores
 // them so one file serves both. A test keeps this list equal to infra/config's.
-var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize"}
+var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize", "keepOnTeardown"}
 
 func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("render", flag.ContinueOnError)
@@ -187,7 +187,7 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 	var sec cloudconfig.Secrets
 	var doc map[string]yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return s, sec, fmt.Errorf("not a YAML mapping of config keys: %w", err)
+		return s, sec, yamlSyntaxError(raw, err)
 	}
 	if stack, ok := doc["config"]; ok && len(doc) == 1 {
 		// A Pulumi stack file (Pulumi.<stack>.yaml): read its `nctalk:` keys

@@ -90,6 +90,10 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nctalk verify: %v\n", err)
 		return 2
 	}
+	// From here on every line goes through the masker: the secrets are in
+	// use and can reach URLs, error texts and the report.
+	m := newSecretMasker(opts.Outputs.SignalingSecret, opts.Outputs.TURNSecret)
+	stdout, stderr = m.writer(stdout), m.writer(stderr)
 	report := verifyUntil(context.Background(), opts, cfg.wait, func(r verify.Report, next time.Duration) {
 		fmt.Fprintf(stderr, "nctalk verify: attempt %d: not passing yet: %s; next try in %s\n", r.Attempts, joinIDs(r.Failed()), next.Round(time.Second))
 	})

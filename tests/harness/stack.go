@@ -414,19 +414,19 @@ func (s *Stack) buildOutputs() error {
 		return fmt.Errorf("redacted cloud-config: %w", err)
 	}
 	o := outputs.Outputs{
-		Domain:              s.Domain,
-		SignalingURL:        cloudconfig.SignalingURL(s.Domain),
-		SignalingSecret:     s.Secrets.SignalingSecret,
-		TURNSecret:          s.Secrets.TURNSecret,
-		TURNServers:         cloudconfig.TURNServers(s.Domain),
-		STUNServers:         cloudconfig.STUNServers(s.Domain),
-		TURNRelayPorts:      s.TURNRelayPorts().String(),
-		JanusRTPPorts:       s.JanusRTPPorts().String(),
-		IPv4:                "127.0.0.1",
-		IPv6:                "::1",
-		ServerName:          "nctalk-test",
-		SSHCommand:          "ssh root@127.0.0.1",
-		CloudConfigRedacted: string(redacted),
+		Domain:            s.Domain,
+		SignalingURL:      cloudconfig.SignalingURL(s.Domain),
+		SignalingSecret:   s.Secrets.SignalingSecret,
+		TURNSecret:        s.Secrets.TURNSecret,
+		TURNServers:       cloudconfig.TURNServers(s.Domain),
+		STUNServers:       cloudconfig.STUNServers(s.Domain),
+		TURNRelayPorts:    s.TURNRelayPorts().String(),
+		JanusRTPPorts:     s.JanusRTPPorts().String(),
+		IPv4:              "127.0.0.1",
+		IPv6:              "::1",
+		ServerName:        "nctalk-test",
+		SSHCommand:        "ssh root@127.0.0.1",
+		CloudConfigDigest: outputs.CloudConfigDigest(string(redacted)),
 	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
