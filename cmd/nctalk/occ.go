@@ -14,13 +14,6 @@ import (
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire"
 )
 
-// Exit codes of `nctalk occ`.
-const (
-	occExitOK       = 0 // applied, or nothing to do
-	occExitOccError = 1 // an occ command failed
-	occExitBadInput = 2 // bad flags or stack outputs
-)
-
 const occUsage = `usage: pulumi stack output --json --show-secrets | nctalk occ --occ '<command prefix>' [flags]
 
 Reads the stack outputs, asks occ for Talk's signaling, TURN and STUN
@@ -62,13 +55,13 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return occExitOK
+			return exitOK
 		}
-		return occExitBadInput
+		return exitBadInput
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "nctalk occ: "+format+"\n", a...)
-		return occExitBadInput
+		return exitBadInput
 	}
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q (occ's arguments come from the stack outputs)", fs.Arg(0))
@@ -102,7 +95,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if len(plan.Steps) == 0 {
 		fmt.Fprintln(stdout, m.Printf("nothing to do: Nextcloud already uses %s and its TURN and STUN servers", want.SignalingURL))
-		return occExitOK
+		return exitOK
 	}
 	fmt.Fprintln(stdout, m.Printf("plan: %d occ command(s)", len(plan.Steps)))
 	for _, s := range plan.Steps {
@@ -110,7 +103,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *dryRun {
 		fmt.Fprintln(stdout, "dry run: nothing changed")
-		return occExitOK
+		return exitOK
 	}
 
 	done := 0
@@ -135,10 +128,10 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		for _, s := range rest.Steps {
 			fmt.Fprintln(stderr, m.Printf("  %s   # %s", runner.Display(s.Args, m), s.Reason))
 		}
-		return occExitOccError
+		return exitFailed
 	}
 	fmt.Fprintln(stdout, m.Printf("done: %d occ command(s) applied; Nextcloud now uses %s", len(plan.Steps), want.SignalingURL))
-	return occExitOK
+	return exitOK
 }
 
 // readDesired reads the stack outputs from source (readStackOutputs) into
@@ -157,7 +150,7 @@ func reportOccError(stderr io.Writer, r occwire.Runner, m *occwire.Masker, err e
 	var oe *occwire.OccError
 	if !errors.As(err, &oe) {
 		fmt.Fprintln(stderr, m.Printf("nctalk occ: %v", err))
-		return occExitOccError
+		return exitFailed
 	}
 	fmt.Fprintln(stderr, m.Printf("nctalk occ: occ failed: %s\n  %v", r.Display(oe.Args, m), oe.Err))
 	if out := strings.TrimSpace(m.String(string(oe.Output))); out != "" {
@@ -169,5 +162,5 @@ func reportOccError(stderr io.Writer, r occwire.Runner, m *occwire.Masker, err e
 	if hint != "" {
 		fmt.Fprintln(stderr, m.String(hint))
 	}
-	return occExitOccError
+	return exitFailed
 }

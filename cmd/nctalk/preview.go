@@ -12,14 +12,6 @@ import (
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
-// Exit codes of `nctalk preview-summary` (README, "What the summary comment
-// shows").
-const (
-	previewExitOK       = 0 // summary on stdout
-	previewExitFailed   = 1 // a file could not be read, or stdout not written
-	previewExitBadInput = 2 // bad flags, or a document that is not a preview or plan
-)
-
 // runPreviewSummary reads `pulumi preview --json` from --file or stdin and
 // writes the Markdown summary to stdout.
 func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -40,44 +32,44 @@ func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return previewExitOK
+			return exitOK
 		}
-		return previewExitBadInput
+		return exitBadInput
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nctalk preview-summary: unexpected argument %q\n", fs.Arg(0))
-		return previewExitBadInput
+		return exitBadInput
 	}
 
 	raw, err := readInput(*file, "--file", stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk preview-summary: %v\n", err)
-		return previewExitFailed
+		return exitFailed
 	}
 	preview, err := previewsummary.ParsePreview(bytes.NewReader(raw))
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk preview-summary: %s: %v\n", inputName(*file), err)
-		return previewExitBadInput
+		return exitBadInput
 	}
 	opt := previewsummary.Options{Stack: *stack, CloudConfigOutput: outputs.KeyCloudConfigRedacted, CloudConfigType: outputs.ComponentType}
 	if *planFile != "" {
 		raw, err := readInput(*planFile, "--plan", nil)
 		if err != nil {
 			fmt.Fprintf(stderr, "nctalk preview-summary: %v\n", err)
-			return previewExitFailed
+			return exitFailed
 		}
 		plan, err := previewsummary.ParsePlan(bytes.NewReader(raw))
 		if err != nil {
 			fmt.Fprintf(stderr, "nctalk preview-summary: %s: %v\n", *planFile, err)
-			return previewExitBadInput
+			return exitBadInput
 		}
 		opt.Plan = &plan
 	}
 	if _, err := io.WriteString(stdout, previewsummary.Summarize(preview, opt).Markdown()); err != nil {
 		fmt.Fprintf(stderr, "nctalk preview-summary: writing the summary: %v\n", err)
-		return previewExitFailed
+		return exitFailed
 	}
-	return previewExitOK
+	return exitOK
 }
 
 // readInput reads a whole input file, or stdin for "-" (--file only).

@@ -98,7 +98,7 @@ func TestPreviewSummaryCommand(t *testing.T) {
 			name:     "text output instead of JSON",
 			args:     []string{"preview-summary"},
 			stdin:    "Previewing update (prod):\n",
-			wantCode: previewExitBadInput,
+			wantCode: exitBadInput,
 			wantErr:  "not the JSON of `pulumi preview --json`",
 		},
 		{
@@ -176,22 +176,22 @@ func TestPreviewSummaryBadInput(t *testing.T) {
 		wantCode int
 		wantErr  string
 	}{
-		{"empty stdin", nil, "", previewExitBadInput, "preview is empty: pipe in `pulumi preview --json`"},
-		{"text preview", nil, "Previewing update (prod):\n", previewExitBadInput, "not the JSON of `pulumi preview --json`"},
-		{"JSON list", nil, "[1, 2]", previewExitBadInput, "not the JSON of `pulumi preview --json`"},
-		{"JSON object without steps", nil, `{"foo": "bar"}`, previewExitBadInput, "has no steps"},
-		{"null", nil, "null", previewExitBadInput, "has no steps"},
-		{"step without urn", nil, `{"steps":[{"op":"same"}]}`, previewExitBadInput, "step 0 has no op or urn"},
-		{"truncated", nil, replacePreviewJSON[:200], previewExitBadInput, "not the JSON of `pulumi preview --json`"},
-		{"two documents", nil, replacePreviewJSON + replacePreviewJSON, previewExitBadInput, "more than one JSON document"},
-		{"missing file", []string{"--file", filepath.Join(dir, "nope.json")}, "", previewExitFailed, "reading --file"},
-		{"file is a directory", []string{"--file", unreadable}, "", previewExitFailed, "reading --file"},
-		{"missing plan", []string{"--file", preview, "--plan", filepath.Join(dir, "nope.json")}, "", previewExitFailed, "reading --plan"},
-		{"preview given as plan", []string{"--file", preview, "--plan", preview}, "", previewExitBadInput, "has no resourcePlans"},
-		{"plan not JSON", []string{"--file", preview, "--plan", write("plan.txt", "plan")}, "", previewExitBadInput, "plan is not the JSON of `pulumi preview --save-plan`"},
-		{"empty plan", []string{"--file", preview, "--plan", write("empty.json", "")}, "", previewExitBadInput, "plan is empty"},
-		{"unknown flag", []string{"--json"}, "", previewExitBadInput, "flag provided but not defined: -json"},
-		{"stray argument", []string{"preview.json"}, "", previewExitBadInput, `unexpected argument "preview.json"`},
+		{"empty stdin", nil, "", exitBadInput, "preview is empty: pipe in `pulumi preview --json`"},
+		{"text preview", nil, "Previewing update (prod):\n", exitBadInput, "not the JSON of `pulumi preview --json`"},
+		{"JSON list", nil, "[1, 2]", exitBadInput, "not the JSON of `pulumi preview --json`"},
+		{"JSON object without steps", nil, `{"foo": "bar"}`, exitBadInput, "has no steps"},
+		{"null", nil, "null", exitBadInput, "has no steps"},
+		{"step without urn", nil, `{"steps":[{"op":"same"}]}`, exitBadInput, "step 0 has no op or urn"},
+		{"truncated", nil, replacePreviewJSON[:200], exitBadInput, "not the JSON of `pulumi preview --json`"},
+		{"two documents", nil, replacePreviewJSON + replacePreviewJSON, exitBadInput, "more than one JSON document"},
+		{"missing file", []string{"--file", filepath.Join(dir, "nope.json")}, "", exitFailed, "reading --file"},
+		{"file is a directory", []string{"--file", unreadable}, "", exitFailed, "reading --file"},
+		{"missing plan", []string{"--file", preview, "--plan", filepath.Join(dir, "nope.json")}, "", exitFailed, "reading --plan"},
+		{"preview given as plan", []string{"--file", preview, "--plan", preview}, "", exitBadInput, "has no resourcePlans"},
+		{"plan not JSON", []string{"--file", preview, "--plan", write("plan.txt", "plan")}, "", exitBadInput, "plan is not the JSON of `pulumi preview --save-plan`"},
+		{"empty plan", []string{"--file", preview, "--plan", write("empty.json", "")}, "", exitBadInput, "plan is empty"},
+		{"unknown flag", []string{"--json"}, "", exitBadInput, "flag provided but not defined: -json"},
+		{"stray argument", []string{"preview.json"}, "", exitBadInput, `unexpected argument "preview.json"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,7 +210,7 @@ func TestPreviewSummaryBadInput(t *testing.T) {
 	}
 	t.Run("help", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{"preview-summary", "-h"}, strings.NewReader(""), &stdout, &stderr); code != previewExitOK || !strings.Contains(stderr.String(), "Exit codes") {
+		if code := run([]string{"preview-summary", "-h"}, strings.NewReader(""), &stdout, &stderr); code != exitOK || !strings.Contains(stderr.String(), "Exit codes") {
 			t.Errorf("-h: exit %d, usage %q; want 0 and the exit codes", code, stderr.String())
 		}
 	})

@@ -19,13 +19,6 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-// Exit codes of `nctalk render`.
-const (
-	renderExitOK       = 0 // document on stdout
-	renderExitFailed   = 1 // could not read or write a file
-	renderExitBadInput = 2 // bad flags, config or secrets
-)
-
 const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud-config.yaml
 
 Renders the #cloud-config of the Talk backend from FILE (at most 256 KiB), a YAML file with the
@@ -89,34 +82,34 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	secretsPath := fl.String("secrets", "", "YAML file the secrets are read from and generated ones saved to")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return renderExitOK
+			return exitOK
 		}
-		return renderExitBadInput
+		return exitBadInput
 	}
 	if *configPath == "" || fl.NArg() > 0 {
 		fmt.Fprintln(stderr, "nctalk render: --config FILE is required and no arguments are taken")
 		fl.Usage()
-		return renderExitBadInput
+		return exitBadInput
 	}
 	raw, err := readInputFile(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	settings, sec, err := parseRenderConfig(raw)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %s: %v\n", *configPath, err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	if err := settings.Validate(); err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %s: %v\n", *configPath, err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	saved := cloudconfig.Secrets{}
 	if *secretsPath != "" {
 		if saved, err = readSecretsFile(*secretsPath, stderr); err != nil {
 			fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-			return renderExitBadInput
+			return exitBadInput
 		}
 	}
 	// The config file's shared secrets win over saved ones.
@@ -128,25 +121,25 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	generated, err := sec.FillMissing(nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-		return renderExitFailed
+		return exitFailed
 	}
 	doc, err := cloudconfig.Render(settings, sec)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	if *secretsPath != "" && sec != saved {
 		if err := writeSecretsFile(*secretsPath, sec); err != nil {
 			fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-			return renderExitFailed
+			return exitFailed
 		}
 	}
 	if _, err := stdout.Write(doc); err != nil {
 		fmt.Fprintf(stderr, "nctalk render: writing the document: %v\n", err)
-		return renderExitFailed
+		return exitFailed
 	}
 	printNextcloudValues(stderr, settings, sec, len(doc), generated, *secretsPath)
-	return renderExitOK
+	return exitOK
 }
 
 func isSet(sec cloudconfig.Secrets, name string) bool {

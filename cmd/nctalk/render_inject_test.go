@@ -42,12 +42,12 @@ func TestRenderCommandRejectsOrNeutralisesHostileValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, stderr := render(t, "--config", writeTemp(t, "render.yaml", tt.config))
 			if tt.key != "" {
-				if code != renderExitBadInput || out != "" || !strings.Contains(stderr, tt.key+":") {
+				if code != exitBadInput || out != "" || !strings.Contains(stderr, tt.key+":") {
 					t.Errorf("exit %d, stdout %d bytes, want exit 2 naming %s; stderr:\n%s", code, len(out), tt.key, stderr)
 				}
 				return
 			}
-			if code != renderExitOK {
+			if code != exitOK {
 				t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 			}
 			if !strings.Contains(out, tt.wantInDoc) {
@@ -78,12 +78,12 @@ func TestRenderCommandRefusesLargeFiles(t *testing.T) {
 	big := renderTestConfig + strings.Repeat(pad, maxInputFileBytes/len(pad)+1)
 	cfg := writeTemp(t, "big.yaml", big)
 	code, out, stderr := render(t, "--config", cfg)
-	if code != renderExitBadInput || out != "" || !strings.Contains(stderr, cfg) || !strings.Contains(stderr, "256 KiB") {
+	if code != exitBadInput || out != "" || !strings.Contains(stderr, cfg) || !strings.Contains(stderr, "256 KiB") {
 		t.Errorf("%d-byte config: exit %d, stdout %d bytes, want exit 2 naming the file and the 256 KiB limit; stderr:\n%s", len(big), code, len(out), stderr)
 	}
 	// Exactly at the limit is still read (and here valid).
 	atLimit := renderTestConfig + strings.Repeat("#", maxInputFileBytes-len(renderTestConfig)-1) + "\n"
-	if code, _, stderr := render(t, "--config", writeTemp(t, "limit.yaml", atLimit)); code != renderExitOK {
+	if code, _, stderr := render(t, "--config", writeTemp(t, "limit.yaml", atLimit)); code != exitOK {
 		t.Errorf("config of exactly %d bytes: exit %d; stderr:\n%s", len(atLimit), code, stderr)
 	}
 	secrets := filepath.Join(t.TempDir(), "secrets.yaml")
@@ -91,7 +91,7 @@ func TestRenderCommandRefusesLargeFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr = render(t, "--config", writeTemp(t, "render.yaml", renderTestConfig), "--secrets", secrets)
-	if code != renderExitBadInput || !strings.Contains(stderr, secrets) || !strings.Contains(stderr, "256 KiB") {
+	if code != exitBadInput || !strings.Contains(stderr, secrets) || !strings.Contains(stderr, "256 KiB") {
 		t.Errorf("large secrets file: exit %d, want 2 naming the file and the limit; stderr:\n%s", code, stderr)
 	}
 }

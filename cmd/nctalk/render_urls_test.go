@@ -44,8 +44,8 @@ func TestRenderRefusesNonBaseNextcloudURLs(t *testing.T) {
 				cfg = writeTemp(t, "Pulumi.dev.yaml", tt.urls)
 			}
 			code, out, stderr := render(t, "--config", cfg)
-			if code != renderExitBadInput || out != "" {
-				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing (stderr %q)", code, len(out), renderExitBadInput, stderr)
+			if code != exitBadInput || out != "" {
+				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing (stderr %q)", code, len(out), exitBadInput, stderr)
 			}
 			if !strings.Contains(stderr, cloudconfig.KeyNextcloudURLs+":") {
 				t.Errorf("stderr does not name %s:\n%s", cloudconfig.KeyNextcloudURLs, stderr)

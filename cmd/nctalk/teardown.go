@@ -12,13 +12,6 @@ import (
 	"strings"
 )
 
-// Exit codes of `nctalk teardown`.
-const (
-	teardownExitOK       = 0 // destroyed (what was asked)
-	teardownExitFailed   = 1 // a pulumi command failed
-	teardownExitBadInput = 2 // bad flags
-)
-
 const teardownUsage = `usage: nctalk teardown [--stack NAME] [--release] [--yes]
 
 Deletes the backend with the Pulumi CLI, from the project directory:
@@ -91,13 +84,13 @@ func runTeardown(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pulumiBin := fl.String("pulumi", "pulumi", "the Pulumi CLI")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return teardownExitOK
+			return exitOK
 		}
-		return teardownExitBadInput
+		return exitBadInput
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "nctalk teardown: no arguments are taken (got %q)\n", fl.Arg(0))
-		return teardownExitBadInput
+		return exitBadInput
 	}
 	stackArgs := func(a ...string) []string {
 		if *stack != "" {
@@ -123,12 +116,12 @@ func runTeardown(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	export.Stdout, export.Stderr = &out, &errOut
 	if err := export.Run(); err != nil {
 		fmt.Fprintf(stderr, "nctalk teardown: %s stack export: %v\n%s", *pulumiBin, err, errOut.String())
-		return teardownExitFailed
+		return exitFailed
 	}
 	protected, err := protectedResources(out.Bytes())
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk teardown: %v\n", err)
-		return teardownExitFailed
+		return exitFailed
 	}
 
 	if *release {
@@ -136,19 +129,19 @@ func runTeardown(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "nctalk teardown: --release: dropping the protection of the primary IPs and the state volume first")
 			if err := pulumi(stackArgs("config", "set", "--path", "nctalk:keepOnTeardown", "false")...); err != nil {
 				fmt.Fprintf(stderr, "nctalk teardown: %v\n", err)
-				return teardownExitFailed
+				return exitFailed
 			}
 			if err := pulumi(stackArgs("up")...); err != nil {
 				fmt.Fprintf(stderr, "nctalk teardown: %v; nothing was deleted\n", err)
-				return teardownExitFailed
+				return exitFailed
 			}
 		}
 		if err := pulumi(stackArgs("destroy")...); err != nil {
 			fmt.Fprintf(stderr, "nctalk teardown: %v\n", err)
-			return teardownExitFailed
+			return exitFailed
 		}
 		fmt.Fprintln(stderr, "nctalk teardown: deleted everything, the addresses and the volume included. Remove the backend from Nextcloud (occ talk:signaling:delete, talk:turn:delete, talk:stun:delete) and any DNS records you made by hand.")
-		return teardownExitOK
+		return exitOK
 	}
 
 	if len(protected) == 0 {
@@ -161,10 +154,10 @@ func runTeardown(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err := pulumi(stackArgs("destroy", "--exclude-protected")...); err != nil {
 		fmt.Fprintf(stderr, "nctalk teardown: %v\n", err)
-		return teardownExitFailed
+		return exitFailed
 	}
 	if len(protected) > 0 {
 		fmt.Fprintln(stderr, "nctalk teardown: done; the kept addresses and volume are still billed by Hetzner. `pulumi up` rebuilds the backend on them (new secrets: run nctalk occ afterwards); `nctalk teardown --release` deletes them.")
 	}
-	return teardownExitOK
+	return exitOK
 }
