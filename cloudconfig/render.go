@@ -11,16 +11,17 @@ import (
 	"text/template"
 )
 
-// MaxUserDataBytes is Hetzner's limit for user data.
+// MaxUserDataBytes is Hetzner's limit for user data: the document as
+// EncodeUserData packs it.
 const MaxUserDataBytes = 32 * 1024
 
-// MaxTypicalUserDataBytes is the size a typical setting (a few backends,
-// keys and CIDRs, a volume, 64-character secrets) must stay under.
-const MaxTypicalUserDataBytes = 18 * 1024
+// MaxTypicalUserDataBytes is the user data (EncodeUserData) a typical setting
+// (a few backends, keys and CIDRs, a volume, 64-character secrets) must stay
+// under: half of Hetzner's limit, headroom for what the backend grows into.
+const MaxTypicalUserDataBytes = 16 * 1024
 
-// TargetUserDataBytes is the budget of the reference setting: 1 KiB below
-// MaxTypicalUserDataBytes, headroom for more backends, keys and CIDRs.
-const TargetUserDataBytes = 17 * 1024
+// TargetUserDataBytes is the user data budget of the reference setting.
+const TargetUserDataBytes = 8 * 1024
 
 //go:embed templates/*
 var templateFS embed.FS
@@ -289,8 +290,8 @@ func RenderFiles(s Settings, sec Secrets) ([]File, error) {
 
 // Render returns the #cloud-config document for the settings and secrets.
 // The same inputs always give the same bytes. It fails with a *ConfigError
-// (see KeyOf) on invalid input and when the document would exceed
-// MaxUserDataBytes.
+// (see KeyOf) on invalid input and when the user data (EncodeUserData of
+// the document) would exceed MaxUserDataBytes.
 func Render(s Settings, sec Secrets) ([]byte, error) {
 	v, err := validatedView(s, sec)
 	if err != nil {
@@ -300,8 +301,8 @@ func Render(s Settings, sec Secrets) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(doc) > MaxUserDataBytes {
-		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config is %d bytes, over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", len(doc), MaxUserDataBytes)
+	if n := len(EncodeUserData(doc)); n > MaxUserDataBytes {
+		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config packs into %d bytes of user data (%d unpacked), over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", n, len(doc), MaxUserDataBytes)
 	}
 	return doc, nil
 }

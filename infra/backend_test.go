@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -681,10 +682,16 @@ func TestIPv6HostAddress(t *testing.T) {
 func TestOversizedCloudConfigFailsBeforeRegistering(t *testing.T) {
 	cfg := testConfig(t)
 	// Within the grammar of nextcloudUrls (64 entries of 2 KiB) but over
-	// the user data limit: 20 URLs of 2000 bytes.
+	// the user data limit: 20 URLs of 2000 bytes whose paths do not
+	// compress (the user data is gzip'd).
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	for i := range 20 {
-		u := fmt.Sprintf("https://cloud%03d.example.com/", i)
-		cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, u+strings.Repeat("p", 2000-len(u)))
+		u := []byte(fmt.Sprintf("https://cloud%03d.example.com/", i))
+		for len(u) < 2000 {
+			u = append(u, alnum[rng.IntN(len(alnum))])
+		}
+		cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, string(u))
 	}
 	m := infratest.New(defaultSeed)
 	d := deploy(t, cfg, m)
