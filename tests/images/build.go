@@ -28,7 +28,7 @@ const (
 
 // recipeVersion changes whenever BuildRoot's steps change in a way the
 // recipe below does not show.
-const recipeVersion = "1"
+const recipeVersion = "2"
 
 // CacheDir is the cache directory tests use: $NCTALK_IMAGE_CACHE or DefaultCacheDir.
 func CacheDir() string {
@@ -158,9 +158,12 @@ func mmdebstrap(ctx context.Context, r recipe, root, logFile string) error {
 			return fmt.Errorf("account %q: want name:uid:gid", a)
 		}
 		name, uid, gid := parts[0], parts[1], parts[2]
-		fmt.Fprintf(&hook, `grep -q '^%[1]s:' "$1/etc/group" || grep -q '^[^:]*:[^:]*:%[3]s:' "$1/etc/group" || echo '%[1]s:x:%[3]s:' >> "$1/etc/group"; `, name, uid, gid)
-		fmt.Fprintf(&hook, `grep -q '^%[1]s:' "$1/etc/passwd" || echo '%[1]s:x:%[2]s:%[3]s::/nonexistent:/usr/sbin/nologin' >> "$1/etc/passwd"; `, name, uid, gid)
-		fmt.Fprintf(&hook, `grep -q '^%[1]s:' "$1/etc/shadow" || echo '%[1]s:!:1::::::' >> "$1/etc/shadow"; `, name)
+		q := ShellQuote
+		fmt.Fprintf(&hook, `grep -q %s "$1/etc/group" || grep -q %s "$1/etc/group" || echo %s >> "$1/etc/group"; `,
+			q("^"+name+":"), q("^[^:]*:[^:]*:"+gid+":"), q(name+":x:"+gid+":"))
+		fmt.Fprintf(&hook, `grep -q %s "$1/etc/passwd" || echo %s >> "$1/etc/passwd"; `,
+			q("^"+name+":"), q(name+":x:"+uid+":"+gid+"::/nonexistent:/usr/sbin/nologin"))
+		fmt.Fprintf(&hook, `grep -q %s "$1/etc/shadow" || echo %s >> "$1/etc/shadow"; `, q("^"+name+":"), q(name+":!:1::::::"))
 	}
 	args := []string{
 		"--variant=essential",

@@ -51,6 +51,9 @@ type Contract struct {
 	OnPath []string
 	// Behaviour says what the entrypoint does with its arguments.
 	Behaviour string
+	// Gaps are the known differences between the substitute and the image
+	// that the compose file does not rely on.
+	Gaps string
 }
 
 // contracts is THE table of image contracts, read from each image's
@@ -58,6 +61,7 @@ type Contract struct {
 var contracts = []Contract{
 	{
 		Service:    cloudconfig.ServiceCoturn,
+		Gaps:       "Debian's coturn 4.18.0 build; no /etc/coturn/turnserver.conf default; detect-external-ip is a stub that fails",
 		Binary:     "/usr/bin/turnserver",
 		Entrypoint: []string{"docker-entrypoint.sh"},
 		Cmd:        []string{"--log-file=stdout", "--external-ip=$(detect-external-ip)"},
@@ -74,6 +78,7 @@ var contracts = []Contract{
 	},
 	{
 		Service:    cloudconfig.ServiceJanus,
+		Gaps:       "Debian's Janus 1.4.1 loads plugins from /usr/lib/x86_64-linux-gnu/janus/plugins (image: /usr/local/lib/janus/plugins); /start.sh writes no AIO configs, no supervisord, eturnal, NATS or signaling in the image",
 		Binary:     "/usr/local/bin/janus",
 		Entrypoint: []string{"/start.sh"},
 		Cmd:        []string{"supervisord", "-c", "/supervisord.conf"},
@@ -89,6 +94,7 @@ var contracts = []Contract{
 	},
 	{
 		Service:    cloudconfig.ServiceNATS,
+		Gaps:       "nats-server 2.15.1 (image 2.14.5); the default config is a two-line stand-in",
 		Binary:     "/usr/local/bin/nats-server",
 		Entrypoint: []string{"docker-entrypoint.sh"},
 		Cmd:        []string{"nats-server", "--config", "/etc/nats/nats-server.conf"},
@@ -102,6 +108,7 @@ var contracts = []Contract{
 	},
 	{
 		Service:    cloudconfig.ServiceNginx,
+		Gaps:       "Debian's nginx is built without --user=nginx: without a `user` directive its workers run as nobody (image: nginx, uid 101); /docker-entrypoint.d/ is empty (image: ipv6, envsubst, worker tuning scripts)",
 		Binary:     "/usr/sbin/nginx",
 		Entrypoint: []string{"/docker-entrypoint.sh"},
 		Cmd:        []string{"nginx", "-g", "daemon off;"},
@@ -118,6 +125,7 @@ var contracts = []Contract{
 	},
 	{
 		Service:    cloudconfig.ServiceSignaling,
+		Gaps:       "signaling 2.0.2 from sid (image 2.1.1: sid has no 2.1.1); the entrypoint does not generate $CONFIG from the environment; setpriv in place of su-exec",
 		Binary:     "/usr/bin/nextcloud-spreed-signaling",
 		Entrypoint: []string{"/entrypoint.sh"},
 		User:       "",

@@ -305,9 +305,15 @@ func TestPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Push of %d images: %v", len(Contracts()), time.Since(begin).Round(time.Millisecond))
+	local := LocalImages(host)
+	withLocal := harnessSettings()
+	withLocal.Images = local
+	if err := withLocal.Validate(); err != nil {
+		t.Errorf("LocalImages(%s) as the images setting: %v", host, err)
+	}
 	var baseDigest string
 	for _, c := range Contracts() {
-		ref, err := name.ParseReference(host+"/"+RepoPath(c.Image), name.Insecure)
+		ref, err := name.ParseReference(local[c.Service], name.Insecure)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,5 +374,14 @@ func layerHasXattr(t *testing.T, l interface {
 			_, ok := h.PAXRecords["SCHILY.xattr."+attr]
 			return ok
 		}
+	}
+}
+
+// harnessSettings are valid settings to try an images override on.
+func harnessSettings() cloudconfig.Settings {
+	return cloudconfig.Settings{
+		Domain:        "talk.nctalk.test",
+		NextcloudURLs: []string{"https://cloud.nctalk.test"},
+		ACMEEmail:     "admin@nctalk.test",
 	}
 }

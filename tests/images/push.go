@@ -44,6 +44,17 @@ func RepoPath(image string) string {
 	return image
 }
 
+// LocalImages maps every service to its substitute's reference in the
+// registry at registryHost, as Push (with nil refs) names them: the value
+// for the `images` setting of a stack that pulls from that registry.
+func LocalImages(registryHost string) map[string]string {
+	out := map[string]string{}
+	for _, c := range Contracts() {
+		out[c.Service] = registryHost + "/" + RepoPath(c.Image)
+	}
+	return out
+}
+
 // Push pushes one OCI image per service to the registry at registryHost
 // (e.g. "127.0.0.1:5000", plain HTTP allowed). refs maps a service name to
 // the repository:tag to push it as (without the host); nil pushes every
