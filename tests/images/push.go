@@ -129,10 +129,19 @@ func Image(rootDir string, base v1.Layer, c Contract) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// baseLayer is the tar of the whole root, written once next to it.
+// baseLayer is the tar of the whole root, written once next to it (under
+// the build's lock: tests in several packages may push at once).
 func baseLayer(rootDir string) (v1.Layer, error) {
 	path := filepath.Join(filepath.Dir(rootDir), "rootfs.tar")
 	digestFile := path + ".sha256"
+	lock, err := os.OpenFile(filepath.Dir(rootDir)+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("base layer lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("base layer lock: %w", err)
+	}
 	if b, err := os.ReadFile(digestFile); err == nil {
 		if fi, err := os.Stat(path); err == nil {
 			return fileLayer(path, strings.TrimSpace(string(b)), fi.Size())
