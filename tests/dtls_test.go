@@ -17,7 +17,7 @@ import (
 func TestTURNOverDTLS(t *testing.T) {
 	s := needStack(t)
 	addr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: cloudconfig.PortTURNS}
-	conn, err := dtls.Dial("udp", addr, &dtls.Config{RootCAs: s.CA.Pool(), ServerName: s.Domain})
+	conn, err := dtls.DialWithOptions("udp", addr, dtls.WithRootCAs(s.CA.Pool()), dtls.WithServerName(s.Domain))
 	if err != nil {
 		t.Fatalf("dtls to udp/%d: %v (config %s)", cloudconfig.PortTURNS, err, cloudconfig.CoturnConfig)
 	}
