@@ -41,8 +41,9 @@ type rule struct {
 // else runs byte for byte as rendered.
 //
 // Outside the config bytes the test machine differs from the VM only in:
-// Debian's binaries run in place of the images' (composeArgv), each in a
-// mount namespace instead of a container; the certificate comes from a test
+// the substitute images (tests/images: Debian sid's programs with each
+// pinned image's contract) run in place of the images, each as a
+// namespace-and-chroot container instead of Docker's; the certificate comes from a test
 // CA instead of Let's Encrypt; /etc/hosts resolves the domain and the fake
 // Nextcloud to 127.0.0.1; Janus loads its plugins from Debian's compiled-in
 // folder (the rendered janus.jcfg names none).
