@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // Environment variables BuildRoot reads.
@@ -158,7 +160,7 @@ func mmdebstrap(ctx context.Context, r recipe, root, logFile string) error {
 			return fmt.Errorf("account %q: want name:uid:gid", a)
 		}
 		name, uid, gid := parts[0], parts[1], parts[2]
-		q := ShellQuote
+		q := cloudconfig.ShellQuote
 		fmt.Fprintf(&hook, `grep -q %s "$1/etc/group" || grep -q %s "$1/etc/group" || echo %s >> "$1/etc/group"; `,
 			q("^"+name+":"), q("^[^:]*:[^:]*:"+gid+":"), q(name+":x:"+gid+":"))
 		fmt.Fprintf(&hook, `grep -q %s "$1/etc/passwd" || echo %s >> "$1/etc/passwd"; `,

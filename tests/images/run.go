@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // DockerDefaultCaps is the capability set Docker gives a container before
@@ -83,7 +85,7 @@ func (r RunSpec) Script(rootDir, stateDir string) (string, error) {
 			return "", fmt.Errorf("%s: overlay paths cannot hold ',' or ':': %q", r.Service, p)
 		}
 	}
-	q := ShellQuote
+	q := cloudconfig.ShellQuote
 	merged := filepath.Join(stateDir, "merged")
 	var b strings.Builder
 	b.WriteString("set -e\n")
@@ -223,9 +225,6 @@ func readDB(rootDir, service, path string) ([][]string, error) {
 	}
 	return out, sc.Err()
 }
-
-// ShellQuote quotes s for a POSIX shell.
-func ShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // Command returns the command that runs the container: the host's /bin/sh
 // running Script as PID 1 of new PID and mount namespaces, killed with the
