@@ -25,7 +25,7 @@ import (
 func TestInternalAPIsOnlyForSignaling(t *testing.T) {
 	needNetnsRoot(t)
 	bins := map[string]string{}
-	for _, b := range []string{"nats-server", "janus", "curl"} {
+	for _, b := range []string{"curl"} {
 		p, err := exec.LookPath(b)
 		if err != nil {
 			if os.Getenv("CI") == "true" {
@@ -57,8 +57,8 @@ func TestInternalAPIsOnlyForSignaling(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	natsLog := startInNetns(t, ns, cloudconfig.NATSUID, bins["nats-server"], "-c", filepath.Join(dir, path.Base(cloudconfig.NATSConfig)))
-	janusLog := startInNetns(t, ns, 65534, bins["janus"], "--configs-folder="+dir, "--disable-colors")
+	natsLog := startContainerInNetns(t, ns, files, cloudconfig.ServiceNATS, dir, path.Dir(cloudconfig.NATSConfig))
+	janusLog := startContainerInNetns(t, ns, files, cloudconfig.ServiceJanus, dir, cloudconfig.JanusConfigDir)
 
 	natsProbe := []string{"timeout", "3", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d && head -c 4 <&3", cloudconfig.PortNATS)}
 	janusProbe := []string{bins["curl"], "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/tests/harness"
+	"github.com/nctalk/nctalk/tests/images"
 )
 
 // needNetnsRoot skips (developer machine) or fails (CI) when the test cannot
@@ -164,23 +166,59 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// startInNetns starts a daemon in the namespace as uid (see nsExec) and
-// kills it when the test ends; its output is in the returned buffer.
-func startInNetns(t *testing.T, ns string, uid int, argv ...string) *lockedBuffer {
+// startContainerInNetns runs service in the network namespace ns the way the
+// test stack runs it: from its substitute image (tests/images), with the
+// rendered compose file's entrypoint, command, user, capabilities and
+// no-new-privileges (harness.ContainerSpec), and confDir bound read-only at
+// vmDir, the service's config directory on the VM. It is killed when the
+// test ends; its output is in the returned buffer.
+func startContainerInNetns(t *testing.T, ns string, files map[string]harness.WrittenFile, service, confDir, vmDir string) *lockedBuffer {
 	t.Helper()
-	full := []string{"netns", "exec", ns}
-	if uid != 0 {
-		full = append(full, "setpriv", fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", uid), "--clear-groups", "--")
+	spec, err := harness.ContainerSpec(files, service)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", append(full, argv...)...)
+	spec.Binds = append(spec.Binds, images.Bind{Source: confDir, Target: vmDir, ReadOnly: true})
+	root, err := images.BuildRoot(context.Background(), images.CacheDir())
+	if err != nil {
+		t.Fatalf("substitute images: %v", err)
+	}
+	state, err := os.MkdirTemp("", "nctalk-"+service+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := spec.Command(root, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Path = ip
+	cmd.Args = append([]string{"ip", "netns", "exec", ns}, cmd.Args...)
 	out := newLockedBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", argv[0], err)
+		t.Fatalf("starting %s: %v", service, err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
+		_ = exec.Command("umount", "-R", state+"/merged").Run() // normally gone with the mount namespace
+		_ = os.RemoveAll(state)
 	})
 	return out
+}
+
+// waitForLog waits until logs holds want, failing the test with the logs
+// after timeout.
+func waitForLog(t *testing.T, logs *lockedBuffer, want string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !strings.Contains(logs.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log after %v:\n%s", want, timeout, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

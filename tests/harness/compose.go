@@ -119,3 +119,24 @@ func containerSpec(service string, cs composeService) (images.RunSpec, error) {
 		WorkDir:    c.WorkDir,
 	}, nil
 }
+
+// ContainerSpec is how the rendered compose file (in files, as WriteFiles
+// returns them) runs service: the substitute image's contract with the
+// compose entrypoint, command, user, capabilities and no-new-privileges.
+// Binds are left to the caller. Tests outside the stack (e.g. in their own
+// network namespaces) use it to run a daemon exactly as the stack does.
+func ContainerSpec(files map[string]WrittenFile, service string) (images.RunSpec, error) {
+	compose, ok := files[cloudconfig.ComposeFile]
+	if !ok {
+		return images.RunSpec{}, fmt.Errorf("the cloud-config writes no %s", cloudconfig.ComposeFile)
+	}
+	services, err := parseCompose(compose.Content)
+	if err != nil {
+		return images.RunSpec{}, err
+	}
+	cs, ok := services[service]
+	if !ok {
+		return images.RunSpec{}, fmt.Errorf("%s has no service %q", cloudconfig.ComposeFile, service)
+	}
+	return containerSpec(service, cs)
+}
