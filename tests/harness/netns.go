@@ -44,7 +44,7 @@ func RunInOwnNetwork() (code int, done bool) {
 	switch {
 	case err == nil:
 		return 0, true
-	case errors.As(err, &exit):
+	case errors.As(err, &exit) && exit.ExitCode() >= 0:
 		return exit.ExitCode(), true
 	default:
 		fmt.Fprintf(os.Stderr, "harness: run the tests in their own network namespace: %v\n", err)
