@@ -48,6 +48,13 @@ const (
 	CertDeployHook = ScriptsDir + "/nctalk-cert-deploy"
 	// HostFirewallConfig is the nftables ruleset built from FirewallRules.
 	HostFirewallConfig = BaseDir + "/host/nftables.nft"
+	// SetupUnit runs SetupScript: started by cloud-init's runcmd at first
+	// boot, again at every boot, and again a while after a failed run
+	// (Restart=on-failure) until the backend is ready.
+	SetupUnit = "/etc/systemd/system/nctalk-setup.service"
+	// DockerDaemonConfig is dockerd's config: live-restore (containers keep
+	// running while dockerd restarts) and registryMirror.
+	DockerDaemonConfig = "/etc/docker/daemon.json"
 	// HostFirewallUnit loads HostFirewallConfig at boot.
 	HostFirewallUnit = "/etc/systemd/system/nctalk-firewall.service"
 	// SSHDConfig is the sshd drop-in (port, key-only login).
