@@ -2,9 +2,7 @@
 # nctalk-setup (nctalk-setup.service: first boot, every boot, 60 s after a failure)
 set -euo pipefail
 domain={{sh .Domain}}
-dev={{sh .StateDevice}}
 acme={{sh .ACMEServer}}
-state={{sh .Paths.StateMount}}
 le={{sh .Paths.LetsEncryptDir}}
 hook={{sh .Paths.CertDeployHook}}
 log() { echo "nctalk-setup: $*"; }
@@ -28,8 +26,10 @@ retry() {
 
 {{/* The state volume keeps $le across rebuilds. It is formatted only when it is
 blank and it is a Hetzner volume (the path the stack attaches). */ -}}
+{{if .StateDevice -}}
+dev={{sh .StateDevice}}
+state={{sh .Paths.StateMount}}
 mount_state() {
-  [ -n "$dev" ] || return 0
   for _ in $(seq 150); do [ -b "$dev" ] && break; sleep 2; done
   [ -b "$dev" ] || fail "no state volume $dev after 5 min"
   rc=0
@@ -57,6 +57,9 @@ mount_state() {
   fi
   log "state volume $dev mounted on $state"
 }
+{{- else -}}
+mount_state() { :; }
+{{- end}}
 
 prepare_files() {
   chown {{.UIDs.Signaling}}:{{.UIDs.Signaling}} {{sh .Paths.SignalingConfig}}
