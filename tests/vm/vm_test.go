@@ -109,11 +109,10 @@ func TestFirstBoot(t *testing.T) {
 	logs := logFile(t, work, "host-services.log")
 	t.Logf("work dir %s (serial logs, seed, host service log)", work)
 
-	start := time.Now()
 	img := buildImage(t, cacheDir)
 	host.add("VM image (mmdebstrap, 0 = cached)", img.BuildSeconds)
 
-	start = time.Now()
+	start := time.Now()
 	root, err := images.BuildRoot(ctx, images.CacheDir())
 	if err != nil {
 		t.Fatalf("substitute images: %v", err)
