@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
+	"github.com/miekg/dns"
 )
 
 // hostGateway is the host as the guest sees it through QEMU's user-mode
@@ -162,7 +164,8 @@ type dnsServer struct {
 	port int
 }
 
-// startDNS answers A queries for domain with addr and nothing else.
+// startDNS answers A queries for domain with addr and nothing else. Only one
+// per process: challtestsrv registers its handler on miekg/dns's global mux.
 func startDNS(t *testing.T, logw io.Writer, domain, addr string) *dnsServer {
 	t.Helper()
 	port := freePort(t)
@@ -179,6 +182,39 @@ func startDNS(t *testing.T, logw io.Writer, domain, addr string) *dnsServer {
 	srv.Run()
 	t.Cleanup(srv.Shutdown)
 	return &dnsServer{srv: srv, port: port}
+}
+
+// startStaticDNS is a second DNS view on its own mux (UDP and TCP): A
+// queries for domain answer addr, everything else is empty.
+func startStaticDNS(t *testing.T, domain, addr string) int {
+	t.Helper()
+	mux := dns.NewServeMux()
+	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Authoritative = true
+		for _, q := range r.Question {
+			if q.Qtype == dns.TypeA && strings.EqualFold(q.Name, dns.Fqdn(domain)) {
+				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(addr)})
+			}
+		}
+		_ = w.WriteMsg(m)
+	})
+	port := freePort(t)
+	pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp := &dns.Server{PacketConn: pc, Handler: mux}
+	tcp := &dns.Server{Listener: ln, Handler: mux}
+	go func() { _ = udp.ActivateAndServe() }()
+	go func() { _ = tcp.ActivateAndServe() }()
+	t.Cleanup(func() { _ = udp.Shutdown(); _ = tcp.Shutdown() })
+	return port
 }
 
 // acmeServer is an in-process Pebble.

@@ -163,8 +163,8 @@ func TestFirstBoot(t *testing.T) {
 	// Public DNS as the guest sees it (the record points at the guest), and
 	// as Pebble sees it (the guest's port 80 is a host port on loopback).
 	guestDNS := startDNS(t, logs, testDomain, guestAddr)
-	pebbleDNS := startDNS(t, logs, testDomain, "127.0.0.1")
-	acme := startPebble(t, logs, tlsCert, m.fwd["tcp/80"], pebbleDNS.port)
+	pebbleDNS := startStaticDNS(t, testDomain, "127.0.0.1")
+	acme := startPebble(t, logs, tlsCert, m.fwd["tcp/80"], pebbleDNS)
 	settings.ACMEServer = acme.directory()
 
 	userData, err := cloudconfig.Render(settings, secrets)
