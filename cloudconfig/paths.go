@@ -55,6 +55,9 @@ const (
 	// DockerDaemonConfig is dockerd's config: live-restore (containers keep
 	// running while dockerd restarts) and registryMirror.
 	DockerDaemonConfig = "/etc/docker/daemon.json"
+	// ResolvedConfig turns off systemd-resolved's LLMNR and mDNS responders,
+	// which listen on 5355 (and 5353) on every interface of a Debian 13 cloud image.
+	ResolvedConfig = "/etc/systemd/resolved.conf.d/10-nctalk.conf"
 	// HostFirewallUnit loads HostFirewallConfig at boot.
 	HostFirewallUnit = "/etc/systemd/system/nctalk-firewall.service"
 	// SSHDConfig is the sshd drop-in (port, key-only login).

@@ -69,6 +69,7 @@ var fileSpecs = []fileSpec{
 	{HostFirewallConfig, "0644", "nftables.nft"},
 	{HostFirewallUnit, "0644", "nctalk-firewall.service"},
 	{SSHDConfig, "0644", "sshd.conf"},
+	{ResolvedConfig, "0644", "resolved.conf"},
 	{AutoUpgradesConfig, "0644", "auto-upgrades.conf"},
 	{SetupUnit, "0644", "nctalk-setup.service"},
 	{SetupScript, "0755", "nctalk-setup.sh"},

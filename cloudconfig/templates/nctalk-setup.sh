@@ -119,6 +119,7 @@ prepare_files
 systemctl daemon-reload
 systemctl enable nctalk-firewall
 systemctl restart nctalk-firewall
+systemctl try-reload-or-restart systemd-resolved
 sshd -t || fail "sshd -t rejects the SSH configuration: sshd not restarted"
 systemctl restart ssh
 log "containers: pulling images and starting"
