@@ -232,12 +232,21 @@ func TestFirstBoot(t *testing.T) {
 	})
 
 	t.Run("renewal", func(t *testing.T) {
+		turnSess := openTURN(t, m.fwd["tcp/3478"], secrets.TURNSecret)
+		if err := turnSess.alive("1.1.1.1:9"); err != nil {
+			t.Fatalf("TURN allocation before the renewal: %v", err)
+		}
+		t.Logf("TURN allocation %s open over TCP", turnSess.relay.LocalAddr())
 		before := containerPIDs(t, m)
 		startedBefore := m.mustSSH(time.Minute, "docker inspect -f '{{.Name}} {{.State.StartedAt}}' $(docker ps -aq)")
 		out := m.mustSSH(10*time.Minute, "certbot renew --force-renewal --no-random-sleep-on-renew 2>&1")
 		t.Logf("certbot renew:\n%s", out)
 		if n := acme.orders.Load(); n != 2 {
 			t.Errorf("Pebble saw %d orders after the forced renewal, want 2", n)
+		}
+		// A new peer needs a new permission on the old allocation.
+		if err := turnSess.alive("1.0.0.1:9"); err != nil {
+			t.Errorf("TURN allocation after the renewal: %v; want it kept (coturn reloads on SIGUSR2)", err)
 		}
 		after := containerPIDs(t, m)
 		startedAfter := m.mustSSH(time.Minute, "docker inspect -f '{{.Name}} {{.State.StartedAt}}' $(docker ps -aq)")
