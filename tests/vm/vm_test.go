@@ -267,6 +267,24 @@ func TestFirstBoot(t *testing.T) {
 		}
 	})
 
+	// Why the deploy hook reloads nginx with `docker exec`: a signal sent
+	// with `docker kill` marks a `restart: unless-stopped` container as
+	// stopped by hand, and dockerd does not start it after a reboot. (The
+	// setup, which runs at every boot, is kept out of this boot: it would
+	// start nginx again with `compose up`.)
+	t.Run("docker-kill-hup-keeps-nginx-down", func(t *testing.T) {
+		m.mustSSH(time.Minute, "systemctl disable nctalk-setup && docker kill -s HUP nctalk-nginx-1")
+		m.reboot()
+		m.waitSSH(15 * time.Minute)
+		out := m.mustSSH(5*time.Minute, "while ! systemctl is-active -q docker; do sleep 2; done; sleep 20; "+
+			"docker inspect -f '{{.State.Status}}' nctalk-nginx-1 nctalk-coturn-1; systemctl enable nctalk-setup")
+		f := strings.Fields(out)
+		t.Logf("after `docker kill -s HUP nctalk-nginx-1` and a reboot (setup not run): nginx, coturn = %v", f)
+		if len(f) < 2 || f[0] != "exited" || f[1] != "running" {
+			t.Errorf("nginx, coturn = %v; want exited (stopped by hand), running", f)
+		}
+	})
+
 	t.Run("rebuild-same-volume", func(t *testing.T) {
 		m.kill()
 		m2 := newMachine(t, filepath.Join(work, "vm2"), img, m.volume, sshKey)
