@@ -65,6 +65,10 @@ var Grammars = []Grammar{
 		allowed: func(r rune) bool {
 			return r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '.' || r == ':' || r == '/'
 		}},
+	{Key: KeyACMEServer, Chars: "A-Z a-z 0-9 and .-_~/:[]", MaxBytes: 200,
+		allowed: asciiIn(".-_~/:[]")},
+	{Key: KeyRegistryMirror, Chars: "A-Z a-z 0-9 and .-_~/:[]", MaxBytes: 200,
+		allowed: asciiIn(".-_~/:[]")},
 	{Key: KeyImages, Chars: "A-Z a-z 0-9 and ._-/:@, starting with a letter or digit", MaxBytes: 512, MaxEntries: len(DefaultImages),
 		allowed: asciiIn("._-/:@")},
 	{Key: KeyStateDevice, Chars: "/dev/ then A-Z a-z 0-9 and ._-:+@/", MaxBytes: 255,

@@ -56,6 +56,7 @@ var settingsFieldKeys = map[string]string{
 	"Domain": KeyDomain, "NextcloudURLs": KeyNextcloudURLs, "ACMEEmail": KeyACMEEmail,
 	"SSHAuthorizedKeys": KeySSHPublicKeys, "SSHAllowedCIDRs": KeySSHAllowedCIDRs,
 	"Images": KeyImages, "StateDevice": KeyStateDevice,
+	"ACMEServer": KeyACMEServer, "RegistryMirror": KeyRegistryMirror,
 }
 
 // TestGrammarsCoverEveryStringKey: every string-valued field of Settings

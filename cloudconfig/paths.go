@@ -48,6 +48,16 @@ const (
 	CertDeployHook = ScriptsDir + "/nctalk-cert-deploy"
 	// HostFirewallConfig is the nftables ruleset built from FirewallRules.
 	HostFirewallConfig = BaseDir + "/host/nftables.nft"
+	// SetupUnit runs SetupScript: started by cloud-init's runcmd at first
+	// boot, again at every boot, and again a while after a failed run
+	// (Restart=on-failure) until the backend is ready.
+	SetupUnit = "/etc/systemd/system/nctalk-setup.service"
+	// DockerDaemonConfig is dockerd's config: live-restore (containers keep
+	// running while dockerd restarts) and registryMirror.
+	DockerDaemonConfig = "/etc/docker/daemon.json"
+	// ResolvedConfig turns off systemd-resolved's LLMNR and mDNS responders,
+	// which listen on 5355 (and 5353) on every interface of a Debian 13 cloud image.
+	ResolvedConfig = "/etc/systemd/resolved.conf.d/10-nctalk.conf"
 	// HostFirewallUnit loads HostFirewallConfig at boot.
 	HostFirewallUnit = "/etc/systemd/system/nctalk-firewall.service"
 	// SSHDConfig is the sshd drop-in (port, key-only login).

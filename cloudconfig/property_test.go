@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -37,6 +38,12 @@ var stringKeys = []stringKey{
 		func(v string) (string, string) { return ComposeFile, "image: " + v + "\n" }},
 	{KeyStateDevice, "/dev/disk/by-id/scsi-0HC_Volume_123456", func(s *Settings, _ *Secrets, v string) { s.StateDevice = v },
 		func(v string) (string, string) { return SetupScript, "dev=" + ShellQuote(v) + "\n" }},
+	{KeyACMEServer, "https://acme.example.com/directory", func(s *Settings, _ *Secrets, v string) { s.ACMEServer = v },
+		func(v string) (string, string) { return SetupScript, "acme=" + ShellQuote(v) + "\n" }},
+	{KeyRegistryMirror, "https://mirror.example.com", func(s *Settings, _ *Secrets, v string) { s.RegistryMirror = v },
+		func(v string) (string, string) {
+			return DockerDaemonConfig, `"registry-mirrors": [` + "\n    " + strconv.Quote(v)
+		}},
 	{KeySignalingSecret, fakeSecrets().SignalingSecret, func(_ *Settings, sec *Secrets, v string) { sec.SignalingSecret = v },
 		func(v string) (string, string) { return SignalingConfig, v }},
 	{KeyTURNSecret, fakeSecrets().TURNSecret, func(_ *Settings, sec *Secrets, v string) { sec.TURNSecret = v },

@@ -3,6 +3,7 @@ package cloudconfig
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"path"
@@ -21,7 +22,7 @@ const MaxUserDataBytes = 32 * 1024
 const MaxTypicalUserDataBytes = 16 * 1024
 
 // TargetUserDataBytes is the user data budget of the reference setting.
-const TargetUserDataBytes = 8 * 1024
+const TargetUserDataBytes = 12 * 1024
 
 //go:embed templates/*
 var templateFS embed.FS
@@ -71,7 +72,9 @@ var fileSpecs = []fileSpec{
 	{HostFirewallConfig, "0644", "nftables.nft"},
 	{HostFirewallUnit, "0644", "nctalk-firewall.service"},
 	{SSHDConfig, "0644", "sshd.conf"},
+	{ResolvedConfig, "0644", "resolved.conf"},
 	{AutoUpgradesConfig, "0644", "auto-upgrades.conf"},
+	{SetupUnit, "0644", "nctalk-setup.service"},
 	{SetupScript, "0755", "nctalk-setup.sh"},
 	{CertDeployHook, "0755", "nctalk-cert-deploy.sh"},
 	{ReadyScript, "0755", "nctalk-ready.sh"},
@@ -115,6 +118,12 @@ var DeniedPeerNetworks = []string{
 	"fc00::/7", "fe80::/10", "ff00::/8",
 }
 
+// PublicResolvers are the resolvers the DNS wait asks directly, in order,
+// before the certificate is requested: the machine's own resolver answers
+// its own name locally (cloud-init's manage_etc_hosts, systemd-resolved) and
+// can never show the public record.
+var PublicResolvers = []string{"1.1.1.1", "9.9.9.9", "8.8.8.8"}
+
 // dnsWaitMinutes bounds the wait for the domain to resolve to the host.
 const dnsWaitMinutes = 30
 
@@ -136,6 +145,7 @@ type backend struct{ ID, URL string }
 // view is what the templates see.
 type view struct {
 	Domain, ACMEEmail, StateDevice, SignalingPath string
+	ACMEServer                                    string
 	ACMEStaging                                   bool
 	SSHPort                                       int
 	Secrets                                       Secrets
@@ -147,6 +157,7 @@ type view struct {
 	BackendIDs                                    string
 	RTPPorts, RelayPorts                          PortRange
 	DeniedPeers, NFTRules, Packages               []string
+	Resolvers                                     []string
 	JanusDisabled                                 map[string]string
 	DNSWaitRounds, DNSWaitMinutes                 int
 	Files                                         []File
@@ -157,6 +168,8 @@ func newView(s Settings, sec Secrets) (view, error) {
 		Domain:        s.Domain,
 		ACMEEmail:     s.ACMEEmail,
 		ACMEStaging:   s.ACMEStaging,
+		ACMEServer:    s.EffectiveACMEServer(),
+		Resolvers:     PublicResolvers,
 		StateDevice:   s.StateDevice,
 		SignalingPath: SignalingPath,
 		SSHPort:       s.sshPort(),
@@ -178,7 +191,7 @@ func newView(s Settings, sec Secrets) (view, error) {
 			"TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile, "ACMEWebroot": ACMEWebroot,
 			"LetsEncryptDir": LetsEncryptDir, "StateMount": StateMount, "ReadyMarker": ReadyMarker,
 			"SetupScript": SetupScript, "ReadyScript": ReadyScript, "CertDeployHook": CertDeployHook,
-			"HostFirewallConfig": HostFirewallConfig,
+			"HostFirewallConfig": HostFirewallConfig, "SetupUnit": SetupUnit, "SetupUnitName": path.Base(SetupUnit),
 		},
 		UIDs: map[string]int{"Signaling": SignalingUID, "Coturn": CoturnUID, "NATS": NATSUID},
 		JanusDisabled: map[string]string{
@@ -341,11 +354,35 @@ func renderFiles(s Settings, v view) ([]File, error) {
 		}
 		files = append(files, File{Path: spec.path, Perms: spec.perms, Content: b.Bytes()})
 	}
+	daemon, err := dockerDaemonConfig(s)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: DockerDaemonConfig, Perms: "0644", Content: daemon})
 	if len(s.SSHAuthorizedKeys) > 0 {
 		keys := strings.Join(s.SSHAuthorizedKeys, "\n") + "\n"
 		files = append(files, File{Path: RootAuthorizedKeys, Perms: "0600", Append: true, Content: []byte(keys)})
 	}
 	return files, nil
+}
+
+// dockerDaemonConfig is /etc/docker/daemon.json, written by the JSON encoder:
+// live-restore keeps the containers (and calls) running while dockerd
+// restarts, e.g. when unattended-upgrades updates docker.io; registryMirror
+// becomes Docker's mirror for Docker Hub images.
+func dockerDaemonConfig(s Settings) ([]byte, error) {
+	cfg := struct {
+		LiveRestore    bool     `json:"live-restore"`
+		RegistryMirror []string `json:"registry-mirrors,omitempty"`
+	}{LiveRestore: true}
+	if s.RegistryMirror != "" {
+		cfg.RegistryMirror = []string{s.RegistryMirror}
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", DockerDaemonConfig, err)
+	}
+	return append(b, '\n'), nil
 }
 
 // RedactionMarker replaces each secret in a redacted document; the secret's

@@ -16,6 +16,8 @@ const (
 	KeyNextcloudURLs   = "nextcloudUrls"
 	KeyACMEEmail       = "acmeEmail"
 	KeyACMEStaging     = "acmeStaging"
+	KeyACMEServer      = "acmeServer"
+	KeyRegistryMirror  = "registryMirror"
 	KeySSHPublicKeys   = "sshPublicKeys"
 	KeySSHAllowedCIDRs = "sshAllowedCidrs"
 	KeySSHPort         = "sshPort"
@@ -38,6 +40,14 @@ type Settings struct {
 	// ACMEStaging selects Let's Encrypt's staging CA (untrusted certificates,
 	// generous rate limits) for trials.
 	ACMEStaging bool
+	// ACMEServer is the ACME directory URL certbot uses (https); "" means
+	// Let's Encrypt (or its staging CA with ACMEStaging). Both set is an error.
+	ACMEServer string
+	// RegistryMirror is a pull-through registry mirror (https://host[:port])
+	// the VM's Docker uses for Docker Hub images ("registry-mirrors" in
+	// /etc/docker/daemon.json); "" for none. Images from other registries
+	// (aio-talk on ghcr.io) are not mirrored: override them with Images.
+	RegistryMirror string
 	// SSHPort is the port sshd listens on; 0 means DefaultSSHPort.
 	SSHPort int
 	// SSHAuthorizedKeys are OpenSSH public keys for root's authorized_keys.
@@ -122,6 +132,24 @@ func (s Settings) sshPort() int {
 		return DefaultSSHPort
 	}
 	return s.SSHPort
+}
+
+// Let's Encrypt's ACME directories.
+const (
+	LetsEncryptDirectory        = "https://acme-v02.api.letsencrypt.org/directory"
+	LetsEncryptStagingDirectory = "https://acme-staging-v02.api.letsencrypt.org/directory"
+)
+
+// EffectiveACMEServer is the ACME directory certbot asks: ACMEServer, or
+// Let's Encrypt's staging or production directory.
+func (s Settings) EffectiveACMEServer() string {
+	switch {
+	case s.ACMEServer != "":
+		return s.ACMEServer
+	case s.ACMEStaging:
+		return LetsEncryptStagingDirectory
+	}
+	return LetsEncryptDirectory
 }
 
 func (s Settings) janusRTPPorts() PortRange {

@@ -10,7 +10,10 @@ import (
 
 // TestSetupWaitsForOwnAddressInDNS runs the setup script's DNS check with
 // stubbed `ip` and `dig`: the certificate request must wait until every
-// A/AAAA record of the domain is an address of this host.
+// A/AAAA record of the domain is an address of this host, as a public
+// resolver sees it. The stub answers a query without @server the way the
+// machine's own resolver does on a cloud image (manage_etc_hosts maps the
+// FQDN to 127.0.1.1), so a check that asks the local resolver never passes.
 func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
 	bash := requireTool(t, "bash", "apt-get install bash")
 	script := string(mustFiles(t, referenceSettings())[SetupScript].Content)
@@ -25,13 +28,15 @@ func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
 	tests := []struct {
 		name, a, aaaa string
 		want          bool
+		down          string // a resolver that does not answer
 	}{
-		{"own v4 and v6", "198.51.100.10", "2001:db8:1::1", true},
-		{"own v4 only", "198.51.100.10", "", true},
-		{"cname then own address", "face.be.\n198.51.100.10", "", true},
-		{"no records yet", "", "", false},
-		{"old address", "203.0.113.5", "", false},
-		{"v6 points elsewhere", "198.51.100.10", "2001:db8:2::1", false},
+		{"first resolver down", "198.51.100.10", "", true, PublicResolvers[0]},
+		{"own v4 and v6", "198.51.100.10", "2001:db8:1::1", true, ""},
+		{"own v4 only", "198.51.100.10", "", true, ""},
+		{"cname then own address", "face.be.\n198.51.100.10", "", true, ""},
+		{"no records yet", "", "", false, ""},
+		{"old address", "203.0.113.5", "", false, ""},
+		{"v6 points elsewhere", "198.51.100.10", "2001:db8:2::1", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,9 +47,10 @@ func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
 				}
 			}
 			stub("ip", "cat <<'EOF'\n"+ipOutput+"\nEOF\n")
-			stub("dig", `case "$2" in A) printf '%s' "$STUB_A";; AAAA) printf '%s' "$STUB_AAAA";; esac; echo`+"\n")
+			stub("dig", `case " $* " in *" @$STUB_DOWN "*) echo ';; communications error'; exit 9;; *" @"*) ;; *) echo 127.0.1.1; exit 0;; esac
+case " $* " in *" A "*) printf '%s' "$STUB_A";; *" AAAA "*) printf '%s' "$STUB_AAAA";; esac; echo`+"\n")
 			cmd := exec.Command(bash, "-c", defs+"\ndns_points_here")
-			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STUB_A="+tt.a, "STUB_AAAA="+tt.aaaa)
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STUB_A="+tt.a, "STUB_AAAA="+tt.aaaa, "STUB_DOWN="+tt.down)
 			err := cmd.Run()
 			if got := err == nil; got != tt.want {
 				t.Errorf("dns_points_here = %v (%v), want %v", got, err, tt.want)

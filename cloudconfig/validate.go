@@ -25,6 +25,8 @@ func (s Settings) Validate() error {
 		s.validateDomain,
 		s.validateNextcloudURLs,
 		s.validateACMEEmail,
+		s.validateACMEServer,
+		s.validateRegistryMirror,
 		s.validateSSHKeys,
 		s.validateSSHCIDRs,
 		s.validatePorts,
@@ -338,6 +340,60 @@ func checkImageRef(ref string) error {
 	}
 	if tag := ref[colon+1:]; tag == "latest" || tag == "" {
 		return errors.New("is not pinned")
+	}
+	return nil
+}
+
+// checkPlainHTTPSURL accepts https://host[:port][/path] with a lower-case
+// DNS name or an IP address as host, a path of [A-Za-z0-9._~/-] only, and no
+// credentials, query or fragment: the grammar of acmeServer and
+// registryMirror (at most 200 characters), so the value is inert in a shell
+// word and in JSON.
+func checkPlainHTTPSURL(raw string, allowPath bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Opaque != "" {
+		return errors.New("is not an https URL")
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return errors.New("has credentials, a query or a fragment")
+	}
+	if !allowPath && strings.Trim(u.Path, "/") != "" {
+		return errors.New("has a path")
+	}
+	host := u.Hostname()
+	if _, err := netip.ParseAddr(host); err != nil {
+		if err := checkFQDN(host); err != nil {
+			return fmt.Errorf("has a host that %v", err)
+		}
+	}
+	return nil
+}
+
+func (s Settings) validateACMEServer() error {
+	if s.ACMEServer == "" {
+		return nil
+	}
+	if s.ACMEStaging {
+		return configErr(KeyACMEServer, "and %s are both set; set %s (Let's Encrypt's staging CA) or %s (any ACME directory), not both", KeyACMEStaging, KeyACMEStaging, KeyACMEServer)
+	}
+	if err := mustGrammar(KeyACMEServer).Check(-1, s.ACMEServer); err != nil {
+		return err
+	}
+	if err := checkPlainHTTPSURL(s.ACMEServer, true); err != nil {
+		return configErr(KeyACMEServer, "%q %v; want an ACME directory URL such as %s", s.ACMEServer, err, LetsEncryptDirectory)
+	}
+	return nil
+}
+
+func (s Settings) validateRegistryMirror() error {
+	if s.RegistryMirror == "" {
+		return nil
+	}
+	if err := mustGrammar(KeyRegistryMirror).Check(-1, s.RegistryMirror); err != nil {
+		return err
+	}
+	if err := checkPlainHTTPSURL(s.RegistryMirror, false); err != nil {
+		return configErr(KeyRegistryMirror, "%q %v; want a pull-through registry mirror such as https://mirror.example.com or https://10.0.0.2:5000", s.RegistryMirror, err)
 	}
 	return nil
 }

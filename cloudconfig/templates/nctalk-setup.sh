@@ -1,29 +1,52 @@
 #!/bin/bash
-# nctalk-setup (run by cloud-init; safe to rerun)
+# nctalk-setup (nctalk-setup.service: first boot, every boot, 60 s after a failure)
 set -euo pipefail
 domain={{sh .Domain}}
-dev={{sh .StateDevice}}
-state={{sh .Paths.StateMount}}
+acme={{sh .ACMEServer}}
+resolvers=({{range $i, $r := .Resolvers}}{{if $i}} {{end}}{{sh $r}}{{end}})
 le={{sh .Paths.LetsEncryptDir}}
 hook={{sh .Paths.CertDeployHook}}
 log() { echo "nctalk-setup: $*"; }
+fail() { log "FAILED: $*; nctalk-setup.service runs the setup again in 60 s"; exit 1; }
 compose() { docker compose -f {{sh .Paths.ComposeFile}} "$@"; }
 
-# The state volume keeps $le across rebuilds; formatted only when blank.
+{{/* retry N DELAY WHAT CMD...: runs CMD up to N times, doubling DELAY after each failure. */ -}}
+retry() {
+  local n=$1 delay=$2 what=$3 i
+  shift 3
+  for i in $(seq "$n"); do
+    "$@" && return 0
+    [ "$i" = "$n" ] && break
+    log "$what: attempt $i of $n failed; next attempt in ${delay}s"
+    sleep "$delay"
+    delay=$((delay * 2))
+  done
+  log "$what: attempt $n of $n failed"
+  return 1
+}
+
+{{/* The state volume keeps $le across rebuilds. It is formatted only when it is
+blank and it is a Hetzner volume (the path the stack attaches). */ -}}
+{{if .StateDevice -}}
+dev={{sh .StateDevice}}
+state={{sh .Paths.StateMount}}
 mount_state() {
-  [ -n "$dev" ] || return 0
   for _ in $(seq 150); do [ -b "$dev" ] && break; sleep 2; done
-  [ -b "$dev" ] || { log "no $dev after 5 min"; return 1; }
+  [ -b "$dev" ] || fail "no state volume $dev after 5 min"
   rc=0
   blkid -p "$dev" >/dev/null 2>&1 || rc=$?
   case $rc in
     0) ;;
-    2) log "formatting blank $dev"; mkfs.ext4 -q -L nctalk-state "$dev" ;;
-    *) log "blkid $dev: exit $rc"; return 1 ;;
+    2) case $dev in
+         /dev/disk/by-id/scsi-0HC_Volume_[0-9]*) log "formatting blank state volume $dev"; mkfs.ext4 -q -L nctalk-state "$dev" ;;
+         *) fail "$dev is blank and not a Hetzner volume (/dev/disk/by-id/scsi-0HC_Volume_<id>): not formatting it" ;;
+       esac ;;
+    *) fail "blkid $dev: exit $rc" ;;
   esac
   mkdir -p "$state"
   if ! mountpoint -q "$state"; then
-    uuid=$(blkid -s UUID -o value "$dev")
+    uuid=$(blkid -s UUID -o value "$dev" || true)
+    [ -n "$uuid" ] || fail "$dev has no file system UUID: not mounting it"
     grep -q "UUID=$uuid " /etc/fstab || echo "UUID=$uuid $state ext4 defaults,nofail 0 2" >>/etc/fstab
     mount "$state"
   fi
@@ -33,7 +56,11 @@ mount_state() {
       echo "$state/letsencrypt $le none bind,nofail,x-systemd.requires-mounts-for=$state 0 0" >>/etc/fstab
     mount "$le"
   fi
+  log "state volume $dev mounted on $state"
 }
+{{- else -}}
+mount_state() { :; }
+{{- end}}
 
 prepare_files() {
   chown {{.UIDs.Signaling}}:{{.UIDs.Signaling}} {{sh .Paths.SignalingConfig}}
@@ -52,35 +79,53 @@ prepare_files() {
   fi
 }
 
-# Succeeds when all A/AAAA records of $domain are this host's.
+{{/* Succeeds when the first public resolver that answers gives only this
+host's addresses for $domain. Not the local resolver: cloud-init's
+manage_etc_hosts and systemd-resolved answer the own name locally. */ -}}
 dns_points_here() {
   own=$(ip -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
-  found=$(dig +short A "$domain"; dig +short AAAA "$domain")
-  found=$(grep -E '^([0-9.]+|[0-9a-f.]*:[0-9a-f:.]*)$' <<<"$found" || true) # drop CNAMEs
-  [ -n "$found" ] || return 1
-  for a in $found; do grep -qxF "$a" <<<"$own" || return 1; done
+  for r in "${resolvers[@]}"; do
+    found=$(dig +short +time=3 +tries=1 @"$r" A "$domain" && dig +short +time=3 +tries=1 @"$r" AAAA "$domain") || continue
+    found=$(grep -E '^([0-9.]+|[0-9a-f.]*:[0-9a-f:.]*)$' <<<"$found" || true) # drop CNAMEs
+    [ -n "$found" ] || continue
+    for a in $found; do grep -qxF "$a" <<<"$own" || return 1; done
+    return 0
+  done
+  return 1
 }
 
 certificate() {
   conf=$le/renewal/$domain.conf
-  staging=$(grep -c acme-staging "$conf" 2>/dev/null || true)
-  [ -e "$conf" ] && [ "$staging" = {{if .ACMEStaging}}1{{else}}0{{end}} ] && return 0
+  if [ -e "$conf" ] && grep -qxF "server = $acme" "$conf"; then
+    log "certificate: $domain from $acme is on hand"
+    return 0
+  fi
+  log "DNS: waiting until $domain points here (asking ${resolvers[*]})"
   for i in $(seq {{.DNSWaitRounds}}); do
     dns_points_here && break
-    [ "$i" = {{.DNSWaitRounds}} ] && { log "DNS of $domain is not this host after {{.DNSWaitMinutes}} min; fix it, rerun $0"; return 1; }
+    [ "$i" = {{.DNSWaitRounds}} ] && fail "DNS of $domain is not this host after {{.DNSWaitMinutes}} min"
     sleep 10
   done
-  certbot certonly -n --agree-tos --no-eff-email -m {{sh .ACMEEmail}} --webroot -w {{sh .Paths.ACMEWebroot}} \
-    --cert-name "$domain" -d "$domain" --deploy-hook "$hook" --force-renewal{{if .ACMEStaging}} --staging{{end}}
+  log "DNS: $domain points here"
+  retry 4 30 certbot certbot certonly -n --agree-tos --no-eff-email -m {{sh .ACMEEmail}} --server "$acme" \
+    --webroot -w {{sh .Paths.ACMEWebroot}} --cert-name "$domain" -d "$domain" --deploy-hook "$hook" --force-renewal ||
+    fail "no certificate for $domain from $acme (/var/log/letsencrypt)"
+  log "certificate: issued for $domain by $acme"
 }
 
+rm -f {{sh .Paths.ReadyMarker}}
+log "start"
 mount_state
 prepare_files
 systemctl daemon-reload
 systemctl enable nctalk-firewall
 systemctl restart nctalk-firewall
-sshd -t && systemctl restart ssh
-for i in 1 2 3; do compose pull -q && break; [ "$i" = 3 ] && exit 1; sleep 15; done
-compose up -d
+systemctl try-reload-or-restart systemd-resolved
+sshd -t || fail "sshd -t rejects the SSH configuration: sshd not restarted"
+systemctl restart ssh
+log "containers: pulling images and starting"
+retry 5 15 "compose up" compose up -d --quiet-pull || fail "containers did not start (image pull?)"
+log "containers: up"
 certificate
-{{sh .Paths.ReadyScript}}
+{{sh .Paths.ReadyScript}} || fail "services not ready"
+log "ready"

@@ -61,7 +61,7 @@ func readInputFile(path string) ([]byte, error) {
 // renderKeys are the keys the render command reads from the config file.
 var renderKeys = []string{
 	cloudconfig.KeyDomain, cloudconfig.KeyNextcloudURLs, cloudconfig.KeyACMEEmail,
-	cloudconfig.KeyACMEStaging, cloudconfig.KeySSHPublicKeys, cloudconfig.KeySSHAllowedCIDRs,
+	cloudconfig.KeyACMEStaging, cloudconfig.KeyACMEServer, cloudconfig.KeyRegistryMirror, cloudconfig.KeySSHPublicKeys, cloudconfig.KeySSHAllowedCIDRs,
 	cloudconfig.KeySSHPort, cloudconfig.KeyJanusRTPPorts, cloudconfig.KeyTURNRelayPorts,
 	cloudconfig.KeyImages, cloudconfig.KeySignalingSecret, cloudconfig.KeyTURNSecret,
 	cloudconfig.KeyStateDevice,
@@ -250,6 +250,8 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 		decode(cloudconfig.KeyNextcloudURLs, &s.NextcloudURLs, "a list of URLs such as [https://cloud.example.com]"),
 		decode(cloudconfig.KeyACMEEmail, &s.ACMEEmail, "an e-mail address"),
 		decode(cloudconfig.KeyACMEStaging, &s.ACMEStaging, "true or false"),
+		decode(cloudconfig.KeyACMEServer, &s.ACMEServer, "an ACME directory URL such as "+cloudconfig.LetsEncryptDirectory),
+		decode(cloudconfig.KeyRegistryMirror, &s.RegistryMirror, "a registry mirror URL such as https://mirror.example.com"),
 		decode(cloudconfig.KeySSHPublicKeys, &s.SSHAuthorizedKeys, "a list of OpenSSH public keys"),
 		decode(cloudconfig.KeySSHAllowedCIDRs, &s.SSHAllowedCIDRs, "a list of CIDRs such as [203.0.113.0/24]"),
 		decode(cloudconfig.KeySSHPort, &sshPort, "a port number such as 22"),

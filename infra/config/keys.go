@@ -47,6 +47,8 @@ func AllKeys() []string {
 		cloudconfig.KeyNextcloudURLs,
 		cloudconfig.KeyACMEEmail,
 		cloudconfig.KeyACMEStaging,
+		cloudconfig.KeyACMEServer,
+		cloudconfig.KeyRegistryMirror,
 		KeyLocation,
 		KeyServerType,
 		KeyImage,
@@ -70,6 +72,8 @@ func AllKeys() []string {
 func Defaults() map[string]any {
 	return map[string]any{
 		cloudconfig.KeyACMEStaging:     false,
+		cloudconfig.KeyACMEServer:      "",
+		cloudconfig.KeyRegistryMirror:  "",
 		KeyLocation:                    DefaultLocation,
 		KeyServerType:                  DefaultServerType,
 		KeyImage:                       DefaultImage,

@@ -131,6 +131,8 @@ func read(ctx *pulumi.Context) (Config, error) {
 	r.object(cloudconfig.KeyNextcloudURLs, &s.NextcloudURLs, "`pulumi config set --path 'nextcloudUrls[0]' https://cloud.example.com`")
 	r.str(cloudconfig.KeyACMEEmail, &s.ACMEEmail)
 	r.boolean(cloudconfig.KeyACMEStaging, &s.ACMEStaging)
+	r.str(cloudconfig.KeyACMEServer, &s.ACMEServer)
+	r.str(cloudconfig.KeyRegistryMirror, &s.RegistryMirror)
 	r.str(KeyLocation, &c.Location)
 	r.str(KeyServerType, &c.ServerType)
 	r.str(KeyImage, &c.Image)

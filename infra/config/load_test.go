@@ -101,7 +101,9 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"domain":          "talk.example.org",
 		"nextcloudUrls":   `["https://a.example.org","https://b.example.org/nc"]`,
 		"acmeEmail":       "ops@example.org",
-		"acmeStaging":     "true",
+		"acmeStaging":     "false",
+		"acmeServer":      "https://acme.example.org/directory",
+		"registryMirror":  "https://mirror.example.org:5000",
 		"location":        "hel1",
 		"serverType":      "cpx22",
 		"image":           "debian-12",
@@ -126,11 +128,11 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	s := c.Settings
-	got := []any{s.Domain, s.NextcloudURLs, s.ACMEEmail, s.ACMEStaging, c.Location, c.ServerType, c.Image,
+	got := []any{s.Domain, s.NextcloudURLs, s.ACMEEmail, s.ACMEStaging, s.ACMEServer, s.RegistryMirror, c.Location, c.ServerType, c.Image,
 		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize, c.KeepOnTeardown,
 		c.SignalingSecret.Reveal(), c.TURNSecret.Reveal(), s.JanusRTPPorts, s.TURNRelayPorts, s.Images}
-	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", true,
-		"hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20, false,
+	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", false,
+		"https://acme.example.org/directory", "https://mirror.example.org:5000", "hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20, false,
 		"givenSignalingSecret0123456789", "givenTurnSecret0123456789abcde",
 		cloudconfig.PortRange{First: 30000, Last: 30500}, cloudconfig.PortRange{First: 40000, Last: 40100},
 		map[string]string{"nats": "nats:2.11.10-alpine"}}

@@ -1,0 +1,554 @@
+// Package vm boots the exact bytes of cloudconfig.Render on a real Debian 13
+// (trixie) VM under QEMU, with substitute images from a local registry,
+// Pebble as the ACME CA and pebble-challtestsrv as the public DNS, and
+// proves the backend comes up by itself, comes back after a reboot, and
+// reuses its certificate when rebuilt on the same volume.
+package vm
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/images"
+)
+
+const (
+	testDomain = "talk.nctalk-vm.example"
+	cacheDir   = "/var/cache/nctalk-vm"
+)
+
+// prerequisites are the host tools the test runs.
+var prerequisites = []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "mkfs.ext4", "genisoimage", "ssh", "ssh-keygen"}
+
+func requireVM(t *testing.T) {
+	t.Helper()
+	if os.Getenv("CI") == "" {
+		t.Skip("boots Debian 13 VMs (about 15 min under TCG): set CI=true and run as root")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (mmdebstrap, mkfs.ext4 -d with ownership): run as root")
+	}
+	for _, p := range prerequisites {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Fatalf("%s missing (CI=true): apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs genisoimage openssh-client", p)
+		}
+	}
+}
+
+// randomSecret is n characters of [A-Za-z0-9].
+func randomSecret(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// mirrorPath is where a Docker Hub image lives on a registry mirror
+// (official images under library/), or the path of another registry's image.
+func mirrorPath(image string) string {
+	p := images.RepoPath(image)
+	if p == image && !strings.Contains(strings.SplitN(p, ":", 2)[0], "/") {
+		return "library/" + p
+	}
+	return p
+}
+
+// isDockerHub reports whether Docker's registry-mirrors apply to image.
+func isDockerHub(image string) bool { return images.RepoPath(image) == image }
+
+// phases records boot-to-ready seconds.
+type phases struct {
+	names []string
+	secs  map[string]float64
+}
+
+func (p *phases) add(name string, s float64) {
+	if p.secs == nil {
+		p.secs = map[string]float64{}
+	}
+	p.names = append(p.names, name)
+	p.secs[name] = s
+}
+
+func (p *phases) print(t *testing.T, title string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:\n", title)
+	for _, n := range p.names {
+		fmt.Fprintf(&b, "  %-48s %7.1f s\n", n, p.secs[n])
+	}
+	t.Log(b.String())
+	fmt.Print(b.String())
+}
+
+func TestFirstBoot(t *testing.T) {
+	requireVM(t)
+	ctx := context.Background()
+	var host phases
+	work := t.TempDir()
+	if d := os.Getenv("NCTALK_VM_WORKDIR"); d != "" {
+		work = d
+		_ = os.RemoveAll(work)
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := logFile(t, work, "host-services.log")
+	t.Logf("work dir %s (serial logs, seed, host service log)", work)
+
+	img := buildImage(t, cacheDir)
+	host.add("VM image (mmdebstrap, 0 = cached)", img.BuildSeconds)
+
+	start := time.Now()
+	root, err := images.BuildRoot(ctx, images.CacheDir())
+	if err != nil {
+		t.Fatalf("substitute images: %v", err)
+	}
+	host.add("substitute images root (images.BuildRoot)", time.Since(start).Seconds())
+
+	ca := newTestCA(t)
+	tlsCert := ca.serverCert(t)
+	reg := startRegistry(t, logs, tlsCert)
+
+	// Settings as an admin writes them; the registry mirror stands in for
+	// Docker Hub, the janus image (ghcr.io) is overridden to the registry.
+	settings := cloudconfig.Settings{
+		Domain:         testDomain,
+		NextcloudURLs:  []string{"https://cloud.nctalk-vm.example"},
+		ACMEEmail:      "admin@nctalk-vm.example",
+		RegistryMirror: "https://" + reg.host(),
+		StateDevice:    stateDevice,
+		Images:         map[string]string{},
+	}
+	refs := map[string]string{}
+	for svc, image := range cloudconfig.DefaultImages {
+		refs[svc] = mirrorPath(image)
+		if !isDockerHub(image) {
+			settings.Images[svc] = reg.host() + "/" + mirrorPath(image)
+		}
+	}
+	start = time.Now()
+	if err := images.Push(ctx, root, reg.pushHost(), refs); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	host.add("push to the registry", time.Since(start).Seconds())
+
+	sshKey := filepath.Join(work, "id_ed25519")
+	run(t, time.Minute, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nctalk-vm-test", "-f", sshKey)
+	pub, err := os.ReadFile(sshKey + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings.SSHAuthorizedKeys = []string{strings.TrimSpace(string(pub))}
+	secrets := cloudconfig.Secrets{
+		SignalingSecret: randomSecret(32), TURNSecret: randomSecret(32),
+		SessionHashKey: randomSecret(64), SessionBlockKey: randomSecret(32),
+		InternalClientSecret: randomSecret(32), JanusAPIKey: randomSecret(32),
+	}
+
+	m := newMachine(t, filepath.Join(work, "vm1"), img, "", sshKey)
+	// Public DNS as the guest sees it (the record points at the guest), and
+	// as Pebble sees it (the guest's port 80 is a host port on loopback).
+	guestDNS := startDNS(t, logs, testDomain, guestAddr)
+	pebbleDNS := startStaticDNS(t, testDomain, "127.0.0.1")
+	acme := startPebble(t, logs, tlsCert, m.fwd["tcp/80"], pebbleDNS)
+	settings.ACMEServer = acme.directory()
+
+	userData, err := cloudconfig.Render(settings, secrets)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	vendor := vendorData(ca.certPEM, acme.rootPEM(), guestDNS.port)
+	m.writeSeed(userData, vendor, "nctalk-vm-1")
+
+	// The first boot meets a registry and an ACME server that refuse at
+	// first: the setup must retry and recover by itself.
+	reg.gate.open.Store(false)
+	reg.gate.openAfterFirstRefusal(20 * time.Second)
+	acme.gate.open.Store(false)
+	acme.gate.openAfterFirstRefusal(20 * time.Second)
+
+	_, accelName := accel()
+	t.Logf("booting (%s)", accelName)
+	bootStart := time.Now()
+	m.start()
+	m.waitSSH(20 * time.Minute)
+	waitReady(t, m, 30*time.Minute)
+	host.add("first boot: QEMU start to ready marker (host clock)", time.Since(bootStart).Seconds())
+	guestPhases(t, m).print(t, "first boot, seconds since kernel start")
+
+	journal := m.mustSSH(time.Minute, "journalctl -b -u nctalk-setup -o cat")
+	t.Logf("nctalk-setup journal:\n%s", journal)
+	for _, want := range []string{"nctalk-setup: compose up: attempt 1 of 5 failed", "nctalk-setup: certbot: attempt 1 of 4 failed", "nctalk-setup: ready"} {
+		if !strings.Contains(journal, want) {
+			t.Errorf("nctalk-setup journal lacks %q (registry refused %d, ACME refused %d requests)", want, reg.gate.refused.Load(), acme.gate.refused.Load())
+		}
+	}
+	assertHealthy(t, m, settings)
+	if n := acme.orders.Load(); n != 1 {
+		t.Errorf("Pebble saw %d new orders after the first boot, want 1", n)
+	}
+	issuer := m.mustSSH(time.Minute, "openssl x509 -noout -issuer -in /etc/letsencrypt/live/"+testDomain+"/cert.pem")
+	if !strings.Contains(issuer, "Pebble") {
+		t.Errorf("certificate issuer %q, want Pebble's intermediate (the real certbot path)", strings.TrimSpace(issuer))
+	}
+	demonstrateCoturnCaps(t, m, settings)
+
+	t.Run("reboot", func(t *testing.T) {
+		start := time.Now()
+		m.reboot()
+		m.waitSSH(15 * time.Minute)
+		waitReady(t, m, 20*time.Minute)
+		host.add("reboot: QEMU start to ready marker", time.Since(start).Seconds())
+		assertHealthy(t, m, settings)
+		if n := acme.orders.Load(); n != 1 {
+			t.Errorf("Pebble saw %d orders after the reboot, want still 1", n)
+		}
+	})
+
+	t.Run("live-restore", func(t *testing.T) {
+		before := containerPIDs(t, m)
+		m.mustSSH(5*time.Minute, "systemctl restart docker && sleep 5")
+		after := containerPIDs(t, m)
+		for c, pid := range before {
+			if after[c] != pid {
+				t.Errorf("%s: PID %s before `systemctl restart docker`, %s after; want the same (live-restore)", c, pid, after[c])
+			}
+		}
+		t.Logf("container PIDs across a dockerd restart: %v -> %v", before, after)
+	})
+
+	t.Run("renewal", func(t *testing.T) {
+		turnSess := openTURN(t, m.fwd["tcp/3478"], secrets.TURNSecret)
+		if err := turnSess.alive("1.1.1.1:9"); err != nil {
+			t.Fatalf("TURN allocation before the renewal: %v", err)
+		}
+		t.Logf("TURN allocation %s open over TCP", turnSess.relay.LocalAddr())
+		before := containerPIDs(t, m)
+		startedBefore := m.mustSSH(time.Minute, "docker inspect -f '{{.Name}} {{.State.StartedAt}}' $(docker ps -aq)")
+		out := m.mustSSH(10*time.Minute, "certbot renew --force-renewal --no-random-sleep-on-renew 2>&1")
+		t.Logf("certbot renew:\n%s", out)
+		if n := acme.orders.Load(); n != 2 {
+			t.Errorf("Pebble saw %d orders after the forced renewal, want 2", n)
+		}
+		// A new peer needs a new permission on the old allocation.
+		if err := turnSess.alive("1.0.0.1:9"); err != nil {
+			t.Errorf("TURN allocation after the renewal: %v; want it kept (coturn reloads on SIGUSR2)", err)
+		}
+		after := containerPIDs(t, m)
+		startedAfter := m.mustSSH(time.Minute, "docker inspect -f '{{.Name}} {{.State.StartedAt}}' $(docker ps -aq)")
+		for c, pid := range before {
+			if after[c] != pid {
+				t.Errorf("%s: PID %s before the renewal, %s after; want no restart", c, pid, after[c])
+			}
+		}
+		if startedBefore != startedAfter {
+			t.Errorf("container start times changed by the renewal:\n%s\n->\n%s", startedBefore, startedAfter)
+		}
+		serial := m.mustSSH(time.Minute, "openssl x509 -noout -serial -in /etc/letsencrypt/live/"+testDomain+"/cert.pem; "+
+			"openssl s_client -connect 127.0.0.1:443 -servername "+testDomain+" </dev/null 2>/dev/null | openssl x509 -noout -serial; "+
+			"openssl s_client -connect 127.0.0.1:5349 -servername "+testDomain+" </dev/null 2>/dev/null | openssl x509 -noout -serial")
+		lines := strings.Fields(serial)
+		if len(lines) != 3 || lines[0] != lines[1] || lines[0] != lines[2] {
+			t.Errorf("after the renewal nginx and coturn must serve the new certificate: file, :443, :5349 serials = %q", lines)
+		}
+	})
+
+	// Why the deploy hook reloads nginx with `docker exec`: a signal sent
+	// with `docker kill` marks a `restart: unless-stopped` container as
+	// stopped by hand, and dockerd does not start it after a reboot. (The
+	// setup, which runs at every boot, is kept out of this boot: it would
+	// start nginx again with `compose up`.)
+	t.Run("docker-kill-hup-keeps-nginx-down", func(t *testing.T) {
+		m.mustSSH(time.Minute, "systemctl disable nctalk-setup && docker kill -s HUP nctalk-nginx-1")
+		m.reboot()
+		m.waitSSH(15 * time.Minute)
+		out := m.mustSSH(5*time.Minute, "while ! systemctl is-active -q docker; do sleep 2; done; sleep 20; "+
+			"docker inspect -f '{{.State.Status}}' nctalk-nginx-1 nctalk-coturn-1; systemctl enable nctalk-setup")
+		f := strings.Fields(out)
+		t.Logf("after `docker kill -s HUP nctalk-nginx-1` and a reboot (setup not run): nginx, coturn = %v", f)
+		if len(f) < 2 || f[0] != "exited" || f[1] != "running" {
+			t.Errorf("nginx, coturn = %v; want exited (stopped by hand), running", f)
+		}
+	})
+
+	t.Run("rebuild-same-volume", func(t *testing.T) {
+		m.kill()
+		m2 := newMachine(t, filepath.Join(work, "vm2"), img, m.volume, sshKey)
+		// The new machine's ports differ: Pebble validates on the old
+		// port, but a rebuild must not ask Pebble at all.
+		m2.writeSeed(userData, vendor, "nctalk-vm-2")
+		ordersBefore := acme.orders.Load()
+		start := time.Now()
+		m2.start()
+		m2.waitSSH(20 * time.Minute)
+		waitReady(t, m2, 30*time.Minute)
+		host.add("rebuild on the same volume: QEMU start to ready", time.Since(start).Seconds())
+		guestPhases(t, m2).print(t, "rebuild, seconds since kernel start")
+		assertHealthy(t, m2, settings)
+		if n := acme.orders.Load(); n != ordersBefore {
+			t.Errorf("Pebble saw %d new orders during the rebuild, want 0 (the certificate is on the volume)", n-ordersBefore)
+		}
+	})
+	host.print(t, "host-side phases, seconds")
+}
+
+// vendorData holds the test-only settings: trust the test CA (registry,
+// Pebble's API) and Pebble's issuing root, and send the DNS wait's queries
+// for the public resolvers to challtestsrv on the host (the internet's DNS
+// in this test, as Pebble is its CA).
+func vendorData(testCA, pebbleRoot []byte, dnsPort int) []byte {
+	indent := func(b []byte) string {
+		return "    " + strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n    ")
+	}
+	resolvers := strings.Join(cloudconfig.PublicResolvers, ", ")
+	nft := fmt.Sprintf(`table ip nctalk_vmtest
+delete table ip nctalk_vmtest
+table ip nctalk_vmtest {
+  chain out {
+    type nat hook output priority -100;
+    ip daddr { %[1]s } udp dport 53 dnat to %[2]s:%[3]d
+    ip daddr { %[1]s } tcp dport 53 dnat to %[2]s:%[3]d
+  }
+}`, resolvers, hostGateway, dnsPort)
+	return fmt.Appendf(nil, `#cloud-config
+# test-only (nctalk tests/vm): not part of the product
+ca_certs:
+  trusted:
+  - |
+%s
+  - |
+%s
+bootcmd:
+- [sh, -c, %q]
+`, indent(testCA), indent(pebbleRoot), "printf '%s\\n' '"+strings.ReplaceAll(nft, "\n", "' '")+"' | nft -f -")
+}
+
+// waitReady waits until this boot's nctalk-setup has written the ready
+// marker and cloud-init is done.
+func waitReady(t *testing.T, m *machine, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		out, err := m.ssh(time.Minute, `b=$(awk '/^btime/{print $2}' /proc/stat); `+
+			`[ -f `+cloudconfig.ReadyMarker+` ] && [ "$(stat -c %Y `+cloudconfig.ReadyMarker+`)" -ge "$b" ] && cloud-init status | grep -q 'status: done' && echo READY`)
+		if err == nil && strings.Contains(out, "READY") {
+			return
+		}
+		if time.Now().After(deadline) {
+			diag, _ := m.ssh(time.Minute, "cloud-init status --long; systemctl --failed --no-legend; journalctl -b -u nctalk-setup -o cat | tail -40; docker ps -a")
+			t.Fatalf("not ready after %s:\n%s", d, diag)
+		}
+		time.Sleep(10 * time.Second)
+	}
+}
+
+// assertHealthy checks cloud-init, systemd, the ready marker, the public
+// listeners against the port table and the containers' users and capabilities.
+func assertHealthy(t *testing.T, m *machine, s cloudconfig.Settings) {
+	t.Helper()
+	status := m.mustSSH(time.Minute, "cloud-init status --long || true")
+	if !regexp.MustCompile(`(?m)^status: done$`).MatchString(status) || !regexp.MustCompile(`(?m)^errors: \[\]$`).MatchString(status) {
+		t.Errorf("cloud-init status --long:\n%s\nwant status: done and no errors", status)
+	}
+	if failed := strings.TrimSpace(m.mustSSH(time.Minute, "systemctl --failed --no-legend --plain")); failed != "" {
+		t.Errorf("failed units:\n%s", failed)
+	}
+	if marker := m.mustSSH(time.Minute, "cat "+cloudconfig.ReadyMarker); !strings.Contains(marker, "ready after") {
+		t.Errorf("ready marker: %q", marker)
+	}
+	assertListeners(t, m, s)
+	assertContainers(t, m)
+}
+
+// assertListeners compares every socket listening on a non-loopback address
+// with cloudconfig.FirewallRules.
+func assertListeners(t *testing.T, m *machine, s cloudconfig.Settings) {
+	t.Helper()
+	out := m.mustSSH(time.Minute, "ss -H -lntup")
+	allowed := func(proto string, port int) bool {
+		for _, r := range cloudconfig.FirewallRules(s) {
+			if string(r.Protocol) == proto && r.Ports.Contains(port) {
+				return true
+			}
+		}
+		return proto == "udp" && (port == 68 || port == 546) // DHCP clients (the host firewall's dhcp rule)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		local := f[4]
+		i := strings.LastIndex(local, ":")
+		addr, port := local[:i], local[i+1:]
+		addr = strings.Trim(strings.SplitN(addr, "%", 2)[0], "[]")
+		if strings.HasPrefix(addr, "127.") || addr == "::1" {
+			continue
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			continue
+		}
+		if !allowed(f[0], p) {
+			t.Errorf("listens publicly but not in the port table: %s", line)
+		}
+	}
+}
+
+// wantContainers are the users and bounding sets each container must run
+// with (compose.yaml): nothing but nginx's and coturn's added capabilities.
+var wantContainers = map[string]struct {
+	uid    string
+	capBnd uint64
+}{
+	"nctalk-nats-1":      {strconv.Itoa(cloudconfig.NATSUID), 0},
+	"nctalk-janus-1":     {"65534", 0},
+	"nctalk-coturn-1":    {strconv.Itoa(cloudconfig.CoturnUID), 1 << 10}, // NET_BIND_SERVICE
+	"nctalk-signaling-1": {strconv.Itoa(cloudconfig.SignalingUID), 0},    //
+	"nctalk-nginx-1":     {"0", 1<<0 | 1<<1 | 1<<6 | 1<<7 | 1<<10},       // CHOWN DAC_OVERRIDE SETGID SETUID NET_BIND_SERVICE
+}
+
+func assertContainers(t *testing.T, m *machine) {
+	t.Helper()
+	out := m.mustSSH(time.Minute, `for c in $(docker ps -aq); do docker inspect -f '{{.Name}} {{.State.Status}} {{.RestartCount}} {{.State.Pid}}' "$c"; done`)
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			t.Errorf("docker inspect: %q", line)
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "/")
+		seen[name] = true
+		want, ok := wantContainers[name]
+		if !ok {
+			t.Errorf("unexpected container %s", name)
+			continue
+		}
+		if f[1] != "running" || f[2] != "0" {
+			t.Errorf("%s: status %s, restarts %s; want running, 0", name, f[1], f[2])
+			continue
+		}
+		st := m.mustSSH(time.Minute, "grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs):' /proc/"+f[3]+"/status")
+		fields := map[string][]string{}
+		for _, l := range strings.Split(strings.TrimSpace(st), "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			fields[k] = strings.Fields(v)
+		}
+		if len(fields["Uid"]) < 2 || fields["Uid"][1] != want.uid {
+			t.Errorf("%s: Uid %v, want effective uid %s", name, fields["Uid"], want.uid)
+		}
+		bnd, _ := strconv.ParseUint(first(fields["CapBnd"]), 16, 64)
+		eff, _ := strconv.ParseUint(first(fields["CapEff"]), 16, 64)
+		if bnd != want.capBnd || eff&^want.capBnd != 0 {
+			t.Errorf("%s: CapBnd %#x CapEff %#x, want CapBnd %#x and CapEff within it", name, bnd, eff, want.capBnd)
+		}
+		if first(fields["NoNewPrivs"]) != "1" {
+			t.Errorf("%s: NoNewPrivs %v, want 1", name, fields["NoNewPrivs"])
+		}
+		t.Logf("%s: pid %s Uid %v CapBnd %#x CapEff %#x", name, f[3], fields["Uid"], bnd, eff)
+	}
+	var missing []string
+	for name := range wantContainers {
+		if !seen[name] {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("containers missing: %v", missing)
+	}
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// containerPIDs maps container name to its main PID on the host.
+func containerPIDs(t *testing.T, m *machine) map[string]string {
+	t.Helper()
+	out := m.mustSSH(time.Minute, `docker inspect -f '{{.Name}} {{.State.Pid}}' $(docker ps -q)`)
+	pids := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			pids[strings.TrimPrefix(f[0], "/")] = f[1]
+		}
+	}
+	return pids
+}
+
+// demonstrateCoturnCaps runs the coturn image's turnserver the way compose
+// runs it, with and without cap_add NET_BIND_SERVICE: the file capability
+// +ep makes the exec fail when the bounding set lacks it.
+func demonstrateCoturnCaps(t *testing.T, m *machine, s cloudconfig.Settings) {
+	t.Helper()
+	image := s.EffectiveImages()[cloudconfig.ServiceCoturn]
+	base := "docker run --rm --network none --user 65534:65534 --cap-drop ALL --security-opt no-new-privileges:true "
+	without, errWithout := m.ssh(2*time.Minute, base+"--entrypoint turnserver "+image+" --version 2>&1")
+	with, errWith := m.ssh(2*time.Minute, base+"--cap-add NET_BIND_SERVICE --entrypoint turnserver "+image+" --version 2>&1")
+	t.Logf("coturn image, cap_drop ALL alone: %v %q; with cap_add NET_BIND_SERVICE: %v %q", errWithout, strings.TrimSpace(without), errWith, strings.TrimSpace(with))
+	if errWithout == nil {
+		t.Errorf("turnserver ran without NET_BIND_SERVICE in the bounding set: the substitute lost its file capability")
+	}
+	if errWith != nil {
+		t.Errorf("turnserver with cap_add NET_BIND_SERVICE: %v %s", errWith, with)
+	}
+}
+
+// guestPhases reads when each boot stage finished, in seconds since the
+// kernel started: cloud-init's stages from systemd, the setup's steps from
+// its journal lines.
+func guestPhases(t *testing.T, m *machine) *phases {
+	t.Helper()
+	p := &phases{}
+	units := []string{"cloud-init-local.service", "cloud-init-network.service", "cloud-config.service", "cloud-final.service"}
+	out := m.mustSSH(time.Minute, "for u in "+strings.Join(units, " ")+"; do systemctl show -P ActiveEnterTimestampMonotonic $u; done")
+	for i, v := range strings.Fields(out) {
+		if us, err := strconv.ParseFloat(v, 64); err == nil && us > 0 && i < len(units) {
+			p.add("cloud-init: "+units[i]+" done", us/1e6)
+		}
+	}
+	j := m.mustSSH(time.Minute, "journalctl -b -u nctalk-setup -o short-monotonic --no-hostname")
+	re := regexp.MustCompile(`^\[\s*([0-9.]+)\] nctalk-setup\[\d+\]: nctalk-setup: (.*)$`)
+	marks := map[string]string{
+		"start":                                "setup: start",
+		"containers: pulling images":           "setup: pull and compose up begins",
+		"containers: up":                       "setup: images pulled, compose up done",
+		"DNS: ":                                "setup: DNS wait begins",
+		"certificate: issued":                  "setup: certificate issued",
+		"certificate: " + testDomain + " from": "setup: certificate on hand",
+		"ready":                                "setup: ready marker written",
+	}
+	for _, line := range strings.Split(j, "\n") {
+		mm := re.FindStringSubmatch(line)
+		if mm == nil {
+			continue
+		}
+		for prefix, name := range marks {
+			if strings.HasPrefix(mm[2], prefix) {
+				if _, dup := p.secs[name]; !dup {
+					s, _ := strconv.ParseFloat(mm[1], 64)
+					p.add(name, s)
+				}
+			}
+		}
+	}
+	return p
+}
