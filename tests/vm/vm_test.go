@@ -8,6 +8,7 @@ package vm
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -167,10 +168,7 @@ func TestFirstBoot(t *testing.T) {
 	acme := startPebble(t, logs, tlsCert, m.fwd["tcp/80"], pebbleDNS)
 	settings.ACMEServer = acme.directory()
 
-	userData, err := cloudconfig.Render(settings, secrets)
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
+	userData := hetznerUserData(t, settings, secrets)
 	vendor := vendorData(ca.certPEM, acme.rootPEM(), guestDNS.port)
 	m.writeSeed(userData, vendor, "nctalk-vm-1")
 
@@ -551,4 +549,22 @@ func guestPhases(t *testing.T, m *machine) *phases {
 		}
 	}
 	return p
+}
+
+// hetznerUserData is what cloud-init reads from Hetzner for these settings:
+// the stack sends cloudconfig.EncodeUserData of the rendered document, and
+// Hetzner's datasource base64-decodes it, leaving the gzip'd document that
+// cloud-init unpacks (NoCloud hands the seed's user-data file over as the
+// same bytes).
+func hetznerUserData(t *testing.T, settings cloudconfig.Settings, secrets cloudconfig.Secrets) []byte {
+	t.Helper()
+	doc, err := cloudconfig.Render(settings, secrets)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	packed, err := base64.StdEncoding.DecodeString(cloudconfig.EncodeUserData(doc))
+	if err != nil {
+		t.Fatalf("user data: %v", err)
+	}
+	return packed
 }
