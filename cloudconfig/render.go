@@ -28,7 +28,10 @@ var templateFS embed.FS
 var templates = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
 	"indent": indent,
 	"join":   strings.Join,
-	"dir":    path.Dir,
+	// sh quotes a value as one shell word (ShellQuote); every value in a
+	// shell script goes through it.
+	"sh":  ShellQuote,
+	"dir": path.Dir,
 	// rel writes a path under BaseDir relative to the compose project.
 	"rel": func(p string) string { return "." + strings.TrimPrefix(p, BaseDir) },
 }).ParseFS(templateFS, "templates/*"))
