@@ -2,6 +2,7 @@
 # nctalk-setup (run by cloud-init; safe to rerun)
 set -euo pipefail
 domain={{.Domain}}
+names=({{sh .Domain}}{{if .TURN443}} {{sh .TURNDomain}}{{end}})
 dev={{.StateDevice}}
 state={{.Paths.StateMount}}
 le={{.Paths.LetsEncryptDir}}
@@ -52,26 +53,36 @@ prepare_files() {
   fi
 }
 
-# Succeeds when all A/AAAA records of $domain are this host's.
+# Succeeds when all A/AAAA records of the name $1 are this host's.
 dns_points_here() {
   own=$(ip -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
-  found=$(dig +short A "$domain"; dig +short AAAA "$domain")
+  found=$(dig +short A "$1"; dig +short AAAA "$1")
   found=$(grep -E '^([0-9.]+|[0-9a-f.]*:[0-9a-f:.]*)$' <<<"$found" || true) # drop CNAMEs
   [ -n "$found" ] || return 1
   for a in $found; do grep -qxF "$a" <<<"$own" || return 1; done
 }
 
+has_names() { # the live certificate holds every name
+  for n in "${names[@]}"; do
+    openssl x509 -in "$le/live/$domain/cert.pem" -noout -checkhost "$n" | grep -q ' does match' || return 1
+  done
+}
+
 certificate() {
   conf=$le/renewal/$domain.conf
   staging=$(grep -c acme-staging "$conf" 2>/dev/null || true)
-  [ -e "$conf" ] && [ "$staging" = {{if .ACMEStaging}}1{{else}}0{{end}} ] && return 0
-  for i in $(seq {{.DNSWaitRounds}}); do
-    dns_points_here && break
-    [ "$i" = {{.DNSWaitRounds}} ] && { log "DNS of $domain is not this host after {{.DNSWaitMinutes}} min; fix it, rerun $0"; return 1; }
-    sleep 10
+  [ -e "$conf" ] && [ "$staging" = {{if .ACMEStaging}}1{{else}}0{{end}} ] && has_names && return 0
+  d=()
+  for n in "${names[@]}"; do
+    d+=(-d "$n")
+    for i in $(seq {{.DNSWaitRounds}}); do
+      dns_points_here "$n" && break
+      [ "$i" = {{.DNSWaitRounds}} ] && { log "DNS of $n is not this host after {{.DNSWaitMinutes}} min; fix it, rerun $0"; return 1; }
+      sleep 10
+    done
   done
   certbot certonly -n --agree-tos --no-eff-email -m {{.ACMEEmail}} --webroot -w {{.Paths.ACMEWebroot}} \
-    --cert-name "$domain" -d "$domain" --deploy-hook "$hook" --force-renewal{{if .ACMEStaging}} --staging{{end}}
+    --cert-name "$domain" "${d[@]}" --deploy-hook "$hook" --force-renewal{{if .ACMEStaging}} --staging{{end}}
 }
 
 mount_state
