@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"testing"
@@ -38,6 +39,12 @@ func isPublic(ports map[string][]cloudconfig.PortRange, proto string, port int) 
 // firewall ports; every other service must listen on loopback only.
 var transformedToLoopback = map[string]bool{cloudconfig.ServiceNginx: true, cloudconfig.ServiceCoturn: true}
 
+// loopbackOnly reports whether a listener on addr:port is one of nginx's
+// loopback-only ports of the 443 front (turnOn443), bound to loopback.
+func loopbackOnly(addr netip.Addr, port int) bool {
+	return addr.IsLoopback() && (port == cloudconfig.PortHTTPSLocal || port == cloudconfig.PortTURNSLocal)
+}
+
 // TestExposure checks every listening socket of the stack's processes
 // against the firewall table, and that nginx refuses the signaling
 // server's stats and metrics.
@@ -60,6 +67,8 @@ func TestExposure(t *testing.T) {
 				proto := so.Proto[:3]
 				port := int(so.Local.Port())
 				switch {
+				case name == cloudconfig.ServiceNginx && loopbackOnly(so.Local.Addr(), port):
+					// the 443 front's HTTPS server and TURN hop, rendered on 127.0.0.1
 				case transformedToLoopback[name] && !isPublic(public, proto, port):
 					t.Errorf("%s listens on %s, which is not in the firewall's port table (%s would open it on every address on the VM)%s", name, so, harness.ConfigPath(name), listenerHint(name, port))
 				case !transformedToLoopback[name] && !so.Local.Addr().IsLoopback():
@@ -98,8 +107,12 @@ func TestExposure(t *testing.T) {
 
 	t.Run("rendered configs name only firewall ports", func(t *testing.T) {
 		nginx := string(s.Rendered[cloudconfig.NginxConfig].Content)
-		for _, m := range regexp.MustCompile(`(?m)^\s*listen\s+(?:\S*:)?(\d+)\b`).FindAllStringSubmatch(nginx, -1) {
-			if port, _ := strconv.Atoi(m[1]); !isPublic(public, "tcp", port) {
+		for _, m := range regexp.MustCompile(`(?m)^\s*listen\s+(\S*:)?(\d+)\b`).FindAllStringSubmatch(nginx, -1) {
+			port, _ := strconv.Atoi(m[2])
+			if m[1] == "127.0.0.1:" && loopbackOnly(netip.MustParseAddr("127.0.0.1"), port) {
+				continue // bound to loopback by the rendered config itself
+			}
+			if !isPublic(public, "tcp", port) {
 				t.Errorf("nginx.conf: %q opens tcp/%d, which the firewall does not allow", m[0], port)
 			}
 		}

@@ -59,6 +59,8 @@ func AllKeys() []string {
 		cloudconfig.KeyTURNSecret,
 		cloudconfig.KeyJanusRTPPorts,
 		cloudconfig.KeyTURNRelayPorts,
+		cloudconfig.KeyTURNOn443,
+		cloudconfig.KeyTURNDomain,
 		cloudconfig.KeyImages,
 	}
 }
@@ -81,6 +83,8 @@ func Defaults() map[string]any {
 		cloudconfig.KeyTURNSecret:      "",
 		cloudconfig.KeyJanusRTPPorts:   cloudconfig.DefaultJanusRTPPorts.String(),
 		cloudconfig.KeyTURNRelayPorts:  cloudconfig.DefaultTURNRelayPorts.String(),
+		cloudconfig.KeyTURNOn443:       true,
+		cloudconfig.KeyTURNDomain:      "",
 		cloudconfig.KeyImages:          map[string]any{},
 	}
 }

@@ -35,7 +35,7 @@ const (
 )
 
 // Checks lists every check in report order.
-var Checks = []CheckID{CheckDNS, CheckTLS, CheckSignaling, CheckBackendSecret, CheckWebSocket, CheckSTUN, CheckTURN, CheckExposure}
+var Checks = []CheckID{CheckDNS, CheckTLS, CheckSignaling, CheckBackendSecret, CheckWebSocket, CheckSTUN, CheckTURN, CheckTURN443, CheckExposure}
 
 // titles are the human names of the checks.
 var titles = map[CheckID]string{
@@ -46,6 +46,7 @@ var titles = map[CheckID]string{
 	CheckWebSocket:     "WebSocket hello",
 	CheckSTUN:          "STUN",
 	CheckTURN:          "TURN allocations",
+	CheckTURN443:       "TURN over TLS on 443",
 	CheckExposure:      "internal ports closed",
 }
 
@@ -205,6 +206,7 @@ func Run(ctx context.Context, opts Options) Report {
 		CheckTLS:      checkTLS,
 		CheckSTUN:     checkSTUN,
 		CheckTURN:     checkTURN,
+		CheckTURN443:  checkTURN443,
 		CheckExposure: checkExposure,
 	}
 	for id, f := range independent {
