@@ -30,7 +30,7 @@ const (
 	DefaultSignalingBin = "/opt/nctalk-test/signaling/usr/bin/nextcloud-spreed-signaling-server"
 	SignalingBinEnv     = "NCTALK_SIGNALING_BIN"
 	// InstallHint says how to get every daemon on a Debian machine.
-	InstallHint = "install the daemons: apt-get install nginx coturn janus nats-server util-linux mount iproute2 ca-certificates curl openssl (with /usr/sbin/policy-rc.d exiting 101 so they do not start) and run .ci/install-signaling, as root"
+	InstallHint = "install the daemons: apt-get install nginx libnginx-mod-stream coturn janus nats-server util-linux mount iproute2 ca-certificates curl openssl (with /usr/sbin/policy-rc.d exiting 101 so they do not start) and run .ci/install-signaling, as root"
 )
 
 // ErrMissingDaemons wraps the error Start returns when a daemon binary is
