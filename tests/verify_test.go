@@ -249,7 +249,7 @@ func TestVerifyWrongTURNSecret(t *testing.T) {
 	out := s.Outputs
 	out.TURNSecret = "not-" + out.TURNSecret
 	code, rep, _ := runVerify(t, s, out)
-	expectOnly(t, code, rep, "turn", nil, "401 Unauthorized", "udp", "tcp", "tls")
+	expectOnly(t, code, rep, "turn", []string{"turn-443"}, "401 Unauthorized", "udp", "tcp", "tls")
 }
 
 // TestVerifyBadCertificate swaps nginx's certificate (coturn keeps its own

@@ -226,6 +226,7 @@ func checkTURN(ctx context.Context, e *env) Result {
 		}
 		r := fail(strings.Join(failParts, "; "), hint)
 		r.Warnings = warnings
+		r.authFailed = authFailed
 		return r
 	}
 	r := ok(fmt.Sprintf("%s (inside %s)", strings.Join(okParts, ", "), relay))
