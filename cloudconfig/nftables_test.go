@@ -1,6 +1,7 @@
 package cloudconfig
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +49,12 @@ func TestHostFirewallLoads(t *testing.T) {
 			}
 			if !strings.Contains(got, "policy drop;") {
 				t.Errorf("input chain does not drop by default:\n%s", got)
+			}
+			// The output chain's relay rule follows the configured ranges
+			// (the namespace tests in tests/ check what it does).
+			relay := fmt.Sprintf("meta skuid %d udp sport %s fib daddr type local udp dport != %s drop", CoturnUID, s.turnRelayPorts(), s.janusRTPPorts())
+			if !strings.Contains(got, relay) {
+				t.Errorf("ruleset lacks %q:\n%s", relay, got)
 			}
 		})
 	}

@@ -11,19 +11,17 @@ import (
 	"text/template"
 )
 
-// MaxUserDataBytes is Hetzner's limit for user data.
+// MaxUserDataBytes is Hetzner's limit for user data: the document as
+// EncodeUserData packs it.
 const MaxUserDataBytes = 32 * 1024
 
-// MaxTypicalUserDataBytes is the size a typical setting (a few backends,
-// keys and CIDRs, a volume, 64-character secrets) must stay under.
+// MaxTypicalUserDataBytes is the user data (EncodeUserData) a typical setting
+// (a few backends, keys and CIDRs, a volume, 64-character secrets) must stay
+// under: half of Hetzner's limit, headroom for what the backend grows into.
 const MaxTypicalUserDataBytes = 16 * 1024
 
-// TargetUserDataBytes is the budget of the reference setting: half a KiB
-// below MaxTypicalUserDataBytes, headroom for more backends, keys and CIDRs.
-// (It was 1 KiB until TURN on 443 added the nginx stream front: the files
-// are indented by 3 spaces instead of 4 and nginx proxies the signaling API
-// and its WebSocket in one location to make room.)
-const TargetUserDataBytes = MaxTypicalUserDataBytes - 512
+// TargetUserDataBytes is the user data budget of the reference setting.
+const TargetUserDataBytes = 8 * 1024
 
 //go:embed templates/*
 var templateFS embed.FS
@@ -33,8 +31,12 @@ var templates = template.Must(template.New("").Option("missingkey=error").Funcs(
 	"join":   strings.Join,
 	// sh quotes a value as one shell word (ShellQuote); every value in a
 	// shell script goes through it.
-	"sh":  ShellQuote,
-	"dir": path.Dir,
+	"sh": ShellQuote,
+	// yaml and yamlblock write one YAML scalar; every value in the
+	// cloud-config goes through one of them.
+	"yaml":      yamlScalar,
+	"yamlblock": yamlBlock,
+	"dir":       path.Dir,
 	// rel writes a path under BaseDir relative to the compose project.
 	"rel": func(p string) string { return "." + strings.TrimPrefix(p, BaseDir) },
 }).ParseFS(templateFS, "templates/*"))
@@ -101,13 +103,16 @@ var (
 
 // DeniedPeerNetworks are the networks coturn never relays to, so the relay is
 // no door into the host or a private network: "this network", loopback,
-// private, CGNAT, link-local, multicast and reserved space, IPv4 and IPv6
-// (including IPv4-mapped and NAT64 addresses). Not "::": coturn 4.6 reads a
+// private, CGNAT, link-local (the metadata service), IETF protocol
+// assignments, benchmarking, multicast and reserved space, IPv4 and IPv6
+// (including IPv4-mapped, NAT64 and 6to4 addresses, which embed an IPv4
+// address that may be private). Not "::": coturn 4.6 reads a
 // range starting at the unspecified address as matching every peer.
 var DeniedPeerNetworks = []string{
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-	"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3",
-	"::1/128", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8",
+	"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3",
+	"::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
+	"fc00::/7", "fe80::/10", "ff00::/8",
 }
 
 // dnsWaitMinutes bounds the wait for the domain to resolve to the host.
@@ -290,22 +295,32 @@ func RenderFiles(s Settings, sec Secrets) ([]File, error) {
 
 // Render returns the #cloud-config document for the settings and secrets.
 // The same inputs always give the same bytes. It fails with a *ConfigError
-// (see KeyOf) on invalid input and when the document would exceed
-// MaxUserDataBytes.
+// (see KeyOf) on invalid input and when the user data (EncodeUserData of
+// the document) would exceed MaxUserDataBytes.
 func Render(s Settings, sec Secrets) ([]byte, error) {
 	v, err := validatedView(s, sec)
 	if err != nil {
 		return nil, err
 	}
+	doc, err := renderDocument(s, v)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(EncodeUserData(doc)); n > MaxUserDataBytes {
+		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config packs into %d bytes of user data (%d unpacked), over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", n, len(doc), MaxUserDataBytes)
+	}
+	return doc, nil
+}
+
+// renderDocument executes every template for a checked view.
+func renderDocument(s Settings, v view) ([]byte, error) {
+	var err error
 	if v.Files, err = renderFiles(s, v); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, "cloud-config.yaml", v); err != nil {
 		return nil, fmt.Errorf("rendering the cloud-config: %w", err)
-	}
-	if b.Len() > MaxUserDataBytes {
-		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config is %d bytes, over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", b.Len(), MaxUserDataBytes)
 	}
 	return b.Bytes(), nil
 }
@@ -342,9 +357,12 @@ func renderFiles(s Settings, v view) ([]File, error) {
 // name is inserted at %s.
 const RedactionMarker = "<redacted:%s>"
 
-// Redact replaces every secret value in doc with a fixed marker naming it.
+// Redact replaces every secret value in text with a fixed marker naming it.
+// It searches, so it is for text whose structure is unknown (logs, command
+// output); a secret that equals ordinary words replaces those words too.
+// For the rendered document use RenderRedacted, which redacts by position.
 // Longer secrets are replaced first, so a secret that contains another is
-// never half-redacted.
+// never half-redacted; empty secrets are skipped.
 func Redact(doc []byte, sec Secrets) []byte {
 	list := sec.List()
 	slices.SortStableFunc(list, func(a, b NamedSecret) int { return len(b.Value) - len(a.Value) })
@@ -356,4 +374,31 @@ func Redact(doc []byte, sec Secrets) []byte {
 		out = bytes.ReplaceAll(out, []byte(ns.Value), []byte(fmt.Sprintf(RedactionMarker, ns.Name)))
 	}
 	return out
+}
+
+// RenderRedacted returns the document Render returns for the same inputs,
+// with each secret's value replaced by its marker (RedactionMarker). It
+// redacts by position, not by searching: after checking the inputs as
+// Render does, it renders the same templates again with the markers as the
+// secrets' values. So the result does not depend on the secrets at all: a
+// secret that equals ordinary text of the document ("true", a path, a
+// service name) neither corrupts that text nor stays visible.
+func RenderRedacted(s Settings, sec Secrets) ([]byte, error) {
+	if _, err := Render(s, sec); err != nil {
+		return nil, err
+	}
+	v, err := newView(s, redactionSecrets())
+	if err != nil {
+		return nil, err
+	}
+	return renderDocument(s, v)
+}
+
+// redactionSecrets has every secret set to its marker.
+func redactionSecrets() Secrets {
+	var m Secrets
+	for _, ns := range m.List() {
+		m.Set(ns.Name, fmt.Sprintf(RedactionMarker, ns.Name))
+	}
+	return m
 }

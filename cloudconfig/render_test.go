@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,24 +130,35 @@ func TestRenderRejectsInvalidInput(t *testing.T) {
 
 func TestRenderSize(t *testing.T) {
 	doc := mustRender(t, referenceSettings())
-	t.Logf("reference cloud-config: %d bytes (target %d, limit %d)", len(doc), TargetUserDataBytes, MaxUserDataBytes)
-	if len(doc) > TargetUserDataBytes {
-		t.Errorf("reference cloud-config is %d bytes, over the %d-byte target", len(doc), TargetUserDataBytes)
+	ud := EncodeUserData(doc)
+	t.Logf("reference cloud-config: %d bytes, user data %d bytes (target %d, limit %d)", len(doc), len(ud), TargetUserDataBytes, MaxUserDataBytes)
+	if len(ud) > TargetUserDataBytes {
+		t.Errorf("reference user data is %d bytes, over the %d-byte target", len(ud), TargetUserDataBytes)
 	}
 	for name, s := range settingsCases() {
-		n := len(mustRender(t, s))
-		t.Logf("%s: %d bytes", name, n)
+		doc := mustRender(t, s)
+		n := len(EncodeUserData(doc))
+		t.Logf("%s: %d bytes, user data %d bytes", name, len(doc), n)
 		if n > MaxTypicalUserDataBytes {
-			t.Errorf("%s: %d bytes, over %d", name, n, MaxTypicalUserDataBytes)
+			t.Errorf("%s: user data %d bytes, over %d", name, n, MaxTypicalUserDataBytes)
 		}
 	}
+	// Within every key's grammar (entries, bytes) but over the user data
+	// limit: 20 backends with 2000-byte URLs whose paths do not compress
+	// (letters and digits from a fixed pseudo-random sequence).
 	huge := referenceSettings()
-	for i := 0; len(huge.NextcloudURLs) < 600; i++ {
-		huge.NextcloudURLs = append(huge.NextcloudURLs, fmt.Sprintf("https://cloud%d.example.com", i))
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for i := 0; len(huge.NextcloudURLs) < 20; i++ {
+		u := []byte(fmt.Sprintf("https://cloud%d.example.com/", i))
+		for len(u) < 2000 {
+			u = append(u, alnum[rng.IntN(len(alnum))])
+		}
+		huge.NextcloudURLs = append(huge.NextcloudURLs, string(u))
 	}
 	_, err := Render(huge, fakeSecrets())
 	if err == nil || !strings.Contains(err.Error(), "user data limit") || KeyOf(err) == "" {
-		t.Errorf("600 backends: err = %v, want a config error about the user data limit", err)
+		t.Errorf("20 long backends: err = %v, want a config error about the user data limit", err)
 	}
 }
 
@@ -160,6 +172,7 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(doc)), "bytes/doc")
+	b.ReportMetric(float64(len(EncodeUserData(doc))), "bytes/userdata")
 }
 
 // secretHomes says which files may carry each secret: only the daemons that need it.

@@ -3,7 +3,8 @@ package cloudconfig
 import "strings"
 
 // ShellQuote returns s as one POSIX shell word that expands to exactly s:
-// wrapped in single quotes, each single quote written as '\''. Every value
+// wrapped in single quotes, each single quote inside written as a closing
+// quote, a backslash-escaped quote and an opening quote. Every value
 // the templates put into a shell script (nctalk-setup, nctalk-ready, the
 // certificate deploy hook) goes through it; templates call it as `sh`.
 // Inside single quotes no character is special, so $, `, \, !, ;, &, |, <,

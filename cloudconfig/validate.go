@@ -44,7 +44,7 @@ func (s Settings) validateDomain() error {
 	if err := checkFQDN(s.Domain); err != nil {
 		return configErr(KeyDomain, "%q %v; want a fully qualified lower-case host name such as talk.example.com", s.Domain, err)
 	}
-	return nil
+	return mustGrammar(KeyDomain).Check(-1, s.Domain)
 }
 
 // checkFQDN accepts lower-case DNS names of at least two labels, without a
@@ -100,6 +100,9 @@ func (s Settings) validateNextcloudURLs() error {
 	if len(s.NextcloudURLs) == 0 {
 		return configErr(KeyNextcloudURLs, "is empty; list at least one Nextcloud base URL such as https://cloud.example.com")
 	}
+	if err := mustGrammar(KeyNextcloudURLs).CheckList(s.NextcloudURLs); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, raw := range s.NextcloudURLs {
 		u, err := url.Parse(raw)
@@ -144,10 +147,14 @@ func (s Settings) validateACMEEmail() error {
 	if checkFQDN(strings.ToLower(domain)) != nil || strings.ContainsAny(s.ACMEEmail, " \t'\"\\$`") {
 		return configErr(KeyACMEEmail, "%q is not an address Let's Encrypt accepts; want e.g. admin@example.com", s.ACMEEmail)
 	}
-	return nil
+	return mustGrammar(KeyACMEEmail).Check(-1, s.ACMEEmail)
 }
 
 func (s Settings) validateSSHKeys() error {
+	g := mustGrammar(KeySSHPublicKeys)
+	if len(s.SSHAuthorizedKeys) > g.MaxEntries {
+		return configErr(KeySSHPublicKeys, "has %d entries; the limit is %d", len(s.SSHAuthorizedKeys), g.MaxEntries)
+	}
 	seen := map[string]int{}
 	for i, k := range s.SSHAuthorizedKeys {
 		if strings.ContainsAny(k, "\r\n") {
@@ -163,7 +170,7 @@ func (s Settings) validateSSHKeys() error {
 		}
 		seen[fp] = i
 	}
-	return nil
+	return g.CheckList(s.SSHAuthorizedKeys)
 }
 
 func (s Settings) validateSSHCIDRs() error {
@@ -178,6 +185,10 @@ func (s Settings) validateSSHCIDRs() error {
 func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 	if len(values) == 0 {
 		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, nil
+	}
+	g := mustGrammar(KeySSHAllowedCIDRs)
+	if len(values) > g.MaxEntries {
+		return nil, configErr(KeySSHAllowedCIDRs, "has %d entries; the limit is %d", len(values), g.MaxEntries)
 	}
 	seen := map[netip.Prefix]bool{}
 	var out []netip.Prefix
@@ -201,6 +212,9 @@ func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 			seen[p] = true
 			out = append(out, p)
 		}
+	}
+	if err := g.CheckList(values); err != nil {
+		return nil, err
 	}
 	sortPrefixes(out)
 	return out, nil
@@ -296,14 +310,21 @@ func (s Settings) validateTURNDomain() error {
 	if name == s.Domain {
 		return configErr(KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, DefaultTURNPrefix, s.Domain)
 	}
-	return nil
+	return mustGrammar(KeyTURNDomain).Check(-1, name)
 }
 
 func (s Settings) validateImages() error {
+	g := mustGrammar(KeyImages)
+	if len(s.Images) > g.MaxEntries {
+		return configErr(KeyImages, "has %d entries; the limit is %d (one per service)", len(s.Images), g.MaxEntries)
+	}
 	for _, name := range sortedKeys(s.Images) {
 		ref := s.Images[name]
 		if _, ok := DefaultImages[name]; !ok {
 			return configErr(KeyImages, "%q is not a service; want one of %s", name, strings.Join(ServiceNames(), ", "))
+		}
+		if err := g.Check(-1, ref); err != nil {
+			return err
 		}
 		if err := checkImageRef(ref); err != nil {
 			return configErr(KeyImages, "%s: %q %v; want a pinned reference such as %s", name, ref, err, DefaultImages[name])
@@ -317,6 +338,9 @@ func (s Settings) validateImages() error {
 func checkImageRef(ref string) error {
 	if ref == "" {
 		return errors.New("is empty")
+	}
+	if c := ref[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		return errors.New("does not start with a letter or digit")
 	}
 	for _, c := range ref {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/:@", c)) {
@@ -344,8 +368,12 @@ func (s Settings) validateStateDevice() error {
 	if s.StateDevice == "" {
 		return nil
 	}
-	if !strings.HasPrefix(s.StateDevice, "/dev/") || strings.ContainsAny(s.StateDevice, " \t\n'\"$`\\;&|") {
+	if !strings.HasPrefix(s.StateDevice, "/dev/") || len(s.StateDevice) == len("/dev/") || slices.Contains(strings.Split(s.StateDevice, "/"), "..") {
 		return configErr(KeyStateDevice, "%q is not a device path; want e.g. /dev/disk/by-id/scsi-0HC_Volume_123", s.StateDevice)
+	}
+	var ce *ConfigError
+	if err := mustGrammar(KeyStateDevice).Check(-1, s.StateDevice); errors.As(err, &ce) {
+		return configErr(KeyStateDevice, "%s; want a device path such as /dev/disk/by-id/scsi-0HC_Volume_123", ce.Problem)
 	}
 	return nil
 }
@@ -368,10 +396,11 @@ func (s Secrets) Validate() error {
 		if ns.Value == "" {
 			return configErr(ns.Name, "is empty; every secret must be set")
 		}
-		for _, c := range ns.Value {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.~+/=", c)) {
-				return configErr(ns.Name, "contains a character outside letters, digits and -_.~+/=")
-			}
+		// Every secret follows the shared secrets' grammar, under its own name.
+		g := mustGrammar(KeySignalingSecret)
+		g.Key = ns.Name
+		if err := g.Check(-1, ns.Value); err != nil {
+			return err
 		}
 		switch ns.Name {
 		case secretSessionHashKey:

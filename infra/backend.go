@@ -16,7 +16,7 @@ import (
 )
 
 // TalkBackendType is the component's type token.
-const TalkBackendType = "nctalk:index:TalkBackend"
+const TalkBackendType = outputs.ComponentType
 
 // TalkBackendArgs are the inputs of a TalkBackend.
 type TalkBackendArgs struct {
@@ -42,6 +42,7 @@ type TalkBackend struct {
 	ServerName          pulumi.StringOutput
 	SSHCommand          pulumi.StringOutput
 	CloudConfigRedacted pulumi.StringOutput // not secret: every secret replaced by a marker
+	CloudConfigDigest   pulumi.StringOutput // sha256 of CloudConfigRedacted
 }
 
 // NewTalkBackend renders the cloud-config once with stand-in secrets and
@@ -54,6 +55,9 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	}
 	cfg := args.Config
 	if err := preflightRender(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkCatalogue(ctx, cfg); err != nil {
 		return nil, err
 	}
 	existingKeys, err := lookupSSHKeys(ctx, cfg.SSHKeySelector)
@@ -72,7 +76,7 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	if err := b.build(ctx, name, cfg, existingKeys); err != nil {
 		return nil, fmt.Errorf("TalkBackend %s: %w", name, err)
 	}
-	return b, ctx.RegisterResourceOutputs(b, b.Outputs())
+	return b, ctx.RegisterResourceOutputs(b, b.ComponentOutputs())
 }
 
 // build creates the children and sets the output fields.
@@ -85,7 +89,7 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	if err != nil {
 		return err
 	}
-	addrs, err := newPublicAddresses(ctx, name, s.Domain, cfg.Location, labels, child)
+	addrs, err := newPublicAddresses(ctx, name, s.Domain, cfg.Location, cfg.KeepOnTeardown, labels, child)
 	if err != nil {
 		return err
 	}
@@ -146,26 +150,37 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	b.ServerName = server.Name
 	b.SSHCommand = sshCommand(s.SSHPort, addrs.v4)
 	b.CloudConfigRedacted = cc.redacted
+	b.CloudConfigDigest = cc.redacted.ApplyT(outputs.CloudConfigDigest).(pulumi.StringOutput)
 	return nil
+}
+
+// ComponentOutputs are the outputs the component registers: the stack
+// outputs and the redacted cloud-config (outputs.KeyCloudConfigRedacted),
+// which stays out of the stack outputs so `pulumi up` prints a screen, not
+// the document.
+func (b *TalkBackend) ComponentOutputs() pulumi.Map {
+	m := b.Outputs()
+	m[outputs.KeyCloudConfigRedacted] = b.CloudConfigRedacted
+	return m
 }
 
 // Outputs maps the stack output keys (infra/outputs) to the component's
 // outputs; main exports exactly these.
 func (b *TalkBackend) Outputs() pulumi.Map {
 	return pulumi.Map{
-		outputs.KeyDomain:              b.Domain,
-		outputs.KeySignalingURL:        b.SignalingURL,
-		outputs.KeySignalingSecret:     b.SignalingSecret,
-		outputs.KeyTURNSecret:          b.TURNSecret,
-		outputs.KeyTURNServers:         b.TURNServers,
-		outputs.KeySTUNServers:         b.STUNServers,
-		outputs.KeyTURNRelayPorts:      b.TURNRelayPorts,
-		outputs.KeyJanusRTPPorts:       b.JanusRTPPorts,
-		outputs.KeyIPv4:                b.IPv4,
-		outputs.KeyIPv6:                b.IPv6,
-		outputs.KeyServerName:          b.ServerName,
-		outputs.KeySSHCommand:          b.SSHCommand,
-		outputs.KeyCloudConfigRedacted: b.CloudConfigRedacted,
+		outputs.KeyDomain:            b.Domain,
+		outputs.KeySignalingURL:      b.SignalingURL,
+		outputs.KeySignalingSecret:   b.SignalingSecret,
+		outputs.KeyTURNSecret:        b.TURNSecret,
+		outputs.KeyTURNServers:       b.TURNServers,
+		outputs.KeySTUNServers:       b.STUNServers,
+		outputs.KeyTURNRelayPorts:    b.TURNRelayPorts,
+		outputs.KeyJanusRTPPorts:     b.JanusRTPPorts,
+		outputs.KeyIPv4:              b.IPv4,
+		outputs.KeyIPv6:              b.IPv6,
+		outputs.KeyServerName:        b.ServerName,
+		outputs.KeySSHCommand:        b.SSHCommand,
+		outputs.KeyCloudConfigDigest: b.CloudConfigDigest,
 	}
 }
 

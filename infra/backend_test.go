@@ -2,9 +2,14 @@ package infra
 
 import (
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -54,8 +59,9 @@ type resolved struct {
 // deployment is the result of one mocked run.
 type deployment struct {
 	mocks   *infratest.Mocks
-	outputs map[string]resolved
-	err     error // NewTalkBackend's error
+	outputs map[string]resolved // the component's outputs
+	stack   []string            // the keys of the stack outputs (Outputs)
+	err     error               // NewTalkBackend's error
 }
 
 // deploy runs NewTalkBackend under mocks and resolves every output.
@@ -68,7 +74,8 @@ func deploy(t testing.TB, cfg config.Config, m *infratest.Mocks) deployment {
 			d.err = err
 			return nil
 		}
-		for k, v := range b.Outputs() {
+		d.stack = slices.Sorted(maps.Keys(b.Outputs()))
+		for k, v := range b.ComponentOutputs() {
 			o := v.(pulumi.Output)
 			ch := make(chan any, 1)
 			pulumi.All(o).ApplyT(func(xs []any) (any, error) { ch <- xs[0]; return nil, nil })
@@ -136,8 +143,24 @@ func atoi(t testing.TB, id string) int {
 	return n
 }
 
+// userData is the server's user data unpacked as cloud-init unpacks it
+// (base64, then gzip): the rendered document.
 func userData(t testing.TB, m *infratest.Mocks) string {
-	return str(one(t, m, infratest.TypeServer).Inputs["userData"])
+	t.Helper()
+	wire := str(one(t, m, infratest.TypeServer).Inputs["userData"])
+	packed, err := base64.StdEncoding.DecodeString(wire)
+	if err != nil {
+		t.Fatalf("user data is not base64: %v", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		t.Fatalf("user data is not gzip: %v", err)
+	}
+	doc, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("user data: %v", err)
+	}
+	return string(doc)
 }
 
 func TestFirewallIsThePortTable(t *testing.T) {
@@ -543,8 +566,8 @@ func TestChildrenAreParented(t *testing.T) {
 func TestOutputsParseForCompanionCommands(t *testing.T) {
 	d := mustDeploy(t, testConfig(t), infratest.New(defaultSeed))
 	plainOut := map[string]any{}
-	for k, o := range d.outputs {
-		plainOut[k] = o.value
+	for _, k := range d.stack {
+		plainOut[k] = d.outputs[k].value
 	}
 	got := slices.Sorted(maps.Keys(plainOut))
 	if want := slices.Sorted(slices.Values(outputs.Keys())); !slices.Equal(got, want) {
@@ -664,8 +687,17 @@ func TestIPv6HostAddress(t *testing.T) {
 
 func TestOversizedCloudConfigFailsBeforeRegistering(t *testing.T) {
 	cfg := testConfig(t)
-	for i := range 400 {
-		cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, fmt.Sprintf("https://cloud%03d.example.com", i))
+	// Within the grammar of nextcloudUrls (64 entries of 2 KiB) but over
+	// the user data limit: 20 URLs of 2000 bytes whose paths do not
+	// compress (the user data is gzip'd).
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for i := range 20 {
+		u := []byte(fmt.Sprintf("https://cloud%03d.example.com/", i))
+		for len(u) < 2000 {
+			u = append(u, alnum[rng.IntN(len(alnum))])
+		}
+		cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, string(u))
 	}
 	m := infratest.New(defaultSeed)
 	d := deploy(t, cfg, m)
@@ -674,5 +706,86 @@ func TestOversizedCloudConfigFailsBeforeRegistering(t *testing.T) {
 	}
 	if regs := m.Registrations(); len(regs) != 0 {
 		t.Errorf("%d resources registered; want none", len(regs))
+	}
+}
+
+// TestKeepOnTeardown checks what `nctalk teardown` (pulumi destroy
+// --exclude-protected) keeps: with keepOnTeardown (the default) exactly the
+// primary IPs and the state volume are protected, by Pulumi and by Hetzner;
+// with false nothing is, so the teardown deletes everything.
+func TestKeepOnTeardown(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.KeepOnTeardown = keep
+			m := infratest.New(defaultSeed)
+			mustDeploy(t, cfg, m)
+			kept := map[string]bool{}
+			for _, r := range m.Resources() {
+				if r.Protect {
+					kept[r.Type+"::"+r.Name] = true
+				}
+				if dp, set := r.Inputs["deleteProtection"]; set && dp.IsBool() && dp.BoolValue() != keep {
+					t.Errorf("%s deleteProtection = %v; want %v", r.Name, dp.BoolValue(), keep)
+				}
+			}
+			want := map[string]bool{}
+			if keep {
+				want = map[string]bool{
+					infratest.TypePrimaryIP + "::nctalk-ipv4": true,
+					infratest.TypePrimaryIP + "::nctalk-ipv6": true,
+					infratest.TypeVolume + "::nctalk-state":   true,
+				}
+			}
+			if !maps.Equal(kept, want) {
+				t.Errorf("protected resources = %v; want %v", slices.Sorted(maps.Keys(kept)), slices.Sorted(maps.Keys(want)))
+			}
+			for _, typ := range []string{infratest.TypePrimaryIP, infratest.TypeVolume} {
+				for _, r := range m.OfType(typ) {
+					if dp := r.Inputs["deleteProtection"]; !dp.IsBool() {
+						t.Errorf("%s has no deleteProtection input", r.Name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestStackOutputsFitOnAScreen: `pulumi up` prints every stack output; they
+// must fit on a screen (40 lines as Pulumi prints them, one line per scalar
+// plus the lines of list values). The redacted document is a component
+// output instead, and the digest in the stack outputs follows it.
+func TestStackOutputsFitOnAScreen(t *testing.T) {
+	d := mustDeploy(t, testConfig(t), infratest.New(defaultSeed))
+	lines := 0
+	for _, k := range d.stack {
+		v := d.outputs[k].value
+		if s, ok := v.(string); ok {
+			lines += 1 + strings.Count(s, "\n")
+			continue
+		}
+		raw, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += 1 + bytes.Count(raw, []byte("\n"))
+	}
+	t.Logf("stack outputs: %d keys, %d lines", len(d.stack), lines)
+	if lines > 40 {
+		t.Errorf("stack outputs take %d lines; want at most 40 (keys %v)", lines, d.stack)
+	}
+	if slices.Contains(d.stack, outputs.KeyCloudConfigRedacted) {
+		t.Errorf("%s is a stack output; want it on the component only", outputs.KeyCloudConfigRedacted)
+	}
+	doc, _ := d.outputs[outputs.KeyCloudConfigRedacted].value.(string)
+	digest, _ := d.outputs[outputs.KeyCloudConfigDigest].value.(string)
+	if strings.Count(doc, "\n") < 100 || !strings.HasPrefix(digest, fmt.Sprintf("sha256:%x ", sha256.Sum256([]byte(doc)))) {
+		t.Errorf("digest %q does not match the %d-line component document", digest, strings.Count(doc, "\n"))
+	}
+	cfg := testConfig(t)
+	cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, "https://other.example.com")
+	d2 := mustDeploy(t, cfg, infratest.New(defaultSeed))
+	if d2.outputs[outputs.KeyCloudConfigDigest].value == digest {
+		t.Error("the digest did not change with the document")
 	}
 }

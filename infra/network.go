@@ -17,21 +17,21 @@ type publicAddresses struct {
 }
 
 // newPublicAddresses creates the primary IPv4 and IPv6 and their reverse
-// DNS. The IPs outlive the server (AutoDelete false) and are protected
-// twice: Hetzner's delete protection and Pulumi's protect, so neither a
-// server replacement nor a stray `pulumi destroy` loses the addresses DNS
-// points at. The server assigns them through PublicNets, so no assignee is
+// DNS. The IPs outlive the server (AutoDelete false) and, with keep
+// (nctalk:keepOnTeardown, the default), are protected twice: Hetzner's
+// delete protection and Pulumi's protect, so neither a server replacement
+// nor a teardown loses the addresses DNS points at. The server assigns them through PublicNets, so no assignee is
 // set here.
-func newPublicAddresses(ctx *pulumi.Context, name, domain, location string, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (publicAddresses, error) {
+func newPublicAddresses(ctx *pulumi.Context, name, domain, location string, keep bool, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (publicAddresses, error) {
 	base := resourceBase(domain)
-	ipOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.Protect(true))
+	ipOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.Protect(keep))
 	newIP := func(family string) (*hcloud.PrimaryIp, error) {
 		return hcloud.NewPrimaryIp(ctx, name+"-"+family, &hcloud.PrimaryIpArgs{
 			Name:             pulumi.String(base + "-" + family),
 			Type:             pulumi.String(family),
 			Location:         pulumi.String(location),
 			AutoDelete:       pulumi.Bool(false),
-			DeleteProtection: pulumi.Bool(true),
+			DeleteProtection: pulumi.Bool(keep),
 			Labels:           labels,
 		}, ipOpts...)
 	}

@@ -86,13 +86,16 @@ func newSSHKeys(ctx *pulumi.Context, name string, cfg config.Config, existing []
 // newVolume creates the state volume unformatted: the cloud-config formats
 // the device (ext4, label nctalk-state) only while it holds no filesystem,
 // so one place decides the filesystem and later servers mount the volume
-// with its certificates as it is.
+// with its certificates as it is. With cfg.KeepOnTeardown it is protected
+// like the primary IPs (Pulumi protect, Hetzner delete protection).
 func newVolume(ctx *pulumi.Context, name string, cfg config.Config, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*hcloud.Volume, error) {
+	opts = append(append([]pulumi.ResourceOption{}, opts...), pulumi.Protect(cfg.KeepOnTeardown))
 	return hcloud.NewVolume(ctx, name+"-state", &hcloud.VolumeArgs{
-		Name:     pulumi.String(resourceBase(cfg.Settings.Domain) + "-state"),
-		Size:     pulumi.Int(cfg.VolumeSize),
-		Location: pulumi.String(cfg.Location),
-		Labels:   labels,
+		Name:             pulumi.String(resourceBase(cfg.Settings.Domain) + "-state"),
+		Size:             pulumi.Int(cfg.VolumeSize),
+		Location:         pulumi.String(cfg.Location),
+		DeleteProtection: pulumi.Bool(cfg.KeepOnTeardown),
+		Labels:           labels,
 	}, opts...)
 }
 

@@ -11,8 +11,9 @@ import (
 	"github.com/nctalk/nctalk/infra/config"
 )
 
-// cloudConfig is the rendered user data (secret, it carries every secret)
-// and its redacted copy (not secret, for previews and the stack output).
+// cloudConfig is the server's user data (the rendered document packed by
+// cloudconfig.EncodeUserData; secret, it carries every secret) and the
+// document's redacted copy (not secret, for previews and the stack output).
 type cloudConfig struct {
 	userData, redacted pulumi.StringOutput
 }
@@ -45,7 +46,13 @@ func renderCloudConfig(s cloudconfig.Settings, secrets secretOutputs, volumeID p
 		if err != nil {
 			return nil, fmt.Errorf("rendering the cloud-config: %w", err)
 		}
-		return []string{string(doc), string(cloudconfig.Redact(doc, sec))}, nil
+		// Redacted by position (the same templates, markers for secrets),
+		// not by searching the document for the secrets' values.
+		redacted, err := cloudconfig.RenderRedacted(settings, sec)
+		if err != nil {
+			return nil, fmt.Errorf("rendering the redacted cloud-config: %w", err)
+		}
+		return []string{cloudconfig.EncodeUserData(doc), string(redacted)}, nil
 	}).(pulumi.StringArrayOutput)
 	return cloudConfig{
 		userData: rendered.Index(pulumi.Int(0)),

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -34,10 +35,51 @@ func isPublic(ports map[string][]cloudconfig.PortRange, proto string, port int) 
 	return false
 }
 
-// transformedToLoopback are the services whose public listeners the
-// harness moves to loopback (see harness.Transform): their sockets must be
-// firewall ports; every other service must listen on loopback only.
-var transformedToLoopback = map[string]bool{cloudconfig.ServiceNginx: true, cloudconfig.ServiceCoturn: true}
+// listenerTable says which listening sockets each service may hold: the
+// firewall rules it serves (any address: on the VM every address, here
+// loopback after harness.Transform) and the loopback ports it owns. Every
+// other listener of a stack process fails the exposure test, public or
+// loopback: coturn's RFC 5780 alternate ports (3479/5350), its Prometheus
+// exporter (9641), NATS monitoring (8222), Janus' HTTP and admin APIs
+// (8088/7088/7188) are unnamed here on purpose.
+var listenerTable = map[string]struct {
+	rules    []string // FirewallRules names
+	loopback []int    // loopback-only TCP ports
+}{
+	cloudconfig.ServiceNginx:     {rules: []string{"acme-http", "https"}, loopback: []int{cloudconfig.PortHTTPSLocal, cloudconfig.PortTURNSLocal}}, // the 443 front's HTTPS server and TURN hop
+	cloudconfig.ServiceCoturn:    {rules: []string{"turn", "turns", "turn-relay"}},
+	cloudconfig.ServiceJanus:     {rules: []string{"janus-rtp"}, loopback: []int{cloudconfig.PortJanusWS}},
+	cloudconfig.ServiceSignaling: {loopback: []int{cloudconfig.PortSignalingHTTP}},
+	cloudconfig.ServiceNATS:      {loopback: []int{cloudconfig.PortNATS}},
+}
+
+// allowedListener reports whether the service may listen on so, and why not.
+func allowedListener(s *harness.Stack, name string, so harness.Socket) (bool, string) {
+	entry, ok := listenerTable[name]
+	if !ok {
+		return false, "the service is missing from listenerTable"
+	}
+	proto := cloudconfig.Protocol(so.Proto[:3])
+	port := int(so.Local.Port())
+	for _, r := range cloudconfig.FirewallRules(s.Settings) {
+		if slices.Contains(entry.rules, r.Name) && r.Protocol == proto && r.Ports.Contains(port) {
+			return true, ""
+		}
+	}
+	if proto == cloudconfig.TCP && slices.Contains(entry.loopback, port) {
+		if so.Local.Addr().IsLoopback() {
+			return true, ""
+		}
+		return false, "an internal port must bind loopback only"
+	}
+	if isPublic(publicPorts(s), string(proto), port) {
+		return false, "a firewall port, but not one this service serves"
+	}
+	if so.Local.Addr().IsLoopback() {
+		return false, "on loopback, but no port table names it (any process on the host, containers included, reaches it)"
+	}
+	return false, "not in the firewall's port table: open on every address of the VM"
+}
 
 // loopbackOnly reports whether a listener on addr:port is one of nginx's
 // loopback-only ports of the 443 front (turnOn443), bound to loopback.
@@ -64,15 +106,8 @@ func TestExposure(t *testing.T) {
 					continue
 				}
 				listening++
-				proto := so.Proto[:3]
-				port := int(so.Local.Port())
-				switch {
-				case name == cloudconfig.ServiceNginx && loopbackOnly(so.Local.Addr(), port):
-					// the 443 front's HTTPS server and TURN hop, rendered on 127.0.0.1
-				case transformedToLoopback[name] && !isPublic(public, proto, port):
-					t.Errorf("%s listens on %s, which is not in the firewall's port table (%s would open it on every address on the VM)%s", name, so, harness.ConfigPath(name), listenerHint(name, port))
-				case !transformedToLoopback[name] && !so.Local.Addr().IsLoopback():
-					t.Errorf("%s listens on %s: an internal service must bind loopback only (config %s)", name, so, harness.ConfigPath(name))
+				if ok, why := allowedListener(s, name, so); !ok {
+					t.Errorf("%s listens on %s: %s (config %s)%s", name, so, why, harness.ConfigPath(name), listenerHint(name, int(so.Local.Port())))
 				}
 			}
 			if listening == 0 {
@@ -159,8 +194,15 @@ func TestExposure(t *testing.T) {
 
 // listenerHint explains listeners a daemon opens without a config line.
 func listenerHint(name string, port int) string {
-	if name == cloudconfig.ServiceCoturn && (port == cloudconfig.PortTURN+1 || port == cloudconfig.PortTURNS+1) {
+	switch {
+	case name == cloudconfig.ServiceCoturn && (port == cloudconfig.PortTURN+1 || port == cloudconfig.PortTURNS+1):
 		return ": coturn's RFC 5780 alternate listener (listening port + 1); turnserver.conf needs no-rfc5780"
+	case name == cloudconfig.ServiceCoturn && port == 9641:
+		return ": coturn's Prometheus exporter; turnserver.conf must not set prometheus"
+	case name == cloudconfig.ServiceNATS && port == 8222:
+		return ": NATS monitoring; nats.conf must not set http/http_port"
+	case name == cloudconfig.ServiceJanus && (port == cloudconfig.PortJanusHTTP || port == cloudconfig.PortJanusAdminHTTP || port == cloudconfig.PortJanusAdminWS):
+		return ": Janus' HTTP or admin API; janus.jcfg must disable the transport, janus.transport.websockets.jcfg admin_ws"
 	}
 	return ""
 }

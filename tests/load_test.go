@@ -77,7 +77,8 @@ func TestLoad(t *testing.T) {
 	})
 
 	t.Run(fmt.Sprintf("%d TURN allocations", loadTURNAllocations), func(t *testing.T) {
-		user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "load", time.Now().Add(time.Hour))
+		// One client (one REST username) per allocation, as 50 Talk clients:
+		// one user may hold only user-quota allocations.
 		relayRange := s.TURNRelayPorts()
 		type result struct {
 			client *harness.TURNClient
@@ -91,6 +92,7 @@ func TestLoad(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, fmt.Sprintf("load-%d", i), time.Now().Add(time.Hour))
 				c, err := s.DialTURN(harness.TURNOverUDP, user, pass)
 				if err != nil {
 					results[i].err = err

@@ -21,11 +21,11 @@ import (
 
 // testPeerIP is the UDP peer of the relay tests. coturn never relays to
 // loopback (its own rule and the rendered denied-peer-ip), so a peer on
-// 127.0.0.1 proves nothing; this address of the benchmarking range
-// 198.18.0.0/15 is put on lo for the test (and is in no denied range, which
-// the test checks), so the relay leaves coturn exactly as it would to a
-// peer on the internet.
-const testPeerIP = "198.18.44.3"
+// 127.0.0.1 proves nothing; this documentation address (TEST-NET-3, never
+// routed on the internet) is put on lo for the test and lies in no denied
+// range (the test checks), so the relay leaves coturn exactly as it would
+// to a peer on the internet.
+const testPeerIP = "203.0.113.44"
 
 // Client source addresses on loopback other than nginx's 127.0.0.1: what
 // the daemons log shows whose address reached them.

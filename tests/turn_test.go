@@ -139,6 +139,9 @@ func TestTURN(t *testing.T) {
 			&net.UDPAddr{IP: net.ParseIP("192.168.0.1"), Port: 9},
 			&net.UDPAddr{IP: net.ParseIP("169.254.169.254"), Port: 80},
 		}
+		for _, ip := range deniedPeersV4 {
+			peers = append(peers, &net.UDPAddr{IP: net.ParseIP(ip), Port: 9})
+		}
 		for _, peer := range peers {
 			if err := c.CreatePermission(peer); err == nil {
 				t.Errorf("coturn: permission to relay to %s granted (turnserver.conf: denied-peer-ip must cover it)", peer)
@@ -151,6 +154,88 @@ func TestTURN(t *testing.T) {
 		if n, from, err := target.ReadFrom(buf); err == nil {
 			t.Errorf("coturn: relayed %q from %s into loopback", buf[:n], from)
 		}
+	})
+
+	t.Run("no relay into IPv6 loopback, private, link-local, multicast or mapped networks", func(t *testing.T) {
+		// pion's client cannot ask for an IPv6 relay (REQUESTED-ADDRESS-FAMILY),
+		// and a permission for an IPv6 peer on an IPv4 relay is refused for
+		// the family alone: rawTURN asks for an IPv6 relay, and the control
+		// below proves permissions are judged by the deny list.
+		server := &net.UDPAddr{IP: net.IPv6loopback, Port: cloudconfig.PortTURN}
+		c, err := dialRawTURN(server, user, pass, s.Domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		relay, err := c.AllocateUDP(6)
+		if err != nil {
+			t.Fatalf("coturn: IPv6 allocation failed: %v (the harness relays on ::1)", err)
+		}
+		if relay.IP.To4() != nil {
+			t.Fatalf("coturn gave an IPv4 relay %s for an IPv6 request: the IPv6 checks would prove nothing", relay)
+		}
+		for _, ip := range deniedPeersV6 {
+			peer := &net.UDPAddr{IP: net.ParseIP(ip), Port: 9}
+			if err := c.CreatePermission(peer); err == nil {
+				t.Errorf("coturn: permission to relay to %s granted (turnserver.conf: denied-peer-ip must cover it)", peer)
+			}
+		}
+		control := &net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 9}
+		if err := c.CreatePermission(control); err != nil {
+			t.Errorf("coturn: permission to the public IPv6 peer %s refused: %v%s", control, err, deniedBy(s, "2001:db8::1"))
+		}
+	})
+
+	t.Run("no TCP relay (RFC 6062)", func(t *testing.T) {
+		// WebRTC relays UDP only; a TCP relay reaches TCP services (sshd on
+		// the server's own address) past the firewall.
+		c, err := s.DialTURN(harness.TURNOverTCP, user, pass)
+		if err != nil {
+			t.Fatalf("coturn: %v", err)
+		}
+		defer c.Close()
+		if alloc, err := c.AllocateTCP(); err == nil {
+			alloc.Close()
+			t.Fatal("coturn: granted a TCP allocation (RFC 6062); turnserver.conf needs no-tcp-relay")
+		}
+	})
+
+	t.Run("user over quota refused", func(t *testing.T) {
+		limits := s.TURNRelayPorts().TURNLimits()
+		quotaUser, quotaPass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, fmt.Sprintf("quota-%d", time.Now().UnixNano()), time.Now().Add(time.Hour))
+		var held []net.PacketConn
+		defer func() {
+			for _, r := range held {
+				r.Close()
+			}
+		}()
+		allocate := func(u, p string) (net.PacketConn, error) {
+			c, err := s.DialTURN(harness.TURNOverUDP, u, p)
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(c.Close)
+			return c.Allocate()
+		}
+		for i := range limits.UserQuota {
+			r, err := allocate(quotaUser, quotaPass)
+			if err != nil {
+				t.Fatalf("coturn: allocation %d of the user quota %d refused: %v", i+1, limits.UserQuota, err)
+			}
+			held = append(held, r)
+		}
+		if r, err := allocate(quotaUser, quotaPass); err == nil {
+			held = append(held, r)
+			t.Errorf("coturn: allocation %d for one user granted, over user-quota=%d (turnserver.conf)", limits.UserQuota+1, limits.UserQuota)
+		}
+		// Control: another user still gets a relay (the refusal was the
+		// user's quota, not a full server).
+		otherUser, otherPass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "quota-other", time.Now().Add(time.Hour))
+		r, err := allocate(otherUser, otherPass)
+		if err != nil {
+			t.Fatalf("coturn: another user refused while one user is at its quota: %v", err)
+		}
+		held = append(held, r)
 	})
 
 	t.Run("permission to a public peer granted", func(t *testing.T) {
@@ -172,6 +257,17 @@ func TestTURN(t *testing.T) {
 		}
 	})
 }
+
+// deniedPeersV4 and deniedPeersV6 are one address in each network coturn
+// must not relay to, besides loopback and RFC 1918 (checked above):
+// "this network", CGNAT, IETF protocol assignments, benchmarking,
+// multicast, reserved; IPv6 loopback, unique local, link-local, multicast,
+// IPv4-mapped, NAT64 and 6to4 forms of private IPv4 addresses.
+var (
+	deniedPeersV4 = []string{"0.0.0.1", "100.64.0.1", "192.0.0.1", "198.18.0.1", "224.0.0.1", "239.255.255.250", "240.0.0.1"}
+	deniedPeersV6 = []string{"::1", "fd00::1", "fc00::1", "fe80::1", "ff02::1", "ff05::2",
+		"::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a00:1", "64:ff9b:1::a00:1", "2002:a00:1::1"}
+)
 
 // deniedBy names the turnserver.conf line that made coturn refuse ip,
 // from coturn's log ("A peer IP <ip> denied in the range: <range>").

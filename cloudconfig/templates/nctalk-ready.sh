@@ -1,8 +1,8 @@
 #!/bin/bash
 # nctalk-ready: waits (5 min) until every service answers, then writes the marker
 set -uo pipefail
-domain={{.Domain}}
-url=https://$domain{{.SignalingPath}}
+domain={{sh .Domain}}
+url=https://$domain{{sh .SignalingPath}}
 signaling() {
   curl -fsS -m 5{{if .ACMEStaging}} -k{{end}} --resolve "$domain:{{.Ports.HTTPS}}:127.0.0.1" "$url/api/v1/welcome" |
     grep -q '"nextcloud-spreed-signaling"'
@@ -30,7 +30,7 @@ for _ in $(seq 60); do
 done
 if [ -z "$failing" ]; then
   msg="nctalk: ready after ${SECONDS}s: $url (signaling, janus, nats, turn, turns answer)"
-  mkdir -p {{dir .Paths.ReadyMarker}} && echo "$msg" >{{.Paths.ReadyMarker}}
+  mkdir -p {{sh (dir .Paths.ReadyMarker)}} && echo "$msg" >{{sh .Paths.ReadyMarker}}
 else
   msg="nctalk: NOT ready after ${SECONDS}s, failing:$failing"
 fi

@@ -1,14 +1,14 @@
 #!/bin/bash
 # nctalk-setup (run by cloud-init; safe to rerun)
 set -euo pipefail
-domain={{.Domain}}
+domain={{sh .Domain}}
 names=({{sh .Domain}}{{if .TURN443}} {{sh .TURNDomain}}{{end}})
-dev={{.StateDevice}}
-state={{.Paths.StateMount}}
-le={{.Paths.LetsEncryptDir}}
-hook={{.Paths.CertDeployHook}}
+dev={{sh .StateDevice}}
+state={{sh .Paths.StateMount}}
+le={{sh .Paths.LetsEncryptDir}}
+hook={{sh .Paths.CertDeployHook}}
 log() { echo "nctalk-setup: $*"; }
-compose() { docker compose -f {{.Paths.ComposeFile}} "$@"; }
+compose() { docker compose -f {{sh .Paths.ComposeFile}} "$@"; }
 
 # The state volume keeps $le across rebuilds; formatted only when blank.
 mount_state() {
@@ -37,17 +37,17 @@ mount_state() {
 }
 
 prepare_files() {
-  chown {{.UIDs.Signaling}}:{{.UIDs.Signaling}} {{.Paths.SignalingConfig}}
-  chown {{.UIDs.Coturn}}:{{.UIDs.Coturn}} {{.Paths.CoturnConfig}}
-  chmod 0400 {{.Paths.SignalingConfig}} {{.Paths.CoturnConfig}}
-  install -d -m 0755 {{.Paths.ACMEWebroot}} {{.Paths.CoturnTLSDir}}
-  install -d -m 0700 {{.Paths.NginxTLSDir}}
-  if [ -e "$le/live/$domain/{{.Paths.TLSCertFile}}" ]; then
+  chown {{.UIDs.Signaling}}:{{.UIDs.Signaling}} {{sh .Paths.SignalingConfig}}
+  chown {{.UIDs.Coturn}}:{{.UIDs.Coturn}} {{sh .Paths.CoturnConfig}}
+  chmod 0400 {{sh .Paths.SignalingConfig}} {{sh .Paths.CoturnConfig}}
+  install -d -m 0755 {{sh .Paths.ACMEWebroot}} {{sh .Paths.CoturnTLSDir}}
+  install -d -m 0700 {{sh .Paths.NginxTLSDir}}
+  if [ -e "$le/live/$domain/"{{sh .Paths.TLSCertFile}} ]; then
     RENEWED_LINEAGE=$le/live/$domain "$hook"
-  elif [ ! -e {{.Paths.NginxTLSDir}}/{{.Paths.TLSCertFile}} ]; then
+  elif [ ! -e {{sh .Paths.NginxTLSDir}}/{{sh .Paths.TLSCertFile}} ]; then
     tmp=$(mktemp -d)
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$domain" \
-      -keyout "$tmp/{{.Paths.TLSKeyFile}}" -out "$tmp/{{.Paths.TLSCertFile}}" 2>/dev/null
+      -keyout "$tmp/"{{sh .Paths.TLSKeyFile}} -out "$tmp/"{{sh .Paths.TLSCertFile}} 2>/dev/null
     RENEWED_LINEAGE=$tmp "$hook"
     rm -rf "$tmp"
   fi
@@ -81,7 +81,7 @@ certificate() {
       sleep 10
     done
   done
-  certbot certonly -n --agree-tos --no-eff-email -m {{.ACMEEmail}} --webroot -w {{.Paths.ACMEWebroot}} \
+  certbot certonly -n --agree-tos --no-eff-email -m {{sh .ACMEEmail}} --webroot -w {{sh .Paths.ACMEWebroot}} \
     --cert-name "$domain" "${d[@]}" --deploy-hook "$hook" --force-renewal{{if .ACMEStaging}} --staging{{end}}
 }
 
@@ -94,4 +94,4 @@ sshd -t && systemctl restart ssh
 for i in 1 2 3; do compose pull -q && break; [ "$i" = 3 ] && exit 1; sleep 15; done
 compose up -d
 certificate
-{{.Paths.ReadyScript}}
+{{sh .Paths.ReadyScript}}

@@ -7,20 +7,30 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+)
+
+// Exit codes, the same for every command.
+const (
+	exitOK       = 0 // the command did what it was asked
+	exitFailed   = 1 // the world said no: a check failed, occ failed, a file could not be read or written
+	exitBadInput = 2 // bad flags, config, secrets or stack outputs: nothing was changed
 )
 
 // command is one subcommand. run returns the process exit code.
 type command struct {
+	name    string
 	summary string
 	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
-// commands is filled by the init functions of the subcommand files.
-var commands = map[string]command{}
-
-func register(name, summary string, run func(args []string, stdin io.Reader, stdout, stderr io.Writer) int) {
-	commands[name] = command{summary: summary, run: run}
+// commands is the command table, in the order `nctalk --help` lists it.
+var commands = []command{
+	{"render", "render the backend's cloud-config for any cloud that takes user data", runRender},
+	{"occ", "wire Nextcloud Talk to the backend through occ (idempotent)", runOcc},
+	{"verify", "check a live backend the way Nextcloud and Talk clients use it", runVerify},
+	{"preview-summary", "turn `pulumi preview --json` into a Markdown PR comment (no secrets)", runPreviewSummary},
+	{"cloud-config", "print the deployed cloud-config with every secret redacted (from the stack state)", runCloudConfig},
+	{"teardown", "delete the backend, keeping the primary IPs and state volume unless --release", runTeardown},
 }
 
 func main() {
@@ -29,30 +39,34 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
 		if len(args) == 0 {
-			return 2
+			usage(stderr)
+			return exitBadInput
 		}
-		return 0
+		usage(stdout)
+		return exitOK
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "nctalk: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdin, stdout, stderr)
+		}
 	}
-	return cmd.run(args[1:], stdin, stdout, stderr)
+	fmt.Fprintf(stderr, "nctalk: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitBadInput
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: nctalk <command> [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-16s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun `nctalk <command> -h` for a command's flags.")
+	fmt.Fprintf(w, `
+Run `+"`nctalk <command> -h`"+` for a command's flags.
+
+Exit codes (every command):
+  %d  done
+  %d  the world said no: a check failed, occ failed, a file could not be read or written
+  %d  bad input: flags, config, secrets or stack outputs; nothing was changed
+`, exitOK, exitFailed, exitBadInput)
 }

@@ -12,18 +12,6 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire"
-	"github.com/nctalk/nctalk/infra/outputs"
-)
-
-func init() {
-	register("occ", "wire Nextcloud Talk to the backend through occ (idempotent)", runOcc)
-}
-
-// Exit codes of `nctalk occ`.
-const (
-	occExitOK       = 0 // applied, or nothing to do
-	occExitOccError = 1 // an occ command failed
-	occExitBadInput = 2 // bad flags or stack outputs
 )
 
 const occUsage = `usage: pulumi stack output --json --show-secrets | nctalk occ --occ '<command prefix>' [flags]
@@ -39,8 +27,15 @@ pipes, no variables); occ's arguments are appended as separate words:
   --occ 'docker exec -u www-data nextcloud-aio-nextcloud php /var/www/html/occ'
   --occ 'ssh cloud.example.com sudo -u www-data php /var/www/nextcloud/occ'
 
-Exit codes: 0 applied or nothing to do, 1 an occ command failed,
-2 bad input (flags, stack outputs).
+Entries the installed Talk would refuse (talk:stun:add '[2001:db8::1]:3478')
+stop the run before any occ call; entries Talk stores in another spelling
+(host:03478 as host:3478) are planned in that spelling. At --timeout the
+whole process tree of the prefix (sudo and the php below it) is killed.
+
+Exit codes: 0 applied or nothing to do, 1 an occ command failed (also when
+occ exits 0 with a reason instead of Talk's output, e.g. Cannot write into
+"config" directory!), 2 bad input (flags, stack outputs, entries Talk
+refuses). See docs/occ.md.
 
 flags:
 `
@@ -50,23 +45,23 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("occ", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	prefix := fs.String("occ", "", "command prefix that runs Nextcloud's occ (required)")
-	outputsFile := fs.String("outputs", "", "read the stack outputs from `FILE` instead of stdin")
+	outputsFile := fs.String("outputs", "-", outputsFlagUsage)
 	dryRun := fs.Bool("dry-run", false, "print the plan (secrets masked) and change nothing")
 	replace := fs.Bool("replace", false, "also remove signaling, TURN and STUN entries of other servers")
-	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command")
+	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command; at the limit the prefix's whole process tree is killed")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, occUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return occExitOK
+			return exitOK
 		}
-		return occExitBadInput
+		return exitBadInput
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "nctalk occ: "+format+"\n", a...)
-		return occExitBadInput
+		return exitBadInput
 	}
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q (occ's arguments come from the stack outputs)", fs.Arg(0))
@@ -100,7 +95,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if len(plan.Steps) == 0 {
 		fmt.Fprintln(stdout, m.Printf("nothing to do: Nextcloud already uses %s and its TURN and STUN servers", want.SignalingURL))
-		return occExitOK
+		return exitOK
 	}
 	fmt.Fprintln(stdout, m.Printf("plan: %d occ command(s)", len(plan.Steps)))
 	for _, s := range plan.Steps {
@@ -108,7 +103,7 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *dryRun {
 		fmt.Fprintln(stdout, "dry run: nothing changed")
-		return occExitOK
+		return exitOK
 	}
 
 	done := 0
@@ -133,30 +128,16 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		for _, s := range rest.Steps {
 			fmt.Fprintln(stderr, m.Printf("  %s   # %s", runner.Display(s.Args, m), s.Reason))
 		}
-		return occExitOccError
+		return exitFailed
 	}
 	fmt.Fprintln(stdout, m.Printf("done: %d occ command(s) applied; Nextcloud now uses %s", len(plan.Steps), want.SignalingURL))
-	return occExitOK
+	return exitOK
 }
 
-// readDesired parses the stack outputs from file (or stdin when file is
-// empty) into the desired Talk settings.
-func readDesired(file string, stdin io.Reader) (occwire.Desired, error) {
-	in := stdin
-	if f, ok := stdin.(*os.File); ok && file == "" {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return occwire.Desired{}, errors.New("stdin is a terminal: pipe in `pulumi stack output --json --show-secrets` or pass --outputs FILE")
-		}
-	}
-	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return occwire.Desired{}, fmt.Errorf("--outputs: %w", err)
-		}
-		defer f.Close()
-		in = f
-	}
-	o, err := outputs.Parse(in)
+// readDesired reads the stack outputs from source (readStackOutputs) into
+// the desired Talk settings.
+func readDesired(source string, stdin io.Reader) (occwire.Desired, error) {
+	o, err := readStackOutputs(source, stdin)
 	if err != nil {
 		return occwire.Desired{}, err
 	}
@@ -169,7 +150,7 @@ func reportOccError(stderr io.Writer, r occwire.Runner, m *occwire.Masker, err e
 	var oe *occwire.OccError
 	if !errors.As(err, &oe) {
 		fmt.Fprintln(stderr, m.Printf("nctalk occ: %v", err))
-		return occExitOccError
+		return exitFailed
 	}
 	fmt.Fprintln(stderr, m.Printf("nctalk occ: occ failed: %s\n  %v", r.Display(oe.Args, m), oe.Err))
 	if out := strings.TrimSpace(m.String(string(oe.Output))); out != "" {
@@ -181,5 +162,5 @@ func reportOccError(stderr io.Writer, r occwire.Runner, m *occwire.Masker, err e
 	if hint != "" {
 		fmt.Fprintln(stderr, m.String(hint))
 	}
-	return occExitOccError
+	return exitFailed
 }

@@ -376,7 +376,7 @@ func TestOccBadInput(t *testing.T) {
 		{"unknown flag", stackOutputs(t, nil), []string{"--force"}, 2, "flag provided but not defined"},
 		{"missing outputs file", "", []string{"--outputs", "/nonexistent/outputs.json"}, 2, "--outputs"},
 		{"occ not found", stackOutputs(t, nil), []string{"--occ", "/nonexistent/occ"}, 1, "occ failed: /nonexistent/occ talk:signaling:list --output=json"},
-		{"occ prints no JSON", stackOutputs(t, nil), []string{"--occ", "echo"}, 1, "not what Talk's talk:signaling:list prints"},
+		{"occ prints no JSON", stackOutputs(t, nil), []string{"--occ", "echo"}, 1, "occ exited 0 but printed no JSON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -411,12 +411,12 @@ func TestOccOutputsFile(t *testing.T) {
 }
 
 // TestOccReadBackCatchesIgnoredChanges uses an occ that answers the lists
-// but ignores every change while exiting 0: nctalk must notice on reading
-// back and exit 1.
+// but ignores every change while exiting 0 and confirming it: nctalk must
+// notice on reading back and exit 1.
 func TestOccReadBackCatchesIgnoredChanges(t *testing.T) {
 	f := occtest.New(t, occFixture(t), occtest.State{})
 	script := filepath.Join(t.TempDir(), "lazy-occ")
-	body := "#!/bin/sh\ncase \"$1\" in *:list) exec \"$0.fake\" \"$@\";; esac\nexit 0\n"
+	body := "#!/bin/sh\ncase \"$1\" in *:list) exec \"$0.fake\" \"$@\";; *:add) echo Added it.;; *) echo Deleted it.;; esac\nexit 0\n"
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,10 +11,6 @@ import (
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/previewsummary"
 	"github.com/nctalk/nctalk/infra/outputs"
 )
-
-func init() {
-	register("preview-summary", "turn `pulumi preview --json` into a Markdown PR comment (no secrets)", runPreviewSummary)
-}
 
 // runPreviewSummary reads `pulumi preview --json` from --file or stdin and
 // writes the Markdown summary to stdout.
@@ -27,68 +24,76 @@ func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "usage: nctalk preview-summary [--file preview.json] [--plan plan.json] [--stack NAME]")
 		fmt.Fprintln(stderr, "\nWrites a Markdown summary of a preview: resources by operation, a loud line when the")
 		fmt.Fprintln(stderr, "server is replaced, and the diff of the redacted cloud-config. Prints no secret.")
+		fmt.Fprintln(stderr, "\nExit codes: 0 summary written; 1 a file could not be read or stdout not written;")
+		fmt.Fprintln(stderr, "2 bad flags, or a document that is not (exactly one) `pulumi preview --json` or plan.")
+		fmt.Fprintln(stderr, "On any error nothing is written to stdout.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return exitOK
 		}
-		return 2
+		return exitBadInput
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nctalk preview-summary: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return exitBadInput
 	}
 
-	preview, err := readPreview(*file, stdin)
+	raw, err := readInput(*file, "--file", stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk preview-summary: %v\n", err)
-		return 1
+		return exitFailed
 	}
-	opt := previewsummary.Options{Stack: *stack, CloudConfigOutput: outputs.KeyCloudConfigRedacted}
+	preview, err := previewsummary.ParsePreview(bytes.NewReader(raw))
+	if err != nil {
+		fmt.Fprintf(stderr, "nctalk preview-summary: %s: %v\n", inputName(*file), err)
+		return exitBadInput
+	}
+	opt := previewsummary.Options{Stack: *stack, CloudConfigOutput: outputs.KeyCloudConfigRedacted, CloudConfigType: outputs.ComponentType}
 	if *planFile != "" {
-		plan, err := readPlan(*planFile)
+		raw, err := readInput(*planFile, "--plan", nil)
 		if err != nil {
 			fmt.Fprintf(stderr, "nctalk preview-summary: %v\n", err)
-			return 1
+			return exitFailed
+		}
+		plan, err := previewsummary.ParsePlan(bytes.NewReader(raw))
+		if err != nil {
+			fmt.Fprintf(stderr, "nctalk preview-summary: %s: %v\n", *planFile, err)
+			return exitBadInput
 		}
 		opt.Plan = &plan
 	}
 	if _, err := io.WriteString(stdout, previewsummary.Summarize(preview, opt).Markdown()); err != nil {
 		fmt.Fprintf(stderr, "nctalk preview-summary: writing the summary: %v\n", err)
-		return 1
+		return exitFailed
 	}
-	return 0
+	return exitOK
 }
 
-// readPreview decodes the preview JSON from path, or from stdin for "-".
-func readPreview(path string, stdin io.Reader) (previewsummary.Preview, error) {
+// readInput reads a whole input file, or stdin for "-" (--file only).
+// Reading first keeps "cannot read" (exit 1) apart from "not a preview"
+// (exit 2).
+func readInput(path, flagName string, stdin io.Reader) ([]byte, error) {
+	if path == "-" && stdin != nil {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading stdin: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", flagName, err)
+	}
+	return b, nil
+}
+
+// inputName names the preview input in messages.
+func inputName(path string) string {
 	if path == "-" {
-		return previewsummary.ParsePreview(stdin)
+		return "stdin"
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return previewsummary.Preview{}, fmt.Errorf("reading --file: %w", err)
-	}
-	defer f.Close()
-	p, err := previewsummary.ParsePreview(f)
-	if err != nil {
-		return previewsummary.Preview{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
-}
-
-// readPlan decodes the update plan at path.
-func readPlan(path string) (previewsummary.Plan, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return previewsummary.Plan{}, fmt.Errorf("reading --plan: %w", err)
-	}
-	defer f.Close()
-	p, err := previewsummary.ParsePlan(f)
-	if err != nil {
-		return previewsummary.Plan{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
+	return path
 }

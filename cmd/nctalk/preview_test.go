@@ -18,9 +18,16 @@ const (
         {"op": "same", "urn": "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod",
          "oldState": {"urn": "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod", "custom": false,
                       "type": "pulumi:pulumi:Stack",
-                      "outputs": {"cloudConfigRedacted": "#cloud-config\nimage: janus:1.3.0\n", "turnSecret": "[secret]"}},
+                      "outputs": {"cloudConfigDigest": "sha256:0123 (2 lines)", "turnSecret": "[secret]"}},
          "newState": {"urn": "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod", "custom": false,
                       "type": "pulumi:pulumi:Stack"},
+         "detailedDiff": null},
+        {"op": "same", "urn": "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk",
+         "oldState": {"urn": "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk", "custom": false,
+                      "type": "nctalk:index:TalkBackend",
+                      "outputs": {"cloudConfigRedacted": "#cloud-config\nimage: janus:1.3.0\n", "turnSecret": "[secret]"}},
+         "newState": {"urn": "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk", "custom": false,
+                      "type": "nctalk:index:TalkBackend"},
          "detailedDiff": null},
         {"op": "replace", "urn": "urn:pulumi:prod::nctalk::hcloud:index/server:Server::talk",
          "oldState": {"urn": "urn:pulumi:prod::nctalk::hcloud:index/server:Server::talk", "custom": true, "id": "1234",
@@ -36,6 +43,11 @@ const (
     "manifest": {"time": "2026-11-24T18:00:00Z", "magic": "", "version": ""},
     "resourcePlans": {
         "urn:pulumi:prod::nctalk::pulumi:pulumi:Stack::nctalk-prod": {
+            "steps": ["same"],
+            "state": {"cloudConfigDigest": "sha256:4567 (2 lines)",
+                      "turnSecret": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:SECRETCIPHERTEXT"}}
+        },
+        "urn:pulumi:prod::nctalk::nctalk:index:TalkBackend::nctalk": {
             "steps": ["same"],
             "state": {"cloudConfigRedacted": "#cloud-config\nimage: janus:1.4.0\n",
                       "turnSecret": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:SECRETCIPHERTEXT"}}
@@ -86,7 +98,7 @@ func TestPreviewSummaryCommand(t *testing.T) {
 			name:     "text output instead of JSON",
 			args:     []string{"preview-summary"},
 			stdin:    "Previewing update (prod):\n",
-			wantCode: 1,
+			wantCode: exitBadInput,
 			wantErr:  "not the JSON of `pulumi preview --json`",
 		},
 		{
@@ -136,4 +148,70 @@ func TestPreviewSummaryCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPreviewSummaryBadInput: every kind of bad input gets the documented
+// exit code (README, "What the summary comment shows": 2 for bad flags and
+// documents that are not a preview or plan, 1 for files that cannot be read
+// or a stdout that cannot be written), a message naming what is wrong, and
+// nothing on stdout, so the workflow never posts half a comment.
+func TestPreviewSummaryBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	preview := write("preview.json", replacePreviewJSON)
+	unreadable := filepath.Join(dir, "a-directory")
+	if err := os.Mkdir(unreadable, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		wantErr  string
+	}{
+		{"empty stdin", nil, "", exitBadInput, "preview is empty: pipe in `pulumi preview --json`"},
+		{"text preview", nil, "Previewing update (prod):\n", exitBadInput, "not the JSON of `pulumi preview --json`"},
+		{"JSON list", nil, "[1, 2]", exitBadInput, "not the JSON of `pulumi preview --json`"},
+		{"JSON object without steps", nil, `{"foo": "bar"}`, exitBadInput, "has no steps"},
+		{"null", nil, "null", exitBadInput, "has no steps"},
+		{"step without urn", nil, `{"steps":[{"op":"same"}]}`, exitBadInput, "step 0 has no op or urn"},
+		{"truncated", nil, replacePreviewJSON[:200], exitBadInput, "not the JSON of `pulumi preview --json`"},
+		{"two documents", nil, replacePreviewJSON + replacePreviewJSON, exitBadInput, "more than one JSON document"},
+		{"missing file", []string{"--file", filepath.Join(dir, "nope.json")}, "", exitFailed, "reading --file"},
+		{"file is a directory", []string{"--file", unreadable}, "", exitFailed, "reading --file"},
+		{"missing plan", []string{"--file", preview, "--plan", filepath.Join(dir, "nope.json")}, "", exitFailed, "reading --plan"},
+		{"preview given as plan", []string{"--file", preview, "--plan", preview}, "", exitBadInput, "has no resourcePlans"},
+		{"plan not JSON", []string{"--file", preview, "--plan", write("plan.txt", "plan")}, "", exitBadInput, "plan is not the JSON of `pulumi preview --save-plan`"},
+		{"empty plan", []string{"--file", preview, "--plan", write("empty.json", "")}, "", exitBadInput, "plan is empty"},
+		{"unknown flag", []string{"--json"}, "", exitBadInput, "flag provided but not defined: -json"},
+		{"stray argument", []string{"preview.json"}, "", exitBadInput, `unexpected argument "preview.json"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"preview-summary"}, tt.args...), strings.NewReader(tt.stdin), &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit %d; want %d; stderr %q", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tt.wantErr)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q; want nothing on bad input", stdout.String())
+			}
+		})
+	}
+	t.Run("help", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"preview-summary", "-h"}, strings.NewReader(""), &stdout, &stderr); code != exitOK || !strings.Contains(stderr.String(), "Exit codes") {
+			t.Errorf("-h: exit %d, usage %q; want 0 and the exit codes", code, stderr.String())
+		}
+	})
 }

@@ -19,24 +19,13 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-func init() {
-	register("render", "render the backend's cloud-config for any cloud that takes user data", runRender)
-}
-
-// Exit codes of `nctalk render`.
-const (
-	renderExitOK       = 0 // document on stdout
-	renderExitFailed   = 1 // could not read or write a file
-	renderExitBadInput = 2 // bad flags, config or secrets
-)
-
 const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud-config.yaml
 
-Renders the #cloud-config of the Talk backend from FILE, a YAML file with the
+Renders the #cloud-config of the Talk backend from FILE (at most 256 KiB), a YAML file with the
 stack's config keys without the "nctalk:" prefix, or a Pulumi stack file
 (Pulumi.<stack>.yaml; its nctalk: keys are read). Cloud-only keys such as
-location, serverType, image, sshKeySelector, dnsZone and volumeSize are
-ignored; stateDevice names a block device for the certificates. Missing
+location, serverType, image, sshKeySelector, dnsZone, volumeSize and
+keepOnTeardown are ignored; stateDevice names a block device for the certificates. Missing
 secrets are generated; with --secrets they are read from and saved to that
 file (mode 0600), so rendering again gives the same document.
 
@@ -45,6 +34,29 @@ Nextcloud's Talk settings.
 
 flags:
 `
+
+// maxInputFileBytes caps the --config and --secrets files: both are a few
+// hundred bytes in practice, and the limit refuses a huge file before it is
+// parsed (a 64 MiB file took over 300 MiB of memory to parse and render).
+const maxInputFileBytes = 256 << 10
+
+// readInputFile reads a --config or --secrets file of at most
+// maxInputFileBytes; a larger one is refused without reading the rest.
+func readInputFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxInputFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(raw) > maxInputFileBytes {
+		return nil, fmt.Errorf("%s is over the %d KiB limit for input files; a config or secrets file is a few hundred bytes", path, maxInputFileBytes>>10)
+	}
+	return raw, nil
+}
 
 // renderKeys are the keys the render command reads from the config file.
 var renderKeys = []string{
@@ -57,7 +69,7 @@ var renderKeys = []string{
 
 // cloudOnlyKeys are the stack's Hetzner keys; render accepts and ignores
 // them so one file serves both. A test keeps this list equal to infra/config's.
-var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize"}
+var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize", "keepOnTeardown"}
 
 func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("render", flag.ContinueOnError)
@@ -70,34 +82,34 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	secretsPath := fl.String("secrets", "", "YAML file the secrets are read from and generated ones saved to")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return renderExitOK
+			return exitOK
 		}
-		return renderExitBadInput
+		return exitBadInput
 	}
 	if *configPath == "" || fl.NArg() > 0 {
 		fmt.Fprintln(stderr, "nctalk render: --config FILE is required and no arguments are taken")
 		fl.Usage()
-		return renderExitBadInput
+		return exitBadInput
 	}
-	raw, err := os.ReadFile(*configPath)
+	raw, err := readInputFile(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	settings, sec, err := parseRenderConfig(raw)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %s: %v\n", *configPath, err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	if err := settings.Validate(); err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %s: %v\n", *configPath, err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	saved := cloudconfig.Secrets{}
 	if *secretsPath != "" {
 		if saved, err = readSecretsFile(*secretsPath, stderr); err != nil {
 			fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-			return renderExitBadInput
+			return exitBadInput
 		}
 	}
 	// The config file's shared secrets win over saved ones.
@@ -109,25 +121,25 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	generated, err := sec.FillMissing(nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-		return renderExitFailed
+		return exitFailed
 	}
 	doc, err := cloudconfig.Render(settings, sec)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-		return renderExitBadInput
+		return exitBadInput
 	}
 	if *secretsPath != "" && sec != saved {
 		if err := writeSecretsFile(*secretsPath, sec); err != nil {
 			fmt.Fprintf(stderr, "nctalk render: %v\n", err)
-			return renderExitFailed
+			return exitFailed
 		}
 	}
 	if _, err := stdout.Write(doc); err != nil {
 		fmt.Fprintf(stderr, "nctalk render: writing the document: %v\n", err)
-		return renderExitFailed
+		return exitFailed
 	}
 	printNextcloudValues(stderr, settings, sec, len(doc), generated, *secretsPath)
-	return renderExitOK
+	return exitOK
 }
 
 func isSet(sec cloudconfig.Secrets, name string) bool {
@@ -168,7 +180,7 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 	var sec cloudconfig.Secrets
 	var doc map[string]yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return s, sec, fmt.Errorf("not a YAML mapping of config keys: %w", err)
+		return s, sec, yamlSyntaxError(raw, err)
 	}
 	if stack, ok := doc["config"]; ok && len(doc) == 1 {
 		// A Pulumi stack file (Pulumi.<stack>.yaml): read its `nctalk:` keys
@@ -273,12 +285,12 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 // readable by group or others.
 func readSecretsFile(path string, stderr io.Writer) (cloudconfig.Secrets, error) {
 	var sec cloudconfig.Secrets
-	raw, err := os.ReadFile(path)
+	raw, err := readInputFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return sec, nil
 	}
 	if err != nil {
-		return sec, fmt.Errorf("reading secrets: %w", err)
+		return sec, fmt.Errorf("secrets: %w", err)
 	}
 	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
 		fmt.Fprintf(stderr, "nctalk render: warning: %s is readable by others (mode %04o); run chmod 600 %s\n", path, info.Mode().Perm(), path)

@@ -13,12 +13,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify"
-	"github.com/nctalk/nctalk/infra/outputs"
 )
-
-func init() {
-	register("verify", "check a live backend the way Nextcloud and Talk clients use it", runVerify)
-}
 
 // waitInterval is the pause between rounds of --wait.
 const waitInterval = 5 * time.Second
@@ -57,7 +52,7 @@ func parseVerifyFlags(args []string, stderr io.Writer) (verifyConfig, error) {
 	c := verifyConfig{resolve: resolveFlag{}}
 	fs := flag.NewFlagSet("nctalk verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.outputsFile, "outputs", "-", "stack outputs JSON file (`pulumi stack output --json --show-secrets`); - reads stdin")
+	fs.StringVar(&c.outputsFile, "outputs", "-", outputsFlagUsage)
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.DurationVar(&c.wait, "wait", 0, "poll until every check passes or this much time is up (e.g. 10m after `pulumi up`)")
 	fs.StringVar(&c.caFile, "ca", "", "PEM file of an extra CA to trust (e.g. a test CA or Let's Encrypt's staging root)")
@@ -95,6 +90,10 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nctalk verify: %v\n", err)
 		return 2
 	}
+	// From here on every line goes through the masker: the secrets are in
+	// use and can reach URLs, error texts and the report.
+	m := newSecretMasker(opts.Outputs.SignalingSecret, opts.Outputs.TURNSecret)
+	stdout, stderr = m.writer(stdout), m.writer(stderr)
 	report := verifyUntil(context.Background(), opts, cfg.wait, func(r verify.Report, next time.Duration) {
 		fmt.Fprintf(stderr, "nctalk verify: attempt %d: not passing yet: %s; next try in %s\n", r.Attempts, joinIDs(r.Failed()), next.Round(time.Second))
 	})
@@ -112,16 +111,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // verifyOptions reads the outputs and the CA file.
 func verifyOptions(cfg verifyConfig, stdin io.Reader) (verify.Options, error) {
-	in := stdin
-	if cfg.outputsFile != "-" {
-		f, err := os.Open(cfg.outputsFile)
-		if err != nil {
-			return verify.Options{}, fmt.Errorf("--outputs: %w", err)
-		}
-		defer f.Close()
-		in = f
-	}
-	out, err := outputs.Parse(in)
+	out, err := readStackOutputs(cfg.outputsFile, stdin)
 	if err != nil {
 		return verify.Options{}, err
 	}

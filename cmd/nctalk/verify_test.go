@@ -12,6 +12,7 @@ import (
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
+	"github.com/nctalk/nctalk/infra/outputs"
 )
 
 // standIn starts the in-process backend and returns it with the flags that
@@ -143,5 +144,94 @@ func TestVerifyCLIHelp(t *testing.T) {
 	code, _, errOut := runCLI(t, nil, "-h")
 	if code != 0 || !strings.Contains(errOut, "--resolve") && !strings.Contains(errOut, "-resolve") {
 		t.Fatalf("exit %d, help %q", code, errOut)
+	}
+}
+
+// TestVerifyCLINeverPrintsSecrets feeds outputs whose every field carries a
+// marker and asserts that no line verify prints (stdout or stderr, text or
+// JSON) contains a secret marker, on the input error paths (where no value
+// may be echoed at all) and on the check paths (where the secrets are in
+// use and may reach URLs and error texts).
+func TestVerifyCLINeverPrintsSecrets(t *testing.T) {
+	const (
+		sigMarker  = "SIGmarker0123456789abcdefSECRET"
+		turnMarker = "TURNmarker0123456789abcdefSECRET"
+	)
+	allMarkers := map[string]any{}
+	for _, k := range outputs.Keys() {
+		allMarkers[k] = "MARK-" + k + "-0123456789abcdef"
+	}
+	allMarkers[outputs.KeyTURNServers] = []map[string]string{{"schemes": "MARK-schemes-0123", "server": "MARK-server-0123", "protocols": "MARK-protocols-0123"}}
+	allMarkers[outputs.KeySTUNServers] = []string{"MARK-stun-0123456789abcdef"}
+	withField := func(k string, v any) []byte {
+		m := map[string]any{}
+		for kk, vv := range allMarkers {
+			m[kk] = vv
+		}
+		m[k] = v
+		raw, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	inputErrors := []struct {
+		name  string
+		stdin []byte
+	}{
+		{"every field a marker", withField(outputs.KeySignalingSecret, "MARK-signalingSecret-0123456789abcdef")},
+		{"unparsable URL", withField(outputs.KeySignalingURL, "https://%zz/MARK-url-0123456789abcdef")},
+		{"http URL", withField(outputs.KeySignalingURL, "http://MARK-host-0123456789abcdef/x")},
+		{"URL without host", withField(outputs.KeySignalingURL, "https:///MARK-path-0123456789abcdef")},
+		{"wrong type", withField(outputs.KeyTURNSecret, 12345)},
+		{"wrong list type", withField(outputs.KeyTURNServers, "MARK-turnServers-list-0123456789abcdef")},
+		{"truncated JSON", withField(outputs.KeyDomain, "MARK")[:60]},
+		{"trailing garbage", append(withField(outputs.KeyDomain, "MARK-domain"), []byte(` MARK-garbage-0123456789abcdef`)...)},
+	}
+	for _, tt := range inputErrors {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, format := range [][]string{nil, {"--json"}} {
+				code, out, errOut := runCLI(t, tt.stdin, format...)
+				if code == 0 {
+					t.Fatalf("exit 0 on %s", tt.stdin)
+				}
+				for _, line := range strings.Split(out+errOut, "\n") {
+					if strings.Contains(line, "MARK-") || strings.Contains(line, "0123456789abcdef") {
+						t.Errorf("output line repeats a stack output value: %q", line)
+					}
+				}
+			}
+		})
+	}
+
+	// Check paths: a stand-in backend, outputs with marker secrets that are
+	// also part of the URL (query and user info), so the secrets reach
+	// request URLs, url.Error texts and the report.
+	b, flags := standIn(t)
+	b.Outputs.SignalingSecret = sigMarker
+	b.Outputs.TURNSecret = turnMarker
+	// Every check runs (backend-secret answers 403, TURN 400) with the
+	// markers as secrets; then the same with the markers in the URL too.
+	withSecretsInURL := b.Outputs
+	withSecretsInURL.SignalingURL = "https://" + verifytest.Domain + "/standalone-signaling?" + turnMarker + "=" + sigMarker
+	var runs [][]byte
+	runs = append(runs, b.OutputsJSON(t))
+	b.Outputs = withSecretsInURL
+	runs = append(runs, b.OutputsJSON(t))
+	for i, format := range [][]string{nil, {"--json"}, nil, {"--json"}} {
+		code, out, errOut := runCLI(t, runs[i/2], append(flags, format...)...)
+		if code != 1 {
+			t.Errorf("exit %d; want 1 (wrong secrets)\n%s", code, out)
+		}
+		if i == 0 && (!strings.Contains(out, "FAIL backend secret") || !strings.Contains(out, "FAIL TURN allocations") || !strings.Contains(out, "ok   TLS certificate")) {
+			t.Errorf("the checks did not run to the secret paths:\n%s", out)
+		}
+		for _, line := range strings.Split(out+errOut, "\n") {
+			for _, s := range []string{sigMarker, turnMarker} {
+				if strings.Contains(line, s) {
+					t.Errorf("output line contains a secret: %q", line)
+				}
+			}
+		}
 	}
 }

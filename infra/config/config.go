@@ -23,6 +23,10 @@ type Config struct {
 	DNSZone string
 	// VolumeSize is the state volume's size in GiB; 0 means no volume.
 	VolumeSize int
+	// KeepOnTeardown protects the primary IPs and the state volume (Pulumi
+	// protect and Hetzner delete protection), so `nctalk teardown` keeps
+	// them; false lets it delete them.
+	KeepOnTeardown bool
 	// SignalingSecret, when set, is used instead of a generated one.
 	SignalingSecret Secret
 	// TURNSecret, when set, is used instead of a generated one.
@@ -43,5 +47,7 @@ func Default() Config {
 		ServerType: DefaultServerType,
 		Image:      DefaultImage,
 		VolumeSize: DefaultVolumeSize,
+		// Default true: see KeyKeepOnTeardown.
+		KeepOnTeardown: true,
 	}
 }

@@ -17,6 +17,7 @@ const (
 	KeySSHKeySelector = "sshKeySelector"
 	KeyDNSZone        = "dnsZone"
 	KeyVolumeSize     = "volumeSize"
+	KeyKeepOnTeardown = "keepOnTeardown"
 )
 
 // Defaults of the optional keys. Pulumi.yaml declares the same defaults; a
@@ -55,6 +56,7 @@ func AllKeys() []string {
 		cloudconfig.KeySSHPort,
 		KeyDNSZone,
 		KeyVolumeSize,
+		KeyKeepOnTeardown,
 		cloudconfig.KeySignalingSecret,
 		cloudconfig.KeyTURNSecret,
 		cloudconfig.KeyJanusRTPPorts,
@@ -79,6 +81,7 @@ func Defaults() map[string]any {
 		cloudconfig.KeySSHPort:         cloudconfig.DefaultSSHPort,
 		KeyDNSZone:                     "",
 		KeyVolumeSize:                  DefaultVolumeSize,
+		KeyKeepOnTeardown:              true,
 		cloudconfig.KeySignalingSecret: "",
 		cloudconfig.KeyTURNSecret:      "",
 		cloudconfig.KeyJanusRTPPorts:   cloudconfig.DefaultJanusRTPPorts.String(),

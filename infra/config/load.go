@@ -140,6 +140,7 @@ func read(ctx *pulumi.Context) (Config, error) {
 	r.integer(cloudconfig.KeySSHPort, &s.SSHPort)
 	r.str(KeyDNSZone, &c.DNSZone)
 	r.integer(KeyVolumeSize, &c.VolumeSize)
+	r.boolean(KeyKeepOnTeardown, &c.KeepOnTeardown)
 	r.secret(cloudconfig.KeySignalingSecret, &c.SignalingSecret)
 	r.secret(cloudconfig.KeyTURNSecret, &c.TURNSecret)
 	r.portRange(cloudconfig.KeyJanusRTPPorts, &s.JanusRTPPorts)

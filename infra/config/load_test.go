@@ -111,6 +111,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"sshPort":         "2222",
 		"dnsZone":         "example.org",
 		"volumeSize":      "20",
+		"keepOnTeardown":  "false",
 		"signalingSecret": "givenSignalingSecret0123456789",
 		"turnSecret":      "givenTurnSecret0123456789abcde",
 		"janusRtpPorts":   "30000-30500",
@@ -128,10 +129,10 @@ func TestLoadReadsEveryKey(t *testing.T) {
 	}
 	s := c.Settings
 	got := []any{s.Domain, s.NextcloudURLs, s.ACMEEmail, s.ACMEStaging, c.Location, c.ServerType, c.Image,
-		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize,
+		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize, c.KeepOnTeardown,
 		c.SignalingSecret.Reveal(), c.TURNSecret.Reveal(), s.JanusRTPPorts, s.TURNRelayPorts, !s.TURN443Disabled, s.TURNDomain, s.Images}
 	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", true,
-		"hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20,
+		"hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20, false,
 		"givenSignalingSecret0123456789", "givenTurnSecret0123456789abcde",
 		cloudconfig.PortRange{First: 30000, Last: 30500}, cloudconfig.PortRange{First: 40000, Last: 40100},
 		false, "relay.example.org", map[string]string{"nats": "nats:2.11.10-alpine"}}
@@ -161,6 +162,9 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"staging not bool", map[string]string{"acmeStaging": "perhaps"}, nil, nil, "acmeStaging", "true or false"},
 		{"location unknown", map[string]string{"location": "fra1"}, nil, nil, "location", "fsn1"},
 		{"server type removed", map[string]string{"serverType": "cx22"}, nil, nil, "serverType", "withdrawn"},
+		{"server type cx32 removed", map[string]string{"serverType": "cx32"}, nil, nil, "serverType", "withdrawn"},
+		{"server type cx52 removed", map[string]string{"serverType": "cx52"}, nil, nil, "serverType", "withdrawn"},
+		{"server type cpx51 removed", map[string]string{"serverType": "cpx51"}, nil, nil, "serverType", "withdrawn"},
 		{"server type garbage", map[string]string{"serverType": "large"}, nil, nil, "serverType", "cx23"},
 		{"image not debian", map[string]string{"image": "ubuntu-24.04"}, nil, nil, "image", "debian-13"},
 		{"ssh key unparsable", map[string]string{"sshPublicKeys": `["ssh-ed25519 notakey"]`}, nil, nil, "sshPublicKeys", "OpenSSH public key"},
@@ -183,6 +187,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"dns zone trailing dot", map[string]string{"dnsZone": "example.com."}, nil, nil, "dnsZone", "trailing dot"},
 		{"volume too small", map[string]string{"volumeSize": "5"}, nil, nil, "volumeSize", "10-10240"},
 		{"volume too large", map[string]string{"volumeSize": "20000"}, nil, nil, "volumeSize", "10-10240"},
+		{"keep on teardown not bool", map[string]string{"keepOnTeardown": "yes please"}, nil, nil, "keepOnTeardown", "true or false"},
 		{"volume negative", map[string]string{"volumeSize": "-1"}, nil, nil, "volumeSize", "0 (no volume)"},
 		{"image override unknown", map[string]string{"images": `{"redis":"redis:7.4"}`}, nil, nil, "images", "not a service"},
 		{"image override unpinned", map[string]string{"images": `{"nats":"nats:latest"}`}, nil, nil, "images", "pinned"},
@@ -251,6 +256,31 @@ func TestSecretDoesNotPrint(t *testing.T) {
 	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s %#v", s, s, s), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
 		if strings.Contains(out, s.Reveal()) {
 			t.Errorf("formatted output %q contains the secret", out)
+		}
+	}
+}
+
+// TestLoadRefusesNonBaseNextcloudURLs: the stack loader gets nextcloudUrls
+// as the JSON list Pulumi passes, whichever way it was set (`pulumi config
+// set --path 'nextcloudUrls[0]' …` or a YAML list in Pulumi.<stack>.yaml);
+// a query, empty query, fragment, lone "#" or user info is refused with the
+// key named.
+func TestLoadRefusesNonBaseNextcloudURLs(t *testing.T) {
+	for _, u := range []string{
+		"https://cloud.example.org/?a=b", "https://cloud.example.org?a=b", "https://cloud.example.org?",
+		"https://cloud.example.org/?", "https://cloud.example.org#", "https://cloud.example.org/#",
+		"https://cloud.example.org/nc#talk", "https://admin@cloud.example.org", "https://admin:pw@cloud.example.org/",
+		"https://@cloud.example.org",
+	} {
+		cfg := minimalConfig()
+		cfg["nextcloudUrls"] = `["https://cloud.example.com", "` + u + `"]`
+		_, err := load(t, cfg)
+		if err == nil {
+			t.Errorf("%s accepted", u)
+			continue
+		}
+		if !strings.Contains(err.Error(), "nctalk:nextcloudUrls: ") {
+			t.Errorf("%s: error does not name nctalk:nextcloudUrls: %v", u, err)
 		}
 	}
 }

@@ -47,8 +47,11 @@ func (c Config) validateLocation() error {
 
 var serverTypePattern = regexp.MustCompile(`^(cx|cpx|cax|ccx)[0-9]{2}$`)
 
-// removedServerTypes were withdrawn by Hetzner in early 2026.
-var removedServerTypes = []string{"cx22", "cpx11", "cpx21", "cpx31", "cpx41", "cpx51"}
+// removedServerTypes were withdrawn by Hetzner (list as of 2026-12-05,
+// the date the README gives). It is the offline default only: every
+// preview asks Hetzner's catalogue (infra's checkCatalogue), which also
+// knows types withdrawn later.
+var removedServerTypes = []string{"cx22", "cx32", "cx42", "cx52", "cpx11", "cpx21", "cpx31", "cpx41", "cpx51"}
 
 func (c Config) validateServerType() error {
 	const valid = "current x86 types are cx23, cx33, cx43, cx53 and cpx12 to cpx62; Arm types cax11 and up"

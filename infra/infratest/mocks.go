@@ -33,6 +33,12 @@ const (
 	TypeServer           = "hcloud:index/server:Server"
 	// TokenGetSSHKeys is the invoke that looks up SSH keys by label selector.
 	TokenGetSSHKeys = "hcloud:index/getSshKeys:getSshKeys"
+	// The catalogue look-ups the stack makes at preview time.
+	TokenGetLocations   = "hcloud:index/getLocations:getLocations"
+	TokenGetServerTypes = "hcloud:index/getServerTypes:getServerTypes"
+	TokenGetImage       = "hcloud:index/getImage:getImage"
+	TokenGetImages      = "hcloud:index/getImages:getImages"
+	TokenGetZone        = "hcloud:index/getZone:getZone"
 )
 
 // The addresses the mock gives primary IPs (documentation ranges). Hetzner
@@ -75,6 +81,9 @@ type Mocks struct {
 	Seed string
 	// SSHKeys are the keys getSshKeys returns, by label selector.
 	SSHKeys map[string][]ExistingSSHKey
+	// Catalogue is what the location, server type and image look-ups
+	// answer; New sets DefaultCatalogue.
+	Catalogue Catalogue
 
 	mu      sync.Mutex
 	regs    []Registration
@@ -84,7 +93,7 @@ type Mocks struct {
 
 // New returns mocks with the given secret seed.
 func New(seed string) *Mocks {
-	return &Mocks{Seed: seed, SSHKeys: map[string][]ExistingSSHKey{}, idOwner: map[string]string{}}
+	return &Mocks{Seed: seed, SSHKeys: map[string][]ExistingSSHKey{}, Catalogue: DefaultCatalogue(), idOwner: map[string]string{}}
 }
 
 // NewResource records the registration and returns a numeric ID and the
@@ -133,12 +142,25 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	return id, state, nil
 }
 
-// Call answers getSshKeys from SSHKeys; other invokes fail.
+// Call answers getSshKeys from SSHKeys and the catalogue look-ups from
+// Catalogue; other invokes fail.
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.calls = append(m.calls, args)
 	m.mu.Unlock()
-	if args.Token != TokenGetSSHKeys {
+	switch args.Token {
+	case TokenGetSSHKeys:
+	case TokenGetLocations:
+		return m.Catalogue.locations(), nil
+	case TokenGetServerTypes:
+		return m.Catalogue.serverTypes(), nil
+	case TokenGetImage:
+		return m.Catalogue.image(args.Args)
+	case TokenGetImages:
+		return m.Catalogue.images(args.Args), nil
+	case TokenGetZone:
+		return m.Catalogue.zone(args.Args)
+	default:
 		return nil, fmt.Errorf("mock: unexpected invoke %s", args.Token)
 	}
 	sel := ""

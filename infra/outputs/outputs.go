@@ -5,6 +5,7 @@
 package outputs
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,45 +18,56 @@ import (
 
 // Stack output keys.
 const (
-	KeyDomain              = "domain"
-	KeySignalingURL        = "signalingUrl"
-	KeySignalingSecret     = "signalingSecret"
-	KeyTURNSecret          = "turnSecret"
-	KeyTURNServers         = "turnServers"
-	KeySTUNServers         = "stunServers"
-	KeyTURNRelayPorts      = "turnRelayPorts"
-	KeyJanusRTPPorts       = "janusRtpPorts"
-	KeyIPv4                = "ipv4"
-	KeyIPv6                = "ipv6"
-	KeyServerName          = "serverName"
-	KeySSHCommand          = "sshCommand"
-	KeyCloudConfigRedacted = "cloudConfigRedacted"
+	KeyDomain            = "domain"
+	KeySignalingURL      = "signalingUrl"
+	KeySignalingSecret   = "signalingSecret"
+	KeyTURNSecret        = "turnSecret"
+	KeyTURNServers       = "turnServers"
+	KeySTUNServers       = "stunServers"
+	KeyTURNRelayPorts    = "turnRelayPorts"
+	KeyJanusRTPPorts     = "janusRtpPorts"
+	KeyIPv4              = "ipv4"
+	KeyIPv6              = "ipv6"
+	KeyServerName        = "serverName"
+	KeySSHCommand        = "sshCommand"
+	KeyCloudConfigDigest = "cloudConfigDigest"
 )
+
+// KeyCloudConfigRedacted is not a stack output: it is the TalkBackend
+// component's output (type ComponentType) holding the rendered cloud-config
+// with every secret replaced by a marker. It lives in the state, so
+// `pulumi up` does not print its ~300 lines; `nctalk cloud-config` and the
+// preview summary read it.
+const KeyCloudConfigRedacted = "cloudConfigRedacted"
+
+// ComponentType is the type token of the TalkBackend component, whose
+// outputs are the stack outputs plus KeyCloudConfigRedacted.
+const ComponentType = "nctalk:index:TalkBackend"
 
 // Keys lists every stack output key in the order the README's table uses.
 func Keys() []string {
 	return []string{
 		KeyDomain, KeySignalingURL, KeySignalingSecret, KeyTURNSecret, KeyTURNServers,
 		KeySTUNServers, KeyTURNRelayPorts, KeyJanusRTPPorts, KeyIPv4, KeyIPv6,
-		KeyServerName, KeySSHCommand, KeyCloudConfigRedacted,
+		KeyServerName, KeySSHCommand, KeyCloudConfigDigest,
 	}
 }
 
 // Outputs is the decoded form of `pulumi stack output --json --show-secrets`.
 type Outputs struct {
-	Domain              string                   `json:"domain"`
-	SignalingURL        string                   `json:"signalingUrl"`
-	SignalingSecret     string                   `json:"signalingSecret"`
-	TURNSecret          string                   `json:"turnSecret"`
-	TURNServers         []cloudconfig.TURNServer `json:"turnServers"`
-	STUNServers         []string                 `json:"stunServers"`
-	TURNRelayPorts      string                   `json:"turnRelayPorts"`
-	JanusRTPPorts       string                   `json:"janusRtpPorts"`
-	IPv4                string                   `json:"ipv4"`
-	IPv6                string                   `json:"ipv6"`
-	ServerName          string                   `json:"serverName"`
-	SSHCommand          string                   `json:"sshCommand"`
-	CloudConfigRedacted string                   `json:"cloudConfigRedacted"`
+	Domain            string                   `json:"domain"`
+	SignalingURL      string                   `json:"signalingUrl"`
+	SignalingSecret   string                   `json:"signalingSecret"`
+	TURNSecret        string                   `json:"turnSecret"`
+	TURNServers       []cloudconfig.TURNServer `json:"turnServers"`
+	STUNServers       []string                 `json:"stunServers"`
+	TURNRelayPorts    string                   `json:"turnRelayPorts"`
+	JanusRTPPorts     string                   `json:"janusRtpPorts"`
+	IPv4              string                   `json:"ipv4"`
+	IPv6              string                   `json:"ipv6"`
+	ServerName        string                   `json:"serverName"`
+	SSHCommand        string                   `json:"sshCommand"`
+	CloudConfigDigest string                   `json:"cloudConfigDigest"`
 }
 
 // ErrSecretsHidden is returned when the outputs were printed without
@@ -63,7 +75,9 @@ type Outputs struct {
 var ErrSecretsHidden = errors.New("secrets are hidden: run `pulumi stack output --json --show-secrets`")
 
 // Parse decodes the JSON outputs and checks that the keys the companion
-// commands need are present. Errors name the missing or bad key.
+// commands need are present. Errors name the missing or bad key and never
+// repeat a value (the JSON decoder's own errors name a type, a field or one
+// character, not a value).
 func Parse(r io.Reader) (Outputs, error) {
 	var o Outputs
 	dec := json.NewDecoder(r)
@@ -87,7 +101,8 @@ func Parse(r io.Reader) (Outputs, error) {
 	}
 	u, err := url.Parse(o.SignalingURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return Outputs{}, fmt.Errorf("stack output %q = %q is not an https URL", KeySignalingURL, o.SignalingURL)
+		// The value is not repeated: errors never echo a stack output.
+		return Outputs{}, fmt.Errorf("stack output %q is not an https URL with a host (want https://<domain>/standalone-signaling)", KeySignalingURL)
 	}
 	if o.Domain == "" {
 		o.Domain = u.Hostname()
@@ -100,4 +115,29 @@ func Parse(r io.Reader) (Outputs, error) {
 	}
 	o.SignalingURL = strings.TrimRight(o.SignalingURL, "/")
 	return o, nil
+}
+
+// redacted is what a secret output reads as when Outputs is formatted.
+const redacted = "[secret]"
+
+// Format prints the outputs with the secrets replaced by [secret], for
+// every verb (%v, %+v, %#v, %s), so a stray format of the struct in an error
+// or a log line shows no secret. Read the fields to use the values.
+func (o Outputs) Format(f fmt.State, verb rune) {
+	type plain Outputs // no methods: no recursion
+	p := plain(o)
+	for _, s := range []*string{&p.SignalingSecret, &p.TURNSecret} {
+		if *s != "" {
+			*s = redacted
+		}
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), p)
+}
+
+// CloudConfigDigest is the stack output KeyCloudConfigDigest: a one-line
+// stand-in for the redacted cloud-config, which changes exactly when the
+// document does.
+func CloudConfigDigest(redacted string) string {
+	sum := sha256.Sum256([]byte(redacted))
+	return fmt.Sprintf("sha256:%x (%d lines; nctalk cloud-config prints it)", sum, strings.Count(redacted, "\n"))
 }

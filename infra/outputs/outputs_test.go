@@ -1,6 +1,7 @@
 package outputs
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -23,5 +24,20 @@ func TestKeysMatchOutputsFields(t *testing.T) {
 	}
 	if len(slices.Compact(slices.Sorted(slices.Values(keys)))) != len(keys) {
 		t.Errorf("Keys has duplicates: %v", keys)
+	}
+}
+
+// TestOutputsDoNotPrintSecrets: a stray %v, %+v, %#v or %s of the decoded
+// outputs (in an error, a log line) shows the secrets as [secret].
+func TestOutputsDoNotPrintSecrets(t *testing.T) {
+	o := Outputs{Domain: "talk.example.com", SignalingSecret: "sigSECRETmarker0123456789", TURNSecret: "turnSECRETmarker0123456789"}
+	for _, s := range []string{fmt.Sprintf("%v", o), fmt.Sprintf("%+v", o), fmt.Sprintf("%#v", o), fmt.Sprintf("%s", o),
+		fmt.Sprintf("%v", &o), fmt.Sprint([]Outputs{o}), fmt.Errorf("wrapped: %v", o).Error()} {
+		if strings.Contains(s, "SECRETmarker") {
+			t.Errorf("formatted outputs show a secret: %s", s)
+		}
+		if !strings.Contains(s, "talk.example.com") {
+			t.Errorf("formatted outputs lost the non-secret fields: %s", s)
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // Mount is one bind mount in a daemon's private mount namespace.
@@ -52,7 +54,8 @@ func namespaceScript(mounts []Mount, user string) string {
 	return b.String()
 }
 
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+// shellQuote is the project's one shell quoting function.
+func shellQuote(s string) string { return cloudconfig.ShellQuote(s) }
 
 // startDaemon starts argv in new mount and PID namespaces with the mounts.
 // The daemon dies with the test process (Pdeathsig) and takes its children

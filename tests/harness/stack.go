@@ -419,20 +419,24 @@ func (s *Stack) HostPath(vmPath string) (string, error) {
 }
 
 func (s *Stack) buildOutputs() error {
+	redacted, err := cloudconfig.RenderRedacted(s.Settings, s.Secrets)
+	if err != nil {
+		return fmt.Errorf("redacted cloud-config: %w", err)
+	}
 	o := outputs.Outputs{
-		Domain:              s.Domain,
-		SignalingURL:        cloudconfig.SignalingURL(s.Domain),
-		SignalingSecret:     s.Secrets.SignalingSecret,
-		TURNSecret:          s.Secrets.TURNSecret,
-		TURNServers:         cloudconfig.TURNServersFor(s.Settings),
-		STUNServers:         cloudconfig.STUNServers(s.Domain),
-		TURNRelayPorts:      s.TURNRelayPorts().String(),
-		JanusRTPPorts:       s.JanusRTPPorts().String(),
-		IPv4:                "127.0.0.1",
-		IPv6:                "::1",
-		ServerName:          "nctalk-test",
-		SSHCommand:          "ssh root@127.0.0.1",
-		CloudConfigRedacted: string(cloudconfig.Redact(s.CloudConfig, s.Secrets)),
+		Domain:            s.Domain,
+		SignalingURL:      cloudconfig.SignalingURL(s.Domain),
+		SignalingSecret:   s.Secrets.SignalingSecret,
+		TURNSecret:        s.Secrets.TURNSecret,
+		TURNServers:       cloudconfig.TURNServersFor(s.Settings),
+		STUNServers:       cloudconfig.STUNServers(s.Domain),
+		TURNRelayPorts:    s.TURNRelayPorts().String(),
+		JanusRTPPorts:     s.JanusRTPPorts().String(),
+		IPv4:              "127.0.0.1",
+		IPv6:              "::1",
+		ServerName:        "nctalk-test",
+		SSHCommand:        "ssh root@127.0.0.1",
+		CloudConfigDigest: outputs.CloudConfigDigest(string(redacted)),
 	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {

@@ -117,20 +117,59 @@ func ParseSTUNList(out []byte) ([]string, error) {
 
 // jsonDocument finds the JSON document in occ's standard output. PHP
 // notices or deprecation warnings may precede it, so when the whole output
-// is not JSON the last line that is JSON wins.
+// is not JSON the last line that is JSON wins. Each candidate is first
+// read back from Symfony's formatter (see Unformat).
 func jsonDocument(out []byte) ([]byte, error) {
-	trimmed := bytes.TrimSpace(out)
+	trimmed := Unformat(bytes.TrimSpace(out))
 	if json.Valid(trimmed) {
 		return trimmed, nil
 	}
-	lines := bytes.Split(trimmed, []byte("\n"))
+	// Line by line, so that quotes in a warning cannot upset Unformat.
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
-		line := bytes.TrimSpace(lines[i])
+		line := Unformat(bytes.TrimSpace(lines[i]))
 		if len(line) > 0 && (line[0] == '[' || line[0] == '{') && json.Valid(line) {
 			return line, nil
 		}
 	}
 	return nil, fmt.Errorf("%w (%d bytes)", ErrNotJSON, len(out))
+}
+
+// Unformat undoes what Symfony's OutputFormatter did to a JSON document
+// that occ printed with $output->writeln(json_encode(…)): the formatter
+// turns `\<` and `\>` into `<` and `>`, so a value holding a backslash
+// before < or > (JSON `\\<`) comes out as `\<`, which is not a JSON
+// escape. Inside strings such a `\<` or `\>` is read back as the escaped
+// backslash it was; everything else is left alone (valid JSON never has
+// these escapes, so valid JSON is unchanged). A tag naming a style
+// (`<info>`, `<fg=red>`) that the formatter removed cannot be restored.
+func Unformat(doc []byte) []byte {
+	if !bytes.Contains(doc, []byte(`\<`)) && !bytes.Contains(doc, []byte(`\>`)) {
+		return doc
+	}
+	out := make([]byte, 0, len(doc)+8)
+	inString := false
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		switch {
+		case !inString:
+			inString = c == '"'
+			out = append(out, c)
+		case c == '"':
+			inString = false
+			out = append(out, c)
+		case c == '\\' && i+1 < len(doc):
+			if n := doc[i+1]; n == '<' || n == '>' {
+				out = append(out, '\\', '\\', n)
+			} else {
+				out = append(out, c, n)
+			}
+			i++
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func isEmptyArray(doc []byte) bool {

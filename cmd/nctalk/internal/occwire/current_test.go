@@ -1,8 +1,12 @@
 package occwire
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"testing"
 
 	"github.com/nctalk/nctalk/cloudconfig"
@@ -70,5 +74,56 @@ func TestParseRejectsNonJSON(t *testing.T) {
 	}
 	if _, err := ParseSTUNList([]byte(`{"servers":1}`)); err == nil {
 		t.Error("stun list of the wrong shape: want an error")
+	}
+}
+
+// TestUnformatReadsRecordedFormatterOutput reads back what the real Symfony
+// formatter printed (testdata/*/formatter.json): every value comes back
+// except where the formatter swallowed a style tag, which is lost.
+func TestUnformatReadsRecordedFormatterOutput(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*/formatter.json")
+	if len(files) == 0 {
+		t.Fatal("no testdata/*/formatter.json")
+	}
+	styleTag := regexp.MustCompile(`<(info|error|comment|question|fg=|bg=|href=|options=)`)
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			Rows []struct{ JSON, Stdout string } `json:"rows"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rec.Rows {
+			doc, err := jsonDocument([]byte(row.Stdout))
+			if err != nil {
+				t.Errorf("%s: %q: %v", file, row.Stdout, err)
+				continue
+			}
+			var got, want any
+			if err := json.Unmarshal(doc, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(row.JSON), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) && !styleTag.MatchString(row.JSON) {
+				t.Errorf("%s: read %v from %q, occ had %v", file, got, row.Stdout, want)
+			}
+		}
+	}
+}
+
+// TestParseAfterAWarningWithAQuote: a PHP warning before the JSON, with an
+// odd number of quotes, must not upset the reading of the formatter's `\<`.
+func TestParseAfterAWarningWithAQuote(t *testing.T) {
+	out := "PHP Warning:  Undefined array key \"x in /var/www/nextcloud/lib/private/x.php on line 1\n" +
+		`{"servers":[],"secret":"a\<b"}` + "\n"
+	_, secret, err := ParseSignalingList([]byte(out))
+	if err != nil || secret != `a\<b` {
+		t.Errorf("got %q, %v; want the secret a\\<b", secret, err)
 	}
 }

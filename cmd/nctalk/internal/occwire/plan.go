@@ -9,6 +9,7 @@
 package occwire
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -100,6 +101,34 @@ func DesiredFrom(o outputs.Outputs) (Desired, error) {
 		if strings.TrimSpace(s) == "" {
 			return Desired{}, &InputError{Key: outputs.KeySignalingSecret + "/" + outputs.KeyTURNSecret, Problem: "a secret is blank"}
 		}
+	}
+	if err := TalkSignalingCheck(d.SignalingURL, d.SignalingSecret); err != nil {
+		return Desired{}, &InputError{Key: outputs.KeySignalingURL + "/" + outputs.KeySignalingSecret, Problem: err.Error()}
+	}
+	// Talk's own rules come first: an entry Talk refuses stops the run
+	// here, and an entry Talk stores in another spelling is planned in that
+	// spelling, so that the lists match it afterwards.
+	d.TURN = slices.Clone(d.TURN)
+	for i, t := range d.TURN {
+		stored, err := TalkTURNStored(t.Schemes, t.Server, t.Protocols)
+		var rule *TalkRuleError
+		if errors.As(err, &rule) {
+			field := map[string]string{TalkMsgSchemes: ".schemes", TalkMsgProtocols: ".protocols", TalkMsgServerEmpty: ".server"}[rule.Message]
+			return Desired{}, &InputError{Key: fmt.Sprintf("%s[%d]%s", outputs.KeyTURNServers, i, field), Problem: err.Error()}
+		}
+		d.TURN[i].Server = stored
+	}
+	d.STUN = slices.Clone(d.STUN)
+	for i, s := range d.STUN {
+		key := fmt.Sprintf("%s[%d]", outputs.KeySTUNServers, i)
+		stored, err := TalkSTUNStored(s)
+		if err != nil {
+			return Desired{}, &InputError{Key: key, Problem: err.Error()}
+		}
+		if strings.HasPrefix(stored, "-") {
+			return Desired{}, &InputError{Key: key, Problem: fmt.Sprintf("%q starts with '-': occ (Symfony console) would read it as an option", s)}
+		}
+		d.STUN[i] = stored
 	}
 	if len(d.TURN) == 0 {
 		return Desired{}, &InputError{Key: outputs.KeyTURNServers, Problem: "no TURN entries"}

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -69,20 +72,110 @@ type Result struct {
 	Stdout, Stderr []byte
 }
 
+// pipeGrace is how long Run still reads occ's output after the timeout
+// killed it: a process that escaped occ's process tree (a daemon that
+// double-forked) may still hold the pipes.
+const pipeGrace = 100 * time.Millisecond
+
 // Run runs occ with args and waits for it. The error is an *exec.ExitError
-// when occ ran and failed, another error when it could not be started.
+// when occ ran and failed, another error when it could not be started or
+// ctx ended (ErrTimeout when the timeout struck).
+//
+// When ctx ends or the timeout strikes, occ's whole process tree is killed:
+// the wrapper (sudo, docker, ssh) and everything it started, the php below
+// sudo included, even in the session of its own that sudo's use_pty gives
+// it. Run stops waiting for the output pipes right after. occ stays in
+// nctalk's process group, so sudo and ssh can still prompt on the terminal
+// (a process group of its own would be stopped by SIGTTIN when it reads).
 func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
+	runCtx := ctx
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
+		runCtx, cancel = context.WithTimeout(ctx, r.Timeout)
 		defer cancel()
 	}
 	argv := r.Argv(args)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Cancel = func() error { return killTree(cmd.Process.Pid) }
+	cmd.WaitDelay = pipeGrace
 	err := cmd.Run()
+	if err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w after %s (%v)", ErrTimeout, r.Timeout, err)
+	}
 	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, err
+}
+
+// ErrTimeout is wrapped by Run's error when occ ran past Runner.Timeout.
+var ErrTimeout = errors.New("occ did not finish within --timeout; it was killed with every process it started")
+
+// killTree sends SIGKILL to pid and to every process descended from it.
+// The tree is read before anything is killed: a killed parent's children
+// are handed to init and could no longer be found.
+func killTree(pid int) error {
+	pids := append([]int{pid}, descendants(pid)...)
+	var first error
+	for _, p := range pids {
+		if err := syscall.Kill(p, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// descendants lists the processes below pid, from /proc where there is
+// one, else from ps(1).
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	if entries, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range entries {
+			p, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			// pid (comm) state ppid …; comm may hold blanks and parentheses.
+			rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+			fields := strings.Fields(string(rest))
+			if len(fields) < 2 {
+				continue
+			}
+			if pp, err := strconv.Atoi(fields[1]); err == nil {
+				children[pp] = append(children[pp], p)
+			}
+		}
+	} else if out, err := exec.Command("ps", "-A", "-o", "pid=", "-o", "ppid=").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			p, err1 := strconv.Atoi(f[0])
+			pp, err2 := strconv.Atoi(f[1])
+			if err1 == nil && err2 == nil {
+				children[pp] = append(children[pp], p)
+			}
+		}
+	}
+	var all []int
+	queue := []int{pid}
+	seen := map[int]bool{pid: true}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			if !seen[c] {
+				seen[c] = true
+				all = append(all, c)
+				queue = append(queue, c)
+			}
+		}
+	}
+	return all
 }
 
 // OccError is an occ command that failed. Its Error text holds no secrets
@@ -164,17 +257,48 @@ func withoutJSONLines(out []byte) []byte {
 	return kept
 }
 
-// listParseError wraps a parse failure of a list command's output. Its
-// stdout is left out of the error: it may hold secrets not known yet.
+// listParseError wraps a parse failure of a list command's output. When
+// occ printed no JSON at all, what it printed is its reason (occ exits 0
+// after `Cannot write into "config" directory!`, for one) and goes into
+// the error, JSON-looking lines left out; when it printed JSON of another
+// shape, stdout is left out: it may hold secrets not known yet.
 func listParseError(command string, res Result, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, ErrNotJSON) {
+		return &OccError{
+			Args:   []string{command, "--output=json"},
+			Output: append(withoutJSONLines(res.Stdout), res.Stderr...),
+			Err:    fmt.Errorf("occ exited 0 but printed no JSON; its output (below) says why: %w", err),
+		}
 	}
 	return &OccError{
 		Args:   []string{command, "--output=json"},
 		Output: res.Stderr,
 		Err:    fmt.Errorf("its output is not what Talk's %s prints (output not shown, it may hold secrets): %w", command, err),
 	}
+}
+
+// ErrNotConfirmed is wrapped when occ exited 0 without Talk's confirmation
+// of a change: occ stopped before running the command.
+var ErrNotConfirmed = errors.New("occ exited 0 but did not print Talk's confirmation, so the change was not made; its output (below) says why")
+
+// confirmed reports whether stdout holds Talk's message for a change that
+// ran (lib/Command/*/Add.php and Delete.php; the formatter removed the
+// <info> tags): "Added …", "Deleted …", "There is nothing to delete.", or
+// the default STUN server's note.
+func confirmed(command string, stdout []byte) bool {
+	for _, line := range strings.Split(string(stdout), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasSuffix(command, ":add") && strings.HasPrefix(line, "Added "):
+			return true
+		case strings.HasSuffix(command, ":delete") && (strings.HasPrefix(line, "Deleted ") || line == TalkMsgNothingDeleted || line == TalkMsgDefaultSTUN):
+			return true
+		}
+	}
+	return false
 }
 
 // Apply runs the steps in order and stops at the first failure, which it
@@ -185,6 +309,9 @@ func Apply(ctx context.Context, r Runner, steps []Step, before func(Step)) error
 			before(s)
 		}
 		res, err := r.Run(ctx, s.Args...)
+		if err == nil && !confirmed(s.Args[0], res.Stdout) {
+			err = ErrNotConfirmed
+		}
 		if err != nil {
 			return &OccError{Args: s.Args, Output: append(res.Stdout, res.Stderr...), Err: err}
 		}

@@ -94,14 +94,22 @@ func TestRunnerReportsFailures(t *testing.T) {
 		t.Fatalf("got %v, want an *OccError for talk:signaling:list", err)
 	}
 
-	// echo exits 0 but prints no JSON: the list output is not shown.
-	r, _ = NewRunner("echo secret-looking")
+	// echo exits 0 but prints no JSON: what it printed is occ's reason,
+	// and is shown (the caller masks the known secrets).
+	r, _ = NewRunner("echo Cannot write into config")
 	_, err = Read(context.Background(), r)
 	if !errors.As(err, &oe) || !errors.Is(err, ErrNotJSON) {
 		t.Fatalf("got %v, want an *OccError wrapping ErrNotJSON", err)
 	}
-	if strings.Contains(string(oe.Output), "secret-looking") || strings.Contains(err.Error(), "secret-looking") {
-		t.Errorf("the unparsed list output leaked: %q / %v", oe.Output, err)
+	if !strings.Contains(string(oe.Output), "Cannot write into config talk:signaling:list") {
+		t.Errorf("occ's reason is not in the error's output: %q", oe.Output)
+	}
+
+	// JSON of the wrong shape is not shown: it may hold unknown secrets.
+	r, _ = NewRunner(`echo {"servers":{"a":1},"secret":"unknown-secret"} --`)
+	_, err = Read(context.Background(), r)
+	if !errors.As(err, &oe) || strings.Contains(string(oe.Output)+err.Error(), "unknown-secret") {
+		t.Errorf("got %v (output %q), want an *OccError without the list's JSON", err, oe.Output)
 	}
 }
 

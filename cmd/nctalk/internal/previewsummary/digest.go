@@ -9,6 +9,7 @@ package previewsummary
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -73,8 +74,11 @@ type ResourcePlan struct {
 // ParsePreview decodes `pulumi preview --json` output.
 func ParsePreview(r io.Reader) (Preview, error) {
 	var p Preview
-	if err := json.NewDecoder(r).Decode(&p); err != nil {
-		return Preview{}, fmt.Errorf("preview is not the JSON of `pulumi preview --json`: %w", err)
+	if err := decodeOne(r, &p, "preview", "`pulumi preview --json`"); err != nil {
+		return Preview{}, err
+	}
+	if p.Steps == nil {
+		return Preview{}, errors.New("preview has no steps: is this the output of `pulumi preview --json`?")
 	}
 	for i, s := range p.Steps {
 		if s.Op == "" || s.URN == "" {
@@ -87,10 +91,30 @@ func ParsePreview(r io.Reader) (Preview, error) {
 // ParsePlan decodes an update plan written by `pulumi preview --save-plan`.
 func ParsePlan(r io.Reader) (Plan, error) {
 	var p Plan
-	if err := json.NewDecoder(r).Decode(&p); err != nil {
-		return Plan{}, fmt.Errorf("plan is not the JSON of `pulumi preview --save-plan`: %w", err)
+	if err := decodeOne(r, &p, "plan", "`pulumi preview --save-plan`"); err != nil {
+		return Plan{}, err
+	}
+	if p.ResourcePlans == nil {
+		return Plan{}, errors.New("plan has no resourcePlans: is this the file `pulumi preview --save-plan` wrote?")
 	}
 	return p, nil
+}
+
+// decodeOne decodes exactly one JSON document from r into v. Its errors
+// name what was expected and never repeat the input (the decoder's own
+// errors name a type or one character).
+func decodeOne(r io.Reader, v any, what, source string) error {
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s is empty: pipe in %s or pass the file", what, source)
+		}
+		return fmt.Errorf("%s is not the JSON of %s: %w", what, source, err)
+	}
+	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s holds more than one JSON document (or trailing text): want only the output of %s", what, source)
+	}
+	return nil
 }
 
 // Type tokens the summary knows.

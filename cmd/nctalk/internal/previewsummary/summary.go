@@ -38,9 +38,12 @@ type Options struct {
 	// Stack names the stack in the heading and the marker; "" takes it from
 	// the URNs.
 	Stack string
-	// CloudConfigOutput is the stack output that holds the redacted
+	// CloudConfigOutput is the output that holds the redacted
 	// cloud-config (outputs.KeyCloudConfigRedacted).
 	CloudConfigOutput string
+	// CloudConfigType is the type of the resource whose output that is
+	// (outputs.ComponentType); "" means the stack (StackType).
+	CloudConfigType string
 	// Plan, when set, supplies the stack's proposed outputs.
 	Plan *Plan
 	// MaxDiffBytes cuts the cloud-config diff (GitHub comments hold 65536
@@ -308,9 +311,13 @@ func classify(v any, present bool) (string, valueKind) {
 
 // cloudConfigChange finds the redacted cloud-config before and after.
 func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
+	typ := opt.CloudConfigType
+	if typ == "" {
+		typ = StackType
+	}
 	var stack *Step
 	for i := range p.Steps {
-		if p.Steps[i].resourceType() == StackType {
+		if p.Steps[i].resourceType() == typ {
 			stack = &p.Steps[i]
 			break
 		}

@@ -250,3 +250,58 @@ func TestTURNProbesOn443(t *testing.T) {
 		t.Errorf("turnOn443 false: probes on 443 = %v; want none", on443)
 	}
 }
+
+// TestJudgeFeaturesOfEachRelease feeds the X-Spreed-Signaling-Features
+// header each supported release sends on GET /api/v1/welcome. The header is
+// strings.Join(hub.info.Features, ", ") (backend_server.go setComonHeaders
+// in 2.0.x, server/backend_server.go:219 setCommonHeaders in 2.1.x), where
+// info starts as the sorted DefaultFeatures (api_signaling.go in 2.0.x,
+// api/signaling.go:588 in 2.1.x; lines below per tag) and SetMcu adds mcu,
+// simulcast and update-sdp when an MCU (Janus) is configured (hub.go:412
+// in 2.0.2, server/hub.go:504 in 2.1.1), keeping the list sorted. Read from
+// the tags of strukturag/nextcloud-spreed-signaling.
+func TestJudgeFeaturesOfEachRelease(t *testing.T) {
+	releases := []struct {
+		version, source, header string
+		warn                    string // the recommended features it lacks
+	}{
+		{"2.0.0", "api_signaling.go:553", "audio-video-permissions, dialout, federation, hello-v2, incall-all, mcu, simulcast, switchto, transient-data, update-sdp, welcome", "join-features, chat-relay"},
+		{"2.0.1", "api_signaling.go:553", "audio-video-permissions, dialout, federation, hello-v2, incall-all, mcu, simulcast, switchto, transient-data, update-sdp, welcome", "join-features, chat-relay"},
+		{"2.0.2", "api_signaling.go:546", "audio-video-permissions, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, simulcast, switchto, transient-data, update-sdp, welcome", "chat-relay"},
+		{"2.0.3", "api_signaling.go:547", "audio-video-permissions, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, serverinfo, simulcast, switchto, transient-data, update-sdp, welcome", "chat-relay"},
+		{"2.0.4", "api_signaling.go:551", "audio-video-permissions, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, serverinfo, simulcast, switchto, transient-data, update-sdp, welcome", "chat-relay"},
+		{"2.1.0", "api/signaling.go:588", "audio-video-permissions, chat-relay, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, serverinfo, simulcast, switchto, transient-data, transient-sessiondata, update-sdp, welcome", ""},
+		{"2.1.1", "api/signaling.go:588", "audio-video-permissions, chat-relay, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, serverinfo, simulcast, switchto, transient-data, transient-sessiondata, update-sdp, welcome", ""},
+	}
+	for _, rel := range releases {
+		t.Run(rel.version, func(t *testing.T) {
+			r := judgeFeatures(rel.version, rel.header)
+			if r.Status != StatusOK {
+				t.Fatalf("%s (%s): status %s: %s", rel.version, rel.source, r.Status, r.Reason)
+			}
+			w := strings.Join(r.Warnings, "|")
+			if rel.warn == "" && w != "" {
+				t.Errorf("unexpected warnings %q", w)
+			}
+			if rel.warn != "" && !strings.Contains(w, "missing: "+rel.warn+" ") {
+				t.Errorf("warnings %q; want one naming exactly %s", w, rel.warn)
+			}
+		})
+		// Without an MCU the same release drops mcu, simulcast and
+		// update-sdp (SetMcu(nil)): Janus is not in use, which on this
+		// stack means signaling did not get its [mcu] settings.
+		t.Run(rel.version+" without MCU", func(t *testing.T) {
+			header := rel.header
+			for _, f := range []string{"mcu, ", "simulcast, ", "update-sdp, "} {
+				header = strings.Replace(header, f, "", 1)
+			}
+			r := judgeFeatures(rel.version, header)
+			if r.Status != StatusOK {
+				t.Fatalf("status %s: %s", r.Status, r.Reason)
+			}
+			if w := strings.Join(r.Warnings, "|"); !strings.Contains(w, "no MCU") {
+				t.Errorf("warnings %q; want one saying there is no MCU", w)
+			}
+		})
+	}
+}

@@ -22,6 +22,10 @@ import (
 var (
 	RequiredFeatures    = []string{"audio-video-permissions", "federation", "incall-all", "hello-v2", "switchto"}
 	RecommendedFeatures = []string{"dialout", "join-features", "chat-relay"}
+	// MCUFeature is announced (with simulcast and update-sdp) only while
+	// the server has an MCU configured: every 2.x release adds and removes
+	// the three in Hub.SetMcu. This stack always configures Janus.
+	MCUFeature = "mcu"
 )
 
 // FeaturesHeader is the signaling server's feature list header.
@@ -127,6 +131,9 @@ func judgeFeatures(version, header string) Result {
 	res := ok(fmt.Sprintf("signaling server %s answers through the proxy with every required feature", version))
 	if missing := MissingFeatures(have, RecommendedFeatures); len(missing) > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("features Talk warns about are missing: %s (a newer signaling release has them)", strings.Join(missing, ", ")))
+	}
+	if len(MissingFeatures(have, []string{MCUFeature})) > 0 {
+		res.Warnings = append(res.Warnings, "the signaling server announces no MCU (feature mcu): it runs without Janus, so calls cannot use the backend's media server; check [mcu] in signaling's server.conf and `docker compose logs signaling`")
 	}
 	return res
 }

@@ -6,18 +6,25 @@
 // failing with exit 1, signaling adds without a duplicate check, deletes of
 // exact matches that succeed when nothing matches, and the default STUN
 // server coming back when the last one is deleted. Options are parsed like
-// Symfony console parses them. See ../occtest for the environment.
+// Symfony console parses them. It plays the releases in occtest.Versions
+// (occtest.EnvVersion) and the rows of occtest.Contract: list output goes
+// through Symfony's formatter, a read-only config exits 0 with its reason,
+// and STUN and TURN entries are checked and normalised by Talk's rules
+// (occwire.TalkSTUNStored, TalkTURNStored). See ../occtest for the
+// environment.
 package main
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
 )
 
@@ -78,6 +85,11 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fakeocc: injected failure")
 		return 1
 	}
+	version, ok := occtest.LookupVersion(os.Getenv(occtest.EnvVersion))
+	if !ok {
+		fmt.Fprintf(stderr, "fakeocc: %s=%q is not one of the recorded releases\n", occtest.EnvVersion, os.Getenv(occtest.EnvVersion))
+		return 2
+	}
 	if len(argv) == 0 {
 		fmt.Fprintln(stderr, "fakeocc: no command")
 		return 1
@@ -96,6 +108,11 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "fakeocc: %v\n", err)
 		return 2
+	}
+	if state.ConfigReadOnly {
+		// lib/base.php checkConfig runs before any command: echo, exit.
+		fmt.Fprint(stdout, occtest.ConfigReadOnlyMessage(version))
+		return 0
 	}
 	exit, changed := def.run(in, &state, stdout)
 	if changed {
@@ -195,7 +212,8 @@ func findOption(def definition, name string) (option, bool) {
 func writeList(in input, stdout io.Writer, v any) {
 	switch in.options["output"] {
 	case "json", "json_pretty":
-		fmt.Fprintln(stdout, phpJSON(v))
+		// $output->writeln(json_encode($items)): through the formatter.
+		fmt.Fprintln(stdout, occtest.SymfonyFormat(phpJSON(v)))
 	default:
 		fmt.Fprintf(stdout, "  - %s\n", phpJSON(v))
 	}
@@ -293,32 +311,23 @@ func turnAdd(in input, s *occtest.State, stdout io.Writer) (int, bool) {
 	schemes, server, protocols := in.args["schemes"], in.args["server"], in.args["protocols"]
 	secret, hasSecret := in.options["secret"]
 	generate := in.has("generate-secret")
+	stored, err := occwire.TalkTURNStored(schemes, server, protocols)
+	var rule *occwire.TalkRuleError
 	switch {
-	case schemes != "turn" && schemes != "turns" && schemes != "turn,turns":
-		fmt.Fprintln(stdout, "Not allowed schemes, must be turn or turns or turn,turns.")
-		return 1, false
-	case protocols != "tcp" && protocols != "udp" && protocols != "udp,tcp":
-		fmt.Fprintln(stdout, "Not allowed protocols, must be udp or tcp or udp,tcp.")
-		return 1, false
-	case strings.TrimSpace(server) == "":
-		fmt.Fprintln(stdout, "Server cannot be empty.")
+	case errors.As(err, &rule):
+		fmt.Fprintln(stdout, rule.Message)
 		return 1, false
 	case generate == hasSecret:
 		fmt.Fprintln(stdout, "You must provide --secret or --generate-secret.")
 		return 1, false
 	case !generate && strings.TrimSpace(secret) == "":
-		fmt.Fprintln(stdout, "Secret cannot be empty.")
+		fmt.Fprintln(stdout, occwire.TalkMsgSecretEmpty)
 		return 1, false
 	}
 	if generate {
 		secret = "generated0123456789abcdef0123456789abcdef"
 	}
-	if strings.HasPrefix(strings.ToLower(server), "https://") {
-		server = server[len("https://"):]
-	}
-	if strings.HasPrefix(strings.ToLower(server), "http://") {
-		server = server[len("http://"):]
-	}
+	server = stored
 	for _, e := range s.TURN {
 		if e.Schemes == schemes && e.Server == server && e.Protocols == protocols {
 			fmt.Fprintln(stdout, "Server already exists with the same configuration.")
@@ -358,12 +367,11 @@ func stunList(in input, s *occtest.State, stdout io.Writer) (int, bool) {
 }
 
 func stunAdd(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	host, port, ok := parseHostPort(in.args["server"])
-	if !ok {
-		fmt.Fprintln(stdout, "Incorrect value. Must be stunserver:port.")
+	server, err := occwire.TalkSTUNStored(in.args["server"])
+	if err != nil {
+		fmt.Fprintln(stdout, occwire.TalkMsgSTUNIncorrect)
 		return 1, false
 	}
-	server := host + ":" + port
 	for _, e := range s.STUN {
 		if e == server {
 			fmt.Fprintln(stdout, "Server already exists.")
@@ -373,25 +381,6 @@ func stunAdd(in input, s *occtest.State, stdout io.Writer) (int, bool) {
 	s.STUN = append(s.STUN, server)
 	fmt.Fprintf(stdout, "Added %s.\n", server)
 	return 0, true
-}
-
-// parseHostPort mimics PHP's parse_url(…, PHP_URL_HOST/PORT) on the inputs
-// the STUN command sees: an optional scheme, then host:port.
-func parseHostPort(s string) (host, port string, ok bool) {
-	if _, rest, found := strings.Cut(s, "://"); found {
-		s = rest
-	}
-	s, _, _ = strings.Cut(s, "/")
-	i := strings.LastIndex(s, ":")
-	if i <= 0 {
-		return "", "", false
-	}
-	host, port = s[:i], s[i+1:]
-	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-		return "", "", false
-	}
-	n, _ := strconv.Atoi(port)
-	return host, strconv.Itoa(n), true
 }
 
 func stunDelete(in input, s *occtest.State, stdout io.Writer) (int, bool) {

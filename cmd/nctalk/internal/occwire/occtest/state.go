@@ -31,6 +31,10 @@ type State struct {
 	Signaling *SignalingConfig `json:"signaling_servers,omitempty"`
 	TURN      []TURNEntry      `json:"turn_servers,omitempty"`
 	STUN      []string         `json:"stun_servers,omitempty"`
+	// ConfigReadOnly plays a Nextcloud whose config/config.php occ cannot
+	// write: every command prints ConfigReadOnlyMessage and exits 0
+	// (contract row exit0-config).
+	ConfigReadOnly bool `json:"config_read_only,omitempty"`
 }
 
 // SignalingConfig is spreed/signaling_servers.

@@ -1,0 +1,80 @@
+package cloudconfig
+
+import (
+	"strings"
+	"testing"
+	"text/template/parse"
+)
+
+// shellTemplates are the templates that become shell scripts.
+var shellTemplates = []string{"nctalk-setup.sh", "nctalk-ready.sh", "nctalk-cert-deploy.sh"}
+
+// intFields are the view fields that hold integers: they cannot carry a
+// shell metacharacter, so they need no quoting.
+var intFields = []string{"UIDs", "Ports", "DNSWaitRounds", "DNSWaitMinutes", "SSHPort"}
+
+// TestShellTemplatesQuoteEveryValue walks the parse tree of every shell
+// template: each action that prints something must end in the sh function
+// (ShellQuote) or print an integer field. A new unquoted {{.Value}} in a
+// script fails here, before any hostile value has to find it.
+func TestShellTemplatesQuoteEveryValue(t *testing.T) {
+	for _, name := range shellTemplates {
+		tmpl := templates.Lookup(name)
+		if tmpl == nil {
+			t.Fatalf("no template %s", name)
+		}
+		var walk func(n parse.Node)
+		walk = func(n parse.Node) {
+			switch n := n.(type) {
+			case *parse.ListNode:
+				if n == nil {
+					return
+				}
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			case *parse.IfNode:
+				walk(n.List)
+				walk(n.ElseList)
+			case *parse.RangeNode:
+				walk(n.List)
+				walk(n.ElseList)
+			case *parse.WithNode:
+				walk(n.List)
+				walk(n.ElseList)
+			case *parse.ActionNode:
+				if len(n.Pipe.Decl) > 0 {
+					return // an assignment prints nothing
+				}
+				cmds := n.Pipe.Cmds
+				first := cmds[0].Args[0]
+				if id, ok := first.(*parse.IdentifierNode); ok && id.Ident == "sh" && len(cmds) == 1 {
+					return
+				}
+				if last := cmds[len(cmds)-1].Args[0]; len(cmds) > 1 {
+					if id, ok := last.(*parse.IdentifierNode); ok && id.Ident == "sh" {
+						return
+					}
+				}
+				if f, ok := first.(*parse.FieldNode); ok && len(cmds) == 1 && len(cmds[0].Args) == 1 {
+					for _, i := range intFields {
+						if f.Ident[0] == i {
+							return
+						}
+					}
+				}
+				t.Errorf("%s:%d: %s prints a value without sh (ShellQuote)", name, lineOf(t, name, n), n)
+			}
+		}
+		walk(tmpl.Tree.Root)
+	}
+}
+
+// lineOf is the line of a node in the template file, for the error message.
+func lineOf(t *testing.T, name string, n parse.Node) int {
+	raw, err := templateFS.ReadFile("templates/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(raw[:min(int(n.Position()), len(raw))]), "\n") + 1
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/exec"
+
+	"github.com/nctalk/nctalk/infra/outputs"
+)
+
+const cloudConfigUsage = `usage: nctalk cloud-config [--stack NAME] [--pulumi PATH] > cloud-config.yaml
+
+Prints the deployed #cloud-config of the stack with every secret replaced by
+<redacted:name>, read with ` + "`pulumi stack export`" + ` from the TalkBackend
+component's cloudConfigRedacted output (it is not a stack output, so
+` + "`pulumi up`" + ` does not print its ~300 lines; the stack output
+cloudConfigDigest says when it changes). Exit codes: 0 printed, 1 pulumi
+failed or the state holds no document, 2 bad flags.
+
+flags:
+`
+
+func runCloudConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("cloud-config", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, cloudConfigUsage)
+		fl.PrintDefaults()
+	}
+	stack := fl.String("stack", "", "Pulumi stack (default: the selected one)")
+	pulumiBin := fl.String("pulumi", "pulumi", "the Pulumi CLI")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "nctalk cloud-config: no arguments are taken (got %q)\n", fl.Arg(0))
+		return 2
+	}
+	a := []string{"stack", "export"}
+	if *stack != "" {
+		a = append(a, "--stack", *stack)
+	}
+	c := exec.Command(*pulumiBin, a...)
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	if err := c.Run(); err != nil {
+		fmt.Fprintf(stderr, "nctalk cloud-config: %s stack export: %v\n%s", *pulumiBin, err, errOut.String())
+		return 1
+	}
+	doc, err := redactedFromExport(out.Bytes())
+	if err != nil {
+		fmt.Fprintf(stderr, "nctalk cloud-config: %v\n", err)
+		return 1
+	}
+	if _, err := io.WriteString(stdout, doc); err != nil {
+		fmt.Fprintf(stderr, "nctalk cloud-config: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// redactedFromExport finds the TalkBackend component's redacted
+// cloud-config in `pulumi stack export`.
+func redactedFromExport(export []byte) (string, error) {
+	var doc struct {
+		Deployment struct {
+			Resources []struct {
+				Type    string         `json:"type"`
+				Outputs map[string]any `json:"outputs"`
+			} `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(export, &doc); err != nil {
+		return "", fmt.Errorf("`pulumi stack export` did not print a deployment: %w", err)
+	}
+	for _, r := range doc.Deployment.Resources {
+		if r.Type != outputs.ComponentType {
+			continue
+		}
+		switch v := r.Outputs[outputs.KeyCloudConfigRedacted].(type) {
+		case string:
+			return v, nil
+		case nil:
+			return "", fmt.Errorf("the %s component has no %s output: run `pulumi up` with this version first", outputs.ComponentType, outputs.KeyCloudConfigRedacted)
+		default:
+			return "", fmt.Errorf("the %s output is not plain text (a secret?)", outputs.KeyCloudConfigRedacted)
+		}
+	}
+	return "", fmt.Errorf("the stack has no %s component: nothing is deployed", outputs.ComponentType)
+}

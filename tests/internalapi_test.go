@@ -1,0 +1,112 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/harness"
+)
+
+// TestInternalAPIsOnlyForSignaling runs the rendered NATS and Janus (as
+// their containers' uid) behind the rendered host firewall in a network
+// namespace, and connects to them on loopback as the users that share the
+// host's network on the VM: the signaling server (uid 850) and root must
+// get through, every other container's uid (65534: Janus, NATS, coturn;
+// 101: nginx's workers) must be refused. Neither daemon can check a
+// credential the signaling server sends (see docs/security.md#network), so
+// the firewall's owner match is what keeps them private.
+func TestInternalAPIsOnlyForSignaling(t *testing.T) {
+	needNetnsRoot(t)
+	bins := map[string]string{}
+	for _, b := range []string{"nats-server", "janus", "curl"} {
+		p, err := exec.LookPath(b)
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not installed", b)
+			}
+			t.Skipf("%s not installed", b)
+		}
+		bins[b] = p
+	}
+	files, _ := renderedFiles(t, harness.TestSettings("api.nctalk.test", "https://cloud.nctalk.test"))
+	ns := newNetns(t, "api")
+	loadFirewall(t, ns, files)
+
+	// The rendered configs, readable by the daemons' uid.
+	dir, err := os.MkdirTemp("", "nctalk-internalapi-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{cloudconfig.NATSConfig, cloudconfig.JanusConfigFile, cloudconfig.JanusVideoRoomConfig, cloudconfig.JanusWebsocketsConfig} {
+		f, ok := files[p]
+		if !ok {
+			t.Fatalf("the cloud-config writes no %s", p)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(p)), f.Content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	natsLog := startInNetns(t, ns, cloudconfig.NATSUID, bins["nats-server"], "-c", filepath.Join(dir, path.Base(cloudconfig.NATSConfig)))
+	janusLog := startInNetns(t, ns, 65534, bins["janus"], "--configs-folder="+dir, "--disable-colors")
+
+	natsProbe := []string{"timeout", "3", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d && head -c 4 <&3", cloudconfig.PortNATS)}
+	janusProbe := []string{bins["curl"], "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
+		"-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+		"-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: janus-protocol",
+		fmt.Sprintf("http://127.0.0.1:%d/", cloudconfig.PortJanusWS)}
+	answers := map[string]func(out string) bool{
+		"NATS":  func(out string) bool { return strings.HasPrefix(out, "INFO") },
+		"Janus": func(out string) bool { return strings.HasPrefix(out, "101") }, // curl then times out on the open socket
+	}
+	probes := map[string][]string{"NATS": natsProbe, "Janus": janusProbe}
+	logs := map[string]*lockedBuffer{"NATS": natsLog, "Janus": janusLog}
+
+	// Wait until both answer root (allowed by the firewall).
+	for name, argv := range probes {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out, _ := nsExec(ns, 0, 5*time.Second, argv...)
+			if answers[name](out) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not answer root on loopback (last answer %q)\n%s", name, out, logs[name])
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	for _, c := range []struct {
+		who   string
+		uid   int
+		allow bool
+	}{
+		{"signaling (uid 850)", cloudconfig.SignalingUID, true},
+		{"root", 0, true},
+		{"Janus/NATS/coturn's uid 65534", 65534, false},
+		{"nginx worker's uid 101", 101, false},
+	} {
+		for _, name := range []string{"NATS", "Janus"} {
+			t.Run(name+" as "+c.who, func(t *testing.T) {
+				out, _ := nsExec(ns, c.uid, 5*time.Second, probes[name]...)
+				got := answers[name](out)
+				switch {
+				case c.allow && !got:
+					t.Errorf("%s refused %s: %q (nftables.nft output chain must admit it)", name, c.who, out)
+				case !c.allow && got:
+					t.Errorf("%s answered %s on loopback: %q (nftables.nft output chain must refuse every uid but root and signaling's)", name, c.who, out)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/harness"
+)
+
+// needNetnsRoot skips (developer machine) or fails (CI) when the test cannot
+// build network namespaces: it needs root, ip, nft and setpriv.
+func needNetnsRoot(t *testing.T) {
+	t.Helper()
+	var missing []string
+	for _, tool := range []string{"ip", "nft", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	switch {
+	case os.Geteuid() != 0:
+		missing = append(missing, "root")
+	case len(missing) == 0:
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("network namespace tests need %s", strings.Join(missing, ", "))
+	}
+	t.Skipf("skipping: network namespace tests need %s", strings.Join(missing, ", "))
+}
+
+// newNetns creates a named network namespace with loopback up and removes
+// it (with every process and interface in it) when the test ends.
+func newNetns(t *testing.T, role string) string {
+	t.Helper()
+	name := fmt.Sprintf("nct-%s-%d", role, os.Getpid())
+	_ = exec.Command("ip", "netns", "del", name).Run() // a leftover of a killed run
+	mustRun(t, "ip", "netns", "add", name)
+	t.Cleanup(func() {
+		// Kill what still runs in it, then drop it.
+		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
+			for _, pid := range strings.Fields(string(out)) {
+				_ = exec.Command("kill", "-9", pid).Run()
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", name).Run()
+	})
+	mustRun(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+// mustRun runs a command to completion and fails the test on error.
+func mustRun(t *testing.T, argv ...string) string {
+	t.Helper()
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return string(out)
+}
+
+// nsExec runs argv in the namespace as uid (0: root; otherwise uid:gid
+// uid:uid without supplementary groups, as a container's user) and returns
+// its combined output. It is bounded by timeout.
+func nsExec(ns string, uid int, timeout time.Duration, argv ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	full := []string{"netns", "exec", ns}
+	if uid != 0 {
+		full = append(full, "setpriv", fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", uid), "--clear-groups", "--")
+	}
+	out, err := exec.CommandContext(ctx, "ip", append(full, argv...)...).CombinedOutput()
+	return string(out), err
+}
+
+// inNetns runs fn on an OS thread that has entered the named network
+// namespace. Sockets fn creates belong to that namespace and can be used
+// from any goroutine afterwards. The thread is never returned to the Go
+// scheduler: it exits with the goroutine.
+func inNetns(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		f, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// renderedFiles renders the cloud-config for s with fresh secrets and
+// returns its write_files by path, and the secrets.
+func renderedFiles(t *testing.T, s cloudconfig.Settings) (map[string]harness.WrittenFile, cloudconfig.Secrets) {
+	t.Helper()
+	sec, err := harness.RandomSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := cloudconfig.Render(s, sec)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	files, err := harness.WriteFiles(doc)
+	if err != nil {
+		t.Fatalf("write_files: %v", err)
+	}
+	return files, sec
+}
+
+// loadFirewall loads the rendered host firewall into the namespace with the
+// real nft, as nctalk-firewall.service does at boot.
+func loadFirewall(t *testing.T, ns string, files map[string]harness.WrittenFile) {
+	t.Helper()
+	f, ok := files[cloudconfig.HostFirewallConfig]
+	if !ok {
+		t.Fatalf("the cloud-config writes no %s", cloudconfig.HostFirewallConfig)
+	}
+	p := t.TempDir() + "/nftables.nft"
+	if err := os.WriteFile(p, f.Content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "ip", "netns", "exec", ns, "nft", "-f", p)
+}
+
+// lockedBuffer is an io.Writer safe for a daemon's output and a reader.
+type lockedBuffer struct {
+	ch  chan struct{}
+	buf bytes.Buffer
+}
+
+func newLockedBuffer() *lockedBuffer {
+	b := &lockedBuffer{ch: make(chan struct{}, 1)}
+	b.ch <- struct{}{}
+	return b
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	<-b.ch
+	defer func() { b.ch <- struct{}{} }()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	<-b.ch
+	defer func() { b.ch <- struct{}{} }()
+	return b.buf.String()
+}
+
+// startInNetns starts a daemon in the namespace as uid (see nsExec) and
+// kills it when the test ends; its output is in the returned buffer.
+func startInNetns(t *testing.T, ns string, uid int, argv ...string) *lockedBuffer {
+	t.Helper()
+	full := []string{"netns", "exec", ns}
+	if uid != 0 {
+		full = append(full, "setpriv", fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", uid), "--clear-groups", "--")
+	}
+	cmd := exec.Command("ip", append(full, argv...)...)
+	out := newLockedBuffer()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", argv[0], err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return out
+}
