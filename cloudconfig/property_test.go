@@ -26,7 +26,9 @@ var stringKeys = []stringKey{
 	{KeyDomain, "talk.example.com", func(s *Settings, _ *Secrets, v string) { s.Domain = v },
 		func(v string) (string, string) { return SetupScript, "domain=" + ShellQuote(v) + "\n" }},
 	{KeyTURNDomain, "turn.talk.example.com", func(s *Settings, _ *Secrets, v string) { s.TURNDomain = v },
-		func(v string) (string, string) { return SetupScript, "names=(" + ShellQuote("talk.example.com") + " " + ShellQuote(v) + ")\n" }},
+		func(v string) (string, string) {
+			return SetupScript, "names=(" + ShellQuote("talk.example.com") + " " + ShellQuote(v) + ")\n"
+		}},
 	{KeyNextcloudURLs, "https://cloud.example.com", func(s *Settings, _ *Secrets, v string) { s.NextcloudURLs = []string{v} },
 		func(v string) (string, string) { return SignalingConfig, strings.TrimSuffix(v, "/") }},
 	{KeyACMEEmail, "admin@example.com", func(s *Settings, _ *Secrets, v string) { s.ACMEEmail = v },
