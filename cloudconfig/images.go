@@ -13,13 +13,15 @@ const (
 )
 
 // DefaultImages pins the container image of every service. The README's
-// "What runs on the VM" table explains each choice.
+// "What runs on the VM" table explains each choice; tests/images keeps each
+// image's contract (binary path, entrypoint, user, file capabilities) with
+// the upstream Dockerfile line it comes from.
 var DefaultImages = map[string]string{
 	ServiceSignaling: "strukturag/nextcloud-spreed-signaling:2.1.1",
-	ServiceJanus:     "ghcr.io/nextcloud-releases/aio-talk:20260122_105751",
-	ServiceNATS:      "nats:2.11.9-alpine",
-	ServiceCoturn:    "coturn/coturn:4.7.0",
-	ServiceNginx:     "nginx:1.28.0-alpine",
+	ServiceJanus:     "ghcr.io/nextcloud-releases/aio-talk:20260817_082005",
+	ServiceNATS:      "nats:2.14.5-alpine",
+	ServiceCoturn:    "coturn/coturn:4.18.0-r0",
+	ServiceNginx:     "nginx:1.30.6-alpine",
 }
 
 // ServiceNames lists the services in a fixed order.

@@ -119,7 +119,7 @@ func TestExposure(t *testing.T) {
 	t.Run("public listeners present", func(t *testing.T) {
 		want := map[string][]string{
 			cloudconfig.ServiceNginx:  {fmt.Sprintf("tcp/%d", cloudconfig.PortHTTP), fmt.Sprintf("tcp/%d", cloudconfig.PortHTTPS)},
-			cloudconfig.ServiceCoturn: {fmt.Sprintf("udp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURNS)},
+			cloudconfig.ServiceCoturn: {fmt.Sprintf("udp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURNS), fmt.Sprintf("udp/%d", cloudconfig.PortTURNS)},
 		}
 		for name, ports := range want {
 			socks, err := s.ServiceSockets(name)

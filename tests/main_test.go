@@ -24,6 +24,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The stack, its clients and every subprocess get a network namespace
+	// of their own: the stack's fixed ports never meet the machine's.
+	if code, done := harness.RunInOwnNetwork(); done {
+		os.Exit(code)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	stack, stackErr = harness.Start(ctx, harness.Options{Logf: log.Printf})
 	cancel()

@@ -71,12 +71,14 @@ func (s *Stack) SwapNginxCertificate(ctx context.Context, fullchain, key []byte)
 		return nil, fmt.Errorf("nginx key copy: %w", err)
 	}
 	install := func(ctx context.Context, cert, key []byte) error {
-		// WriteFile on an existing file keeps its owner and mode.
-		if err := os.WriteFile(keyPath, key, 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", keyPath, err)
+		// New files (new inodes) with the old owner and mode: nginx 1.27+
+		// caches certificates across reloads by inode and mtime (seconds),
+		// so a rewrite in place within a second would not be re-read.
+		if err := replaceFile(keyPath, key); err != nil {
+			return err
 		}
-		if err := os.WriteFile(certPath, cert, 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", certPath, err)
+		if err := replaceFile(certPath, cert); err != nil {
+			return err
 		}
 		oldWorkers := s.nginxWorkers()
 		if err := s.reloadNginx(); err != nil {
@@ -211,4 +213,29 @@ func firstCertDER(pemBytes []byte) ([]byte, error) {
 			return block.Bytes, nil
 		}
 	}
+}
+
+// replaceFile replaces path by a new file with content, keeping its owner
+// and mode.
+func replaceFile(path string, content []byte) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, content, fi.Mode().Perm()); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", tmp, err)
+		}
+	}
+	if err := os.Chmod(tmp, fi.Mode().Perm()); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return nil
 }

@@ -2,19 +2,28 @@ package harness
 
 import (
 	"fmt"
-	"os/exec"
-	"path"
+	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/images"
 )
 
 // composeService is what the harness takes from a compose service: how
-// the container starts its program, and as whom.
+// the container starts its program, as whom, with which capabilities and
+// which mounts.
 type composeService struct {
-	Entrypoint stringList `yaml:"entrypoint"`
-	Command    stringList `yaml:"command"`
-	User       string     `yaml:"user"`
+	Image       string     `yaml:"image"`
+	Entrypoint  stringList `yaml:"entrypoint"`
+	Command     stringList `yaml:"command"`
+	User        string     `yaml:"user"`
+	CapAdd      []string   `yaml:"cap_add"`
+	CapDrop     []string   `yaml:"cap_drop"`
+	SecurityOpt []string   `yaml:"security_opt"`
+	NetworkMode string     `yaml:"network_mode"`
+	Volumes     []string   `yaml:"volumes"`
 }
 
 // stringList is a compose string-or-list field.
@@ -44,38 +53,69 @@ func parseCompose(doc []byte) (map[string]composeService, error) {
 	return c.Services, nil
 }
 
-// imageEntrypoints is what an image runs when compose sets no entrypoint:
-// the nats and coturn images' entrypoint scripts put their server in
-// front of a command that starts with a flag.
-var imageEntrypoints = map[string]string{
-	"nats":   "nats-server",
-	"coturn": "turnserver",
+// noNewPrivileges reports whether security_opt sets no-new-privileges.
+func (cs composeService) noNewPrivileges() bool {
+	for _, o := range cs.SecurityOpt {
+		switch strings.ReplaceAll(o, "=", ":") {
+		case "no-new-privileges", "no-new-privileges:true":
+			return true
+		}
+	}
+	return false
 }
 
-// composeArgv is the command line the container would run, with the
-// image's program replaced by Debian's binary of the same name (the
-// signaling server by signalingBin).
-func composeArgv(service string, cs composeService, signalingBin string) ([]string, error) {
-	argv := append(append([]string{}, cs.Entrypoint...), cs.Command...)
-	if len(cs.Entrypoint) == 0 && (len(argv) == 0 || strings.HasPrefix(argv[0], "-")) {
-		ep, ok := imageEntrypoints[service]
-		if !ok {
-			return nil, fmt.Errorf("compose service %s sets no entrypoint and its command %q starts with a flag", service, argv)
+// volume is one compose bind mount, with its source as a VM path.
+type volume struct {
+	Source, Target string
+	ReadOnly       bool
+}
+
+// volumes resolves the service's short-syntax bind mounts; relative
+// sources are relative to the compose file's directory, as compose reads them.
+func (cs composeService) volumes(service string) ([]volume, error) {
+	var out []volume
+	for _, v := range cs.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			return nil, fmt.Errorf("compose service %s: volume %q is not source:target[:ro]", service, v)
 		}
-		argv = append([]string{ep}, argv...)
+		src := parts[0]
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(filepath.Dir(cloudconfig.ComposeFile), src)
+		}
+		out = append(out, volume{Source: src, Target: parts[1], ReadOnly: len(parts) == 3 && parts[2] == "ro"})
 	}
+	return out, nil
+}
+
+// containerSpec is how Docker would run the compose service from its
+// image: the image contract's entrypoint and command combined with the
+// compose entrypoint/command, the compose user (else the image's), the
+// capability bounding set from cap_drop/cap_add, no_new_privs from
+// security_opt. Binds are left to the caller (they need host paths).
+func containerSpec(service string, cs composeService) (images.RunSpec, error) {
+	c, err := images.ContractOf(service)
+	if err != nil {
+		return images.RunSpec{}, err
+	}
+	if cs.NetworkMode != "host" {
+		return images.RunSpec{}, fmt.Errorf("compose service %s: network_mode %q, the harness runs only host networking", service, cs.NetworkMode)
+	}
+	argv := c.Argv(cs.Entrypoint, cs.Command)
 	if len(argv) == 0 {
-		return nil, fmt.Errorf("compose service %s has neither entrypoint nor command", service)
+		return images.RunSpec{}, fmt.Errorf("compose service %s has neither entrypoint nor command, and its image neither", service)
 	}
-	switch base := path.Base(argv[0]); base {
-	case "nextcloud-spreed-signaling", "nextcloud-spreed-signaling-server", "server", "signaling":
-		argv[0] = signalingBin
-	default:
-		bin, err := exec.LookPath(base)
-		if err != nil {
-			return nil, fmt.Errorf("compose service %s runs %s, which Debian does not have: %w", service, argv[0], err)
-		}
-		argv[0] = bin
+	user := cs.User
+	if user == "" {
+		user = c.User
 	}
-	return argv, nil
+	return images.RunSpec{
+		Service:    service,
+		Argv:       argv,
+		User:       user,
+		Caps:       images.Capabilities(cs.CapAdd, cs.CapDrop),
+		NoNewPrivs: cs.noNewPrivileges(),
+		Env:        c.Env,
+		WorkDir:    c.WorkDir,
+	}, nil
 }

@@ -7,11 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/images"
 )
 
 func TestWriteFiles(t *testing.T) {
@@ -146,31 +149,75 @@ func TestParseProcNetLine(t *testing.T) {
 	}
 }
 
-func TestComposeArgv(t *testing.T) {
-	cases := []struct {
-		service string
-		cs      composeService
-		want    []string
+// TestContainerSpecsFromRenderedCompose derives each daemon's container
+// from a real rendering and the image contracts, as Docker would.
+func TestContainerSpecsFromRenderedCompose(t *testing.T) {
+	sec, err := RandomSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := cloudconfig.Render(TestSettings(DefaultDomain, "https://"+DefaultNextcloudHost), sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := WriteFiles(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	services, err := parseCompose(files[cloudconfig.ComposeFile].Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		argv []string
+		user string
 	}{
-		{"nats", composeService{Command: []string{"-c", "/x/nats.conf"}}, []string{"nats-server", "-c", "/x/nats.conf"}},
-		{"coturn", composeService{Command: []string{"-c", "/x/t.conf"}}, []string{"turnserver", "-c", "/x/t.conf"}},
-		{"signaling", composeService{Entrypoint: []string{"/usr/bin/nextcloud-spreed-signaling", "-config", "/x/s.conf"}}, []string{"/sig", "-config", "/x/s.conf"}},
+		cloudconfig.ServiceNATS:      {[]string{"docker-entrypoint.sh", "-c", cloudconfig.NATSConfig}, fmt.Sprintf("%d:%d", cloudconfig.NATSUID, cloudconfig.NATSUID)},
+		cloudconfig.ServiceCoturn:    {[]string{"docker-entrypoint.sh", "-c", cloudconfig.CoturnConfig}, fmt.Sprintf("%d:%d", cloudconfig.CoturnUID, cloudconfig.CoturnUID)},
+		cloudconfig.ServiceJanus:     {[]string{"janus"}, "65534:65534"},
+		cloudconfig.ServiceSignaling: {[]string{"/usr/bin/nextcloud-spreed-signaling", "-config", cloudconfig.SignalingConfig}, fmt.Sprintf("%d:%d", cloudconfig.SignalingUID, cloudconfig.SignalingUID)},
+		cloudconfig.ServiceNginx:     {[]string{"/docker-entrypoint.sh", "nginx", "-c", cloudconfig.NginxConfig}, ""},
 	}
-	for _, c := range cases {
-		got, err := composeArgv(c.service, c.cs, "/sig")
-		if err != nil {
-			t.Skipf("%v (daemon not installed)", err)
-		}
-		if strings.HasSuffix(got[0], "/"+c.want[0]) || got[0] == c.want[0] {
-			got[0] = c.want[0]
-		}
-		if strings.Join(got, " ") != strings.Join(c.want, " ") {
-			t.Errorf("%s: argv %q, want %q", c.service, got, c.want)
-		}
+	for _, name := range startOrder {
+		t.Run(name, func(t *testing.T) {
+			spec, err := containerSpec(name, services[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := want[name]
+			if len(spec.Argv) < len(w.argv) || strings.Join(spec.Argv[:len(w.argv)], " ") != strings.Join(w.argv, " ") {
+				t.Errorf("argv %q, want it to start with %q", spec.Argv, w.argv)
+			}
+			if spec.User != w.user {
+				t.Errorf("user %q, want %q", spec.User, w.user)
+			}
+			if !spec.NoNewPrivs {
+				t.Error("no_new_privs not set: compose security_opt has no-new-privileges")
+			}
+			// A binary whose file capabilities are marked effective cannot
+			// be exec'd when the bounding set lacks one of them (EPERM).
+			c, _ := images.ContractOf(name)
+			for path, caps := range c.FileCaps {
+				for _, capName := range fileCapNames(caps) {
+					if !slices.Contains(spec.Caps, capName) {
+						t.Errorf("%s carries %s as a file capability but the container's bounding set %v lacks %s: the exec fails with EPERM (compose: cap_drop %v, cap_add %v)",
+							path, caps, spec.Caps, capName, services[name].CapDrop, services[name].CapAdd)
+					}
+				}
+			}
+		})
 	}
-	if _, err := composeArgv("janus", composeService{Command: []string{"-x"}}, "/sig"); err == nil {
-		t.Error("a flag-only command without a known image entrypoint was accepted")
+}
+
+// fileCapNames are the capability names of a getcap text such as
+// "cap_net_bind_service,cap_net_raw=ep".
+func fileCapNames(caps string) []string {
+	names, _, _ := strings.Cut(caps, "=")
+	var out []string
+	for _, n := range strings.Split(names, ",") {
+		out = append(out, strings.ToUpper(strings.TrimPrefix(n, "cap_")))
 	}
+	return out
 }
 
 func TestTestCAIssuesVerifiableCertificates(t *testing.T) {

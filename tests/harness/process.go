@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/images"
 )
 
 // Mount is one bind mount in a daemon's private mount namespace.
@@ -21,7 +22,8 @@ type Mount struct {
 	Tmpfs bool
 }
 
-// daemonProcess is one running daemon: the real binary, started in its own
+// daemonProcess is one running process: a daemon in a container of its
+// substitute image, or a setup step in the host's view; either in its own
 // mount and PID namespace, so the bind mounts are its alone and killing it
 // kills every process it forked.
 type daemonProcess struct {
@@ -57,15 +59,14 @@ func namespaceScript(mounts []Mount, user string) string {
 // shellQuote is the project's one shell quoting function.
 func shellQuote(s string) string { return cloudconfig.ShellQuote(s) }
 
-// startDaemon starts argv in new mount and PID namespaces with the mounts.
-// The daemon dies with the test process (Pdeathsig) and takes its children
-// along (it is PID 1 of its namespace).
+// startDaemon starts argv in new mount and PID namespaces with the mounts,
+// in the host's file system view (the setup script's steps run there).
+// The process dies with the test process (Pdeathsig) and takes its
+// children along (it is PID 1 of its namespace).
 func startDaemon(name string, argv []string, env []string, mounts []Mount, user string, logs *logBuffer) (*daemonProcess, error) {
 	args := append([]string{"-c", namespaceScript(mounts, user), name}, argv...)
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Env = env
-	cmd.Stdout = logs
-	cmd.Stderr = logs
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:      true,
@@ -73,8 +74,24 @@ func startDaemon(name string, argv []string, env []string, mounts []Mount, user 
 		Cloneflags:   syscall.CLONE_NEWPID,
 		Unshareflags: syscall.CLONE_NEWNS, // Go makes / private (MS_REC|MS_PRIVATE) first
 	}
+	return startCmd(name, cmd, logs)
+}
+
+// startContainer starts one service as a container of its substitute
+// image (images.RunSpec: overlay root, chroot, user, capabilities).
+func startContainer(spec images.RunSpec, imageRoot, stateDir string, logs *logBuffer) (*daemonProcess, error) {
+	cmd, err := spec.Command(imageRoot, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return startCmd(spec.Service, cmd, logs)
+}
+
+func startCmd(name string, cmd *exec.Cmd, logs *logBuffer) (*daemonProcess, error) {
+	cmd.Stdout = logs
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: start %s: %w", name, argv[0], err)
+		return nil, fmt.Errorf("%s: start %s: %w", name, cmd.Args[0], err)
 	}
 	p := &daemonProcess{cmd: cmd, logs: logs, done: make(chan struct{})}
 	go func() {

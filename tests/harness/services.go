@@ -16,6 +16,7 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/images"
 )
 
 // probes are the readiness checks of the services, by compose service name.
@@ -36,10 +37,12 @@ var serviceConfigs = map[string]string{
 	cloudconfig.ServiceNginx:     cloudconfig.NginxConfig,
 }
 
-// defineServices takes each daemon's command line and user from the
-// rendered compose file: Debian's binary in place of the image's, the
-// config at the path the cloud-config wrote, the image's user, and a
-// readiness probe on the port the config should make it listen on.
+// defineServices takes each daemon's container from the rendered compose
+// file: the service's substitute image (tests/images, same contract as the
+// pinned image), its entrypoint/command, user, capabilities and
+// no-new-privileges, its volumes at their VM paths (here from the temp
+// tree), and a readiness probe on the port the config should make it
+// listen on.
 func (s *Stack) defineServices() error {
 	compose, ok := s.Files[cloudconfig.ComposeFile]
 	if !ok {
@@ -54,12 +57,24 @@ func (s *Stack) defineServices() error {
 		if !ok {
 			return fmt.Errorf("%s has no service %q", cloudconfig.ComposeFile, name)
 		}
-		argv, err := composeArgv(name, cs, s.opts.SignalingBin)
+		spec, err := containerSpec(name, cs)
 		if err != nil {
 			return err
 		}
+		vols, err := cs.volumes(name)
+		if err != nil {
+			return err
+		}
+		for _, v := range vols {
+			host, err := s.HostPath(v.Source)
+			if err != nil {
+				return fmt.Errorf("compose service %s volume %s: %w", name, v.Source, err)
+			}
+			spec.Binds = append(spec.Binds, images.Bind{Source: host, Target: v.Target, ReadOnly: v.ReadOnly})
+		}
+		spec.Binds = append(spec.Binds, s.binds...)
 		s.services[name] = &service{
-			name: name, argv: argv, user: cs.User, config: serviceConfigs[name],
+			name: name, spec: spec, user: spec.User, config: serviceConfigs[name],
 			ready: probes[name], logs: newLogBuffer(256<<10, nil),
 		}
 	}

@@ -19,23 +19,20 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/tests/images"
 )
 
 // Defaults of a test stack.
 const (
 	DefaultDomain        = "talk.nctalk.test"
 	DefaultNextcloudHost = "cloud.nctalk.test"
-	// DefaultSignalingBin is where .ci/install-signaling unpacks the
-	// signaling server; the environment variable SignalingBinEnv overrides it.
-	DefaultSignalingBin = "/opt/nctalk-test/signaling/usr/bin/nextcloud-spreed-signaling-server"
-	SignalingBinEnv     = "NCTALK_SIGNALING_BIN"
-	// InstallHint says how to get every daemon on a Debian machine.
-	InstallHint = "install the daemons: apt-get install nginx libnginx-mod-stream coturn janus nats-server util-linux mount iproute2 ca-certificates curl openssl (with /usr/sbin/policy-rc.d exiting 101 so they do not start) and run .ci/install-signaling, as root"
+	// InstallHint says how to get everything the stack needs on a Debian machine.
+	InstallHint = "as root: apt-get install mmdebstrap libcap2-bin util-linux mount iproute2 ca-certificates curl openssl; the daemons come from the sid root that tests/images.BuildRoot builds (.ci/run builds it first, in $NCTALK_IMAGE_CACHE or /var/cache/nctalk-images)"
 )
 
-// ErrMissingDaemons wraps the error Start returns when a daemon binary is
-// not installed (or the harness is not root): tests skip on a developer
-// machine and fail in CI.
+// ErrMissingDaemons wraps the error Start returns when the substitute
+// images cannot be had (no root, no mmdebstrap, no mirror) or a host tool
+// is missing: tests skip on a developer machine and fail in CI.
 var ErrMissingDaemons = errors.New("test stack prerequisites missing")
 
 // Options configure Start. The zero value is a complete test stack.
@@ -44,8 +41,9 @@ type Options struct {
 	Domain string
 	// NextcloudHost is the host name of the fake Nextcloud; DefaultNextcloudHost when empty.
 	NextcloudHost string
-	// SignalingBin overrides the signaling server binary (also $NCTALK_SIGNALING_BIN).
-	SignalingBin string
+	// ImageRoot is a root built by images.BuildRoot; empty builds (or
+	// reuses) the one in images.CacheDir().
+	ImageRoot string
 	// Logf receives progress lines (e.g. t.Logf); nil for none.
 	Logf func(format string, args ...any)
 }
@@ -77,22 +75,25 @@ type Stack struct {
 	// ColdStart is the time from the first daemon start to all-ready.
 	ColdStart time.Duration
 
-	opts     Options
-	root     string // temp tree
-	mounts   []Mount
-	env      []string
-	services map[string]*service
-	created  []string // mount points the harness created on the host
-	lock     *os.File // held while the stack runs: one stack per machine
-	mu       sync.Mutex
+	opts      Options
+	root      string        // temp tree
+	imageRoot string        // images.BuildRoot: the daemons' root file system
+	mounts    []Mount       // the host view of setup steps (prepare_files, Run)
+	binds     []images.Bind // what every container gets besides its volumes
+	starts    int           // containers started, for their state directories
+	env       []string
+	services  map[string]*service
+	created   []string // mount points the harness created on the host
+	lock      *os.File // held while the stack runs: one stack per machine
+	mu        sync.Mutex
 }
 
 // service is one daemon of the stack.
 type service struct {
 	name   string
-	argv   []string
-	user   string // "uid:gid" to run as, "" for root
-	config string // main config path, for messages
+	spec   images.RunSpec // the container, as compose and the image define it
+	user   string         // "uid:gid" it runs as, "" for root
+	config string         // main config path, for messages
 	ready  func(ctx context.Context, s *Stack) error
 	logs   *logBuffer
 	proc   *daemonProcess
@@ -119,19 +120,22 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if opts.NextcloudHost == "" {
 		opts.NextcloudHost = DefaultNextcloudHost
 	}
-	if opts.SignalingBin == "" {
-		opts.SignalingBin = os.Getenv(SignalingBinEnv)
-	}
-	if opts.SignalingBin == "" {
-		opts.SignalingBin = DefaultSignalingBin
-	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	if err := checkPrerequisites(opts.SignalingBin); err != nil {
+	if err := checkPrerequisites(); err != nil {
 		return nil, err
 	}
-	s := &Stack{Domain: opts.Domain, opts: opts, services: map[string]*service{}}
+	s := &Stack{Domain: opts.Domain, opts: opts, services: map[string]*service{}, imageRoot: opts.ImageRoot}
+	if s.imageRoot == "" {
+		begin := time.Now()
+		root, err := images.BuildRoot(ctx, images.CacheDir())
+		if err != nil {
+			return nil, fmt.Errorf("%w: substitute images: %v; %s", ErrMissingDaemons, err, InstallHint)
+		}
+		s.imageRoot = root
+		opts.Logf("substitute image root %s ready in %v", root, time.Since(begin).Round(time.Millisecond))
+	}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -227,18 +231,15 @@ func RandomSecrets() (cloudconfig.Secrets, error) {
 	return sec, nil
 }
 
-func checkPrerequisites(signalingBin string) error {
+func checkPrerequisites() error {
 	var missing []string
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root (mount namespaces and ports 80/443)")
 	}
-	for _, b := range []string{"nginx", "turnserver", "janus", "nats-server", "mount", "setpriv", "ss", "curl", "openssl"} {
+	for _, b := range []string{"mount", "chroot", "setpriv", "bash", "ss", "curl", "openssl"} {
 		if _, err := exec.LookPath(b); err != nil {
 			missing = append(missing, b)
 		}
-	}
-	if fi, err := os.Stat(signalingBin); err != nil || fi.Mode()&0o111 == 0 {
-		missing = append(missing, signalingBin)
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s; %s", ErrMissingDaemons, strings.Join(missing, ", "), InstallHint)
@@ -284,11 +285,7 @@ func checkPortsFree() error {
 // certificate into the Let's Encrypt layout and the coturn TLS copy, and the
 // hosts file and CA bundle the daemons see.
 func (s *Stack) layOut() error {
-	nginxPath, err := exec.LookPath("nginx")
-	if err != nil {
-		return err
-	}
-	streamModule, err := NginxStreamModule(nginxPath)
+	streamModule, err := NginxStreamModule(s.imageRoot)
 	if err != nil {
 		return err
 	}
@@ -394,9 +391,15 @@ func (s *Stack) layOut() error {
 	if fi, err := os.Lstat("/etc/resolv.conf"); err == nil && fi.Mode().IsRegular() {
 		s.mounts = append(s.mounts, Mount{Source: filepath.Join(s.root, "resolv.conf"), Target: "/etc/resolv.conf"})
 	}
-	// Last, so no bind mount above is resolved through it: the daemon's own
-	// /run, as in a container (pid files).
+	// Last, so no bind mount above is resolved through it: the step's own /run.
 	s.mounts = append(s.mounts, Mount{Target: "/run", Tmpfs: true})
+	// Containers with host networking get the host's /etc/hosts and
+	// /etc/resolv.conf; the CA bundle adds the test CA (for the fake Nextcloud).
+	s.binds = []images.Bind{
+		{Source: filepath.Join(s.root, "hosts"), Target: "/etc/hosts", ReadOnly: true},
+		{Source: filepath.Join(s.root, "resolv.conf"), Target: "/etc/resolv.conf", ReadOnly: true},
+		{Source: filepath.Join(s.root, "ca-certificates.crt"), Target: "/etc/ssl/certs/ca-certificates.crt", ReadOnly: true},
+	}
 	for _, m := range s.mounts {
 		if _, err := os.Stat(m.Target); err != nil && !m.Tmpfs {
 			return fmt.Errorf("mount point %s: %w", m.Target, err)
@@ -475,8 +478,11 @@ func (s *Stack) StartService(name string) error {
 			return fmt.Errorf("%s is already running", name)
 		}
 	}
-	fmt.Fprintf(svc.logs, "---- harness: starting %s\n", strings.Join(svc.argv, " "))
-	p, err := startDaemon(name, svc.argv, s.env, s.mounts, svc.user, svc.logs)
+	fmt.Fprintf(svc.logs, "---- harness: starting %s (user %q, capabilities %v, no_new_privs %v)\n",
+		strings.Join(svc.spec.Argv, " "), svc.spec.User, svc.spec.Caps, svc.spec.NoNewPrivs)
+	s.starts++
+	state := filepath.Join(s.root, "containers", fmt.Sprintf("%s-%d", name, s.starts))
+	p, err := startContainer(svc.spec, s.imageRoot, state, svc.logs)
 	if err != nil {
 		return err
 	}

@@ -48,8 +48,9 @@ type rule struct {
 // else runs byte for byte as rendered.
 //
 // Outside the config bytes the test machine differs from the VM only in:
-// Debian's binaries run in place of the images' (composeArgv), each in a
-// mount namespace instead of a container; the certificate comes from a test
+// the substitute images (tests/images: Debian sid's programs with each
+// pinned image's contract) run in place of the images, each as a
+// namespace-and-chroot container instead of Docker's; the certificate comes from a test
 // CA instead of Let's Encrypt; /etc/hosts resolves the domain and the fake
 // Nextcloud to 127.0.0.1; Janus loads its plugins from Debian's compiled-in
 // folder (the rendered janus.jcfg names none).
@@ -133,12 +134,13 @@ func Transform(files map[string]WrittenFile, env TransformEnv) ([]Change, error)
 	return changes, nil
 }
 
-// NginxStreamModule returns the stream module file the nginx binary needs
-// loaded ("" when it is built in), from `nginx -V`'s configure arguments.
-func NginxStreamModule(nginx string) (string, error) {
-	out, err := exec.Command(nginx, "-V").CombinedOutput()
+// NginxStreamModule returns the stream module file (as nginx sees it)
+// that the nginx of the daemons' root file system needs loaded ("" when it
+// is built in), from that nginx's `nginx -V` configure arguments.
+func NginxStreamModule(root string) (string, error) {
+	out, err := exec.Command("chroot", root, "/usr/sbin/nginx", "-V").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%s -V: %w: %s", nginx, err, out)
+		return "", fmt.Errorf("chroot %s nginx -V: %w: %s", root, err, out)
 	}
 	v := string(out)
 	if !strings.Contains(v, "--with-stream=dynamic") {
@@ -149,8 +151,8 @@ func NginxStreamModule(nginx string) (string, error) {
 		dir, _, _ = strings.Cut(after, " ")
 	}
 	mod := filepath.Join(dir, "ngx_stream_module.so")
-	if _, err := os.Stat(mod); err != nil {
-		return "", fmt.Errorf("%s builds the stream module (needed by the 443 front) as a dynamic module and %s is missing: apt-get install libnginx-mod-stream", nginx, mod)
+	if _, err := os.Stat(filepath.Join(root, mod)); err != nil {
+		return "", fmt.Errorf("the nginx of %s builds the stream module (needed by the 443 front) as a dynamic module and %s is missing: add libnginx-mod-stream to tests/images' packages", root, mod)
 	}
 	return mod, nil
 }

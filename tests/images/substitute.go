@@ -1,0 +1,107 @@
+package images
+
+import (
+	"github.com/nctalk/nctalk/cloudconfig"
+)
+
+// file is one path a substitute adds on top of the sid root: a file with
+// content, a symlink, a directory, or a copy of a root file (CopyOf) with
+// file capabilities (Caps, setcap syntax).
+type file struct {
+	Path    string
+	Mode    uint32
+	Content string
+	Symlink string
+	Dir     bool
+	CopyOf  string
+	Caps    string
+}
+
+// packages are the sid packages of the one shared root: every daemon,
+// plus what the entrypoints need (bash for coturn's and signaling's,
+// util-linux's setpriv in place of su-exec, CA certificates).
+var packages = []string{
+	"bash", "ca-certificates", "coturn", "janus", "libcap2-bin", "libnginx-mod-stream", "nats-server", "nginx",
+	"nextcloud-spreed-signaling", "util-linux",
+}
+
+// substitutes are the files each image adds on top of the shared root, so
+// that its Contract holds. The scripts are written for this project from
+// the behaviour the Contract describes.
+var substitutes = map[string][]file{
+	cloudconfig.ServiceCoturn: {
+		{Path: "/usr/bin/turnserver", Mode: 0o755, CopyOf: "/usr/bin/turnserver", Caps: "cap_net_bind_service=+ep"},
+		{Path: "/usr/local/bin/docker-entrypoint.sh", Mode: 0o755, Content: `#!/bin/bash
+# nctalk substitute of coturn/coturn's entrypoint: a first argument that
+# is an option gets turnserver in front; each argument is shell-expanded.
+if [ "${1:0:1}" == '-' ]; then
+  set -- turnserver "$@"
+fi
+args=()
+for a in "$@"; do
+  args+=("$(eval "echo $a")")
+done
+exec "${args[@]}"
+`},
+		{Path: "/usr/local/bin/detect-external-ip", Mode: 0o755, Content: `#!/bin/sh
+# nctalk substitute: the image asks DNS for the external address; tests
+# have no external address.
+echo "detect-external-ip: not available in the nctalk substitute image" >&2
+exit 1
+`},
+	},
+	cloudconfig.ServiceJanus: {
+		{Path: "/usr/local/bin/janus", Symlink: "/usr/bin/janus"},
+		{Path: "/start.sh", Mode: 0o775, Content: `#!/bin/bash
+# nctalk substitute of aio-talk's /start.sh: the AIO configuration is not
+# reproduced (nctalk runs only the janus binary); the command is exec'd.
+echo "start.sh: nctalk substitute of aio-talk, no AIO configuration written" >&2
+exec "$@"
+`},
+	},
+	cloudconfig.ServiceNATS: {
+		{Path: "/usr/local/bin/nats-server", Symlink: "/usr/sbin/nats-server"},
+		{Path: "/usr/local/bin/docker-entrypoint.sh", Mode: 0o755, Content: `#!/bin/sh
+# nctalk substitute of the nats image's entrypoint: no arguments, or a
+# first argument that is an option, runs nats-server with them.
+set -e
+if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
+  set -- nats-server "$@"
+fi
+exec "$@"
+`},
+		{Path: "/etc/nats/nats-server.conf", Mode: 0o644, Content: "# nctalk substitute default\nport: 4222\nhttp_port: 8222\n"},
+	},
+	cloudconfig.ServiceNginx: {
+		{Path: "/docker-entrypoint.d", Dir: true, Mode: 0o755},
+		{Path: "/docker-entrypoint.sh", Mode: 0o755, Content: `#!/bin/sh
+# nctalk substitute of the nginx image's entrypoint: for nginx it runs the
+# scripts in /docker-entrypoint.d/ (the substitute ships none), then the command.
+set -e
+if [ "$1" = "nginx" ] || [ "$1" = "nginx-debug" ]; then
+  for f in $(find /docker-entrypoint.d/ -mindepth 1 -maxdepth 1 -type f -name '*.sh' | sort); do
+    [ -x "$f" ] && "$f"
+  done
+  echo "$0: configuration complete; ready for start up"
+fi
+exec "$@"
+`},
+	},
+	cloudconfig.ServiceSignaling: {
+		{Path: "/usr/bin/nextcloud-spreed-signaling", Symlink: "/usr/bin/nextcloud-spreed-signaling-server"},
+		{Path: "/config", Dir: true, Mode: 0o755},
+		{Path: "/entrypoint.sh", Mode: 0o755, Content: `#!/bin/bash
+# nctalk substitute of the signaling image's entrypoint: arguments are run
+# as the command; without, the server runs as spreedbackend with $CONFIG.
+set -e
+if [ -n "$1" ]; then
+  exec "$@"
+fi
+if [ -z "$CONFIG" ] || [ ! -f "$CONFIG" ]; then
+  echo "entrypoint.sh: no configuration at CONFIG=$CONFIG (the nctalk substitute does not generate one)" >&2
+  exit 1
+fi
+exec setpriv --reuid=spreedbackend --regid=spreedbackend --init-groups /usr/bin/nextcloud-spreed-signaling -config "$CONFIG"
+`},
+	},
+}
