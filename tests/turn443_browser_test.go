@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,12 +13,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/coder/websocket"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/tests/harness"
 )
 
 // TestBrowserRelayOn443 gathers ICE candidates in Debian's headless
@@ -42,6 +46,7 @@ func TestBrowserRelayOn443(t *testing.T) {
 		}
 		t.Skip("certutil is missing: apt-get install libnss3-tools")
 	}
+	browserNetwork(t)
 	name := s.Settings.TURNName()
 	home := t.TempDir()
 	nssdb := filepath.Join(home, ".pki", "nssdb")
@@ -132,6 +137,42 @@ func TestBrowserRelayOn443(t *testing.T) {
 		}
 		t.Logf("Chromium: %d relay candidate(s) through turns:%s:443: %q", relays, name, cands)
 	})
+}
+
+// browserNetwork gives the tests' own network namespace (harness.RunInOwnNetwork:
+// only lo) a TUN interface held open by the test, with an address and a
+// default route: WebRTC gathers on running non-loopback interfaces only,
+// and its TURN sockets are bound to that address (they still reach the
+// stack on 127.0.0.1). Outside such a namespace nothing is changed.
+func browserNetwork(t *testing.T) {
+	t.Helper()
+	if os.Getenv(harness.NetnsEnv) != "1" {
+		return
+	}
+	if _, err := net.InterfaceByName("nctalk0"); err == nil {
+		return
+	}
+	tun, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("/dev/net/tun: %v", err)
+	}
+	var req [40]byte // struct ifreq: name, then flags
+	copy(req[:], "nctalk0")
+	binary.LittleEndian.PutUint16(req[16:], 0x0001|0x1000) // IFF_TUN | IFF_NO_PI
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, tun.Fd(), 0x400454ca /* TUNSETIFF */, uintptr(unsafe.Pointer(&req[0]))); errno != 0 {
+		tun.Close()
+		t.Fatalf("TUNSETIFF nctalk0: %v", errno)
+	}
+	t.Cleanup(func() { tun.Close() })
+	for _, args := range [][]string{
+		{"addr", "add", "198.51.100.7/24", "dev", "nctalk0"},
+		{"link", "set", "nctalk0", "up"},
+		{"route", "add", "default", "dev", "nctalk0"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v in the test network namespace: %v: %s", args, err, out)
+		}
+	}
 }
 
 // browser is a headless Chromium driven over the DevTools protocol.
