@@ -63,7 +63,7 @@ func TestProgramRegistersTheBackend(t *testing.T) {
 	want := map[string]int{
 		infratest.TypeTalkBackend: 1, infratest.TypeRandomPassword: 6, infratest.TypePrimaryIP: 2,
 		infratest.TypeRdns: 2, infratest.TypeFirewall: 1, infratest.TypeSSHKey: 1, infratest.TypeVolume: 1,
-		infratest.TypeVolumeAttachment: 1, infratest.TypeZoneRrset: 2, infratest.TypeServer: 1,
+		infratest.TypeVolumeAttachment: 1, infratest.TypeZoneRrset: 4, infratest.TypeServer: 1, // A+AAAA of domain and of the TURN name (turnOn443)
 	}
 	for typ, n := range want {
 		if count[typ] != n {

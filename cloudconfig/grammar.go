@@ -55,6 +55,8 @@ const MaxSecretLength = 256
 var Grammars = []Grammar{
 	{Key: KeyDomain, Chars: "a-z 0-9 - .", MaxBytes: 253,
 		allowed: func(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' }},
+	{Key: KeyTURNDomain, Chars: "a-z 0-9 - .", MaxBytes: 253,
+		allowed: func(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' }},
 	{Key: KeyNextcloudURLs, Chars: "A-Z a-z 0-9 and -._~:/?@!$&()*+=%[]", MaxBytes: 2048, MaxEntries: 64,
 		allowed: asciiIn("-._~:/?@!$&()*+=%[]")},
 	{Key: KeyACMEEmail, Chars: "A-Z a-z 0-9 and .@!#%&*+/=?^_{|}~-", MaxBytes: 254,

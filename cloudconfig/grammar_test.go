@@ -55,7 +55,7 @@ func TestREADMEValueGrammarIsGrammars(t *testing.T) {
 var settingsFieldKeys = map[string]string{
 	"Domain": KeyDomain, "NextcloudURLs": KeyNextcloudURLs, "ACMEEmail": KeyACMEEmail,
 	"SSHAuthorizedKeys": KeySSHPublicKeys, "SSHAllowedCIDRs": KeySSHAllowedCIDRs,
-	"Images": KeyImages, "StateDevice": KeyStateDevice,
+	"Images": KeyImages, "StateDevice": KeyStateDevice, "TURNDomain": KeyTURNDomain,
 	"ACMEServer": KeyACMEServer, "RegistryMirror": KeyRegistryMirror,
 }
 

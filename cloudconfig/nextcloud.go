@@ -28,6 +28,32 @@ func TURNServers(domain string) []TURNServer {
 	}
 }
 
+// TURNServersFor are the TURN entries Nextcloud needs for a rendering:
+// TURNServers, and with turnOn443 the entry TURN over TLS on port 443 by
+// the TURN name (`turns:<turn name>:443?transport=tcp`), which networks
+// that allow only HTTPS let through.
+func TURNServersFor(s Settings) []TURNServer {
+	out := TURNServers(s.Domain)
+	if s.TURN443() {
+		out = append(out, TURNServer{Schemes: "turns", Server: hostPort(s.TURNName(), PortHTTPS), Protocols: "tcp"})
+	}
+	return out
+}
+
+// TURNURIs are the TURN URIs (RFC 7065) the signaling server hands to
+// clients ([turn] servers): TURN over UDP and TCP on PortTURN, and with
+// turnOn443 TURN over TLS on 443 by the TURN name.
+func TURNURIs(s Settings) []string {
+	uris := []string{
+		fmt.Sprintf("turn:%s?transport=udp", hostPort(s.Domain, PortTURN)),
+		fmt.Sprintf("turn:%s?transport=tcp", hostPort(s.Domain, PortTURN)),
+	}
+	if s.TURN443() {
+		uris = append(uris, fmt.Sprintf("turns:%s?transport=tcp", hostPort(s.TURNName(), PortHTTPS)))
+	}
+	return uris
+}
+
 // STUNServers are the STUN entries (host:port) Nextcloud needs for this backend.
 func STUNServers(domain string) []string { return []string{hostPort(domain, PortTURN)} }
 

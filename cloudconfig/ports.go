@@ -11,7 +11,7 @@ import (
 // and from the ranges in Settings; nothing else spells these numbers.
 const (
 	PortHTTP  = 80   // ACME HTTP-01 challenges and the redirect to HTTPS
-	PortHTTPS = 443  // nginx: /standalone-signaling
+	PortHTTPS = 443  // nginx: /standalone-signaling, and TURN over TLS by SNI (turnOn443)
 	PortTURN  = 3478 // coturn, STUN and TURN over UDP and TCP
 	PortTURNS = 5349 // coturn, TURN over TLS (and DTLS)
 )
@@ -22,6 +22,13 @@ const (
 	PortSignalingHTTP = 8080 // nextcloud-spreed-signaling HTTP API
 	PortJanusWS       = 8188 // Janus websockets transport
 	PortNATS          = 4222 // NATS client port
+	// PortHTTPSLocal is nginx's HTTPS server behind the 443 front (turnOn443):
+	// it reads the client address from the PROXY protocol header.
+	PortHTTPSLocal = 8443
+	// PortTURNSLocal is nginx's loopback hop of the 443 front's TURN route: it
+	// takes the PROXY header off (coturn cannot read it on a TLS listener)
+	// and passes the TLS bytes on to coturn's PortTURNS.
+	PortTURNSLocal = 8444
 )
 
 // Janus ports that Debian's and upstream's default configs open and the

@@ -26,6 +26,10 @@ type stringKey struct {
 var stringKeys = []stringKey{
 	{KeyDomain, "talk.example.com", func(s *Settings, _ *Secrets, v string) { s.Domain = v },
 		func(v string) (string, string) { return SetupScript, "domain=" + ShellQuote(v) + "\n" }},
+	{KeyTURNDomain, "turn.talk.example.com", func(s *Settings, _ *Secrets, v string) { s.TURNDomain = v },
+		func(v string) (string, string) {
+			return SetupScript, "names=(" + ShellQuote("talk.example.com") + " " + ShellQuote(v) + ")\n"
+		}},
 	{KeyNextcloudURLs, "https://cloud.example.com", func(s *Settings, _ *Secrets, v string) { s.NextcloudURLs = []string{v} },
 		func(v string) (string, string) { return SignalingConfig, strings.TrimSuffix(v, "/") }},
 	{KeyACMEEmail, "admin@example.com", func(s *Settings, _ *Secrets, v string) { s.ACMEEmail = v },
@@ -193,6 +197,9 @@ func TestEveryStringKeyRejectsOrNeutralisesHostileValues(t *testing.T) {
 					continue
 				}
 				got := strings.ReplaceAll(bashNormal(t, bash, string(f.Content)), ShellQuote(v), ShellQuote(k.benign))
+				if k.key == KeyDomain { // the default TURN name (turnOn443) is derived from it
+					got = strings.ReplaceAll(got, ShellQuote(DefaultTURNPrefix+v), ShellQuote(DefaultTURNPrefix+k.benign))
+				}
 				if got != benignNormal[f.Path] {
 					t.Errorf("%s = %q changes the words of %s beyond the quoted value", k.key, v, f.Path)
 				}

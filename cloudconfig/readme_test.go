@@ -84,7 +84,7 @@ func TestREADMEPortTableIsFirewallRules(t *testing.T) {
 		}
 	}
 	loop := ts[1]
-	wantLoop := []int{PortSignalingHTTP, PortJanusWS, PortNATS}
+	wantLoop := []int{PortSignalingHTTP, PortJanusWS, PortNATS, PortHTTPSLocal, PortTURNSLocal}
 	if len(loop) != len(wantLoop) {
 		t.Fatalf("README lists %d loopback ports, want %d", len(loop), len(wantLoop))
 	}

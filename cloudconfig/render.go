@@ -145,8 +145,8 @@ type backend struct{ ID, URL string }
 // view is what the templates see.
 type view struct {
 	Domain, ACMEEmail, StateDevice, SignalingPath string
-	ACMEServer                                    string
-	ACMEStaging                                   bool
+	ACMEServer, TURNDomain, TURNURIs              string
+	ACMEStaging, TURN443                          bool
 	SSHPort                                       int
 	Secrets                                       Secrets
 	Ports                                         map[string]int
@@ -172,6 +172,9 @@ func newView(s Settings, sec Secrets) (view, error) {
 		Resolvers:     PublicResolvers,
 		StateDevice:   s.StateDevice,
 		SignalingPath: SignalingPath,
+		TURN443:       s.TURN443(),
+		TURNDomain:    s.TURNName(),
+		TURNURIs:      strings.Join(TURNURIs(s), ","),
 		SSHPort:       s.sshPort(),
 		Secrets:       sec,
 		Images:        s.EffectiveImages(),
@@ -181,6 +184,7 @@ func newView(s Settings, sec Secrets) (view, error) {
 		Ports: map[string]int{
 			"HTTP": PortHTTP, "HTTPS": PortHTTPS, "TURN": PortTURN, "TURNS": PortTURNS,
 			"SignalingHTTP": PortSignalingHTTP, "JanusWS": PortJanusWS, "NATS": PortNATS,
+			"HTTPSLocal": PortHTTPSLocal, "TURNSLocal": PortTURNSLocal,
 		},
 		Paths: map[string]string{
 			"ComposeFile": ComposeFile, "SignalingConfig": SignalingConfig,

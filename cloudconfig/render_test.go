@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,9 +37,12 @@ func settingsCases() map[string]Settings {
 	custom.TURNRelayPorts = PortRange{First: 40001, Last: 40100}
 	custom.SSHAllowedCIDRs = []string{"198.51.100.7"}
 	custom.Images = map[string]string{ServiceNATS: "nats:2.10.29-alpine", ServiceNginx: "nginx:1.26.3-alpine"}
+	custom.TURNDomain = "relay.example.net"
+	no443 := referenceSettings()
+	no443.TURN443Disabled = true
 	return map[string]Settings{
 		"reference": referenceSettings(), "minimal": minimal, "staging": staging,
-		"many-backends": many, "custom-ports": custom,
+		"many-backends": many, "custom-ports": custom, "turn443-off": no443,
 	}
 }
 
@@ -356,13 +360,17 @@ func TestNginxConfig(t *testing.T) {
 	if !strings.HasPrefix(BaseDir, "/opt/") {
 		t.Fatalf("BaseDir %s is not under /opt; adjust the tmpfs in this test", BaseDir)
 	}
-	for _, name := range []string{"reference", "custom-ports"} {
+	loadStream := nginxStreamModule(t, nginx)
+	for _, name := range []string{"reference", "custom-ports", "turn443-off"} {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
 			for _, f := range mustFiles(t, settingsCases()[name]) {
 				rel, ok := strings.CutPrefix(f.Path, BaseDir+"/")
 				if !ok {
 					continue
+				}
+				if f.Path == NginxConfig {
+					f.Content = append([]byte(loadStream), f.Content...)
 				}
 				p := filepath.Join(root, rel)
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -395,19 +403,79 @@ exec "$3" -t -c "$4"`
 	}
 }
 
+// nginxStreamModule is the load_module line this machine's nginx needs for
+// the stream module, or "" when nginx has it built in. Debian builds it as
+// a dynamic module (libnginx-mod-stream); the official image the VM runs
+// builds it in (nginx/pkg-oss alpine/Makefile BASE_CONFIGURE_ARGS
+// --with-stream --with-stream_ssl_preread_module).
+func nginxStreamModule(t *testing.T, nginx string) string {
+	t.Helper()
+	out, err := exec.Command(nginx, "-V").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nginx -V: %v\n%s", err, out)
+	}
+	v := string(out)
+	if !strings.Contains(v, "--with-stream=dynamic") {
+		return ""
+	}
+	dir := "/usr/lib/nginx/modules"
+	if _, after, ok := strings.Cut(v, "--modules-path="); ok {
+		dir, _, _ = strings.Cut(after, " ")
+	}
+	mod := filepath.Join(dir, "ngx_stream_module.so")
+	if _, err := os.Stat(mod); err != nil {
+		t.Fatalf("nginx builds the stream module dynamically and %s is missing: apt-get install libnginx-mod-stream", mod)
+	}
+	return "load_module " + mod + ";\n"
+}
+
 func TestNginxKeepsStatsInside(t *testing.T) {
-	conf := string(mustFiles(t, referenceSettings())[NginxConfig].Content)
-	for _, want := range []string{
-		"location ^~ " + SignalingPath + "/api/v1/stats { deny all; }",
-		"location ^~ " + SignalingPath + "/metrics { deny all; }",
-		"proxy_set_header X-Real-IP $remote_addr;",
-		"proxy_set_header Upgrade $http_upgrade;",
-		"location " + SignalingPath + "/spreed {",
-		fmt.Sprintf("server 127.0.0.1:%d;", PortSignalingHTTP),
-	} {
-		if !strings.Contains(conf, want) {
-			t.Errorf("nginx.conf lacks %q", want)
+	for _, name := range []string{"reference", "turn443-off"} {
+		conf := string(mustFiles(t, settingsCases()[name])[NginxConfig].Content)
+		for _, want := range []string{
+			"location ^~ " + SignalingPath + "/api/v1/stats { deny all; }",
+			"location ^~ " + SignalingPath + "/metrics { deny all; }",
+			"proxy_set_header X-Real-IP $remote_addr;",
+			"proxy_set_header Upgrade $http_upgrade;",
+			"proxy_set_header Connection $http_connection;",
+			"location " + SignalingPath + "/ {",
+			fmt.Sprintf("server 127.0.0.1:%d;", PortSignalingHTTP),
+		} {
+			if !strings.Contains(conf, want) {
+				t.Errorf("%s: nginx.conf lacks %q", name, want)
+			}
 		}
+	}
+}
+
+// TestNginx443Front checks the routing of port 443: with turnOn443 the
+// stream front owns 443 and sends the TURN name to coturn through the
+// PROXY-stripping hop, everything else to the HTTPS server, which trusts
+// the PROXY header only from loopback; without it the HTTPS server owns 443.
+func TestNginx443Front(t *testing.T) {
+	on := string(mustFiles(t, settingsCases()["custom-ports"])[NginxConfig].Content)
+	for _, want := range []string{
+		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    ssl_preread on;\n", PortHTTPS, PortHTTPS),
+		fmt.Sprintf("relay.example.net 127.0.0.1:%d;", PortTURNSLocal),
+		fmt.Sprintf("default 127.0.0.1:%d;", PortHTTPSLocal),
+		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    proxy_pass 127.0.0.1:%d;", PortTURNSLocal, PortTURNS),
+		fmt.Sprintf("listen 127.0.0.1:%d ssl proxy_protocol;\n    set_real_ip_from 127.0.0.1;\n    real_ip_header proxy_protocol;", PortHTTPSLocal),
+	} {
+		if !strings.Contains(on, want) {
+			t.Errorf("turnOn443: nginx.conf lacks %q", want)
+		}
+	}
+	if n := strings.Count(on, "proxy_protocol on;"); n != 1 {
+		t.Errorf("turnOn443: %d servers send PROXY; want only the 443 front", n)
+	}
+	off := string(mustFiles(t, settingsCases()["turn443-off"])[NginxConfig].Content)
+	for _, unwanted := range []string{"stream {", "proxy_protocol", "turn.talk.example.com", strconv.Itoa(PortHTTPSLocal)} {
+		if strings.Contains(off, unwanted) {
+			t.Errorf("turnOn443 false: nginx.conf contains %q", unwanted)
+		}
+	}
+	if !strings.Contains(off, fmt.Sprintf("listen %d ssl;", PortHTTPS)) {
+		t.Errorf("turnOn443 false: the HTTPS server does not listen on %d", PortHTTPS)
 	}
 }
 
@@ -428,6 +496,7 @@ func TestSignalingConfig(t *testing.T) {
 		"apikey = " + fakeSecrets().JanusAPIKey + "\n",
 		"allowall = false\n",
 		"allowed_ips = 127.0.0.1\n",
+		"servers = turn:talk.example.com:3478?transport=udp,turn:talk.example.com:3478?transport=tcp,turns:turn.talk.example.com:443?transport=tcp\n",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("server.conf lacks %q", want)

@@ -26,6 +26,8 @@ const (
 	KeyImages          = "images"
 	KeySignalingSecret = "signalingSecret"
 	KeyTURNSecret      = "turnSecret"
+	KeyTURNOn443       = "turnOn443"
+	KeyTURNDomain      = "turnDomain"
 )
 
 // Settings are the non-secret inputs of a rendering.
@@ -63,6 +65,14 @@ type Settings struct {
 	TURNRelayPorts PortRange
 	// Images overrides DefaultImages by service name.
 	Images map[string]string
+	// TURN443Disabled turns TURN over TLS on port 443 off (config key
+	// turnOn443 = false). The zero value keeps it on, the default: nginx's
+	// stream front on 443 routes the TURN name (TURNDomain) to coturn and
+	// everything else to the HTTPS server.
+	TURN443Disabled bool
+	// TURNDomain is the name TURN over TLS on 443 is reached by (SNI); ""
+	// means "turn." + Domain. The certificate carries it as a second name.
+	TURNDomain string
 	// StateDevice is the block device (e.g. /dev/disk/by-id/scsi-0HC_Volume_123)
 	// that keeps certificates and state across rebuilds; "" for none.
 	StateDevice string
@@ -151,6 +161,20 @@ func (s Settings) EffectiveACMEServer() string {
 	}
 	return LetsEncryptDirectory
 }
+
+// TURN443 reports whether TURN over TLS on port 443 is on (turnOn443).
+func (s Settings) TURN443() bool { return !s.TURN443Disabled }
+
+// TURNName is the TURN name on 443: TURNDomain, or "turn." + Domain.
+func (s Settings) TURNName() string {
+	if s.TURNDomain != "" {
+		return s.TURNDomain
+	}
+	return DefaultTURNPrefix + s.Domain
+}
+
+// DefaultTURNPrefix makes the default TURN name from the domain.
+const DefaultTURNPrefix = "turn."
 
 func (s Settings) janusRTPPorts() PortRange {
 	if s.JanusRTPPorts == (PortRange{}) {

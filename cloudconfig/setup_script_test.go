@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -49,11 +50,79 @@ func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
 			stub("ip", "cat <<'EOF'\n"+ipOutput+"\nEOF\n")
 			stub("dig", `case " $* " in *" @$STUB_DOWN "*) echo ';; communications error'; exit 9;; *" @"*) ;; *) echo 127.0.1.1; exit 0;; esac
 case " $* " in *" A "*) printf '%s' "$STUB_A";; *" AAAA "*) printf '%s' "$STUB_AAAA";; esac; echo`+"\n")
-			cmd := exec.Command(bash, "-c", defs+"\ndns_points_here")
+			cmd := exec.Command(bash, "-c", defs+"\ndns_points_here talk.example.com")
 			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STUB_A="+tt.a, "STUB_AAAA="+tt.aaaa, "STUB_DOWN="+tt.down)
 			err := cmd.Run()
 			if got := err == nil; got != tt.want {
 				t.Errorf("dns_points_here = %v (%v), want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSetupCertificateNames runs the setup script's certificate step with
+// stubbed `ip`, `dig`, `sleep` and `certbot`: with turnOn443 the request
+// waits until the domain AND the TURN name point here and asks for both
+// names in one certificate; without it, for the domain alone.
+func TestSetupCertificateNames(t *testing.T) {
+	bash := requireTool(t, "bash", "apt-get install bash")
+	tests := []struct {
+		name     string
+		settings func(*Settings)
+		resolves string // names whose A record is this host
+		want     string // certbot's -d arguments; "" means certbot must not run
+	}{
+		{"both names resolve", func(*Settings) {}, "talk.example.com turn.talk.example.com",
+			"-d talk.example.com -d turn.talk.example.com"},
+		{"turn name not yet in DNS", func(*Settings) {}, "talk.example.com", ""},
+		{"custom turn name", func(s *Settings) { s.TURNDomain = "relay.example.net" }, "talk.example.com relay.example.net",
+			"-d talk.example.com -d relay.example.net"},
+		{"turnOn443 false", func(s *Settings) { s.TURN443Disabled = true }, "talk.example.com", "-d talk.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := referenceSettings()
+			tt.settings(&s)
+			script := string(mustFiles(t, s)[SetupScript].Content)
+			main := strings.Index(script, "\nmount_state\n")
+			if main < 0 {
+				t.Fatal("cannot find the main section of the setup script")
+			}
+			dir := t.TempDir()
+			bin := filepath.Join(dir, "bin")
+			if err := os.Mkdir(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			stub := func(name, body string) {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stub("ip", "echo '2: eth0    inet 198.51.100.10/32 scope global eth0'\n")
+			// dig [options] @resolver A name: the name after "A".
+			stub("dig", `prev=; for a; do [ "$prev" = A ] && case " $STUB_OK " in *" $a "*) echo 198.51.100.10;; esac; prev=$a; done; exit 0`+"\n")
+			stub("sleep", "exit 0\n")
+			args := filepath.Join(dir, "certbot-args")
+			stub("certbot", `echo "$@" >"$CERTBOT_ARGS"`+"\n")
+			cmd := exec.Command(bash, "-c", script[:main]+"\nle="+ShellQuote(dir)+"\ncertificate")
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STUB_OK="+tt.resolves, "CERTBOT_ARGS="+args)
+			out, err := cmd.CombinedOutput()
+			got, _ := os.ReadFile(args)
+			if tt.want == "" {
+				if err == nil || len(got) > 0 {
+					t.Fatalf("certificate ran certbot (%q) or succeeded (%v) before every name resolved here\n%s", got, err, out)
+				}
+				if !strings.Contains(string(out), "DNS of turn.talk.example.com is not this host") {
+					t.Errorf("the log does not name the unresolved TURN name:\n%s", out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("certificate: %v\n%s", err, out)
+			}
+			ds := regexp.MustCompile(`(?:-d \S+ ?)+`).FindString(string(got))
+			if strings.TrimSpace(ds) != tt.want {
+				t.Errorf("certbot got %q, want the names %q", got, tt.want)
 			}
 		})
 	}

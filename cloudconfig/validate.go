@@ -30,6 +30,7 @@ func (s Settings) Validate() error {
 		s.validateSSHKeys,
 		s.validateSSHCIDRs,
 		s.validatePorts,
+		s.validateTURNDomain,
 		s.validateImages,
 		s.validateStateDevice,
 	}
@@ -250,7 +251,8 @@ func fixedPorts() []struct {
 	}{
 		{"http", PortHTTP}, {"https", PortHTTPS}, {"turn", PortTURN}, {"turns", PortTURNS},
 		{"signaling (loopback)", PortSignalingHTTP}, {"janus websockets (loopback)", PortJanusWS},
-		{"nats (loopback)", PortNATS},
+		{"nats (loopback)", PortNATS}, {"nginx https behind the 443 front (loopback)", PortHTTPSLocal},
+		{"nginx turn hop of the 443 front (loopback)", PortTURNSLocal},
 	}
 }
 
@@ -291,6 +293,26 @@ func (s Settings) validatePorts() error {
 		return configErr(KeyTURNRelayPorts, "%s overlaps %s %s; the two ranges must be disjoint", ranges[1].r, KeyJanusRTPPorts, ranges[0].r)
 	}
 	return nil
+}
+
+// validateTURNDomain checks the TURN name of turnOn443 (turnDomain, or
+// the default turn.<domain>): a host name other than the domain, because
+// the 443 front tells TURN from HTTPS by this name alone.
+func (s Settings) validateTURNDomain() error {
+	if s.TURN443Disabled && s.TURNDomain == "" {
+		return nil
+	}
+	name := s.TURNName()
+	if err := checkFQDN(name); err != nil {
+		if s.TURNDomain == "" {
+			return configErr(KeyTURNDomain, "the default %s%s %v; set turnDomain to a shorter name such as turn.example.com, or turnOn443 to false", DefaultTURNPrefix, s.Domain, err)
+		}
+		return configErr(KeyTURNDomain, "%q %v; want a fully qualified lower-case host name such as turn.example.com", name, err)
+	}
+	if name == s.Domain {
+		return configErr(KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, DefaultTURNPrefix, s.Domain)
+	}
+	return mustGrammar(KeyTURNDomain).Check(-1, name)
 }
 
 func (s Settings) validateImages() error {

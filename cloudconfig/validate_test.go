@@ -71,6 +71,19 @@ func TestSettingsValidate(t *testing.T) {
 		{"rtp has turn", func(s *Settings) { s.JanusRTPPorts = PortRange{3000, 4000} }, KeyJanusRTPPorts, "3478"},
 		{"rtp has janus ws", func(s *Settings) { s.JanusRTPPorts = PortRange{8100, 8200} }, KeyJanusRTPPorts, "8188"},
 		{"relay has turns", func(s *Settings) { s.TURNRelayPorts = PortRange{5000, 6000} }, KeyTURNRelayPorts, "5349"},
+		{"relay has the 443 front's https", func(s *Settings) { s.TURNRelayPorts = PortRange{8400, 8500} }, KeyTURNRelayPorts, "8443"},
+		{"turn domain custom", func(s *Settings) { s.TURNDomain = "relay.example.net" }, "", ""},
+		{"turn domain is the domain", func(s *Settings) { s.TURNDomain = s.Domain }, KeyTURNDomain, "the domain itself"},
+		{"turn domain upper case", func(s *Settings) { s.TURNDomain = "TURN.example.com" }, KeyTURNDomain, "only a-z"},
+		{"turn domain shell", func(s *Settings) { s.TURNDomain = "turn.example.com;reboot" }, KeyTURNDomain, "only a-z"},
+		{"turn domain nginx", func(s *Settings) { s.TURNDomain = "turn.example.com 127.0.0.1:22" }, KeyTURNDomain, "only a-z"},
+		{"turn default too long", func(s *Settings) {
+			s.Domain = strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 57) + ".io"
+		}, KeyTURNDomain, "set turnDomain"},
+		{"turn 443 off ignores the default name", func(s *Settings) {
+			s.Domain = strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 57) + ".io"
+			s.TURN443Disabled = true
+		}, "", ""},
 		{"relay has signaling", func(s *Settings) { s.TURNRelayPorts = PortRange{8080, 8080} }, KeyTURNRelayPorts, "8080"},
 		{"ranges overlap", func(s *Settings) { s.TURNRelayPorts = PortRange{20100, 20200} }, KeyTURNRelayPorts, "overlaps"},
 		{"ranges custom", func(s *Settings) {

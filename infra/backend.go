@@ -106,6 +106,13 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 		if records, err = newDNSRecords(ctx, name, s.Domain, cfg.DNSZone, addrs, labels, child); err != nil {
 			return err
 		}
+		if s.TURN443() { // the TURN name of 443 points at the same host
+			turn, err := newDNSRecords(ctx, name+"-turn", s.TURNName(), cfg.DNSZone, addrs, labels, child)
+			if err != nil {
+				return err
+			}
+			records = append(records, turn...)
+		}
 	}
 	var volume *hcloud.Volume
 	var volumeID pulumi.IDOutput
@@ -134,7 +141,7 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	b.SignalingURL = pulumi.String(cloudconfig.SignalingURL(s.Domain)).ToStringOutput()
 	b.SignalingSecret = secrets.signaling
 	b.TURNSecret = secrets.turn
-	b.TURNServers = turnServers(s.Domain).ToArrayOutput()
+	b.TURNServers = turnServers(s).ToArrayOutput()
 	b.STUNServers = pulumi.ToStringArray(cloudconfig.STUNServers(s.Domain)).ToStringArrayOutput()
 	b.TURNRelayPorts = pulumi.String(effectiveRange(s.TURNRelayPorts, cloudconfig.DefaultTURNRelayPorts)).ToStringOutput()
 	b.JanusRTPPorts = pulumi.String(effectiveRange(s.JanusRTPPorts, cloudconfig.DefaultJanusRTPPorts)).ToStringOutput()
@@ -191,11 +198,11 @@ func (b *TalkBackend) Export(ctx *pulumi.Context) {
 	}
 }
 
-// turnServers are cloudconfig.TURNServers as a Pulumi list of
+// turnServers are cloudconfig.TURNServersFor as a Pulumi list of
 // {schemes, server, protocols} objects (the JSON form `nctalk occ` reads).
-func turnServers(domain string) pulumi.Array {
+func turnServers(s cloudconfig.Settings) pulumi.Array {
 	var out pulumi.Array
-	for _, t := range cloudconfig.TURNServers(domain) {
+	for _, t := range cloudconfig.TURNServersFor(s) {
 		out = append(out, pulumi.StringMap{
 			"schemes":   pulumi.String(t.Schemes),
 			"server":    pulumi.String(t.Server),

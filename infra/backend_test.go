@@ -348,17 +348,19 @@ func TestReverseDNSOnPrimaryIPs(t *testing.T) {
 func TestDNSRecordsOnlyWithZone(t *testing.T) {
 	tests := []struct {
 		name, domain, zone string
-		wantName           string
+		turnOff            bool
+		wantName, wantTURN string // RRset names of the domain and of the TURN name
 	}{
-		{"subdomain", testDomain, testZone, "talk"},
-		{"apex", "example.org", "example.org", "@"},
-		{"deeper", "talk.eu.example.com", testZone, "talk.eu"},
-		{"no zone", testDomain, "", ""},
+		{"subdomain", testDomain, testZone, false, "talk", "turn.talk"},
+		{"apex", "example.org", "example.org", false, "@", "turn"},
+		{"deeper", "talk.eu.example.com", testZone, false, "talk.eu", "turn.talk.eu"},
+		{"turnOn443 false", testDomain, testZone, true, "talk", ""},
+		{"no zone", testDomain, "", false, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig(t)
-			cfg.Settings.Domain, cfg.DNSZone = tt.domain, tt.zone
+			cfg.Settings.Domain, cfg.DNSZone, cfg.Settings.TURN443Disabled = tt.domain, tt.zone, tt.turnOff
 			m := infratest.New(defaultSeed)
 			mustDeploy(t, cfg, m)
 			rrsets := m.OfType(infratest.TypeZoneRrset)
@@ -372,20 +374,23 @@ func TestDNSRecordsOnlyWithZone(t *testing.T) {
 			got := map[string]string{}
 			for _, rr := range rrsets {
 				in := rr.Inputs
-				if str(in["zone"]) != tt.zone || str(in["name"]) != tt.wantName {
-					t.Errorf("%s in zone %s name %s; want zone %s name %s", rr.Name, str(in["zone"]), str(in["name"]), tt.zone, tt.wantName)
-				}
 				recs := in["records"].ArrayValue()
 				if len(recs) != 1 {
 					t.Fatalf("%s has %d records; want 1", rr.Name, len(recs))
 				}
-				got[str(in["type"])] = str(recs[0].ObjectValue()["value"])
+				if str(in["zone"]) != tt.zone {
+					t.Errorf("%s in zone %s; want %s", rr.Name, str(in["zone"]), tt.zone)
+				}
+				got[str(in["name"])+" "+str(in["type"])] = str(recs[0].ObjectValue()["value"])
 				urn := componentURN[:strings.LastIndex(componentURN, "::")] + "$" + infratest.TypeZoneRrset + "::" + rr.Name
 				if !slices.Contains(srv.Dependencies, urn) {
 					t.Errorf("server does not depend on %s (deps %v); DNS must exist before the VM asks for a certificate", rr.Name, srv.Dependencies)
 				}
 			}
-			want := map[string]string{"A": infratest.IPv4Address, "AAAA": "2001:db8:10:20::1"}
+			want := map[string]string{tt.wantName + " A": infratest.IPv4Address, tt.wantName + " AAAA": "2001:db8:10:20::1"}
+			if tt.wantTURN != "" {
+				want[tt.wantTURN+" A"], want[tt.wantTURN+" AAAA"] = infratest.IPv4Address, "2001:db8:10:20::1"
+			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("DNS records = %v; want %v", got, want)
 			}
@@ -582,6 +587,7 @@ func TestOutputsParseForCompanionCommands(t *testing.T) {
 	wantTURN := []cloudconfig.TURNServer{
 		{Schemes: "turn", Server: "talk.example.com:3478", Protocols: "udp,tcp"},
 		{Schemes: "turns", Server: "talk.example.com:5349", Protocols: "tcp"},
+		{Schemes: "turns", Server: "turn.talk.example.com:443", Protocols: "tcp"},
 	}
 	if !slices.Equal(o.TURNServers, wantTURN) {
 		t.Errorf("turnServers = %v; want %v", o.TURNServers, wantTURN)

@@ -9,7 +9,8 @@ import (
 const dnsTTL = 300
 
 // newDNSRecords creates the A and AAAA RRsets of domain in zone, pointing
-// at the primary IPs. The server depends on them, so the name resolves by
+// at the primary IPs; the stack calls it for the domain and, with
+// turnOn443, for the TURN name (resources <name>-turn-dns-A/AAAA). The server depends on them, so the name resolves by
 // the time the VM asks Let's Encrypt for its first certificate.
 func newDNSRecords(ctx *pulumi.Context, name, domain, zone string, addrs publicAddresses, labels pulumi.StringMap, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	var records []pulumi.Resource

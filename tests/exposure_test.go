@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -45,7 +46,7 @@ var listenerTable = map[string]struct {
 	rules    []string // FirewallRules names
 	loopback []int    // loopback-only TCP ports
 }{
-	cloudconfig.ServiceNginx:     {rules: []string{"acme-http", "https"}},
+	cloudconfig.ServiceNginx:     {rules: []string{"acme-http", "https"}, loopback: []int{cloudconfig.PortHTTPSLocal, cloudconfig.PortTURNSLocal}}, // the 443 front's HTTPS server and TURN hop
 	cloudconfig.ServiceCoturn:    {rules: []string{"turn", "turns", "turn-relay"}},
 	cloudconfig.ServiceJanus:     {rules: []string{"janus-rtp"}, loopback: []int{cloudconfig.PortJanusWS}},
 	cloudconfig.ServiceSignaling: {loopback: []int{cloudconfig.PortSignalingHTTP}},
@@ -78,6 +79,12 @@ func allowedListener(s *harness.Stack, name string, so harness.Socket) (bool, st
 		return false, "on loopback, but no port table names it (any process on the host, containers included, reaches it)"
 	}
 	return false, "not in the firewall's port table: open on every address of the VM"
+}
+
+// loopbackOnly reports whether a listener on addr:port is one of nginx's
+// loopback-only ports of the 443 front (turnOn443), bound to loopback.
+func loopbackOnly(addr netip.Addr, port int) bool {
+	return addr.IsLoopback() && (port == cloudconfig.PortHTTPSLocal || port == cloudconfig.PortTURNSLocal)
 }
 
 // TestExposure checks every listening socket of the stack's processes
@@ -135,8 +142,12 @@ func TestExposure(t *testing.T) {
 
 	t.Run("rendered configs name only firewall ports", func(t *testing.T) {
 		nginx := string(s.Rendered[cloudconfig.NginxConfig].Content)
-		for _, m := range regexp.MustCompile(`(?m)^\s*listen\s+(?:\S*:)?(\d+)\b`).FindAllStringSubmatch(nginx, -1) {
-			if port, _ := strconv.Atoi(m[1]); !isPublic(public, "tcp", port) {
+		for _, m := range regexp.MustCompile(`(?m)^\s*listen\s+(\S*:)?(\d+)\b`).FindAllStringSubmatch(nginx, -1) {
+			port, _ := strconv.Atoi(m[2])
+			if m[1] == "127.0.0.1:" && loopbackOnly(netip.MustParseAddr("127.0.0.1"), port) {
+				continue // bound to loopback by the rendered config itself
+			}
+			if !isPublic(public, "tcp", port) {
 				t.Errorf("nginx.conf: %q opens tcp/%d, which the firewall does not allow", m[0], port)
 			}
 		}

@@ -110,7 +110,8 @@ func runVerify(t *testing.T, s *harness.Stack, out outputs.Outputs, extra ...str
 		extra = []string{"--cert-days", "0"}
 	}
 	args := append([]string{"verify", "--json", "--outputs", file, "--ca", s.CAFile,
-		"--resolve", s.Domain + "=127.0.0.1", "--resolve", s.Domain + "=::1"}, extra...)
+		"--resolve", s.Domain + "=127.0.0.1", "--resolve", s.Domain + "=::1",
+		"--resolve", s.Settings.TURNName() + "=127.0.0.1"}, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -175,8 +176,8 @@ func expectGreen(t *testing.T, code int, rep verifyReport) {
 			t.Errorf("%s: %s %q (hint %q)", c.Check, c.Status, c.Reason, c.Hint)
 		}
 	}
-	if code != 0 || !rep.OK || len(rep.Checks) != 8 {
-		t.Fatalf("exit %d, ok %v, %d checks; want 0, true, 8", code, rep.OK, len(rep.Checks))
+	if code != 0 || !rep.OK || len(rep.Checks) != wantChecks {
+		t.Fatalf("exit %d, ok %v, %d checks; want 0, true, %d", code, rep.OK, len(rep.Checks), wantChecks)
 	}
 }
 
@@ -185,8 +186,8 @@ func TestVerifyGreen(t *testing.T) {
 	s := needStack(t)
 	code, rep, _ := runVerify(t, s, s.Outputs)
 	expectGreen(t, code, rep)
-	if len(rep.Checks) != 8 {
-		t.Fatalf("%d checks, want 8", len(rep.Checks))
+	if len(rep.Checks) != wantChecks {
+		t.Fatalf("%d checks, want %d", len(rep.Checks), wantChecks)
 	}
 	if _, reason, _ := rep.check("dns"); !strings.Contains(reason, "--resolve") {
 		t.Errorf("dns reason %q does not say the addresses came from --resolve", reason)
@@ -248,7 +249,7 @@ func TestVerifyWrongTURNSecret(t *testing.T) {
 	out := s.Outputs
 	out.TURNSecret = "not-" + out.TURNSecret
 	code, rep, _ := runVerify(t, s, out)
-	expectOnly(t, code, rep, "turn", nil, "401 Unauthorized", "udp", "tcp", "tls")
+	expectOnly(t, code, rep, "turn", []string{"turn-443"}, "401 Unauthorized", "udp", "tcp", "tls")
 }
 
 // TestVerifyBadCertificate swaps nginx's certificate (coturn keeps its own
@@ -376,3 +377,8 @@ func TestVerifyNATSDown(t *testing.T) {
 		time.Sleep(10 * time.Second)
 	}
 }
+
+// wantChecks is the number of checks `nctalk verify` reports (its package
+// is internal to cmd/nctalk): dns, tls, signaling, backend-secret,
+// websocket, stun, turn, turn-443, exposure.
+const wantChecks = 9

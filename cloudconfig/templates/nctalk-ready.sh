@@ -22,14 +22,21 @@ turns() {
   timeout 5 openssl s_client -connect 127.0.0.1:{{.Ports.TURNS}} -servername "$domain"{{if not .ACMEStaging}} \
     -verify_return_error -verify_hostname "$domain"{{end}} </dev/null >/dev/null 2>&1
 }
+{{- if .TURN443}}
+turn443() { # STUN binding over TLS through nginx's 443 front, by the TURN name
+  { printf "\x00\x01\x00\x00\x21\x12\xa4\x42nctalkready0"; sleep 1; } |
+    timeout 5 openssl s_client -quiet -no_ign_eof -connect 127.0.0.1:{{.Ports.HTTPS}} -servername {{sh .TURNDomain}} 2>/dev/null |
+    od -An -tx1 -N2 | grep -q '01 01'
+}
+{{- end}}
 for _ in $(seq 60); do
   failing=
-  for check in signaling janus nats turn turns; do "$check" || failing+=" $check"; done
+  for check in signaling janus nats turn turns{{if .TURN443}} turn443{{end}}; do "$check" || failing+=" $check"; done
   [ -z "$failing" ] && break
   sleep 5
 done
 if [ -z "$failing" ]; then
-  msg="nctalk: ready after ${SECONDS}s: $url (signaling, janus, nats, turn, turns answer)"
+  msg="nctalk: ready after ${SECONDS}s: $url (signaling, janus, nats, turn, turns{{if .TURN443}}, turn443{{end}} answer)"
   mkdir -p {{sh (dir .Paths.ReadyMarker)}} && echo "$msg" >{{sh .Paths.ReadyMarker}}
 else
   msg="nctalk: NOT ready after ${SECONDS}s, failing:$failing"

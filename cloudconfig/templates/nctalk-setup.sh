@@ -2,6 +2,7 @@
 # nctalk-setup (nctalk-setup.service: first boot, every boot, 60 s after a failure)
 set -euo pipefail
 domain={{sh .Domain}}
+names=({{sh .Domain}}{{if .TURN443}} {{sh .TURNDomain}}{{end}})
 acme={{sh .ACMEServer}}
 resolvers=({{range $i, $r := .Resolvers}}{{if $i}} {{end}}{{sh $r}}{{end}})
 le={{sh .Paths.LetsEncryptDir}}
@@ -80,12 +81,12 @@ prepare_files() {
 }
 
 {{/* Succeeds when the first public resolver that answers gives only this
-host's addresses for $domain. Not the local resolver: cloud-init's
+host's addresses for the name $1. Not the local resolver: cloud-init's
 manage_etc_hosts and systemd-resolved answer the own name locally. */ -}}
 dns_points_here() {
   own=$(ip -o addr show scope global | awk '{print $4}' | cut -d/ -f1)
   for r in "${resolvers[@]}"; do
-    found=$(dig +short +time=3 +tries=1 @"$r" A "$domain" && dig +short +time=3 +tries=1 @"$r" AAAA "$domain") || continue
+    found=$(dig +short +time=3 +tries=1 @"$r" A "$1" && dig +short +time=3 +tries=1 @"$r" AAAA "$1") || continue
     found=$(grep -E '^([0-9.]+|[0-9a-f.]*:[0-9a-f:.]*)$' <<<"$found" || true) # drop CNAMEs
     [ -n "$found" ] || continue
     for a in $found; do grep -qxF "$a" <<<"$own" || return 1; done
@@ -94,23 +95,33 @@ dns_points_here() {
   return 1
 }
 
+has_names() { # the live certificate holds every name
+  for n in "${names[@]}"; do
+    openssl x509 -in "$le/live/$domain/cert.pem" -noout -checkhost "$n" | grep -q ' does match' || return 1
+  done
+}
+
 certificate() {
   conf=$le/renewal/$domain.conf
-  if [ -e "$conf" ] && grep -qxF "server = $acme" "$conf"; then
-    log "certificate: $domain from $acme is on hand"
+  if [ -e "$conf" ] && grep -qxF "server = $acme" "$conf" && has_names; then
+    log "certificate: ${names[*]} from $acme is on hand"
     return 0
   fi
-  log "DNS: waiting until $domain points here (asking ${resolvers[*]})"
-  for i in $(seq {{.DNSWaitRounds}}); do
-    dns_points_here && break
-    [ "$i" = {{.DNSWaitRounds}} ] && fail "DNS of $domain is not this host after {{.DNSWaitMinutes}} min"
-    sleep 10
+  d=()
+  for n in "${names[@]}"; do
+    d+=(-d "$n")
+    log "DNS: waiting until $n points here (asking ${resolvers[*]})"
+    for i in $(seq {{.DNSWaitRounds}}); do
+      dns_points_here "$n" && break
+      [ "$i" = {{.DNSWaitRounds}} ] && fail "DNS of $n is not this host after {{.DNSWaitMinutes}} min"
+      sleep 10
+    done
+    log "DNS: $n points here"
   done
-  log "DNS: $domain points here"
   retry 4 30 certbot certbot certonly -n --agree-tos --no-eff-email -m {{sh .ACMEEmail}} --server "$acme" \
-    --webroot -w {{sh .Paths.ACMEWebroot}} --cert-name "$domain" -d "$domain" --deploy-hook "$hook" --force-renewal ||
-    fail "no certificate for $domain from $acme (/var/log/letsencrypt)"
-  log "certificate: issued for $domain by $acme"
+    --webroot -w {{sh .Paths.ACMEWebroot}} --cert-name "$domain" "${d[@]}" --deploy-hook "$hook" --force-renewal ||
+    fail "no certificate for ${names[*]} from $acme (/var/log/letsencrypt)"
+  log "certificate: issued for ${names[*]} by $acme"
 }
 
 rm -f {{sh .Paths.ReadyMarker}}

@@ -64,7 +64,7 @@ var renderKeys = []string{
 	cloudconfig.KeyACMEStaging, cloudconfig.KeyACMEServer, cloudconfig.KeyRegistryMirror, cloudconfig.KeySSHPublicKeys, cloudconfig.KeySSHAllowedCIDRs,
 	cloudconfig.KeySSHPort, cloudconfig.KeyJanusRTPPorts, cloudconfig.KeyTURNRelayPorts,
 	cloudconfig.KeyImages, cloudconfig.KeySignalingSecret, cloudconfig.KeyTURNSecret,
-	cloudconfig.KeyStateDevice,
+	cloudconfig.KeyStateDevice, cloudconfig.KeyTURNOn443, cloudconfig.KeyTURNDomain,
 }
 
 // cloudOnlyKeys are the stack's Hetzner keys; render accepts and ignores
@@ -166,7 +166,7 @@ func printNextcloudValues(w io.Writer, s cloudconfig.Settings, sec cloudconfig.S
 	for _, stun := range cloudconfig.STUNServers(s.Domain) {
 		fmt.Fprintf(w, "  STUN server: %s\n", stun)
 	}
-	for _, turn := range cloudconfig.TURNServers(s.Domain) {
+	for _, turn := range cloudconfig.TURNServersFor(s) {
 		fmt.Fprintf(w, "  TURN server: %s %s %s\n", turn.Schemes, turn.Server, turn.Protocols)
 	}
 	fmt.Fprintf(w, "  TURN secret: %s\n", sec.TURNSecret)
@@ -245,6 +245,7 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 		return nil
 	}
 	var sshPort string
+	turnOn443 := true
 	errs := []error{
 		decode(cloudconfig.KeyDomain, &s.Domain, "a host name such as talk.example.com"),
 		decode(cloudconfig.KeyNextcloudURLs, &s.NextcloudURLs, "a list of URLs such as [https://cloud.example.com]"),
@@ -261,10 +262,13 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 		decode(cloudconfig.KeyStateDevice, &s.StateDevice, "a device path such as /dev/disk/by-id/…"),
 		decode(cloudconfig.KeySignalingSecret, &sec.SignalingSecret, "a string"),
 		decode(cloudconfig.KeyTURNSecret, &sec.TURNSecret, "a string"),
+		decode(cloudconfig.KeyTURNOn443, &turnOn443, "true or false"),
+		decode(cloudconfig.KeyTURNDomain, &s.TURNDomain, "a host name such as turn.example.com"),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return s, sec, err
 	}
+	s.TURN443Disabled = !turnOn443
 	if sshPort != "" {
 		p, err := strconv.Atoi(sshPort)
 		if err != nil {

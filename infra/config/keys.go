@@ -63,6 +63,8 @@ func AllKeys() []string {
 		cloudconfig.KeyTURNSecret,
 		cloudconfig.KeyJanusRTPPorts,
 		cloudconfig.KeyTURNRelayPorts,
+		cloudconfig.KeyTURNOn443,
+		cloudconfig.KeyTURNDomain,
 		cloudconfig.KeyImages,
 	}
 }
@@ -88,6 +90,8 @@ func Defaults() map[string]any {
 		cloudconfig.KeyTURNSecret:      "",
 		cloudconfig.KeyJanusRTPPorts:   cloudconfig.DefaultJanusRTPPorts.String(),
 		cloudconfig.KeyTURNRelayPorts:  cloudconfig.DefaultTURNRelayPorts.String(),
+		cloudconfig.KeyTURNOn443:       true,
+		cloudconfig.KeyTURNDomain:      "",
 		cloudconfig.KeyImages:          map[string]any{},
 	}
 }

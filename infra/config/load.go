@@ -147,6 +147,10 @@ func read(ctx *pulumi.Context) (Config, error) {
 	r.secret(cloudconfig.KeyTURNSecret, &c.TURNSecret)
 	r.portRange(cloudconfig.KeyJanusRTPPorts, &s.JanusRTPPorts)
 	r.portRange(cloudconfig.KeyTURNRelayPorts, &s.TURNRelayPorts)
+	turnOn443 := true
+	r.boolean(cloudconfig.KeyTURNOn443, &turnOn443)
+	s.TURN443Disabled = !turnOn443
+	r.str(cloudconfig.KeyTURNDomain, &s.TURNDomain)
 	r.object(cloudconfig.KeyImages, &s.Images, "`pulumi config set --path 'images.janus' <image:tag>`")
 
 	if len(r.errs) > 0 {

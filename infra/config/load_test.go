@@ -118,6 +118,8 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"turnSecret":      "givenTurnSecret0123456789abcde",
 		"janusRtpPorts":   "30000-30500",
 		"turnRelayPorts":  "40000-40100",
+		"turnOn443":       "false",
+		"turnDomain":      "relay.example.org",
 		"images":          `{"nats":"nats:2.11.10-alpine"}`,
 	}
 	if got, want := slices.Sorted(maps.Keys(cfg)), slices.Sorted(slices.Values(AllKeys())); !slices.Equal(got, want) {
@@ -130,12 +132,12 @@ func TestLoadReadsEveryKey(t *testing.T) {
 	s := c.Settings
 	got := []any{s.Domain, s.NextcloudURLs, s.ACMEEmail, s.ACMEStaging, s.ACMEServer, s.RegistryMirror, c.Location, c.ServerType, c.Image,
 		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize, c.KeepOnTeardown,
-		c.SignalingSecret.Reveal(), c.TURNSecret.Reveal(), s.JanusRTPPorts, s.TURNRelayPorts, s.Images}
+		c.SignalingSecret.Reveal(), c.TURNSecret.Reveal(), s.JanusRTPPorts, s.TURNRelayPorts, !s.TURN443Disabled, s.TURNDomain, s.Images}
 	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", false,
 		"https://acme.example.org/directory", "https://mirror.example.org:5000", "hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20, false,
 		"givenSignalingSecret0123456789", "givenTurnSecret0123456789abcde",
 		cloudconfig.PortRange{First: 30000, Last: 30500}, cloudconfig.PortRange{First: 40000, Last: 40100},
-		map[string]string{"nats": "nats:2.11.10-alpine"}}
+		false, "relay.example.org", map[string]string{"nats": "nats:2.11.10-alpine"}}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("key %s = %#v; want %#v", AllKeys()[i], got[i], want[i])
@@ -180,6 +182,10 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"rtp range fixed port", map[string]string{"janusRtpPorts": "3000-4000"}, nil, nil, "janusRtpPorts", "3478"},
 		{"ranges overlap", map[string]string{"turnRelayPorts": "20050-20200"}, nil, nil, "turnRelayPorts", "overlaps"},
 		{"dns zone foreign", map[string]string{"dnsZone": "example.net"}, nil, nil, "dnsZone", "does not contain"},
+		{"turnOn443 not bool", map[string]string{"turnOn443": "yes please"}, nil, nil, "turnOn443", "true or false"},
+		{"turn domain is the domain", map[string]string{"turnDomain": "talk.example.com"}, nil, nil, "turnDomain", "the domain itself"},
+		{"turn domain hostile", map[string]string{"turnDomain": "turn.example.com;reboot"}, nil, nil, "turnDomain", "a-z"},
+		{"turn domain outside the zone", map[string]string{"dnsZone": "example.com", "turnDomain": "turn.example.net"}, nil, nil, "turnDomain", "outside dnsZone"},
 		{"dns zone trailing dot", map[string]string{"dnsZone": "example.com."}, nil, nil, "dnsZone", "trailing dot"},
 		{"volume too small", map[string]string{"volumeSize": "5"}, nil, nil, "volumeSize", "10-10240"},
 		{"volume too large", map[string]string{"volumeSize": "20000"}, nil, nil, "volumeSize", "10-10240"},

@@ -126,6 +126,9 @@ func (c Config) validateDNSZone() error {
 	if d := c.Settings.Domain; d != z && !strings.HasSuffix(d, "."+z) {
 		return keyErr(KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
 	}
+	if t := c.Settings.TURNName(); c.Settings.TURN443() && t != z && !strings.HasSuffix(t, "."+z) {
+		return keyErr(cloudconfig.KeyTURNDomain, "%q is outside dnsZone %q, which gets its A and AAAA records; want a name in the zone such as turn.%s, or turnOn443 false", t, z, c.Settings.Domain)
+	}
 	return nil
 }
 

@@ -257,6 +257,7 @@ func checkPortsFree() error {
 		{"tcp", cloudconfig.PortHTTP}, {"tcp", cloudconfig.PortHTTPS}, {"tcp", cloudconfig.PortTURN},
 		{"udp", cloudconfig.PortTURN}, {"tcp", cloudconfig.PortTURNS}, {"tcp", cloudconfig.PortSignalingHTTP},
 		{"tcp", cloudconfig.PortJanusWS}, {"tcp", cloudconfig.PortNATS},
+		{"tcp", cloudconfig.PortHTTPSLocal}, {"tcp", cloudconfig.PortTURNSLocal},
 	}
 	for _, p := range ports {
 		addr := fmt.Sprintf("127.0.0.1:%d", p.port)
@@ -284,7 +285,11 @@ func checkPortsFree() error {
 // certificate into the Let's Encrypt layout and the coturn TLS copy, and the
 // hosts file and CA bundle the daemons see.
 func (s *Stack) layOut() error {
-	changes, err := Transform(s.Files, TransformEnv{Domain: s.Domain})
+	streamModule, err := NginxStreamModule(s.imageRoot)
+	if err != nil {
+		return err
+	}
+	changes, err := Transform(s.Files, TransformEnv{Domain: s.Domain, NginxStreamModule: streamModule})
 	if err != nil {
 		return err
 	}
@@ -327,7 +332,7 @@ func (s *Stack) layOut() error {
 		}
 	}
 
-	cert, err := s.CA.Issue(s.Domain)
+	cert, err := s.CA.Issue(s.certNames()...)
 	if err != nil {
 		return err
 	}
@@ -345,7 +350,8 @@ func (s *Stack) layOut() error {
 		}
 	}
 
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost %[1]s %[2]s\n::1\tlocalhost ip6-localhost %[1]s %[2]s\n", s.Domain, s.opts.NextcloudHost)
+	names := strings.Join(append(s.certNames(), s.opts.NextcloudHost), " ")
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost %[1]s\n::1\tlocalhost ip6-localhost %[1]s\n", names)
 	if err := os.WriteFile(filepath.Join(s.root, "hosts"), []byte(hosts), 0o644); err != nil {
 		return fmt.Errorf("write hosts: %w", err)
 	}
@@ -425,7 +431,7 @@ func (s *Stack) buildOutputs() error {
 		SignalingURL:      cloudconfig.SignalingURL(s.Domain),
 		SignalingSecret:   s.Secrets.SignalingSecret,
 		TURNSecret:        s.Secrets.TURNSecret,
-		TURNServers:       cloudconfig.TURNServers(s.Domain),
+		TURNServers:       cloudconfig.TURNServersFor(s.Settings),
 		STUNServers:       cloudconfig.STUNServers(s.Domain),
 		TURNRelayPorts:    s.TURNRelayPorts().String(),
 		JanusRTPPorts:     s.JanusRTPPorts().String(),
@@ -651,7 +657,7 @@ func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn
 	if err != nil {
 		return nil, err
 	}
-	if host == s.Domain || host == s.opts.NextcloudHost || host == "localhost" {
+	if host == s.Domain || host == s.opts.NextcloudHost || host == "localhost" || (s.Settings.TURN443() && host == s.Settings.TURNName()) {
 		host = "127.0.0.1"
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
@@ -659,6 +665,15 @@ func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, network, net.JoinHostPort(host, port))
+}
+
+// certNames are the names of the stack's certificate, as the setup script
+// asks Let's Encrypt for them: the domain, and the TURN name with turnOn443.
+func (s *Stack) certNames() []string {
+	if s.Settings.TURN443() {
+		return []string{s.Domain, s.Settings.TURNName()}
+	}
+	return []string{s.Domain}
 }
 
 // TLSConfig trusts only the test CA and checks the domain's certificate.

@@ -66,6 +66,12 @@ func (s *Stack) DialTURN(transport TURNTransport, username, password string) (*T
 	default:
 		return nil, fmt.Errorf("unknown TURN transport %q", transport)
 	}
+	return newTURNClient(conn, server, username, password, s.Domain)
+}
+
+// newTURNClient starts a pion/turn client on conn; server is host:port as
+// the client reports it.
+func newTURNClient(conn net.PacketConn, server, username, password, realm string) (*TURNClient, error) {
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	client, err := turn.NewClient(&turn.ClientConfig{
@@ -74,7 +80,7 @@ func (s *Stack) DialTURN(transport TURNTransport, username, password string) (*T
 		Conn:           conn,
 		Username:       username,
 		Password:       password,
-		Realm:          s.Domain,
+		Realm:          realm,
 		RTO:            200 * time.Millisecond,
 		LoggerFactory:  lf,
 	})

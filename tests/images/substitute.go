@@ -21,7 +21,7 @@ type file struct {
 // plus what the entrypoints need (bash for coturn's and signaling's,
 // util-linux's setpriv in place of su-exec, CA certificates).
 var packages = []string{
-	"bash", "ca-certificates", "coturn", "janus", "libcap2-bin", "nats-server", "nginx",
+	"bash", "ca-certificates", "coturn", "janus", "libcap2-bin", "libnginx-mod-stream", "nats-server", "nginx",
 	"nextcloud-spreed-signaling", "util-linux",
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net/http"
 	"reflect"
@@ -227,6 +228,26 @@ func TestExitCode(t *testing.T) {
 	empty := Report{OK: true}
 	if ExitCode(pass) != 0 || ExitCode(failed) != 1 || ExitCode(empty) != 1 {
 		t.Fatalf("exit codes %d %d %d, want 0 1 1", ExitCode(pass), ExitCode(failed), ExitCode(empty))
+	}
+}
+
+// TestTURNProbesOn443 splits the TURN entries: the turns entry on 443
+// (turnOn443) is the turn-443 check's, over TLS with the TURN name; the
+// turn check keeps coturn's own ports.
+func TestTURNProbesOn443(t *testing.T) {
+	s := cloudconfig.Settings{Domain: "talk.example.com"}
+	probes, _ := turnProbes(cloudconfig.TURNServersFor(s))
+	on443, rest := turnProbesOn443(probes)
+	if fmt.Sprint(on443) != "[tls turn.talk.example.com:443]" {
+		t.Errorf("probes on 443 = %v; want [tls turn.talk.example.com:443]", on443)
+	}
+	if fmt.Sprint(rest) != "[udp talk.example.com:3478 tcp talk.example.com:3478 tls talk.example.com:5349]" {
+		t.Errorf("other probes = %v", rest)
+	}
+	s.TURN443Disabled = true
+	probes, _ = turnProbes(cloudconfig.TURNServersFor(s))
+	if on443, _ := turnProbesOn443(probes); len(on443) != 0 {
+		t.Errorf("turnOn443 false: probes on 443 = %v; want none", on443)
 	}
 }
 

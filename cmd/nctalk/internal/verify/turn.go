@@ -169,6 +169,7 @@ func checkTURN(ctx context.Context, e *env) Result {
 		relay = r
 	}
 	probes, warnings := turnProbes(e.opts.Outputs.TURNServers)
+	_, probes = turnProbesOn443(probes) // 443 is the turn-443 check's
 	if len(probes) == 0 {
 		return fail("the stack outputs list no TURN server Talk can use", "turnServers is missing from the outputs")
 	}
@@ -225,6 +226,7 @@ func checkTURN(ctx context.Context, e *env) Result {
 		}
 		r := fail(strings.Join(failParts, "; "), hint)
 		r.Warnings = warnings
+		r.authFailed = authFailed
 		return r
 	}
 	r := ok(fmt.Sprintf("%s (inside %s)", strings.Join(okParts, ", "), relay))

@@ -35,7 +35,7 @@ const (
 )
 
 // Checks lists every check in report order.
-var Checks = []CheckID{CheckDNS, CheckTLS, CheckSignaling, CheckBackendSecret, CheckWebSocket, CheckSTUN, CheckTURN, CheckExposure}
+var Checks = []CheckID{CheckDNS, CheckTLS, CheckSignaling, CheckBackendSecret, CheckWebSocket, CheckSTUN, CheckTURN, CheckTURN443, CheckExposure}
 
 // titles are the human names of the checks.
 var titles = map[CheckID]string{
@@ -46,6 +46,7 @@ var titles = map[CheckID]string{
 	CheckWebSocket:     "WebSocket hello",
 	CheckSTUN:          "STUN",
 	CheckTURN:          "TURN allocations",
+	CheckTURN443:       "TURN over TLS on 443",
 	CheckExposure:      "internal ports closed",
 }
 
@@ -79,6 +80,10 @@ type Result struct {
 	// unreachable marks a signaling failure where the endpoint did not
 	// answer at all, so the checks behind it are skipped.
 	unreachable bool
+	// authFailed marks a TURN failure where coturn refused the credentials
+	// made from turnSecret: the turn-443 check, which would fail the same
+	// way, is skipped.
+	authFailed bool
 }
 
 // OK reports whether the check passed.
@@ -204,7 +209,6 @@ func Run(ctx context.Context, opts Options) Report {
 		CheckDNS:      checkDNS,
 		CheckTLS:      checkTLS,
 		CheckSTUN:     checkSTUN,
-		CheckTURN:     checkTURN,
 		CheckExposure: checkExposure,
 	}
 	for id, f := range independent {
@@ -214,6 +218,20 @@ func Run(ctx context.Context, opts Options) Report {
 			run(id, f)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		run(CheckTURN, checkTURN)
+		mu.Lock()
+		turn := results[CheckTURN]
+		mu.Unlock()
+		if turn.authFailed {
+			record(Result{Check: CheckTURN443, Title: titles[CheckTURN443], Status: StatusSkip,
+				Reason: "not run: coturn refused the stack's TURN credentials (see check " + string(CheckTURN) + ")"})
+			return
+		}
+		run(CheckTURN443, checkTURN443)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
