@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,7 +167,7 @@ type dnsServer struct {
 
 // startDNS answers A queries for domain with addr and nothing else. Only one
 // per process: challtestsrv registers its handler on miekg/dns's global mux.
-func startDNS(t *testing.T, logw io.Writer, domain, addr string) *dnsServer {
+func startDNS(t *testing.T, logw io.Writer, addr string, names ...string) *dnsServer {
 	t.Helper()
 	port := freePort(t)
 	srv, err := challtestsrv.New(challtestsrv.Config{
@@ -178,15 +179,17 @@ func startDNS(t *testing.T, logw io.Writer, domain, addr string) *dnsServer {
 	}
 	srv.SetDefaultDNSIPv4("")
 	srv.SetDefaultDNSIPv6("")
-	srv.AddDNSARecord(domain, []string{addr})
+	for _, n := range names {
+		srv.AddDNSARecord(n, []string{addr})
+	}
 	srv.Run()
 	t.Cleanup(srv.Shutdown)
 	return &dnsServer{srv: srv, port: port}
 }
 
 // startStaticDNS is a second DNS view on its own mux (UDP and TCP): A
-// queries for domain answer addr, everything else is empty.
-func startStaticDNS(t *testing.T, domain, addr string) int {
+// queries for the names answer addr, everything else is empty.
+func startStaticDNS(t *testing.T, addr string, names ...string) int {
 	t.Helper()
 	mux := dns.NewServeMux()
 	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
@@ -194,7 +197,7 @@ func startStaticDNS(t *testing.T, domain, addr string) int {
 		m.SetReply(r)
 		m.Authoritative = true
 		for _, q := range r.Question {
-			if q.Qtype == dns.TypeA && strings.EqualFold(q.Name, dns.Fqdn(domain)) {
+			if q.Qtype == dns.TypeA && slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(q.Name, dns.Fqdn(n)) }) {
 				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(addr)})
 			}
 		}

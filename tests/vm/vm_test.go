@@ -163,8 +163,10 @@ func TestFirstBoot(t *testing.T) {
 	m := newMachine(t, filepath.Join(work, "vm1"), img, "", sshKey)
 	// Public DNS as the guest sees it (the record points at the guest), and
 	// as Pebble sees it (the guest's port 80 is a host port on loopback).
-	guestDNS := startDNS(t, logs, testDomain, guestAddr)
-	pebbleDNS := startStaticDNS(t, testDomain, "127.0.0.1")
+	// Both certificate names: the domain and, with turnOn443, the TURN name.
+	names := []string{testDomain, settings.TURNName()}
+	guestDNS := startDNS(t, logs, guestAddr, names...)
+	pebbleDNS := startStaticDNS(t, "127.0.0.1", names...)
 	acme := startPebble(t, logs, tlsCert, m.fwd["tcp/80"], pebbleDNS)
 	settings.ACMEServer = acme.directory()
 
@@ -526,13 +528,13 @@ func guestPhases(t *testing.T, m *machine) *phases {
 	j := m.mustSSH(time.Minute, "journalctl -b -u nctalk-setup -o short-monotonic --no-hostname")
 	re := regexp.MustCompile(`^\[\s*([0-9.]+)\] nctalk-setup\[\d+\]: nctalk-setup: (.*)$`)
 	marks := map[string]string{
-		"start":                                "setup: start",
-		"containers: pulling images":           "setup: pull and compose up begins",
-		"containers: up":                       "setup: images pulled, compose up done",
-		"DNS: ":                                "setup: DNS wait begins",
-		"certificate: issued":                  "setup: certificate issued",
-		"certificate: " + testDomain + " from": "setup: certificate on hand",
-		"ready":                                "setup: ready marker written",
+		"start":                            "setup: start",
+		"containers: pulling images":       "setup: pull and compose up begins",
+		"containers: up":                   "setup: images pulled, compose up done",
+		"DNS: ":                            "setup: DNS wait begins",
+		"certificate: issued":              "setup: certificate issued",
+		"certificate: " + testDomain + " ": "setup: certificate on hand",
+		"ready":                            "setup: ready marker written",
 	}
 	for _, line := range strings.Split(j, "\n") {
 		mm := re.FindStringSubmatch(line)
