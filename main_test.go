@@ -199,9 +199,10 @@ func TestDevExampleDeploys(t *testing.T) {
 	}
 }
 
-// TestREADMEDocumentsConfigAndOutputs keeps the README's tables complete.
+// TestREADMEDocumentsConfigAndOutputs keeps the configuration and output
+// tables (docs/configuration.md) complete.
 func TestREADMEDocumentsConfigAndOutputs(t *testing.T) {
-	raw, err := os.ReadFile("README.md")
+	raw, err := os.ReadFile("docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,19 +216,19 @@ func TestREADMEDocumentsConfigAndOutputs(t *testing.T) {
 	} {
 		body := section(readme, c.section)
 		if body == "" {
-			t.Errorf("README has no section %q", c.section)
+			t.Errorf("docs/configuration.md has no section %q", c.section)
 			continue
 		}
 		for _, k := range c.keys {
 			row := regexp.MustCompile("(?m)^\\|\\s*`" + regexp.QuoteMeta(k) + "`\\s*\\|")
 			if !row.MatchString(body) {
-				t.Errorf("README section %q has no table row for `%s`", c.section, k)
+				t.Errorf("docs/configuration.md section %q has no table row for `%s`", c.section, k)
 			}
 		}
 	}
 }
 
-// section returns the body of the README's "## title" section.
+// section returns the body of a document's "## title" section.
 func section(readme, title string) string {
 	_, rest, ok := strings.Cut(readme, "\n## "+title+"\n")
 	if !ok {

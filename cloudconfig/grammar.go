@@ -11,7 +11,7 @@ import (
 // characters its values may hold and how long a value and the key's list
 // may be. Validate checks it before the key's own structural check (host
 // name, URL, e-mail address, OpenSSH key, CIDR, image reference, device
-// path), so no value outside it reaches a template. README's "Value
+// path), so no value outside it reaches a template. docs/configuration.md's "Value
 // grammar" table is checked against Grammars by a test.
 type Grammar struct {
 	// Key is the config key (or secret name).

@@ -15,7 +15,7 @@ func TestREADMEValueGrammarIsGrammars(t *testing.T) {
 	body := readmeSection(t, "## Configuration reference")
 	_, table, ok := strings.Cut(body, "\n### Value grammar\n")
 	if !ok {
-		t.Fatal("README's Configuration reference has no \"### Value grammar\" subsection")
+		t.Fatal("docs/configuration.md's Configuration reference has no \"### Value grammar\" subsection")
 	}
 	var rows [][]string
 	for _, line := range strings.Split(table, "\n") {
@@ -30,7 +30,7 @@ func TestREADMEValueGrammarIsGrammars(t *testing.T) {
 		rows = append(rows, cells)
 	}
 	if len(rows) != len(Grammars) {
-		t.Fatalf("README's grammar table has %d rows, Grammars %d", len(rows), len(Grammars))
+		t.Fatalf("docs/configuration.md's grammar table has %d rows, Grammars %d", len(rows), len(Grammars))
 	}
 	for i, g := range Grammars {
 		entries := "—"
@@ -39,12 +39,12 @@ func TestREADMEValueGrammarIsGrammars(t *testing.T) {
 		}
 		want := []string{"`" + g.Key + "`", g.Chars, strconv.Itoa(g.MaxBytes), entries}
 		if len(rows[i]) < len(want) {
-			t.Errorf("README grammar row %d = %q, want it to start with %q", i+1, rows[i], want)
+			t.Errorf("docs/configuration.md grammar row %d = %q, want it to start with %q", i+1, rows[i], want)
 			continue
 		}
 		for j, w := range want {
 			if rows[i][j] != w {
-				t.Errorf("README grammar row %d column %d = %q, want %q", i+1, j+1, rows[i][j], w)
+				t.Errorf("docs/configuration.md grammar row %d column %d = %q, want %q", i+1, j+1, rows[i][j], w)
 			}
 		}
 	}
@@ -75,7 +75,7 @@ func TestGrammarsCoverEveryStringKey(t *testing.T) {
 		}
 		key, ok := settingsFieldKeys[f.Name]
 		if !ok {
-			t.Errorf("Settings.%s holds strings but has no entry in settingsFieldKeys: give its key a row in Grammars (and README's Value grammar table) and an entry in stringKeys", f.Name)
+			t.Errorf("Settings.%s holds strings but has no entry in settingsFieldKeys: give its key a row in Grammars (and the Value grammar table in docs/configuration.md) and an entry in stringKeys", f.Name)
 			continue
 		}
 		if _, ok := GrammarOf(key); !ok {

@@ -12,7 +12,7 @@ const (
 	ServiceNginx     = "nginx"
 )
 
-// DefaultImages pins the container image of every service. The README's
+// DefaultImages pins the container image of every service. docs/architecture.md's
 // "What runs on the VM" table explains each choice; tests/images keeps each
 // image's contract (binary path, entrypoint, user, file capabilities) with
 // the upstream Dockerfile line it comes from.

@@ -7,7 +7,7 @@ import (
 )
 
 // Fixed public ports of the backend. The firewall (infra), the host firewall
-// (nftables), coturn, nginx and the README all derive from these constants
+// (nftables), coturn, nginx and docs/architecture.md all derive from these constants
 // and from the ranges in Settings; nothing else spells these numbers.
 const (
 	PortHTTP  = 80   // ACME HTTP-01 challenges and the redirect to HTTPS
@@ -121,7 +121,7 @@ func (r Rule) PortString() string {
 
 // FirewallRules is the one port table of the backend: every inbound port the
 // host must accept. The Hetzner firewall, the host's nftables rules and the
-// README's port table are all built from it.
+// port table in docs/architecture.md are all built from it.
 func FirewallRules(s Settings) []Rule {
 	single := func(p int) PortRange { return PortRange{First: p, Last: p} }
 	return []Rule{

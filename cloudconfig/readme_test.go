@@ -2,22 +2,35 @@ package cloudconfig
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// readmeSection returns the body of the README section with the given
-// heading, up to the next "## " heading.
+// readmeSection returns the body of the documentation section with the
+// given heading (in README.md or a file of docs/), up to the next "## "
+// heading.
 func readmeSection(t *testing.T, heading string) string {
 	t.Helper()
-	raw, err := os.ReadFile("../README.md")
+	files, err := filepath.Glob("../docs/*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, body, ok := strings.Cut(string(raw), "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("README has no %q section", heading)
+	var body string
+	found := false
+	for _, f := range append([]string{"../README.md"}, files...) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, b, ok := strings.Cut(string(raw), "\n"+heading+"\n"); ok {
+			body, found = b, true
+			break
+		}
+	}
+	if !found {
+		t.Fatalf("neither README.md nor docs/ has a %q section", heading)
 	}
 	if i := strings.Index(body, "\n## "); i >= 0 {
 		body = body[:i]
@@ -63,7 +76,7 @@ func TestREADMEPortTableIsFirewallRules(t *testing.T) {
 	rules := FirewallRules(Settings{})
 	rows := ts[0]
 	if len(rows) != len(rules) {
-		t.Fatalf("README lists %d public ports, FirewallRules %d", len(rows), len(rules))
+		t.Fatalf("docs/architecture.md lists %d public ports, FirewallRules %d", len(rows), len(rules))
 	}
 	for i, r := range rules {
 		row := rows[i]
@@ -78,7 +91,7 @@ func TestREADMEPortTableIsFirewallRules(t *testing.T) {
 		want := []string{port, string(r.Protocol), openTo, r.Name}
 		for j, w := range want {
 			if j >= len(row) || row[j] != w {
-				t.Errorf("README port row %d = %q, want it to start with %q", i+1, row, want)
+				t.Errorf("docs/architecture.md port row %d = %q, want it to start with %q", i+1, row, want)
 				break
 			}
 		}
@@ -86,7 +99,7 @@ func TestREADMEPortTableIsFirewallRules(t *testing.T) {
 	loop := ts[1]
 	wantLoop := []int{PortSignalingHTTP, PortJanusWS, PortNATS, PortHTTPSLocal, PortTURNSLocal}
 	if len(loop) != len(wantLoop) {
-		t.Fatalf("README lists %d loopback ports, want %d", len(loop), len(wantLoop))
+		t.Fatalf("docs/architecture.md lists %d loopback ports, want %d", len(loop), len(wantLoop))
 	}
 	for i, p := range wantLoop {
 		if loop[i][0] != strconv.Itoa(p) {
@@ -99,7 +112,7 @@ func TestREADMENamesThePinnedImages(t *testing.T) {
 	section := readmeSection(t, "## What runs on the VM, and why these images")
 	for _, name := range ServiceNames() {
 		if img := DefaultImages[name]; !strings.Contains(section, "`"+img+"`") {
-			t.Errorf("README's image table does not name %s's image %s", name, img)
+			t.Errorf("docs/architecture.md's image table does not name %s's image %s", name, img)
 		}
 	}
 }

@@ -109,7 +109,7 @@ func TestBrowserRelayOn443(t *testing.T) {
 				t.Errorf("Chromium sent SNI %q for turns:%s; nginx routes TURN by this name", h.ServerName, name)
 			}
 			if len(h.SupportedProtos) != 0 {
-				t.Errorf("Chromium sent ALPN %q for TURN over TLS; the docs say it sends none — update them (README: TURN over TLS on 443)", h.SupportedProtos)
+				t.Errorf("Chromium sent ALPN %q for TURN over TLS; the docs say it sends none — update them (docs/architecture.md: TURN over TLS on 443)", h.SupportedProtos)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("Chromium never opened TLS to the turns: URL")

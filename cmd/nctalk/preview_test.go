@@ -151,7 +151,7 @@ func TestPreviewSummaryCommand(t *testing.T) {
 }
 
 // TestPreviewSummaryBadInput: every kind of bad input gets the documented
-// exit code (README, "What the summary comment shows": 2 for bad flags and
+// exit code (docs/ci.md, "What the summary comment shows": 2 for bad flags and
 // documents that are not a preview or plan, 1 for files that cannot be read
 // or a stdout that cannot be written), a message naming what is wrong, and
 // nothing on stdout, so the workflow never posts half a comment.

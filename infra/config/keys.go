@@ -39,7 +39,7 @@ const (
 // can be created in.
 var Locations = []string{"ash", "fsn1", "hel1", "hil", "nbg1", "sin"}
 
-// AllKeys lists every key the stack reads, in the order of the README's
+// AllKeys lists every key the stack reads, in the order of docs/configuration.md's
 // configuration table.
 func AllKeys() []string {
 	return []string{

@@ -48,7 +48,7 @@ func (c Config) validateLocation() error {
 var serverTypePattern = regexp.MustCompile(`^(cx|cpx|cax|ccx)[0-9]{2}$`)
 
 // removedServerTypes were withdrawn by Hetzner (list as of 2026-12-05,
-// the date the README gives). It is the offline default only: every
+// the date docs/configuration.md gives). It is the offline default only: every
 // preview asks Hetzner's catalogue (infra's checkCatalogue), which also
 // knows types withdrawn later.
 var removedServerTypes = []string{"cx22", "cx32", "cx42", "cx52", "cpx11", "cpx21", "cpx31", "cpx41", "cpx51"}

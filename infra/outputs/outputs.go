@@ -44,7 +44,7 @@ const KeyCloudConfigRedacted = "cloudConfigRedacted"
 // outputs are the stack outputs plus KeyCloudConfigRedacted.
 const ComponentType = "nctalk:index:TalkBackend"
 
-// Keys lists every stack output key in the order the README's table uses.
+// Keys lists every stack output key in the order docs/configuration.md's table uses.
 func Keys() []string {
 	return []string{
 		KeyDomain, KeySignalingURL, KeySignalingSecret, KeyTURNSecret, KeyTURNServers,
