@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os/exec"
@@ -25,19 +23,11 @@ flags:
 `
 
 func runCloudConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("cloud-config", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprint(stderr, cloudConfigUsage)
-		fl.PrintDefaults()
-	}
+	fl := newFlagSet("cloud-config", cloudConfigUsage, stderr)
 	stack := fl.String("stack", "", "Pulumi stack (default: the selected one)")
 	pulumiBin := fl.String("pulumi", "pulumi", "the Pulumi CLI")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fl, args); done {
+		return code
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "nctalk cloud-config: no arguments are taken (got %q)\n", fl.Arg(0))

@@ -4,6 +4,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -69,4 +71,29 @@ Exit codes (every command):
   %d  the world said no: a check failed, occ failed, a file could not be read or written
   %d  bad input: flags, config, secrets or stack outputs; nothing was changed
 `, exitOK, exitFailed, exitBadInput)
+}
+
+// newFlagSet is a command's flag set: parse errors and usage go to stderr,
+// and the usage is text followed by the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet(name, flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fl.PrintDefaults()
+	}
+	return fl
+}
+
+// parseFlags parses a command's flags. When done is true the command
+// returns code at once: exitOK after -h, exitBadInput after a flag the
+// flag package refused (it has said why on stderr).
+func parseFlags(fl *flag.FlagSet, args []string) (code int, done bool) {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitBadInput, true
+	}
+	return exitOK, false
 }

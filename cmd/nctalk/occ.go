@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,22 +41,14 @@ flags:
 
 // runOcc is `nctalk occ`.
 func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("occ", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("occ", occUsage, stderr)
 	prefix := fs.String("occ", "", "command prefix that runs Nextcloud's occ (required)")
 	outputsFile := fs.String("outputs", "-", outputsFlagUsage)
 	dryRun := fs.Bool("dry-run", false, "print the plan (secrets masked) and change nothing")
 	replace := fs.Bool("replace", false, "also remove signaling, TURN and STUN entries of other servers")
 	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command; at the limit the prefix's whole process tree is killed")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, occUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "nctalk occ: "+format+"\n", a...)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -72,19 +71,11 @@ var renderKeys = []string{
 var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize", "keepOnTeardown"}
 
 func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("render", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprint(stderr, renderUsage)
-		fl.PrintDefaults()
-	}
+	fl := newFlagSet("render", renderUsage, stderr)
 	configPath := fl.String("config", "", "YAML file with the settings (required)")
 	secretsPath := fl.String("secrets", "", "YAML file the secrets are read from and generated ones saved to")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, done := parseFlags(fl, args); done {
+		return code
 	}
 	if *configPath == "" || fl.NArg() > 0 {
 		fmt.Fprintln(stderr, "nctalk render: --config FILE is required and no arguments are taken")

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os/exec"
@@ -72,21 +70,13 @@ func urnName(urn string) string {
 }
 
 func runTeardown(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("teardown", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprint(stderr, teardownUsage)
-		fl.PrintDefaults()
-	}
+	fl := newFlagSet("teardown", teardownUsage, stderr)
 	stack := fl.String("stack", "", "Pulumi stack (default: the selected one)")
 	release := fl.Bool("release", false, "delete the primary IPs and the state volume too")
 	yes := fl.Bool("yes", false, "pass --yes to pulumi (no confirmation prompts)")
 	pulumiBin := fl.String("pulumi", "pulumi", "the Pulumi CLI")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, done := parseFlags(fl, args); done {
+		return code
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "nctalk teardown: no arguments are taken (got %q)\n", fl.Arg(0))
