@@ -66,7 +66,14 @@ func (s *Stack) wsClient() *http.Client {
 // DialSignaling opens a WebSocket to url (WebSocketURL() for the path
 // through nginx).
 func (s *Stack) DialSignaling(ctx context.Context, url string) (*SignalingConn, error) {
-	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: s.wsClient()})
+	return DialSignaling(ctx, url, s.wsClient())
+}
+
+// DialSignaling opens a WebSocket to url with client, an HTTP/1.1 client
+// that dials and trusts what the caller's setup needs (e.g. a VM's
+// forwarded port and its CA).
+func DialSignaling(ctx context.Context, url string, client *http.Client) (*SignalingConn, error) {
+	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		status := ""
 		if resp != nil {
@@ -76,6 +83,23 @@ func (s *Stack) DialSignaling(ctx context.Context, url string) (*SignalingConn, 
 	}
 	c.SetReadLimit(1 << 20)
 	return &SignalingConn{c: c}, nil
+}
+
+// FinalPing checks that the session's connection still carries frames: a
+// WebSocket ping, answered by the server's pong. Reading the pong needs a
+// reader, so FinalPing reads (and drops) whatever else arrives meanwhile;
+// the connection is closed when it returns, so it is a session's last use.
+func (c *SignalingConn) FinalPing(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for {
+			if _, _, err := c.c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return c.c.Ping(ctx)
 }
 
 // Close closes the WebSocket.

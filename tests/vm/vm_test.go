@@ -237,6 +237,8 @@ func TestFirstBoot(t *testing.T) {
 			t.Fatalf("TURN allocation before the renewal: %v", err)
 		}
 		t.Logf("TURN allocation %s open over TCP", turnSess.relay.LocalAddr())
+		ws := openSignaling(t, m.fwd["tcp/443"], acme.rootPEM(), secrets, settings.NextcloudURLs[0])
+		t.Logf("signaling session %s open through nginx", ws.Hello.SessionID)
 		before := containerPIDs(t, m)
 		startedBefore := m.mustSSH(time.Minute, "docker inspect -f '{{.Name}} {{.State.StartedAt}}' $(docker ps -aq)")
 		out := m.mustSSH(10*time.Minute, "certbot renew --force-renewal --no-random-sleep-on-renew 2>&1")
@@ -248,6 +250,12 @@ func TestFirstBoot(t *testing.T) {
 		if err := turnSess.alive("1.0.0.1:9"); err != nil {
 			t.Errorf("TURN allocation after the renewal: %v; want it kept (coturn reloads on SIGUSR2)", err)
 		}
+		// nginx reloads: its old workers keep the open WebSocket.
+		pingCtx, cancelPing := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := ws.FinalPing(pingCtx); err != nil {
+			t.Errorf("signaling WebSocket after the renewal: %v; want it kept (nginx -s reload keeps open connections)", err)
+		}
+		cancelPing()
 		after := containerPIDs(t, m)
 		startedAfter := m.mustSSH(time.Minute, "docker inspect -f '{{.Name}} {{.State.StartedAt}}' $(docker ps -aq)")
 		for c, pid := range before {
