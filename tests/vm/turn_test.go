@@ -1,6 +1,8 @@
 package vm
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"testing"
@@ -60,4 +62,47 @@ func (s *turnSession) alive(peer string) error {
 		return fmt.Errorf("send through the relay %s: %w", s.relay.LocalAddr(), err)
 	}
 	return nil
+}
+
+// allocateOn443 allocates a relay over TLS through the guest's 443 (the
+// forwarded port) with the TURN name as SNI, as a browser given only the
+// `turns:<turn name>:443` entry does: nginx's stream front must route the
+// name to coturn. The certificate must chain to caPEM and name the TURN
+// name. It returns the relayed address.
+func allocateOn443(t *testing.T, port443 int, caPEM []byte, turnName, secret string) net.Addr {
+	t.Helper()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatal("the ACME CA's root is not PEM")
+	}
+	raw, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port443), 10*time.Second)
+	if err != nil {
+		t.Fatalf("TCP to 443: %v", err)
+	}
+	c := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: turnName, MinVersion: tls.VersionTLS12})
+	if err := c.Handshake(); err != nil {
+		raw.Close()
+		t.Fatalf("TLS on 443 with SNI %s: %v", turnName, err)
+	}
+	user, pass := cloudconfig.TURNCredentials(secret, "vmtest443", time.Now().Add(time.Hour))
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelError
+	server := c.RemoteAddr().String()
+	client, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: server, TURNServerAddr: server, Conn: turn.NewSTUNConn(c),
+		Username: user, Password: pass, Realm: testDomain, RTO: time.Second, LoggerFactory: lf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); c.Close() })
+	if err := client.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := client.Allocate()
+	if err != nil {
+		t.Fatalf("TURN allocation over TLS on 443 (SNI %s): %v", turnName, err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	return relay.LocalAddr()
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,6 +207,24 @@ func TestFirstBoot(t *testing.T) {
 		t.Errorf("certificate issuer %q, want Pebble's intermediate (the real certbot path)", strings.TrimSpace(issuer))
 	}
 	demonstrateCoturnCaps(t, m, settings)
+
+	t.Run("turn-over-tls-on-443", func(t *testing.T) {
+		relay := allocateOn443(t, m.fwd["tcp/443"], acme.rootPEM(), settings.TURNName(), secrets.TURNSecret)
+		relayPorts := settings.TURNRelayPorts
+		if relayPorts == (cloudconfig.PortRange{}) {
+			relayPorts = cloudconfig.DefaultTURNRelayPorts
+		}
+		if udp, ok := relay.(*net.UDPAddr); !ok || !relayPorts.Contains(udp.Port) {
+			t.Errorf("relay %v through 443 is outside the relay range %s", relay, relayPorts)
+		}
+		t.Logf("TURN over TLS on 443 (SNI %s): relay %v", settings.TURNName(), relay)
+		names := m.mustSSH(time.Minute, "openssl x509 -noout -ext subjectAltName -in /etc/letsencrypt/live/"+testDomain+"/cert.pem")
+		for _, n := range []string{testDomain, settings.TURNName()} {
+			if !strings.Contains(names, "DNS:"+n) {
+				t.Errorf("the certificate does not name %s: %s", n, strings.TrimSpace(names))
+			}
+		}
+	})
 
 	t.Run("reboot", func(t *testing.T) {
 		start := time.Now()
