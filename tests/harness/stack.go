@@ -285,11 +285,7 @@ func checkPortsFree() error {
 // certificate into the Let's Encrypt layout and the coturn TLS copy, and the
 // hosts file and CA bundle the daemons see.
 func (s *Stack) layOut() error {
-	streamModule, err := NginxStreamModule(s.imageRoot)
-	if err != nil {
-		return err
-	}
-	changes, err := Transform(s.Files, TransformEnv{Domain: s.Domain, NginxStreamModule: streamModule})
+	changes, err := Transform(s.Files, TransformEnv{Domain: s.Domain})
 	if err != nil {
 		return err
 	}

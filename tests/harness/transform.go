@@ -2,9 +2,6 @@ package harness
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -14,10 +11,6 @@ import (
 // TransformEnv is what the transforms need to know about this machine.
 type TransformEnv struct {
 	Domain string
-	// NginxStreamModule is the module file of nginx's stream module when
-	// this machine's nginx builds it as a dynamic module (Debian), "" when
-	// it is built in (the official image); see NginxStreamModule.
-	NginxStreamModule string
 }
 
 // Change records one transform applied to one config file.
@@ -72,20 +65,6 @@ var transformRules = []rule{
 		},
 	},
 	{
-		// The official nginx image (the VM) builds the stream module in;
-		// Debian's nginx loads it as a dynamic module (libnginx-mod-stream).
-		// Needed by the 443 front (turnOn443); a no-op where it is built in.
-		name: "nginx loads Debian's dynamic stream module",
-		path: cloudconfig.NginxConfig,
-		re:   regexp.MustCompile(`\A`),
-		repl: func(env TransformEnv, _ []string) string {
-			if env.NginxStreamModule == "" {
-				return ""
-			}
-			return "load_module " + env.NginxStreamModule + ";\n"
-		},
-	},
-	{
 		// On the VM coturn listens and relays on every address (no NAT on
 		// Hetzner); here on loopback only, so relays stay on 127.0.0.1.
 		name: "coturn listens and relays on loopback only",
@@ -132,27 +111,4 @@ func Transform(files map[string]WrittenFile, env TransformEnv) ([]Change, error)
 		files[r.path] = f
 	}
 	return changes, nil
-}
-
-// NginxStreamModule returns the stream module file (as nginx sees it)
-// that the nginx of the daemons' root file system needs loaded ("" when it
-// is built in), from that nginx's `nginx -V` configure arguments.
-func NginxStreamModule(root string) (string, error) {
-	out, err := exec.Command("chroot", root, "/usr/sbin/nginx", "-V").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("chroot %s nginx -V: %w: %s", root, err, out)
-	}
-	v := string(out)
-	if !strings.Contains(v, "--with-stream=dynamic") {
-		return "", nil
-	}
-	dir := "/usr/lib/nginx/modules"
-	if _, after, ok := strings.Cut(v, "--modules-path="); ok {
-		dir, _, _ = strings.Cut(after, " ")
-	}
-	mod := filepath.Join(dir, "ngx_stream_module.so")
-	if _, err := os.Stat(filepath.Join(root, mod)); err != nil {
-		return "", fmt.Errorf("the nginx of %s builds the stream module (needed by the 443 front) as a dynamic module and %s is missing: add libnginx-mod-stream to tests/images' packages", root, mod)
-	}
-	return mod, nil
 }

@@ -74,6 +74,22 @@ exec "$@"
 	},
 	cloudconfig.ServiceNginx: {
 		{Path: "/docker-entrypoint.d", Dir: true, Mode: 0o755},
+		// The image's nginx has the stream module built in (the 443 front
+		// needs it); Debian's loads it as a dynamic module. This nginx on
+		// the PATH ahead of /usr/sbin loads it on every call, so configs
+		// and commands (nginx -c …, -t, -s reload) work as with the image.
+		// nginx keeps only the last -g, so every -g is folded into one.
+		{Path: "/usr/local/sbin/nginx", Mode: 0o755, Content: `#!/bin/bash
+# nctalk substitute: the image's nginx builds the stream module in.
+set -e
+g="load_module /usr/lib/nginx/modules/ngx_stream_module.so;"
+args=()
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = -g ] && [ "$#" -gt 1 ]; then g="$g $2"; shift 2; continue; fi
+  args+=("$1"); shift
+done
+exec /usr/sbin/nginx -g "$g" "${args[@]}"
+`},
 		{Path: "/docker-entrypoint.sh", Mode: 0o755, Content: `#!/bin/sh
 # nctalk substitute of the nginx image's entrypoint: for nginx it runs the
 # scripts in /docker-entrypoint.d/ (the substitute ships none), then the command.
