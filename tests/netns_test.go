@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,9 +50,16 @@ func newNetns(t *testing.T, role string) string {
 	_ = exec.Command("ip", "netns", "del", name).Run() // a leftover of a killed run
 	mustRun(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
-		// Kill what still runs in it, then drop it.
+		// Kill what still runs in it, then drop it. Not this test process:
+		// `ip netns pids` reads /proc/<pid>/ns/net, the main thread's, and
+		// inNetns' goroutine may have run on the main thread (Go does not
+		// let it exit, so it stays in that namespace): the process would
+		// kill itself.
 		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
 			for _, pid := range strings.Fields(string(out)) {
+				if pid == strconv.Itoa(os.Getpid()) {
+					continue
+				}
 				_ = exec.Command("kill", "-9", pid).Run()
 			}
 		}
