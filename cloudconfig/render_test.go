@@ -458,7 +458,10 @@ func TestNginx443Front(t *testing.T) {
 		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    ssl_preread on;\n", PortHTTPS, PortHTTPS),
 		fmt.Sprintf("relay.example.net 127.0.0.1:%d;", PortTURNSLocal),
 		fmt.Sprintf("default 127.0.0.1:%d;", PortHTTPSLocal),
-		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    proxy_pass 127.0.0.1:%d;", PortTURNSLocal, PortTURNS),
+		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    proxy_pass $coturn;", PortTURNSLocal),
+		// The hop reaches coturn on the address the client reached 443 on
+		// (coturn relays from it), never on loopback.
+		fmt.Sprintf("~: [$proxy_protocol_server_addr]:%d;\n    default $proxy_protocol_server_addr:%d;", PortTURNS, PortTURNS),
 		fmt.Sprintf("listen 127.0.0.1:%d ssl proxy_protocol;\n    set_real_ip_from 127.0.0.1;\n    real_ip_header proxy_protocol;", PortHTTPSLocal),
 	} {
 		if !strings.Contains(on, want) {

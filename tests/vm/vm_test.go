@@ -214,8 +214,8 @@ func TestFirstBoot(t *testing.T) {
 		if relayPorts == (cloudconfig.PortRange{}) {
 			relayPorts = cloudconfig.DefaultTURNRelayPorts
 		}
-		if udp, ok := relay.(*net.UDPAddr); !ok || !relayPorts.Contains(udp.Port) {
-			t.Errorf("relay %v through 443 is outside the relay range %s", relay, relayPorts)
+		if udp, ok := relay.(*net.UDPAddr); !ok || !relayPorts.Contains(udp.Port) || udp.IP.IsLoopback() {
+			t.Errorf("relay %v through 443: want a port in the relay range %s on the server's own address, not loopback (coturn relays from the address the client reached it on)", relay, relayPorts)
 		}
 		t.Logf("TURN over TLS on 443 (SNI %s): relay %v", settings.TURNName(), relay)
 		names := m.mustSSH(time.Minute, "openssl x509 -noout -ext subjectAltName -in /etc/letsencrypt/live/"+testDomain+"/cert.pem")
