@@ -27,28 +27,36 @@ func openTURN(t *testing.T, port int, secret string) *turnSession {
 	if err != nil {
 		t.Fatalf("TURN over TCP: %v", err)
 	}
-	user, pass := cloudconfig.TURNCredentials(secret, "vmtest", time.Now().Add(time.Hour))
+	return allocateOver(t, c, secret, "vmtest")
+}
+
+// allocateOver allocates a relay over an open stream connection to coturn
+// (TCP or TLS) with REST credentials for user made from the TURN secret.
+// The relay, the client and the connection close when the test ends.
+func allocateOver(t *testing.T, c net.Conn, secret, user string) *turnSession {
+	t.Helper()
+	name, pass := cloudconfig.TURNCredentials(secret, user, time.Now().Add(time.Hour))
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	server := c.RemoteAddr().String()
 	client, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: server, TURNServerAddr: server, Conn: turn.NewSTUNConn(c),
-		Username: user, Password: pass, Realm: testDomain, RTO: time.Second, LoggerFactory: lf,
+		Username: name, Password: pass, Realm: testDomain, RTO: time.Second, LoggerFactory: lf,
 	})
 	if err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { client.Close(); c.Close() })
 	if err := client.Listen(); err != nil {
 		t.Fatal(err)
 	}
 	relay, err := client.Allocate()
 	if err != nil {
-		client.Close()
-		t.Fatalf("TURN allocation: %v", err)
+		t.Fatalf("TURN allocation over %s: %v", server, err)
 	}
-	s := &turnSession{client: client, relay: relay, conn: c}
-	t.Cleanup(func() { relay.Close(); client.Close(); c.Close() })
-	return s
+	t.Cleanup(func() { relay.Close() })
+	return &turnSession{client: client, relay: relay, conn: c}
 }
 
 // alive asks coturn for a permission on the existing allocation: it fails
@@ -84,25 +92,5 @@ func allocateOn443(t *testing.T, port443 int, caPEM []byte, turnName, secret str
 		raw.Close()
 		t.Fatalf("TLS on 443 with SNI %s: %v", turnName, err)
 	}
-	user, pass := cloudconfig.TURNCredentials(secret, "vmtest443", time.Now().Add(time.Hour))
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelError
-	server := c.RemoteAddr().String()
-	client, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: server, TURNServerAddr: server, Conn: turn.NewSTUNConn(c),
-		Username: user, Password: pass, Realm: testDomain, RTO: time.Second, LoggerFactory: lf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); c.Close() })
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relay, err := client.Allocate()
-	if err != nil {
-		t.Fatalf("TURN allocation over TLS on 443 (SNI %s): %v", turnName, err)
-	}
-	t.Cleanup(func() { relay.Close() })
-	return relay.LocalAddr()
+	return allocateOver(t, c, secret, "vmtest443").relay.LocalAddr()
 }
