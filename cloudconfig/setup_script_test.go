@@ -17,12 +17,7 @@ import (
 // FQDN to 127.0.1.1), so a check that asks the local resolver never passes.
 func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
 	bash := requireTool(t, "bash", "apt-get install bash")
-	script := string(mustFiles(t, referenceSettings())[SetupScript].Content)
-	main := strings.Index(script, "\nmount_state\n")
-	if main < 0 {
-		t.Fatal("cannot find the main section of the setup script")
-	}
-	defs := script[:main] // variables and functions only
+	defs := setupDefinitions(t, referenceSettings())
 
 	const ipOutput = `2: eth0    inet 198.51.100.10/32 scope global dynamic eth0
 2: eth0    inet6 2001:db8:1::1/64 scope global`
