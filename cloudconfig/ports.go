@@ -1,92 +1,6 @@
 package cloudconfig
 
-import (
-	"fmt"
-	"strconv"
-	"strings"
-)
-
-// Fixed public ports of the backend. The firewall (infra), the host firewall
-// (nftables), coturn, nginx and docs/architecture.md all derive from these constants
-// and from the ranges in Settings; nothing else spells these numbers.
-const (
-	PortHTTP  = 80   // ACME HTTP-01 challenges and the redirect to HTTPS
-	PortHTTPS = 443  // nginx: /standalone-signaling, and TURN over TLS by SNI (turnOn443)
-	PortTURN  = 3478 // coturn, STUN and TURN over UDP and TCP
-	PortTURNS = 5349 // coturn, TURN over TLS (and DTLS)
-)
-
-// Loopback-only ports of the internal services. They never appear in a
-// firewall rule; the exposure tests check that they listen on loopback only.
-const (
-	PortSignalingHTTP = 8080 // nextcloud-spreed-signaling HTTP API
-	PortJanusWS       = 8188 // Janus websockets transport
-	PortNATS          = 4222 // NATS client port
-	// PortHTTPSLocal is nginx's HTTPS server behind the 443 front (turnOn443):
-	// it reads the client address from the PROXY protocol header.
-	PortHTTPSLocal = 8443
-	// PortTURNSLocal is nginx's loopback hop of the 443 front's TURN route: it
-	// takes the PROXY header off (coturn cannot read it on a TLS listener)
-	// and passes the TLS bytes on to coturn's PortTURNS.
-	PortTURNSLocal = 8444
-)
-
-// Janus ports that Debian's and upstream's default configs open and the
-// rendered config turns off. `nctalk verify` checks that none answers.
-const (
-	PortJanusHTTP      = 8088 // Janus HTTP transport (REST API)
-	PortJanusAdminHTTP = 7088 // Janus admin API over HTTP
-	PortJanusAdminWS   = 7188 // Janus admin API over WebSockets
-)
-
-// Defaults for the port ranges and the SSH port.
-var (
-	DefaultJanusRTPPorts  = PortRange{First: 20000, Last: 20100}
-	DefaultTURNRelayPorts = PortRange{First: 49160, Last: 49200}
-)
-
-// DefaultSSHPort is the SSH port when sshPort is not set.
-const DefaultSSHPort = 22
-
-// PortRange is an inclusive range of ports; First == Last is a single port.
-type PortRange struct {
-	First int
-	Last  int
-}
-
-// ParsePortRange parses "20000-20100" or a single port "3478".
-func ParsePortRange(s string) (PortRange, error) {
-	lo, hi, found := strings.Cut(strings.TrimSpace(s), "-")
-	first, err := strconv.Atoi(strings.TrimSpace(lo))
-	if err != nil {
-		return PortRange{}, fmt.Errorf("%q is not a port range like 20000-20100", s)
-	}
-	last := first
-	if found {
-		if last, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil {
-			return PortRange{}, fmt.Errorf("%q is not a port range like 20000-20100", s)
-		}
-	}
-	return PortRange{First: first, Last: last}, nil
-}
-
-// String renders the range the way Hetzner firewall rules and the config
-// keys write it: "20000-20100", or "443" for a single port.
-func (r PortRange) String() string {
-	if r.First == r.Last {
-		return strconv.Itoa(r.First)
-	}
-	return fmt.Sprintf("%d-%d", r.First, r.Last)
-}
-
-// Size is the number of ports in the range.
-func (r PortRange) Size() int { return r.Last - r.First + 1 }
-
-// Overlaps reports whether the two ranges share a port.
-func (r PortRange) Overlaps(o PortRange) bool { return r.First <= o.Last && o.First <= r.Last }
-
-// Contains reports whether port lies in the range.
-func (r PortRange) Contains(port int) bool { return r.First <= port && port <= r.Last }
+import "github.com/nctalk/nctalk/schema"
 
 // Protocol is a firewall rule's protocol.
 type Protocol string
@@ -104,8 +18,8 @@ type Rule struct {
 	Name string
 	// Protocol is tcp, udp or icmp.
 	Protocol Protocol
-	// Ports is the zero PortRange for ICMP.
-	Ports PortRange
+	// Ports is the zero schema.PortRange for ICMP.
+	Ports schema.PortRange
 	// SSHOnly marks the rule that admits only sshAllowedCidrs; every other
 	// rule is open to the whole internet (0.0.0.0/0 and ::/0).
 	SSHOnly bool
@@ -123,15 +37,15 @@ func (r Rule) PortString() string {
 // host must accept. The Hetzner firewall, the host's nftables rules and the
 // port table in docs/architecture.md are all built from it.
 func FirewallRules(s Settings) []Rule {
-	single := func(p int) PortRange { return PortRange{First: p, Last: p} }
+	single := func(p int) schema.PortRange { return schema.PortRange{First: p, Last: p} }
 	return []Rule{
 		{Name: "ssh", Protocol: TCP, Ports: single(s.sshPort()), SSHOnly: true},
-		{Name: "acme-http", Protocol: TCP, Ports: single(PortHTTP)},
-		{Name: "https", Protocol: TCP, Ports: single(PortHTTPS)},
-		{Name: "turn", Protocol: TCP, Ports: single(PortTURN)},
-		{Name: "turn", Protocol: UDP, Ports: single(PortTURN)},
-		{Name: "turns", Protocol: TCP, Ports: single(PortTURNS)},
-		{Name: "turns", Protocol: UDP, Ports: single(PortTURNS)},
+		{Name: "acme-http", Protocol: TCP, Ports: single(schema.PortHTTP)},
+		{Name: "https", Protocol: TCP, Ports: single(schema.PortHTTPS)},
+		{Name: "turn", Protocol: TCP, Ports: single(schema.PortTURN)},
+		{Name: "turn", Protocol: UDP, Ports: single(schema.PortTURN)},
+		{Name: "turns", Protocol: TCP, Ports: single(schema.PortTURNS)},
+		{Name: "turns", Protocol: UDP, Ports: single(schema.PortTURNS)},
 		{Name: "janus-rtp", Protocol: UDP, Ports: s.janusRTPPorts()},
 		{Name: "turn-relay", Protocol: UDP, Ports: s.turnRelayPorts()},
 		{Name: "icmp", Protocol: ICMP},

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // readmeSection returns the body of the documentation section with the
@@ -97,7 +99,7 @@ func TestREADMEPortTableIsFirewallRules(t *testing.T) {
 		}
 	}
 	loop := ts[1]
-	wantLoop := []int{PortSignalingHTTP, PortJanusWS, PortNATS, PortHTTPSLocal, PortTURNSLocal}
+	wantLoop := []int{schema.PortSignalingHTTP, schema.PortJanusWS, schema.PortNATS, schema.PortHTTPSLocal, schema.PortTURNSLocal}
 	if len(loop) != len(wantLoop) {
 		t.Fatalf("docs/architecture.md lists %d loopback ports, want %d", len(loop), len(wantLoop))
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // MaxUserDataBytes is Hetzner's limit for user data: the document as
@@ -155,7 +157,8 @@ type view struct {
 	Images                                        map[string]string
 	Backends                                      []backend
 	BackendIDs                                    string
-	RTPPorts, RelayPorts                          PortRange
+	RTPPorts, RelayPorts                          schema.PortRange
+	TURNLimits                                    TURNLimits
 	DeniedPeers, NFTRules, Packages               []string
 	Resolvers                                     []string
 	JanusDisabled                                 map[string]string
@@ -180,11 +183,12 @@ func newView(s Settings, sec Secrets) (view, error) {
 		Images:        s.EffectiveImages(),
 		RTPPorts:      s.janusRTPPorts(),
 		RelayPorts:    s.turnRelayPorts(),
+		TURNLimits:    TURNLimitsFor(s.turnRelayPorts()),
 		Packages:      Packages,
 		Ports: map[string]int{
-			"HTTP": PortHTTP, "HTTPS": PortHTTPS, "TURN": PortTURN, "TURNS": PortTURNS,
-			"SignalingHTTP": PortSignalingHTTP, "JanusWS": PortJanusWS, "NATS": PortNATS,
-			"HTTPSLocal": PortHTTPSLocal, "TURNSLocal": PortTURNSLocal,
+			"HTTP": schema.PortHTTP, "HTTPS": schema.PortHTTPS, "TURN": schema.PortTURN, "TURNS": schema.PortTURNS,
+			"SignalingHTTP": schema.PortSignalingHTTP, "JanusWS": schema.PortJanusWS, "NATS": schema.PortNATS,
+			"HTTPSLocal": schema.PortHTTPSLocal, "TURNSLocal": schema.PortTURNSLocal,
 		},
 		Paths: map[string]string{
 			"ComposeFile": ComposeFile, "SignalingConfig": SignalingConfig,

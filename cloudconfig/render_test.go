@@ -17,6 +17,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/nctalk/nctalk/schema"
 	"gopkg.in/yaml.v3"
 )
 
@@ -33,8 +34,8 @@ func settingsCases() map[string]Settings {
 	many.SSHAuthorizedKeys = []string{testSSHKey, testSSHKey2}
 	custom := referenceSettings()
 	custom.SSHPort = 2222
-	custom.JanusRTPPorts = PortRange{First: 20000, Last: 40000}
-	custom.TURNRelayPorts = PortRange{First: 40001, Last: 40100}
+	custom.JanusRTPPorts = schema.PortRange{First: 20000, Last: 40000}
+	custom.TURNRelayPorts = schema.PortRange{First: 40001, Last: 40100}
 	custom.SSHAllowedCIDRs = []string{"198.51.100.7"}
 	custom.Images = map[string]string{ServiceNATS: "nats:2.10.29-alpine", ServiceNginx: "nginx:1.26.3-alpine"}
 	custom.TURNDomain = "relay.example.net"
@@ -439,7 +440,7 @@ func TestNginxKeepsStatsInside(t *testing.T) {
 			"proxy_set_header Upgrade $http_upgrade;",
 			"proxy_set_header Connection $http_connection;",
 			"location " + SignalingPath + "/ {",
-			fmt.Sprintf("server 127.0.0.1:%d;", PortSignalingHTTP),
+			fmt.Sprintf("server 127.0.0.1:%d;", schema.PortSignalingHTTP),
 		} {
 			if !strings.Contains(conf, want) {
 				t.Errorf("%s: nginx.conf lacks %q", name, want)
@@ -455,14 +456,14 @@ func TestNginxKeepsStatsInside(t *testing.T) {
 func TestNginx443Front(t *testing.T) {
 	on := string(mustFiles(t, settingsCases()["custom-ports"])[NginxConfig].Content)
 	for _, want := range []string{
-		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    ssl_preread on;\n", PortHTTPS, PortHTTPS),
-		fmt.Sprintf("relay.example.net 127.0.0.1:%d;", PortTURNSLocal),
-		fmt.Sprintf("default 127.0.0.1:%d;", PortHTTPSLocal),
-		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    proxy_pass $coturn;", PortTURNSLocal),
+		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    ssl_preread on;\n", schema.PortHTTPS, schema.PortHTTPS),
+		fmt.Sprintf("relay.example.net 127.0.0.1:%d;", schema.PortTURNSLocal),
+		fmt.Sprintf("default 127.0.0.1:%d;", schema.PortHTTPSLocal),
+		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    proxy_pass $coturn;", schema.PortTURNSLocal),
 		// The hop reaches coturn on the address the client reached 443 on
 		// (coturn relays from it), never on loopback.
-		fmt.Sprintf("~: [$proxy_protocol_server_addr]:%d;\n    default $proxy_protocol_server_addr:%d;", PortTURNS, PortTURNS),
-		fmt.Sprintf("listen 127.0.0.1:%d ssl proxy_protocol;\n    set_real_ip_from 127.0.0.1;\n    real_ip_header proxy_protocol;", PortHTTPSLocal),
+		fmt.Sprintf("~: [$proxy_protocol_server_addr]:%d;\n    default $proxy_protocol_server_addr:%d;", schema.PortTURNS, schema.PortTURNS),
+		fmt.Sprintf("listen 127.0.0.1:%d ssl proxy_protocol;\n    set_real_ip_from 127.0.0.1;\n    real_ip_header proxy_protocol;", schema.PortHTTPSLocal),
 	} {
 		if !strings.Contains(on, want) {
 			t.Errorf("turnOn443: nginx.conf lacks %q", want)
@@ -472,13 +473,13 @@ func TestNginx443Front(t *testing.T) {
 		t.Errorf("turnOn443: %d servers send PROXY; want only the 443 front", n)
 	}
 	off := string(mustFiles(t, settingsCases()["turn443-off"])[NginxConfig].Content)
-	for _, unwanted := range []string{"stream {", "proxy_protocol", "turn.talk.example.com", strconv.Itoa(PortHTTPSLocal)} {
+	for _, unwanted := range []string{"stream {", "proxy_protocol", "turn.talk.example.com", strconv.Itoa(schema.PortHTTPSLocal)} {
 		if strings.Contains(off, unwanted) {
 			t.Errorf("turnOn443 false: nginx.conf contains %q", unwanted)
 		}
 	}
-	if !strings.Contains(off, fmt.Sprintf("listen %d ssl;", PortHTTPS)) {
-		t.Errorf("turnOn443 false: the HTTPS server does not listen on %d", PortHTTPS)
+	if !strings.Contains(off, fmt.Sprintf("listen %d ssl;", schema.PortHTTPS)) {
+		t.Errorf("turnOn443 false: the HTTPS server does not listen on %d", schema.PortHTTPS)
 	}
 }
 
@@ -493,9 +494,9 @@ func TestSignalingConfig(t *testing.T) {
 	}
 	for _, want := range []string{
 		"backends = backend-1, backend-2, backend-3\n",
-		fmt.Sprintf("listen = 127.0.0.1:%d\n", PortSignalingHTTP),
-		fmt.Sprintf("url = nats://127.0.0.1:%d\n", PortNATS),
-		fmt.Sprintf("url = ws://127.0.0.1:%d\n", PortJanusWS),
+		fmt.Sprintf("listen = 127.0.0.1:%d\n", schema.PortSignalingHTTP),
+		fmt.Sprintf("url = nats://127.0.0.1:%d\n", schema.PortNATS),
+		fmt.Sprintf("url = ws://127.0.0.1:%d\n", schema.PortJanusWS),
 		"apikey = " + fakeSecrets().JanusAPIKey + "\n",
 		"allowall = false\n",
 		"allowed_ips = 127.0.0.1\n",
@@ -528,8 +529,8 @@ func TestJanusAndCoturnUseTheFirewallRanges(t *testing.T) {
 		t.Error("janus.jcfg sets a STUN server (Janus exits when it is unreachable)")
 	}
 	ws := string(files[JanusWebsocketsConfig].Content)
-	if !strings.Contains(ws, `ws_ip = "127.0.0.1"`) || !strings.Contains(ws, fmt.Sprintf("ws_port = %d", PortJanusWS)) {
-		t.Errorf("websockets transport is not on 127.0.0.1:%d:\n%s", PortJanusWS, ws)
+	if !strings.Contains(ws, `ws_ip = "127.0.0.1"`) || !strings.Contains(ws, fmt.Sprintf("ws_port = %d", schema.PortJanusWS)) {
+		t.Errorf("websockets transport is not on 127.0.0.1:%d:\n%s", schema.PortJanusWS, ws)
 	}
 	turn := string(files[CoturnConfig].Content)
 	for _, want := range []string{

@@ -7,6 +7,8 @@ package cloudconfig
 import (
 	"errors"
 	"fmt"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // Config keys. Stack config reads them as `nctalk:<key>`, the render
@@ -50,7 +52,7 @@ type Settings struct {
 	// /etc/docker/daemon.json); "" for none. Images from other registries
 	// (aio-talk on ghcr.io) are not mirrored: override them with Images.
 	RegistryMirror string
-	// SSHPort is the port sshd listens on; 0 means DefaultSSHPort.
+	// SSHPort is the port sshd listens on; 0 means schema.DefaultSSHPort.
 	SSHPort int
 	// SSHAuthorizedKeys are OpenSSH public keys for root's authorized_keys.
 	// Optional on Hetzner (the API injects keys), needed on other clouds.
@@ -59,10 +61,10 @@ type Settings struct {
 	// the host firewall admits to SSH; empty means anywhere. ParseSSHCIDRs
 	// parses and checks them for both the cloud and the host firewall.
 	SSHAllowedCIDRs []string
-	// JanusRTPPorts is Janus' RTP/RTCP UDP range; zero means DefaultJanusRTPPorts.
-	JanusRTPPorts PortRange
-	// TURNRelayPorts is coturn's relay UDP range; zero means DefaultTURNRelayPorts.
-	TURNRelayPorts PortRange
+	// JanusRTPPorts is Janus' RTP/RTCP UDP range; zero means schema.DefaultJanusRTPPorts.
+	JanusRTPPorts schema.PortRange
+	// TURNRelayPorts is coturn's relay UDP range; zero means schema.DefaultTURNRelayPorts.
+	TURNRelayPorts schema.PortRange
 	// Images overrides DefaultImages by service name.
 	Images map[string]string
 	// TURN443Disabled turns TURN over TLS on port 443 off (config key
@@ -139,7 +141,7 @@ func KeyOf(err error) string {
 
 func (s Settings) sshPort() int {
 	if s.SSHPort == 0 {
-		return DefaultSSHPort
+		return schema.DefaultSSHPort
 	}
 	return s.SSHPort
 }
@@ -176,16 +178,16 @@ func (s Settings) TURNName() string {
 // DefaultTURNPrefix makes the default TURN name from the domain.
 const DefaultTURNPrefix = "turn."
 
-func (s Settings) janusRTPPorts() PortRange {
-	if s.JanusRTPPorts == (PortRange{}) {
-		return DefaultJanusRTPPorts
+func (s Settings) janusRTPPorts() schema.PortRange {
+	if s.JanusRTPPorts == (schema.PortRange{}) {
+		return schema.DefaultJanusRTPPorts
 	}
 	return s.JanusRTPPorts
 }
 
-func (s Settings) turnRelayPorts() PortRange {
-	if s.TURNRelayPorts == (PortRange{}) {
-		return DefaultTURNRelayPorts
+func (s Settings) turnRelayPorts() schema.PortRange {
+	if s.TURNRelayPorts == (schema.PortRange{}) {
+		return schema.DefaultTURNRelayPorts
 	}
 	return s.TURNRelayPorts
 }

@@ -1,5 +1,7 @@
 package cloudconfig
 
+import "github.com/nctalk/nctalk/schema"
+
 // TURNSessionBytesPerSecond is coturn's max-bps: the bandwidth one TURN
 // allocation may use in each direction, 375000 bytes/s = 3 Mbit/s (a Talk
 // HD video stream with audio and headroom; Janus caps publishers at 1 Mbit/s
@@ -25,8 +27,8 @@ type TURNLimits struct {
 	BPSCapacity int
 }
 
-// TURNLimits returns the quotas and caps for r as coturn's relay range.
-func (r PortRange) TURNLimits() TURNLimits {
+// TURNLimitsFor returns the quotas and caps for r as coturn's relay range.
+func TURNLimitsFor(r schema.PortRange) TURNLimits {
 	total := r.Size()
 	return TURNLimits{
 		UserQuota:   max(1, total/TURNUserShare),

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nctalk/nctalk/schema"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -249,16 +250,16 @@ func fixedPorts() []struct {
 		Name string
 		Port int
 	}{
-		{"http", PortHTTP}, {"https", PortHTTPS}, {"turn", PortTURN}, {"turns", PortTURNS},
-		{"signaling (loopback)", PortSignalingHTTP}, {"janus websockets (loopback)", PortJanusWS},
-		{"nats (loopback)", PortNATS}, {"nginx https behind the 443 front (loopback)", PortHTTPSLocal},
-		{"nginx turn hop of the 443 front (loopback)", PortTURNSLocal},
+		{"http", schema.PortHTTP}, {"https", schema.PortHTTPS}, {"turn", schema.PortTURN}, {"turns", schema.PortTURNS},
+		{"signaling (loopback)", schema.PortSignalingHTTP}, {"janus websockets (loopback)", schema.PortJanusWS},
+		{"nats (loopback)", schema.PortNATS}, {"nginx https behind the 443 front (loopback)", schema.PortHTTPSLocal},
+		{"nginx turn hop of the 443 front (loopback)", schema.PortTURNSLocal},
 	}
 }
 
 func (s Settings) validatePorts() error {
 	if s.SSHPort < 0 || s.SSHPort > 65535 {
-		return configErr(KeySSHPort, "%d is out of range; want 1-65535 (default %d)", s.SSHPort, DefaultSSHPort)
+		return configErr(KeySSHPort, "%d is out of range; want 1-65535 (default %d)", s.SSHPort, schema.DefaultSSHPort)
 	}
 	ssh := s.sshPort()
 	for _, f := range fixedPorts() {
@@ -268,10 +269,10 @@ func (s Settings) validatePorts() error {
 	}
 	ranges := []struct {
 		key      string
-		r, deflt PortRange
+		r, deflt schema.PortRange
 	}{
-		{KeyJanusRTPPorts, s.janusRTPPorts(), DefaultJanusRTPPorts},
-		{KeyTURNRelayPorts, s.turnRelayPorts(), DefaultTURNRelayPorts},
+		{KeyJanusRTPPorts, s.janusRTPPorts(), schema.DefaultJanusRTPPorts},
+		{KeyTURNRelayPorts, s.turnRelayPorts(), schema.DefaultTURNRelayPorts},
 	}
 	for _, x := range ranges {
 		if x.r.First > x.r.Last {

@@ -3,6 +3,8 @@ package cloudconfig
 import (
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 func TestSettingsValidate(t *testing.T) {
@@ -61,17 +63,17 @@ func TestSettingsValidate(t *testing.T) {
 		{"ssh cidr host", func(s *Settings) { s.SSHAllowedCIDRs = []string{"198.51.100.7"} }, "", ""},
 		{"ssh port negative", func(s *Settings) { s.SSHPort = -1 }, KeySSHPort, "1-65535"},
 		{"ssh port too high", func(s *Settings) { s.SSHPort = 65536 }, KeySSHPort, "1-65535"},
-		{"ssh port https", func(s *Settings) { s.SSHPort = PortHTTPS }, KeySSHPort, "https"},
-		{"ssh port nats", func(s *Settings) { s.SSHPort = PortNATS }, KeySSHPort, "nats"},
+		{"ssh port https", func(s *Settings) { s.SSHPort = schema.PortHTTPS }, KeySSHPort, "https"},
+		{"ssh port nats", func(s *Settings) { s.SSHPort = schema.PortNATS }, KeySSHPort, "nats"},
 		{"ssh port custom", func(s *Settings) { s.SSHPort = 2222 }, "", ""},
 		{"ssh port in rtp range", func(s *Settings) { s.SSHPort = 20050 }, KeyJanusRTPPorts, "SSH port"},
-		{"rtp reversed", func(s *Settings) { s.JanusRTPPorts = PortRange{20100, 20000} }, KeyJanusRTPPorts, "reversed"},
-		{"rtp low", func(s *Settings) { s.JanusRTPPorts = PortRange{1000, 1100} }, KeyJanusRTPPorts, "1024-65535"},
-		{"rtp high", func(s *Settings) { s.JanusRTPPorts = PortRange{65000, 65536} }, KeyJanusRTPPorts, "1024-65535"},
-		{"rtp has turn", func(s *Settings) { s.JanusRTPPorts = PortRange{3000, 4000} }, KeyJanusRTPPorts, "3478"},
-		{"rtp has janus ws", func(s *Settings) { s.JanusRTPPorts = PortRange{8100, 8200} }, KeyJanusRTPPorts, "8188"},
-		{"relay has turns", func(s *Settings) { s.TURNRelayPorts = PortRange{5000, 6000} }, KeyTURNRelayPorts, "5349"},
-		{"relay has the 443 front's https", func(s *Settings) { s.TURNRelayPorts = PortRange{8400, 8500} }, KeyTURNRelayPorts, "8443"},
+		{"rtp reversed", func(s *Settings) { s.JanusRTPPorts = schema.PortRange{First: 20100, Last: 20000} }, KeyJanusRTPPorts, "reversed"},
+		{"rtp low", func(s *Settings) { s.JanusRTPPorts = schema.PortRange{First: 1000, Last: 1100} }, KeyJanusRTPPorts, "1024-65535"},
+		{"rtp high", func(s *Settings) { s.JanusRTPPorts = schema.PortRange{First: 65000, Last: 65536} }, KeyJanusRTPPorts, "1024-65535"},
+		{"rtp has turn", func(s *Settings) { s.JanusRTPPorts = schema.PortRange{First: 3000, Last: 4000} }, KeyJanusRTPPorts, "3478"},
+		{"rtp has janus ws", func(s *Settings) { s.JanusRTPPorts = schema.PortRange{First: 8100, Last: 8200} }, KeyJanusRTPPorts, "8188"},
+		{"relay has turns", func(s *Settings) { s.TURNRelayPorts = schema.PortRange{First: 5000, Last: 6000} }, KeyTURNRelayPorts, "5349"},
+		{"relay has the 443 front's https", func(s *Settings) { s.TURNRelayPorts = schema.PortRange{First: 8400, Last: 8500} }, KeyTURNRelayPorts, "8443"},
 		{"turn domain custom", func(s *Settings) { s.TURNDomain = "relay.example.net" }, "", ""},
 		{"turn domain is the domain", func(s *Settings) { s.TURNDomain = s.Domain }, KeyTURNDomain, "the domain itself"},
 		{"turn domain upper case", func(s *Settings) { s.TURNDomain = "TURN.example.com" }, KeyTURNDomain, "only a-z"},
@@ -84,10 +86,10 @@ func TestSettingsValidate(t *testing.T) {
 			s.Domain = strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 57) + ".io"
 			s.TURN443Disabled = true
 		}, "", ""},
-		{"relay has signaling", func(s *Settings) { s.TURNRelayPorts = PortRange{8080, 8080} }, KeyTURNRelayPorts, "8080"},
-		{"ranges overlap", func(s *Settings) { s.TURNRelayPorts = PortRange{20100, 20200} }, KeyTURNRelayPorts, "overlaps"},
+		{"relay has signaling", func(s *Settings) { s.TURNRelayPorts = schema.PortRange{First: 8080, Last: 8080} }, KeyTURNRelayPorts, "8080"},
+		{"ranges overlap", func(s *Settings) { s.TURNRelayPorts = schema.PortRange{First: 20100, Last: 20200} }, KeyTURNRelayPorts, "overlaps"},
 		{"ranges custom", func(s *Settings) {
-			s.JanusRTPPorts, s.TURNRelayPorts = PortRange{20000, 40000}, PortRange{40001, 40100}
+			s.JanusRTPPorts, s.TURNRelayPorts = schema.PortRange{First: 20000, Last: 40000}, schema.PortRange{First: 40001, Last: 40100}
 		}, "", ""},
 		{"image unknown", func(s *Settings) { s.Images = map[string]string{"redis": "redis:7"} }, KeyImages, "not a service"},
 		{"image latest", func(s *Settings) { s.Images = map[string]string{"nats": "nats:latest"} }, KeyImages, "not pinned"},

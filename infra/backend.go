@@ -13,6 +13,7 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // TalkBackendType is the component's type token.
@@ -143,8 +144,8 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	b.TURNSecret = secrets.turn
 	b.TURNServers = turnServers(s).ToArrayOutput()
 	b.STUNServers = pulumi.ToStringArray(cloudconfig.STUNServers(s.Domain)).ToStringArrayOutput()
-	b.TURNRelayPorts = pulumi.String(effectiveRange(s.TURNRelayPorts, cloudconfig.DefaultTURNRelayPorts)).ToStringOutput()
-	b.JanusRTPPorts = pulumi.String(effectiveRange(s.JanusRTPPorts, cloudconfig.DefaultJanusRTPPorts)).ToStringOutput()
+	b.TURNRelayPorts = pulumi.String(effectiveRange(s.TURNRelayPorts, schema.DefaultTURNRelayPorts)).ToStringOutput()
+	b.JanusRTPPorts = pulumi.String(effectiveRange(s.JanusRTPPorts, schema.DefaultJanusRTPPorts)).ToStringOutput()
 	b.IPv4 = addrs.v4
 	b.IPv6 = addrs.v6
 	b.ServerName = server.Name
@@ -213,8 +214,8 @@ func turnServers(s cloudconfig.Settings) pulumi.Array {
 }
 
 // effectiveRange is r, or def when r is unset.
-func effectiveRange(r, def cloudconfig.PortRange) string {
-	if r == (cloudconfig.PortRange{}) {
+func effectiveRange(r, def schema.PortRange) string {
+	if r == (schema.PortRange{}) {
 		r = def
 	}
 	return r.String()
@@ -222,7 +223,7 @@ func effectiveRange(r, def cloudconfig.PortRange) string {
 
 // sshCommand is how the admin logs into the server.
 func sshCommand(port int, ipv4 pulumi.StringOutput) pulumi.StringOutput {
-	if port == 0 || port == cloudconfig.DefaultSSHPort {
+	if port == 0 || port == schema.DefaultSSHPort {
 		return pulumi.Sprintf("ssh root@%s", ipv4)
 	}
 	return pulumi.Sprintf("ssh -p %d root@%s", port, ipv4)

@@ -21,6 +21,7 @@ import (
 	"github.com/nctalk/nctalk/infra/config"
 	"github.com/nctalk/nctalk/infra/infratest"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 const (
@@ -200,7 +201,7 @@ func TestFirewallFollowsConfiguredPorts(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Settings.SSHPort = 2222
 	cfg.Settings.SSHAllowedCIDRs = nil
-	cfg.Settings.JanusRTPPorts = cloudconfig.PortRange{First: 30000, Last: 30999}
+	cfg.Settings.JanusRTPPorts = schema.PortRange{First: 30000, Last: 30999}
 	d := mustDeploy(t, cfg, infratest.New(defaultSeed))
 	rules := one(t, d.mocks, infratest.TypeFirewall).Inputs["rules"].ArrayValue()
 	ssh := rules[0].ObjectValue()

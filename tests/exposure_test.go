@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
 // publicPorts is the firewall's port table by protocol.
-func publicPorts(s *harness.Stack) map[string][]cloudconfig.PortRange {
-	out := map[string][]cloudconfig.PortRange{}
+func publicPorts(s *harness.Stack) map[string][]schema.PortRange {
+	out := map[string][]schema.PortRange{}
 	for _, r := range cloudconfig.FirewallRules(s.Settings) {
 		if r.Protocol == cloudconfig.ICMP || r.SSHOnly {
 			continue
@@ -26,7 +27,7 @@ func publicPorts(s *harness.Stack) map[string][]cloudconfig.PortRange {
 	return out
 }
 
-func isPublic(ports map[string][]cloudconfig.PortRange, proto string, port int) bool {
+func isPublic(ports map[string][]schema.PortRange, proto string, port int) bool {
 	for _, r := range ports[proto] {
 		if r.Contains(port) {
 			return true
@@ -46,11 +47,11 @@ var listenerTable = map[string]struct {
 	rules    []string // FirewallRules names
 	loopback []int    // loopback-only TCP ports
 }{
-	cloudconfig.ServiceNginx:     {rules: []string{"acme-http", "https"}, loopback: []int{cloudconfig.PortHTTPSLocal, cloudconfig.PortTURNSLocal}}, // the 443 front's HTTPS server and TURN hop
+	cloudconfig.ServiceNginx:     {rules: []string{"acme-http", "https"}, loopback: []int{schema.PortHTTPSLocal, schema.PortTURNSLocal}}, // the 443 front's HTTPS server and TURN hop
 	cloudconfig.ServiceCoturn:    {rules: []string{"turn", "turns", "turn-relay"}},
-	cloudconfig.ServiceJanus:     {rules: []string{"janus-rtp"}, loopback: []int{cloudconfig.PortJanusWS}},
-	cloudconfig.ServiceSignaling: {loopback: []int{cloudconfig.PortSignalingHTTP}},
-	cloudconfig.ServiceNATS:      {loopback: []int{cloudconfig.PortNATS}},
+	cloudconfig.ServiceJanus:     {rules: []string{"janus-rtp"}, loopback: []int{schema.PortJanusWS}},
+	cloudconfig.ServiceSignaling: {loopback: []int{schema.PortSignalingHTTP}},
+	cloudconfig.ServiceNATS:      {loopback: []int{schema.PortNATS}},
 }
 
 // allowedListener reports whether the service may listen on so, and why not.
@@ -84,7 +85,7 @@ func allowedListener(s *harness.Stack, name string, so harness.Socket) (bool, st
 // loopbackOnly reports whether a listener on addr:port is one of nginx's
 // loopback-only ports of the 443 front (turnOn443), bound to loopback.
 func loopbackOnly(addr netip.Addr, port int) bool {
-	return addr.IsLoopback() && (port == cloudconfig.PortHTTPSLocal || port == cloudconfig.PortTURNSLocal)
+	return addr.IsLoopback() && (port == schema.PortHTTPSLocal || port == schema.PortTURNSLocal)
 }
 
 // TestExposure checks every listening socket of the stack's processes
@@ -118,8 +119,8 @@ func TestExposure(t *testing.T) {
 
 	t.Run("public listeners present", func(t *testing.T) {
 		want := map[string][]string{
-			cloudconfig.ServiceNginx:  {fmt.Sprintf("tcp/%d", cloudconfig.PortHTTP), fmt.Sprintf("tcp/%d", cloudconfig.PortHTTPS)},
-			cloudconfig.ServiceCoturn: {fmt.Sprintf("udp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURN), fmt.Sprintf("tcp/%d", cloudconfig.PortTURNS), fmt.Sprintf("udp/%d", cloudconfig.PortTURNS)},
+			cloudconfig.ServiceNginx:  {fmt.Sprintf("tcp/%d", schema.PortHTTP), fmt.Sprintf("tcp/%d", schema.PortHTTPS)},
+			cloudconfig.ServiceCoturn: {fmt.Sprintf("udp/%d", schema.PortTURN), fmt.Sprintf("tcp/%d", schema.PortTURN), fmt.Sprintf("tcp/%d", schema.PortTURNS), fmt.Sprintf("udp/%d", schema.PortTURNS)},
 		}
 		for name, ports := range want {
 			socks, err := s.ServiceSockets(name)
@@ -153,7 +154,7 @@ func TestExposure(t *testing.T) {
 		}
 		coturn := string(s.Rendered[cloudconfig.CoturnConfig].Content)
 		for key, want := range map[string]int{
-			"listening-port": cloudconfig.PortTURN, "tls-listening-port": cloudconfig.PortTURNS,
+			"listening-port": schema.PortTURN, "tls-listening-port": schema.PortTURNS,
 			"min-port": s.TURNRelayPorts().First, "max-port": s.TURNRelayPorts().Last,
 		} {
 			if got := configValue(coturn, key, "="); got != strconv.Itoa(want) {
@@ -195,13 +196,13 @@ func TestExposure(t *testing.T) {
 // listenerHint explains listeners a daemon opens without a config line.
 func listenerHint(name string, port int) string {
 	switch {
-	case name == cloudconfig.ServiceCoturn && (port == cloudconfig.PortTURN+1 || port == cloudconfig.PortTURNS+1):
+	case name == cloudconfig.ServiceCoturn && (port == schema.PortTURN+1 || port == schema.PortTURNS+1):
 		return ": coturn's RFC 5780 alternate listener (listening port + 1); turnserver.conf needs no-rfc5780"
 	case name == cloudconfig.ServiceCoturn && port == 9641:
 		return ": coturn's Prometheus exporter; turnserver.conf must not set prometheus"
 	case name == cloudconfig.ServiceNATS && port == 8222:
 		return ": NATS monitoring; nats.conf must not set http/http_port"
-	case name == cloudconfig.ServiceJanus && (port == cloudconfig.PortJanusHTTP || port == cloudconfig.PortJanusAdminHTTP || port == cloudconfig.PortJanusAdminWS):
+	case name == cloudconfig.ServiceJanus && (port == schema.PortJanusHTTP || port == schema.PortJanusAdminHTTP || port == schema.PortJanusAdminWS):
 		return ": Janus' HTTP or admin API; janus.jcfg must disable the transport, janus.transport.websockets.jcfg admin_ws"
 	}
 	return ""

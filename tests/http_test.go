@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // TestPlainHTTP checks port 80 as Let's Encrypt and browsers use it: the
@@ -36,7 +37,7 @@ func TestPlainHTTP(t *testing.T) {
 		req, _ := http.NewRequestWithContext(bounded(t, 10*time.Second), http.MethodGet, url, nil)
 		resp, err := s.HTTPClient().Do(req)
 		if err != nil {
-			t.Fatalf("nginx: GET %s: %v (nginx.conf: the port %d server block)", url, err, cloudconfig.PortHTTP)
+			t.Fatalf("nginx: GET %s: %v (nginx.conf: the port %d server block)", url, err, schema.PortHTTP)
 		}
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -60,11 +61,11 @@ func TestInternalAPIsOnlyForSignaling(t *testing.T) {
 	natsLog := startContainerInNetns(t, ns, files, cloudconfig.ServiceNATS, dir, path.Dir(cloudconfig.NATSConfig))
 	janusLog := startContainerInNetns(t, ns, files, cloudconfig.ServiceJanus, dir, cloudconfig.JanusConfigDir)
 
-	natsProbe := []string{"timeout", "3", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d && head -c 4 <&3", cloudconfig.PortNATS)}
+	natsProbe := []string{"timeout", "3", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d && head -c 4 <&3", schema.PortNATS)}
 	janusProbe := []string{bins["curl"], "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
 		"-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
 		"-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: janus-protocol",
-		fmt.Sprintf("http://127.0.0.1:%d/", cloudconfig.PortJanusWS)}
+		fmt.Sprintf("http://127.0.0.1:%d/", schema.PortJanusWS)}
 	answers := map[string]func(out string) bool{
 		"NATS":  func(out string) bool { return strings.HasPrefix(out, "INFO") },
 		"Janus": func(out string) bool { return strings.HasPrefix(out, "101") }, // curl then times out on the open socket

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -123,15 +124,15 @@ func backendsConnected(ctx context.Context, s *harness.Stack) error {
 		return err
 	}
 	if st.MCU == nil || !st.MCU.Connected {
-		return fmt.Errorf("stats report Janus not connected: %+v (server.conf [mcu] url must reach Janus' websockets on 127.0.0.1:%d)", st.MCU, cloudconfig.PortJanusWS)
+		return fmt.Errorf("stats report Janus not connected: %+v (server.conf [mcu] url must reach Janus' websockets on 127.0.0.1:%d)", st.MCU, schema.PortJanusWS)
 	}
 	socks, err := s.ServiceSockets(cloudconfig.ServiceSignaling)
 	if err != nil {
 		return err
 	}
 	want := map[string]netip.AddrPort{
-		"NATS":  netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), cloudconfig.PortNATS),
-		"Janus": netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), cloudconfig.PortJanusWS),
+		"NATS":  netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), schema.PortNATS),
+		"Janus": netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), schema.PortJanusWS),
 	}
 	for name, addr := range want {
 		found := false

@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -117,7 +118,7 @@ func TestBrowserRelayOn443(t *testing.T) {
 	})
 
 	t.Run("relay candidate through 443", func(t *testing.T) {
-		cands, raw := b.gather(t, fmt.Sprintf("turns:%s:%d?transport=tcp", name, cloudconfig.PortHTTPS), user, pass, 20*time.Second)
+		cands, raw := b.gather(t, fmt.Sprintf("turns:%s:%d?transport=tcp", name, schema.PortHTTPS), user, pass, 20*time.Second)
 		relays := 0
 		for _, c := range cands {
 			f := strings.Fields(c)

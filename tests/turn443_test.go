@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -118,7 +119,7 @@ func TestTURNOn443(t *testing.T) {
 	defer c.Close()
 	relay, err := c.Allocate()
 	if err != nil {
-		t.Fatalf("coturn: allocation over TLS on 443 failed: %v (nginx.conf: stream front -> 127.0.0.1:%d -> coturn %d)", err, cloudconfig.PortTURNSLocal, cloudconfig.PortTURNS)
+		t.Fatalf("coturn: allocation over TLS on 443 failed: %v (nginx.conf: stream front -> 127.0.0.1:%d -> coturn %d)", err, schema.PortTURNSLocal, schema.PortTURNS)
 	}
 	defer relay.Close()
 	relayAddr := relay.LocalAddr().(*net.UDPAddr)
@@ -190,7 +191,7 @@ func TestTURNOn443(t *testing.T) {
 		// An HTTPS client without SNI (an IP literal) or with another name
 		// is routed to the HTTPS server, never to coturn.
 		for _, sni := range []string{"", "other.nctalk.test"} {
-			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", cloudconfig.PortHTTPS),
+			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", schema.PortHTTPS),
 				&tls.Config{ServerName: sni, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) //nolint:gosec // the route is under test, not the certificate
 			if err != nil {
 				t.Fatalf("SNI %q: %v", sni, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -73,7 +74,7 @@ func TestTURN(t *testing.T) {
 		if err := json.Unmarshal(body, &creds); err != nil {
 			t.Fatalf("signaling: TURN credentials are not JSON: %v", err)
 		}
-		want := fmt.Sprintf("turn:%s:%d?transport=udp", s.Domain, cloudconfig.PortTURN)
+		want := fmt.Sprintf("turn:%s:%d?transport=udp", s.Domain, schema.PortTURN)
 		if !slices.Contains(creds.URIs, want) {
 			t.Errorf("signaling: TURN URIs %v lack %s (server.conf [turn] servers)", creds.URIs, want)
 		}
@@ -161,7 +162,7 @@ func TestTURN(t *testing.T) {
 		// and a permission for an IPv6 peer on an IPv4 relay is refused for
 		// the family alone: rawTURN asks for an IPv6 relay, and the control
 		// below proves permissions are judged by the deny list.
-		server := &net.UDPAddr{IP: net.IPv6loopback, Port: cloudconfig.PortTURN}
+		server := &net.UDPAddr{IP: net.IPv6loopback, Port: schema.PortTURN}
 		c, err := dialRawTURN(server, user, pass, s.Domain)
 		if err != nil {
 			t.Fatal(err)
@@ -201,7 +202,7 @@ func TestTURN(t *testing.T) {
 	})
 
 	t.Run("user over quota refused", func(t *testing.T) {
-		limits := s.TURNRelayPorts().TURNLimits()
+		limits := cloudconfig.TURNLimitsFor(s.TURNRelayPorts())
 		quotaUser, quotaPass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, fmt.Sprintf("quota-%d", time.Now().UnixNano()), time.Now().Add(time.Hour))
 		var held []net.PacketConn
 		defer func() {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -71,7 +72,7 @@ func TestTURNRelayToOwnAddress(t *testing.T) {
 	// connected UDP socket then reports ICMP errors instead of retrying.)
 	waitForLog(t, logs, "Total auth threads", 30*time.Second)
 
-	var rtp cloudconfig.PortRange
+	var rtp schema.PortRange
 	for _, r := range cloudconfig.FirewallRules(settings) {
 		if r.Name == "janus-rtp" {
 			rtp = r.Ports
@@ -96,7 +97,7 @@ func TestTURNRelayToOwnAddress(t *testing.T) {
 					return err
 				}
 				// coturn may still be starting: retry the allocation.
-				server := &net.UDPAddr{IP: fam.self, Port: cloudconfig.PortTURN}
+				server := &net.UDPAddr{IP: fam.self, Port: schema.PortTURN}
 				if client, err = dialRawTURN(server, user, pass, settings.Domain); err != nil {
 					return err
 				}

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud-config.yaml
@@ -223,12 +224,12 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 		}
 		return nil
 	}
-	portRange := func(key string, dst *cloudconfig.PortRange) error {
+	portRange := func(key string, dst *schema.PortRange) error {
 		n, ok := get(key)
 		if !ok {
 			return nil
 		}
-		r, err := cloudconfig.ParsePortRange(n.Value)
+		r, err := schema.ParsePortRange(n.Value)
 		if n.Kind != yaml.ScalarNode || err != nil {
 			return &cloudconfig.ConfigError{Key: key, Problem: fmt.Sprintf("%q is not a port range; want first-last such as 20000-20100", n.Value)}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/schema"
 )
 
 const renderTestKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
@@ -86,7 +87,7 @@ func TestRenderCommandSecretsFileGivesTheSameDocument(t *testing.T) {
 		Domain: "talk.example.com", NextcloudURLs: []string{"https://cloud.example.com"},
 		ACMEEmail: "admin@example.com", ACMEStaging: true, SSHAuthorizedKeys: []string{renderTestKey},
 		SSHAllowedCIDRs: []string{"203.0.113.0/24"}, SSHPort: 2222,
-		JanusRTPPorts: cloudconfig.PortRange{First: 20000, Last: 20200}, TURNRelayPorts: cloudconfig.PortRange{First: 49160, Last: 49200},
+		JanusRTPPorts: schema.PortRange{First: 20000, Last: 20200}, TURNRelayPorts: schema.PortRange{First: 49160, Last: 49200},
 	}, sec)
 	if err != nil {
 		t.Fatal(err)

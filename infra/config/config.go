@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // Config is the validated stack configuration.
@@ -38,10 +39,10 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Settings: cloudconfig.Settings{
-			SSHPort:         cloudconfig.DefaultSSHPort,
+			SSHPort:         schema.DefaultSSHPort,
 			SSHAllowedCIDRs: []string{"0.0.0.0/0", "::/0"},
-			JanusRTPPorts:   cloudconfig.DefaultJanusRTPPorts,
-			TURNRelayPorts:  cloudconfig.DefaultTURNRelayPorts,
+			JanusRTPPorts:   schema.DefaultJanusRTPPorts,
+			TURNRelayPorts:  schema.DefaultTURNRelayPorts,
 		},
 		Location:   DefaultLocation,
 		ServerType: DefaultServerType,

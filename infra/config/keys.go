@@ -3,7 +3,10 @@
 // checked by cloudconfig's Settings.Validate; the Hetzner-only keys here.
 package config
 
-import "github.com/nctalk/nctalk/cloudconfig"
+import (
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
+)
 
 // Namespace is the project name that prefixes every key: `nctalk:<key>`.
 const Namespace = "nctalk"
@@ -82,14 +85,14 @@ func Defaults() map[string]any {
 		cloudconfig.KeySSHPublicKeys:   []any{},
 		KeySSHKeySelector:              "",
 		cloudconfig.KeySSHAllowedCIDRs: []any{"0.0.0.0/0", "::/0"},
-		cloudconfig.KeySSHPort:         cloudconfig.DefaultSSHPort,
+		cloudconfig.KeySSHPort:         schema.DefaultSSHPort,
 		KeyDNSZone:                     "",
 		KeyVolumeSize:                  DefaultVolumeSize,
 		KeyKeepOnTeardown:              true,
 		cloudconfig.KeySignalingSecret: "",
 		cloudconfig.KeyTURNSecret:      "",
-		cloudconfig.KeyJanusRTPPorts:   cloudconfig.DefaultJanusRTPPorts.String(),
-		cloudconfig.KeyTURNRelayPorts:  cloudconfig.DefaultTURNRelayPorts.String(),
+		cloudconfig.KeyJanusRTPPorts:   schema.DefaultJanusRTPPorts.String(),
+		cloudconfig.KeyTURNRelayPorts:  schema.DefaultTURNRelayPorts.String(),
 		cloudconfig.KeyTURNOn443:       true,
 		cloudconfig.KeyTURNDomain:      "",
 		cloudconfig.KeyImages:          map[string]any{},

@@ -8,6 +8,7 @@ import (
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // Load reads every `nctalk:` key, applies the defaults of the keys that are
@@ -90,13 +91,13 @@ func kindOf(dst any) string {
 	return "list of strings"
 }
 
-func (r *reader) portRange(key string, dst *cloudconfig.PortRange) {
+func (r *reader) portRange(key string, dst *schema.PortRange) {
 	var s string
 	r.str(key, &s)
 	if !r.isSet(key) {
 		return
 	}
-	pr, err := cloudconfig.ParsePortRange(s)
+	pr, err := schema.ParsePortRange(s)
 	if err != nil {
 		r.errs = append(r.errs, keyErr(key, "%v", err))
 		return

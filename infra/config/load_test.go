@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nctalk/nctalk/schema"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // testKey is a real (test-only) ed25519 public key.
@@ -136,7 +135,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", false,
 		"https://acme.example.org/directory", "https://mirror.example.org:5000", "hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20, false,
 		"givenSignalingSecret0123456789", "givenTurnSecret0123456789abcde",
-		cloudconfig.PortRange{First: 30000, Last: 30500}, cloudconfig.PortRange{First: 40000, Last: 40100},
+		schema.PortRange{First: 30000, Last: 30500}, schema.PortRange{First: 40000, Last: 40100},
 		false, "relay.example.org", map[string]string{"nats": "nats:2.11.10-alpine"}}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // IssueWithValidity is Issue with chosen dates, for certificates that are
@@ -184,7 +185,7 @@ func (s *Stack) waitServedCertificate(ctx context.Context, fullchain []byte) err
 	}
 	for {
 		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{ServerName: s.Domain, InsecureSkipVerify: true}}
-		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cloudconfig.PortHTTPS)))
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(schema.PortHTTPS)))
 		if err == nil {
 			certs := c.(*tls.Conn).ConnectionState().PeerCertificates
 			c.Close()

@@ -9,9 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/pion/turn/v4"
-
-	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // DialTURNOn443 connects a TURN client over TLS to port 443, with the TURN
@@ -22,7 +21,7 @@ func (s *Stack) DialTURNOn443(local net.IP, username, password string) (*TURNCli
 		return nil, fmt.Errorf("the stack renders turnOn443 = false")
 	}
 	name := s.Settings.TURNName()
-	server := loopback(cloudconfig.PortHTTPS)
+	server := loopback(schema.PortHTTPS)
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	if local != nil {
 		d.LocalAddr = &net.TCPAddr{IP: local}

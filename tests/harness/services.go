@@ -16,6 +16,7 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/images"
 )
 
@@ -94,7 +95,7 @@ func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.It
 // probeNATS reads the INFO line NATS sends on connect.
 func probeNATS(ctx context.Context) error {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", loopback(cloudconfig.PortNATS))
+	c, err := d.DialContext(ctx, "tcp", loopback(schema.PortNATS))
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,7 @@ type JanusServerInfo struct {
 
 // JanusInfo asks Janus (websockets on loopback) for its server info.
 func JanusInfo(ctx context.Context) (*JanusServerInfo, error) {
-	c, _, err := websocket.Dial(ctx, "ws://"+loopback(cloudconfig.PortJanusWS), &websocket.DialOptions{Subprotocols: []string{"janus-protocol"}})
+	c, _, err := websocket.Dial(ctx, "ws://"+loopback(schema.PortJanusWS), &websocket.DialOptions{Subprotocols: []string{"janus-protocol"}})
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +171,7 @@ func keys[V any](m map[string]V) []string {
 
 // probeSignaling asks the signaling server's own HTTP listener for welcome.
 func probeSignaling(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+loopback(cloudconfig.PortSignalingHTTP)+"/api/v1/welcome", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+loopback(schema.PortSignalingHTTP)+"/api/v1/welcome", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -187,7 +188,7 @@ func probeSignaling(ctx context.Context) error {
 // without TLS when it cannot read the key.
 func probeCoturn(ctx context.Context, s *Stack) error {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", loopback(cloudconfig.PortTURN))
+	c, err := d.DialContext(ctx, "udp", loopback(schema.PortTURN))
 	if err != nil {
 		return err
 	}
@@ -200,16 +201,16 @@ func probeCoturn(ctx context.Context, s *Stack) error {
 	buf := make([]byte, 1500)
 	n, err := c.Read(buf)
 	if err != nil {
-		return fmt.Errorf("no STUN answer on udp/%d: %w", cloudconfig.PortTURN, err)
+		return fmt.Errorf("no STUN answer on udp/%d: %w", schema.PortTURN, err)
 	}
 	var res stun.Message
 	res.Raw = buf[:n]
 	if err := res.Decode(); err != nil || res.Type != stun.BindingSuccess {
-		return fmt.Errorf("bad STUN answer on udp/%d: %v %v", cloudconfig.PortTURN, res.Type, err)
+		return fmt.Errorf("bad STUN answer on udp/%d: %v %v", schema.PortTURN, res.Type, err)
 	}
-	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", loopback(cloudconfig.PortTURNS), s.TLSConfig())
+	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", loopback(schema.PortTURNS), s.TLSConfig())
 	if err != nil {
-		return fmt.Errorf("no TLS on tcp/%d (coturn needs cert= and pkey= it can read as its compose user %s): %w", cloudconfig.PortTURNS, s.services[cloudconfig.ServiceCoturn].user, err)
+		return fmt.Errorf("no TLS on tcp/%d (coturn needs cert= and pkey= it can read as its compose user %s): %w", schema.PortTURNS, s.services[cloudconfig.ServiceCoturn].user, err)
 	}
 	tc.Close()
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // SignalingConn is a Talk client's WebSocket to the signaling server.
@@ -196,7 +197,7 @@ type SignalingStats struct {
 
 // Stats reads /api/v1/stats from the signaling server's loopback listener.
 func (s *Stack) Stats(ctx context.Context) (*SignalingStats, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+loopback(cloudconfig.PortSignalingHTTP)+"/api/v1/stats", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+loopback(schema.PortSignalingHTTP)+"/api/v1/stats", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("signaling stats: %w", err)

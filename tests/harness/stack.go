@@ -19,6 +19,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/images"
 )
 
@@ -208,7 +209,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 // the default) so the stack carries the 50 concurrent allocations of the
 // load test (one relay port per allocation; the default 49160-49200 has 41)
 // and so a non-default range is checked to reach coturn and the firewall.
-var TestRelayPorts = cloudconfig.PortRange{First: 49160, Last: 49260}
+var TestRelayPorts = schema.PortRange{First: 49160, Last: 49260}
 
 // TestSettings are the settings of a test rendering: the domain, one
 // Nextcloud, TestRelayPorts, the default Janus RTP range.
@@ -254,10 +255,10 @@ func checkPortsFree() error {
 		network string
 		port    int
 	}{
-		{"tcp", cloudconfig.PortHTTP}, {"tcp", cloudconfig.PortHTTPS}, {"tcp", cloudconfig.PortTURN},
-		{"udp", cloudconfig.PortTURN}, {"tcp", cloudconfig.PortTURNS}, {"tcp", cloudconfig.PortSignalingHTTP},
-		{"tcp", cloudconfig.PortJanusWS}, {"tcp", cloudconfig.PortNATS},
-		{"tcp", cloudconfig.PortHTTPSLocal}, {"tcp", cloudconfig.PortTURNSLocal},
+		{"tcp", schema.PortHTTP}, {"tcp", schema.PortHTTPS}, {"tcp", schema.PortTURN},
+		{"udp", schema.PortTURN}, {"tcp", schema.PortTURNS}, {"tcp", schema.PortSignalingHTTP},
+		{"tcp", schema.PortJanusWS}, {"tcp", schema.PortNATS},
+		{"tcp", schema.PortHTTPSLocal}, {"tcp", schema.PortTURNSLocal},
 	}
 	for _, p := range ports {
 		addr := fmt.Sprintf("127.0.0.1:%d", p.port)
@@ -446,18 +447,18 @@ func (s *Stack) buildOutputs() error {
 }
 
 // TURNRelayPorts is coturn's relay range of this stack (from the firewall table).
-func (s *Stack) TURNRelayPorts() cloudconfig.PortRange { return ruleRange(s.Settings, "turn-relay") }
+func (s *Stack) TURNRelayPorts() schema.PortRange { return ruleRange(s.Settings, "turn-relay") }
 
 // JanusRTPPorts is Janus' RTP range of this stack (from the firewall table).
-func (s *Stack) JanusRTPPorts() cloudconfig.PortRange { return ruleRange(s.Settings, "janus-rtp") }
+func (s *Stack) JanusRTPPorts() schema.PortRange { return ruleRange(s.Settings, "janus-rtp") }
 
-func ruleRange(set cloudconfig.Settings, name string) cloudconfig.PortRange {
+func ruleRange(set cloudconfig.Settings, name string) schema.PortRange {
 	for _, r := range cloudconfig.FirewallRules(set) {
 		if r.Name == name {
 			return r.Ports
 		}
 	}
-	return cloudconfig.PortRange{}
+	return schema.PortRange{}
 }
 
 // StartService starts the named daemon (a cloudconfig.Service* name). It

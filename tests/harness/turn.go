@@ -6,10 +6,9 @@ import (
 	"net"
 	"time"
 
+	"github.com/nctalk/nctalk/schema"
 	"github.com/pion/logging"
 	"github.com/pion/turn/v4"
-
-	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // TURNTransport is how a TURN client reaches coturn.
@@ -43,24 +42,24 @@ func (s *Stack) DialTURN(transport TURNTransport, username, password string) (*T
 	)
 	switch transport {
 	case TURNOverUDP:
-		server = loopback(cloudconfig.PortTURN)
+		server = loopback(schema.PortTURN)
 		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		conn = c
 	case TURNOverTCP:
-		server = loopback(cloudconfig.PortTURN)
+		server = loopback(schema.PortTURN)
 		c, err := net.DialTimeout("tcp", server, 5*time.Second)
 		if err != nil {
-			return nil, fmt.Errorf("coturn tcp/%d: %w", cloudconfig.PortTURN, err)
+			return nil, fmt.Errorf("coturn tcp/%d: %w", schema.PortTURN, err)
 		}
 		conn = turn.NewSTUNConn(c)
 	case TURNOverTLS:
-		server = loopback(cloudconfig.PortTURNS)
+		server = loopback(schema.PortTURNS)
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", server, s.TLSConfig())
 		if err != nil {
-			return nil, fmt.Errorf("coturn tls/%d: %w", cloudconfig.PortTURNS, err)
+			return nil, fmt.Errorf("coturn tls/%d: %w", schema.PortTURNS, err)
 		}
 		conn = turn.NewSTUNConn(c)
 	default:

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/images"
 )
 
@@ -211,8 +212,8 @@ func TestFirstBoot(t *testing.T) {
 	t.Run("turn-over-tls-on-443", func(t *testing.T) {
 		relay := allocateOn443(t, m.fwd["tcp/443"], acme.rootPEM(), settings.TURNName(), secrets.TURNSecret)
 		relayPorts := settings.TURNRelayPorts
-		if relayPorts == (cloudconfig.PortRange{}) {
-			relayPorts = cloudconfig.DefaultTURNRelayPorts
+		if relayPorts == (schema.PortRange{}) {
+			relayPorts = schema.DefaultTURNRelayPorts
 		}
 		if udp, ok := relay.(*net.UDPAddr); !ok || !relayPorts.Contains(udp.Port) || udp.IP.IsLoopback() {
 			t.Errorf("relay %v through 443: want a port in the relay range %s on the server's own address, not loopback (coturn relays from the address the client reached it on)", relay, relayPorts)

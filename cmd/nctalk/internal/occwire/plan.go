@@ -19,6 +19,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // Desired is the Talk configuration this backend needs in Nextcloud.
@@ -367,7 +368,7 @@ func hostOf(hostPort string) string {
 func splitHostPort(s string) (string, error) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil || host == "" {
-		return "", fmt.Errorf("%q is not host:port (want e.g. talk.example.com:%d)", s, cloudconfig.PortTURN)
+		return "", fmt.Errorf("%q is not host:port (want e.g. talk.example.com:%d)", s, schema.PortTURN)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return "", fmt.Errorf("%q has no port between 1 and 65535", s)

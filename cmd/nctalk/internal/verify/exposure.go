@@ -11,19 +11,19 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // InternalPorts are the loopback-only ports of the stack (from cloudconfig)
 // plus Janus' ports that Debian's and upstream's defaults open.
 func InternalPorts() []Port {
 	return []Port{
-		{"signaling HTTP", cloudconfig.PortSignalingHTTP},
-		{"Janus WebSocket", cloudconfig.PortJanusWS},
-		{"NATS", cloudconfig.PortNATS},
-		{"Janus admin HTTP", cloudconfig.PortJanusAdminHTTP},
-		{"Janus admin WebSocket", cloudconfig.PortJanusAdminWS},
-		{"Janus HTTP", cloudconfig.PortJanusHTTP},
+		{"signaling HTTP", schema.PortSignalingHTTP},
+		{"Janus WebSocket", schema.PortJanusWS},
+		{"NATS", schema.PortNATS},
+		{"Janus admin HTTP", schema.PortJanusAdminHTTP},
+		{"Janus admin WebSocket", schema.PortJanusAdminWS},
+		{"Janus HTTP", schema.PortJanusHTTP},
 	}
 }
 

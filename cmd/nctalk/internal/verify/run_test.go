@@ -13,6 +13,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // closedPort returns a loopback TCP port nothing listens on.
@@ -155,8 +156,8 @@ func TestRunExposedPort(t *testing.T) {
 }
 
 func TestInternalPortsFromCloudconfig(t *testing.T) {
-	want := map[int]bool{cloudconfig.PortSignalingHTTP: true, cloudconfig.PortJanusWS: true, cloudconfig.PortNATS: true,
-		cloudconfig.PortJanusAdminHTTP: true, cloudconfig.PortJanusAdminWS: true, cloudconfig.PortJanusHTTP: true}
+	want := map[int]bool{schema.PortSignalingHTTP: true, schema.PortJanusWS: true, schema.PortNATS: true,
+		schema.PortJanusAdminHTTP: true, schema.PortJanusAdminWS: true, schema.PortJanusHTTP: true}
 	for _, p := range InternalPorts() {
 		if !want[p.Port] {
 			t.Errorf("unexpected internal port %d", p.Port)

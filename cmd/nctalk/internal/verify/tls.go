@@ -12,13 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // checkTLS fetches the certificate on 443 and checks chain, name and dates.
 func checkTLS(ctx context.Context, e *env) Result {
 	domain := e.opts.Outputs.Domain
-	port := strconv.Itoa(cloudconfig.PortHTTPS)
+	port := strconv.Itoa(schema.PortHTTPS)
 	if u, err := url.Parse(e.opts.Outputs.SignalingURL); err == nil && u.Port() != "" && strings.EqualFold(u.Hostname(), domain) {
 		port = u.Port() // where the signaling URL says nginx serves TLS
 	}

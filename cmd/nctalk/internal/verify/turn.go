@@ -18,6 +18,7 @@ import (
 	"github.com/pion/turn/v4"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // turnUser is the user part of verify's TURN credentials.
@@ -160,9 +161,9 @@ func turnProbes(servers []cloudconfig.TURNServer) (probes []turnProbe, warnings 
 // checkTURN allocates a relay on every probe with credentials computed from
 // the TURN secret and checks that the relayed port lies in the relay range.
 func checkTURN(ctx context.Context, e *env) Result {
-	relay := cloudconfig.DefaultTURNRelayPorts
+	relay := schema.DefaultTURNRelayPorts
 	if e.opts.Outputs.TURNRelayPorts != "" {
-		r, err := cloudconfig.ParsePortRange(e.opts.Outputs.TURNRelayPorts)
+		r, err := schema.ParsePortRange(e.opts.Outputs.TURNRelayPorts)
 		if err != nil {
 			return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // CheckTURN443 is TURN over TLS on port 443 (turnOn443): the entries of
@@ -23,7 +24,7 @@ const CheckTURN443 CheckID = "turn-443"
 // checked by CheckTURN).
 func turnProbesOn443(probes []turnProbe) (on443, rest []turnProbe) {
 	for _, p := range probes {
-		if _, port, err := net.SplitHostPort(p.server); err == nil && port == strconv.Itoa(cloudconfig.PortHTTPS) {
+		if _, port, err := net.SplitHostPort(p.server); err == nil && port == strconv.Itoa(schema.PortHTTPS) {
 			on443 = append(on443, p)
 		} else {
 			rest = append(rest, p)
@@ -42,9 +43,9 @@ func checkTURN443(ctx context.Context, e *env) Result {
 	if len(on443) == 0 {
 		return ok("off: turnServers has no turns entry on 443 (turnOn443 false)")
 	}
-	relay := cloudconfig.DefaultTURNRelayPorts
+	relay := schema.DefaultTURNRelayPorts
 	if e.opts.Outputs.TURNRelayPorts != "" {
-		r, err := cloudconfig.ParsePortRange(e.opts.Outputs.TURNRelayPorts)
+		r, err := schema.ParsePortRange(e.opts.Outputs.TURNRelayPorts)
 		if err != nil {
 			return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
 		}

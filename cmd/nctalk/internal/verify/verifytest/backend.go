@@ -37,6 +37,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // Domain is the stand-in backend's domain.
@@ -58,7 +59,7 @@ type Config struct {
 	// its NATS client gave up (500 Error while processing).
 	RoomNATSClosed bool
 	// RelayPorts is the TURN server's relay range; zero means 50100-50199.
-	RelayPorts cloudconfig.PortRange
+	RelayPorts schema.PortRange
 	// HelloAnswer replaces the answer to a WebSocket hello (raw message);
 	// "" means the error invalid_backend, as 2.0.2 answers an unknown Nextcloud.
 	HelloAnswer string
@@ -92,8 +93,8 @@ func Start(t testing.TB, cfg Config) *Backend {
 	if cfg.CertNotAfter.IsZero() {
 		cfg.CertNotAfter = time.Now().Add(90 * 24 * time.Hour)
 	}
-	if cfg.RelayPorts == (cloudconfig.PortRange{}) {
-		cfg.RelayPorts = cloudconfig.PortRange{First: 50100, Last: 50199}
+	if cfg.RelayPorts == (schema.PortRange{}) {
+		cfg.RelayPorts = schema.PortRange{First: 50100, Last: 50199}
 	}
 	b := &Backend{Resolve: map[string][]net.IP{Domain: {net.ParseIP("127.0.0.1")}}}
 	signalingSecret, turnSecret := randomString(t), randomString(t)
