@@ -1,3 +1,8 @@
+// Package schema declares, once, what a deployment is configured and
+// described by: the config keys, the secrets, the stack outputs and the
+// port table. Everything else (the stack and `nctalk render` loaders,
+// Pulumi.yaml, the docs tables, the firewalls) derives from it or is checked
+// against it. It imports nothing of the project.
 package schema
 
 import (
@@ -87,4 +92,3 @@ func (r PortRange) Overlaps(o PortRange) bool { return r.First <= o.Last && o.Fi
 
 // Contains reports whether port lies in the range.
 func (r PortRange) Contains(port int) bool { return r.First <= port && port <= r.Last }
-
