@@ -4,19 +4,15 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
-	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
-	"github.com/nctalk/nctalk/infra/config"
 	"github.com/nctalk/nctalk/infra/infratest"
-	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
@@ -27,10 +23,10 @@ func stackConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
 	return func(info *pulumi.RunInfo) {
 		info.Config = map[string]string{}
 		for k, v := range cfg {
-			info.Config[config.Namespace+":"+k] = v
+			info.Config[schema.Namespace+":"+k] = v
 		}
 		for _, k := range secretKeys {
-			info.ConfigSecretKeys = append(info.ConfigSecretKeys, config.Namespace+":"+k)
+			info.ConfigSecretKeys = append(info.ConfigSecretKeys, schema.Namespace+":"+k)
 		}
 	}
 }
@@ -48,7 +44,7 @@ func validConfig() map[string]string {
 
 func runProgram(t testing.TB, m *infratest.Mocks, cfg map[string]string, secretKeys ...string) error {
 	t.Helper()
-	return pulumi.RunErr(program, pulumi.WithMocks(config.Namespace, "dev", m), stackConfig(cfg, secretKeys...))
+	return pulumi.RunErr(program, pulumi.WithMocks(schema.Namespace, "dev", m), stackConfig(cfg, secretKeys...))
 }
 
 func TestProgramRegistersTheBackend(t *testing.T) {
@@ -109,55 +105,6 @@ func TestProgramRejectsBadConfigBeforeRegistering(t *testing.T) {
 	}
 }
 
-// TestPulumiYAMLMatchesLoader checks Pulumi.yaml with Pulumi's own project
-// loader and keeps its keys and defaults equal to infra/config's.
-func TestPulumiYAMLMatchesLoader(t *testing.T) {
-	proj, err := workspace.LoadProject("Pulumi.yaml")
-	if err != nil {
-		t.Fatalf("Pulumi.yaml: %v", err)
-	}
-	if err := proj.Validate(); err != nil {
-		t.Fatalf("Pulumi.yaml: %v", err)
-	}
-	if proj.Name.String() != config.Namespace || proj.Runtime.Name() != "go" {
-		t.Errorf("project %s runtime %s; want %s, go", proj.Name, proj.Runtime.Name(), config.Namespace)
-	}
-	declared := slices.Sorted(maps.Keys(proj.Config))
-	if want := slices.Sorted(slices.Values(config.AllKeys())); !slices.Equal(declared, want) {
-		t.Fatalf("Pulumi.yaml declares %v; the loader reads %v", declared, want)
-	}
-	defaults := config.Defaults()
-	for _, key := range declared {
-		decl := proj.Config[key]
-		if decl.Description == "" || decl.Type == nil {
-			t.Errorf("%s: declare a type and a description", key)
-		}
-		want, optional := defaults[key]
-		if !optional {
-			if decl.Default != nil {
-				t.Errorf("%s is required but Pulumi.yaml gives it the default %v", key, decl.Default)
-			}
-			continue
-		}
-		if got, want := normalize(t, decl.Default), normalize(t, want); !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: Pulumi.yaml default %v, loader default %v", key, got, want)
-		}
-	}
-}
-
-// normalize makes YAML and Go values comparable through JSON.
-func normalize(t *testing.T, v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestDevExampleDeploys runs the program on Pulumi.dev.yaml.example.
 func TestDevExampleDeploys(t *testing.T) {
 	raw, err := os.ReadFile("Pulumi.dev.yaml.example")
@@ -172,11 +119,11 @@ func TestDevExampleDeploys(t *testing.T) {
 	}
 	cfg := map[string]string{}
 	for k, v := range stack.Config {
-		key, ok := strings.CutPrefix(k, config.Namespace+":")
+		key, ok := strings.CutPrefix(k, schema.Namespace+":")
 		if !ok {
-			t.Fatalf("key %s is not in the %s namespace", k, config.Namespace)
+			t.Fatalf("key %s is not in the %s namespace", k, schema.Namespace)
 		}
-		if !slices.Contains(config.AllKeys(), key) {
+		if !slices.Contains(schema.KeysFor(schema.StackReader), key) {
 			t.Errorf("key %s is not a config key", k)
 		}
 		switch v := v.(type) {
@@ -199,49 +146,6 @@ func TestDevExampleDeploys(t *testing.T) {
 	}
 }
 
-// TestREADMEDocumentsConfigAndOutputs keeps the configuration and output
-// tables (docs/configuration.md) complete.
-func TestREADMEDocumentsConfigAndOutputs(t *testing.T) {
-	raw, err := os.ReadFile("docs/configuration.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(raw)
-	for _, c := range []struct {
-		section string
-		keys    []string
-	}{
-		{"Configuration reference", config.AllKeys()},
-		{"Stack outputs", outputs.Keys()},
-	} {
-		body := section(readme, c.section)
-		if body == "" {
-			t.Errorf("docs/configuration.md has no section %q", c.section)
-			continue
-		}
-		for _, k := range c.keys {
-			row := regexp.MustCompile("(?m)^\\|\\s*`" + regexp.QuoteMeta(k) + "`\\s*\\|")
-			if !row.MatchString(body) {
-				t.Errorf("docs/configuration.md section %q has no table row for `%s`", c.section, k)
-			}
-		}
-	}
-}
-
-// section returns the body of a document's "## title" section.
-func section(readme, title string) string {
-	_, rest, ok := strings.Cut(readme, "\n## "+title+"\n")
-	if !ok {
-		return ""
-	}
-	if i := strings.Index(rest, "\n## "); i >= 0 {
-		rest = rest[:i]
-	}
-	return rest
-}
-
-// BenchmarkProgram measures one full mocked run: config loading and
-// validation, every registration, the cloud-config rendering.
 func BenchmarkProgram(b *testing.B) {
 	cfg := validConfig()
 	for b.Loop() {
@@ -255,7 +159,7 @@ func BenchmarkProgram(b *testing.B) {
 func TestProgramPreviews(t *testing.T) {
 	m := infratest.New("seed")
 	preview := func(info *pulumi.RunInfo) { info.DryRun = true }
-	err := pulumi.RunErr(program, pulumi.WithMocks(config.Namespace, "dev", m), stackConfig(validConfig()), preview)
+	err := pulumi.RunErr(program, pulumi.WithMocks(schema.Namespace, "dev", m), stackConfig(validConfig()), preview)
 	if err != nil {
 		t.Fatalf("preview: %v", err)
 	}

@@ -1,5 +1,7 @@
 package cloudconfig
 
+import "github.com/nctalk/nctalk/schema"
+
 // testSSHKey is a real (test-only) ed25519 public key.
 const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
 
@@ -33,11 +35,20 @@ func fakeSecret(name string, n int) string {
 // (64 characters; the session block key 32).
 func fakeSecrets() Secrets {
 	return Secrets{
-		SignalingSecret:      fakeSecret("fakeSignalingSecret", GeneratedSecretLength),
-		TURNSecret:           fakeSecret("fakeTurnSecret", GeneratedSecretLength),
-		SessionHashKey:       fakeSecret("fakeSessionHashKey", GeneratedSessionHashKeyLength),
-		SessionBlockKey:      fakeSecret("fakeSessionBlockKey", GeneratedSessionBlockKeyLength),
-		InternalClientSecret: fakeSecret("fakeInternalClientSecret", GeneratedSecretLength),
-		JanusAPIKey:          fakeSecret("fakeJanusApiKey", GeneratedSecretLength),
+		SignalingSecret:      fakeSecret("fakeSignalingSecret", generatedLength(schema.KeySignalingSecret)),
+		TURNSecret:           fakeSecret("fakeTurnSecret", generatedLength(schema.KeyTURNSecret)),
+		SessionHashKey:       fakeSecret("fakeSessionHashKey", generatedLength(schema.SecretSessionHashKey)),
+		SessionBlockKey:      fakeSecret("fakeSessionBlockKey", generatedLength(schema.SecretSessionBlockKey)),
+		InternalClientSecret: fakeSecret("fakeInternalClientSecret", generatedLength(schema.SecretInternalClientSecret)),
+		JanusAPIKey:          fakeSecret("fakeJanusApiKey", generatedLength(schema.SecretJanusAPIKey)),
 	}
+}
+
+// generatedLength is the length the stack generates the named secret with.
+func generatedLength(name string) int {
+	spec, ok := schema.SecretByName(name)
+	if !ok {
+		panic("no secret " + name)
+	}
+	return spec.Length
 }

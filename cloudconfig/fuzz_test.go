@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nctalk/nctalk/schema"
 	"gopkg.in/yaml.v3"
 )
 
@@ -41,7 +42,7 @@ func FuzzStringKey(f *testing.F) {
 		k.set(&s, &sec, v)
 		doc, err := Render(s, sec)
 		if err != nil {
-			if KeyOf(err) != k.key {
+			if schema.KeyOf(err) != k.key {
 				t.Fatalf("%s = %q: err = %v, want a %s error", k.key, v, err, k.key)
 			}
 			return

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // TestSSHKeyCommentCannotAddYAMLKeys is issue 12's first reproduction: a
@@ -25,8 +27,8 @@ func TestSSHKeyCommentCannotAddYAMLKeys(t *testing.T) {
 		s.SSHAuthorizedKeys = []string{key}
 		doc, err := Render(s, fakeSecrets())
 		if err != nil {
-			if KeyOf(err) != KeySSHPublicKeys {
-				t.Errorf("comment with %q: err = %v, want a %s error", br, err, KeySSHPublicKeys)
+			if schema.KeyOf(err) != schema.KeySSHPublicKeys {
+				t.Errorf("comment with %q: err = %v, want a %s error", br, err, schema.KeySSHPublicKeys)
 			}
 			continue
 		}
@@ -63,14 +65,14 @@ func TestShellValuesArriveAsOneWord(t *testing.T) {
 		key, value string
 		set        func(*Settings, string)
 	}{
-		{KeyACMEEmail, "a&id&b@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
-		{KeyACMEEmail, "a|id@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
-		{KeyACMEEmail, "x{a,b}@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
-		{KeyACMEEmail, "*@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
-		{KeyStateDevice, "/dev/sdb>pwned", func(s *Settings, v string) { s.StateDevice = v }},
-		{KeyStateDevice, "/dev/sd(b)", func(s *Settings, v string) { s.StateDevice = v }},
-		{KeyStateDevice, "/dev/sdb<pwned", func(s *Settings, v string) { s.StateDevice = v }},
-		{KeyStateDevice, "/dev/sd*", func(s *Settings, v string) { s.StateDevice = v }},
+		{schema.KeyACMEEmail, "a&id&b@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
+		{schema.KeyACMEEmail, "a|id@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
+		{schema.KeyACMEEmail, "x{a,b}@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
+		{schema.KeyACMEEmail, "*@example.com", func(s *Settings, v string) { s.ACMEEmail = v }},
+		{schema.KeyStateDevice, "/dev/sdb>pwned", func(s *Settings, v string) { s.StateDevice = v }},
+		{schema.KeyStateDevice, "/dev/sd(b)", func(s *Settings, v string) { s.StateDevice = v }},
+		{schema.KeyStateDevice, "/dev/sdb<pwned", func(s *Settings, v string) { s.StateDevice = v }},
+		{schema.KeyStateDevice, "/dev/sd*", func(s *Settings, v string) { s.StateDevice = v }},
 	}
 	for i, tt := range tests {
 		// Subtest names become temp dir names: keep the metacharacters out.
@@ -79,7 +81,7 @@ func TestShellValuesArriveAsOneWord(t *testing.T) {
 			tt.set(&s, tt.value)
 			files, err := RenderFiles(s, fakeSecrets())
 			if err != nil {
-				if KeyOf(err) != tt.key {
+				if schema.KeyOf(err) != tt.key {
 					t.Fatalf("err = %v, want a %s error", err, tt.key)
 				}
 				return
@@ -126,10 +128,10 @@ func TestShellValuesArriveAsOneWord(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(dir, "pwned")); !os.IsNotExist(err) {
 				t.Errorf("a stray command ran (%q)\nprologue:\n%s", b, prologue)
 			}
-			if dev, _ := os.ReadFile(filepath.Join(dir, "dev.out")); tt.key == KeyStateDevice && string(dev) != tt.value+"\x00" {
+			if dev, _ := os.ReadFile(filepath.Join(dir, "dev.out")); tt.key == schema.KeyStateDevice && string(dev) != tt.value+"\x00" {
 				t.Errorf("dev = %q, want %q", dev, tt.value)
 			}
-			if tt.key == KeyACMEEmail {
+			if tt.key == schema.KeyACMEEmail {
 				args, _ := os.ReadFile(filepath.Join(dir, "certbot.args"))
 				fields := bytes.Split(args, []byte{0})
 				i := slices.IndexFunc(fields, func(f []byte) bool { return string(f) == "-m" })

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // stringKey is one string key under test: how to set it, a benign value,
@@ -24,33 +26,33 @@ type stringKey struct {
 }
 
 var stringKeys = []stringKey{
-	{KeyDomain, "talk.example.com", func(s *Settings, _ *Secrets, v string) { s.Domain = v },
+	{schema.KeyDomain, "talk.example.com", func(s *Settings, _ *Secrets, v string) { s.Domain = v },
 		func(v string) (string, string) { return SetupScript, "domain=" + ShellQuote(v) + "\n" }},
-	{KeyTURNDomain, "turn.talk.example.com", func(s *Settings, _ *Secrets, v string) { s.TURNDomain = v },
+	{schema.KeyTURNDomain, "turn.talk.example.com", func(s *Settings, _ *Secrets, v string) { s.TURNDomain = v },
 		func(v string) (string, string) {
 			return SetupScript, "names=(" + ShellQuote("talk.example.com") + " " + ShellQuote(v) + ")\n"
 		}},
-	{KeyNextcloudURLs, "https://cloud.example.com", func(s *Settings, _ *Secrets, v string) { s.NextcloudURLs = []string{v} },
+	{schema.KeyNextcloudURLs, "https://cloud.example.com", func(s *Settings, _ *Secrets, v string) { s.NextcloudURLs = []string{v} },
 		func(v string) (string, string) { return SignalingConfig, strings.TrimSuffix(v, "/") }},
-	{KeyACMEEmail, "admin@example.com", func(s *Settings, _ *Secrets, v string) { s.ACMEEmail = v },
+	{schema.KeyACMEEmail, "admin@example.com", func(s *Settings, _ *Secrets, v string) { s.ACMEEmail = v },
 		func(v string) (string, string) { return SetupScript, " -m " + ShellQuote(v) + " " }},
-	{KeySSHPublicKeys, testSSHKey, func(s *Settings, _ *Secrets, v string) { s.SSHAuthorizedKeys = []string{v} },
+	{schema.KeySSHPublicKeys, testSSHKey, func(s *Settings, _ *Secrets, v string) { s.SSHAuthorizedKeys = []string{v} },
 		func(v string) (string, string) { return RootAuthorizedKeys, v + "\n" }},
-	{KeySSHAllowedCIDRs, "203.0.113.0/24", func(s *Settings, _ *Secrets, v string) { s.SSHAllowedCIDRs = []string{v} },
+	{schema.KeySSHAllowedCIDRs, "203.0.113.0/24", func(s *Settings, _ *Secrets, v string) { s.SSHAllowedCIDRs = []string{v} },
 		func(string) (string, string) { return "", "" }},
-	{KeyImages, DefaultImages[ServiceNATS], func(s *Settings, _ *Secrets, v string) { s.Images = map[string]string{ServiceNATS: v} },
+	{schema.KeyImages, DefaultImages[ServiceNATS], func(s *Settings, _ *Secrets, v string) { s.Images = map[string]string{ServiceNATS: v} },
 		func(v string) (string, string) { return ComposeFile, "image: " + v + "\n" }},
-	{KeyStateDevice, "/dev/disk/by-id/scsi-0HC_Volume_123456", func(s *Settings, _ *Secrets, v string) { s.StateDevice = v },
+	{schema.KeyStateDevice, "/dev/disk/by-id/scsi-0HC_Volume_123456", func(s *Settings, _ *Secrets, v string) { s.StateDevice = v },
 		func(v string) (string, string) { return SetupScript, "dev=" + ShellQuote(v) + "\n" }},
-	{KeyACMEServer, "https://acme.example.com/directory", func(s *Settings, _ *Secrets, v string) { s.ACMEServer = v },
+	{schema.KeyACMEServer, "https://acme.example.com/directory", func(s *Settings, _ *Secrets, v string) { s.ACMEServer = v },
 		func(v string) (string, string) { return SetupScript, "acme=" + ShellQuote(v) + "\n" }},
-	{KeyRegistryMirror, "https://mirror.example.com", func(s *Settings, _ *Secrets, v string) { s.RegistryMirror = v },
+	{schema.KeyRegistryMirror, "https://mirror.example.com", func(s *Settings, _ *Secrets, v string) { s.RegistryMirror = v },
 		func(v string) (string, string) {
 			return DockerDaemonConfig, `"registry-mirrors": [` + "\n    " + strconv.Quote(v)
 		}},
-	{KeySignalingSecret, fakeSecrets().SignalingSecret, func(_ *Settings, sec *Secrets, v string) { sec.SignalingSecret = v },
+	{schema.KeySignalingSecret, fakeSecrets().SignalingSecret, func(_ *Settings, sec *Secrets, v string) { sec.SignalingSecret = v },
 		func(v string) (string, string) { return SignalingConfig, v }},
-	{KeyTURNSecret, fakeSecrets().TURNSecret, func(_ *Settings, sec *Secrets, v string) { sec.TURNSecret = v },
+	{schema.KeyTURNSecret, fakeSecrets().TURNSecret, func(_ *Settings, sec *Secrets, v string) { sec.TURNSecret = v },
 		func(v string) (string, string) { return CoturnConfig, v }},
 	{"janusApiKey", fakeSecrets().JanusAPIKey, func(_ *Settings, sec *Secrets, v string) { sec.JanusAPIKey = v },
 		func(v string) (string, string) { return SignalingConfig, v }},
@@ -77,17 +79,17 @@ var hostilePieces = []string{
 // and digits: values made with them pass validation, so they test the
 // quoting and the encoding rather than the grammar.
 func grammarPieces(key string) []string {
-	g, ok := GrammarOf(key)
+	g, ok := schema.GrammarOf(key)
 	if !ok {
-		g = mustGrammar(KeySignalingSecret)
+		g = schema.MustGrammar(schema.KeySignalingSecret)
 	}
 	var out []string
 	for c := rune(0x20); c < 0x7f; c++ {
-		if g.allowed(c) && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		if g.Allows(c) && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
 			out = append(out, string(c))
 		}
 	}
-	if g.allowed('é') {
+	if g.Allows('é') {
 		out = append(out, "é", "日本", "😀", " ")
 	}
 	return out
@@ -176,7 +178,7 @@ func TestEveryStringKeyRejectsOrNeutralisesHostileValues(t *testing.T) {
 			k.set(&s, &sec, v)
 			doc, err := Render(s, sec)
 			if err != nil {
-				if KeyOf(err) != k.key {
+				if schema.KeyOf(err) != k.key {
 					t.Errorf("%s = %q: err = %v, want a %s error", k.key, v, err, k.key)
 				}
 				rejected++
@@ -197,7 +199,7 @@ func TestEveryStringKeyRejectsOrNeutralisesHostileValues(t *testing.T) {
 					continue
 				}
 				got := strings.ReplaceAll(bashNormal(t, bash, string(f.Content)), ShellQuote(v), ShellQuote(k.benign))
-				if k.key == KeyDomain { // the default TURN name (turnOn443) is derived from it
+				if k.key == schema.KeyDomain { // the default TURN name (turnOn443) is derived from it
 					got = strings.ReplaceAll(got, ShellQuote(DefaultTURNPrefix+v), ShellQuote(DefaultTURNPrefix+k.benign))
 				}
 				if got != benignNormal[f.Path] {

@@ -88,7 +88,7 @@ func TestREADMEPortTableIsFirewallRules(t *testing.T) {
 		}
 		openTo := "everyone"
 		if r.SSHOnly {
-			openTo = "`" + KeySSHAllowedCIDRs + "`"
+			openTo = "`" + schema.KeySSHAllowedCIDRs + "`"
 		}
 		want := []string{port, string(r.Protocol), openTo, r.Name}
 		for j, w := range want {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // collidingSecrets are valid user-given secrets that are also ordinary text
@@ -51,8 +53,8 @@ func TestRenderRedactedByPosition(t *testing.T) {
 func TestRenderRedactedRefusesWhatRenderRefuses(t *testing.T) {
 	sec := fakeSecrets()
 	sec.TURNSecret = ""
-	if _, err := RenderRedacted(referenceSettings(), sec); KeyOf(err) != KeyTURNSecret {
-		t.Errorf("empty turnSecret: err = %v, want a %s error", err, KeyTURNSecret)
+	if _, err := RenderRedacted(referenceSettings(), sec); schema.KeyOf(err) != schema.KeyTURNSecret {
+		t.Errorf("empty turnSecret: err = %v, want a %s error", err, schema.KeyTURNSecret)
 	}
 }
 

@@ -310,7 +310,7 @@ func RenderFiles(s Settings, sec Secrets) ([]File, error) {
 }
 
 // Render returns the #cloud-config document for the settings and secrets.
-// The same inputs always give the same bytes. It fails with a *ConfigError
+// The same inputs always give the same bytes. It fails with a *schema.KeyError
 // (see KeyOf) on invalid input and when the user data (EncodeUserData of
 // the document) would exceed MaxUserDataBytes.
 func Render(s Settings, sec Secrets) ([]byte, error) {
@@ -323,7 +323,7 @@ func Render(s Settings, sec Secrets) ([]byte, error) {
 		return nil, err
 	}
 	if n := len(EncodeUserData(doc)); n > MaxUserDataBytes {
-		return nil, configErr(KeyNextcloudURLs, "the rendered cloud-config packs into %d bytes of user data (%d unpacked), over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", n, len(doc), MaxUserDataBytes)
+		return nil, schema.Errorf(schema.KeyNextcloudURLs, "the rendered cloud-config packs into %d bytes of user data (%d unpacked), over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", n, len(doc), MaxUserDataBytes)
 	}
 	return doc, nil
 }

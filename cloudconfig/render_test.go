@@ -119,12 +119,12 @@ func TestRenderDeterministic(t *testing.T) {
 func TestRenderRejectsInvalidInput(t *testing.T) {
 	s := referenceSettings()
 	s.Domain = "not a domain"
-	if _, err := Render(s, fakeSecrets()); KeyOf(err) != KeyDomain {
-		t.Errorf("bad domain: err = %v, want a %s error", err, KeyDomain)
+	if _, err := Render(s, fakeSecrets()); schema.KeyOf(err) != schema.KeyDomain {
+		t.Errorf("bad domain: err = %v, want a %s error", err, schema.KeyDomain)
 	}
 	sec := fakeSecrets()
 	sec.SessionBlockKey = "short"
-	if _, err := Render(referenceSettings(), sec); KeyOf(err) != "sessionBlockKey" {
+	if _, err := Render(referenceSettings(), sec); schema.KeyOf(err) != "sessionBlockKey" {
 		t.Errorf("bad block key: err = %v, want a sessionBlockKey error", err)
 	}
 }
@@ -158,7 +158,7 @@ func TestRenderSize(t *testing.T) {
 		huge.NextcloudURLs = append(huge.NextcloudURLs, string(u))
 	}
 	_, err := Render(huge, fakeSecrets())
-	if err == nil || !strings.Contains(err.Error(), "user data limit") || KeyOf(err) == "" {
+	if err == nil || !strings.Contains(err.Error(), "user data limit") || schema.KeyOf(err) == "" {
 		t.Errorf("20 long backends: err = %v, want a config error about the user data limit", err)
 	}
 }

@@ -4,19 +4,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-)
 
-// Lengths of generated secrets: the session keys take the longest lengths
-// the signaling server accepts, every other secret GeneratedSecretLength.
-const (
-	GeneratedSecretLength          = 64
-	GeneratedSessionHashKeyLength  = 64
-	GeneratedSessionBlockKeyLength = 32
+	"github.com/nctalk/nctalk/schema"
 )
-
-// secretAlphabet is what generated secrets are made of: characters every
-// config file carries verbatim.
-const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // fields returns a pointer to every secret, named as in List.
 func (s *Secrets) fields() []struct {
@@ -27,12 +17,12 @@ func (s *Secrets) fields() []struct {
 		name string
 		ptr  *string
 	}{
-		{"signalingSecret", &s.SignalingSecret},
-		{"turnSecret", &s.TURNSecret},
-		{secretSessionHashKey, &s.SessionHashKey},
-		{secretSessionBlockKey, &s.SessionBlockKey},
-		{"internalClientSecret", &s.InternalClientSecret},
-		{"janusApiKey", &s.JanusAPIKey},
+		{schema.KeySignalingSecret, &s.SignalingSecret},
+		{schema.KeyTURNSecret, &s.TURNSecret},
+		{schema.SecretSessionHashKey, &s.SessionHashKey},
+		{schema.SecretSessionBlockKey, &s.SessionBlockKey},
+		{schema.SecretInternalClientSecret, &s.InternalClientSecret},
+		{schema.SecretJanusAPIKey, &s.JanusAPIKey},
 	}
 }
 
@@ -59,14 +49,8 @@ func (s *Secrets) FillMissing(random io.Reader) ([]string, error) {
 		if *f.ptr != "" {
 			continue
 		}
-		n := GeneratedSecretLength
-		switch f.name {
-		case secretSessionHashKey:
-			n = GeneratedSessionHashKeyLength
-		case secretSessionBlockKey:
-			n = GeneratedSessionBlockKeyLength
-		}
-		v, err := randomString(random, n)
+		spec, _ := schema.SecretByName(f.name)
+		v, err := randomString(random, spec.Length)
 		if err != nil {
 			return nil, fmt.Errorf("generating %s: %w", f.name, err)
 		}
@@ -76,9 +60,9 @@ func (s *Secrets) FillMissing(random io.Reader) ([]string, error) {
 	return generated, nil
 }
 
-// randomString draws n characters of secretAlphabet without modulo bias.
+// randomString draws n characters of schema.SecretAlphabet without modulo bias.
 func randomString(r io.Reader, n int) (string, error) {
-	const limit = 256 - 256%len(secretAlphabet)
+	const limit = 256 - 256%len(schema.SecretAlphabet)
 	out := make([]byte, 0, n)
 	buf := make([]byte, n)
 	for len(out) < n {
@@ -87,7 +71,7 @@ func randomString(r io.Reader, n int) (string, error) {
 		}
 		for _, b := range buf {
 			if int(b) < limit && len(out) < n {
-				out = append(out, secretAlphabet[int(b)%len(secretAlphabet)])
+				out = append(out, schema.SecretAlphabet[int(b)%len(schema.SecretAlphabet)])
 			}
 		}
 	}

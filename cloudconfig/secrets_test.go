@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 func TestFillMissing(t *testing.T) {
@@ -24,7 +26,7 @@ func TestFillMissing(t *testing.T) {
 	if err := sec.Validate(); err != nil {
 		t.Errorf("generated secrets do not validate: %v", err)
 	}
-	if len(sec.SessionHashKey) != GeneratedSessionHashKeyLength || len(sec.SessionBlockKey) != GeneratedSessionBlockKeyLength || len(sec.JanusAPIKey) != GeneratedSecretLength {
+	if len(sec.SessionHashKey) != generatedLength(schema.SecretSessionHashKey) || len(sec.SessionBlockKey) != generatedLength(schema.SecretSessionBlockKey) || len(sec.JanusAPIKey) != generatedLength(schema.KeySignalingSecret) {
 		t.Errorf("lengths: hash %d, block %d, janus %d", len(sec.SessionHashKey), len(sec.SessionBlockKey), len(sec.JanusAPIKey))
 	}
 	var other Secrets
@@ -43,7 +45,7 @@ func TestFillMissingRejectsBiasedBytes(t *testing.T) {
 	if _, err := sec.FillMissing(src); err != nil {
 		t.Fatal(err)
 	}
-	if sec.SignalingSecret != strings.Repeat("B", GeneratedSecretLength) {
+	if sec.SignalingSecret != strings.Repeat("B", generatedLength(schema.KeySignalingSecret)) {
 		t.Errorf("signalingSecret = %q, want only 'B' (byte 1)", sec.SignalingSecret)
 	}
 }

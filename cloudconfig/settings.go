@@ -5,87 +5,65 @@
 package cloudconfig
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/nctalk/nctalk/schema"
 )
 
-// Config keys. Stack config reads them as `nctalk:<key>`, the render
-// command's YAML file uses them as they are. Validation errors name them.
-const (
-	KeyDomain          = "domain"
-	KeyNextcloudURLs   = "nextcloudUrls"
-	KeyACMEEmail       = "acmeEmail"
-	KeyACMEStaging     = "acmeStaging"
-	KeyACMEServer      = "acmeServer"
-	KeyRegistryMirror  = "registryMirror"
-	KeySSHPublicKeys   = "sshPublicKeys"
-	KeySSHAllowedCIDRs = "sshAllowedCidrs"
-	KeySSHPort         = "sshPort"
-	KeyJanusRTPPorts   = "janusRtpPorts"
-	KeyTURNRelayPorts  = "turnRelayPorts"
-	KeyImages          = "images"
-	KeySignalingSecret = "signalingSecret"
-	KeyTURNSecret      = "turnSecret"
-	KeyTURNOn443       = "turnOn443"
-	KeyTURNDomain      = "turnDomain"
-)
-
-// Settings are the non-secret inputs of a rendering.
+// Settings are the non-secret inputs of a rendering. Each field's tag names
+// its config key (schema.Keys), so schema.Load fills it for the stack and
+// for `nctalk render` alike.
 type Settings struct {
 	// Domain is the backend's FQDN, e.g. talk.example.com.
-	Domain string
+	Domain string `nctalk:"domain"`
 	// NextcloudURLs are the base URLs of the Nextcloud servers allowed to
 	// use the backend, e.g. https://cloud.example.com.
-	NextcloudURLs []string
+	NextcloudURLs []string `nctalk:"nextcloudUrls"`
 	// ACMEEmail is the Let's Encrypt account contact.
-	ACMEEmail string
+	ACMEEmail string `nctalk:"acmeEmail"`
 	// ACMEStaging selects Let's Encrypt's staging CA (untrusted certificates,
 	// generous rate limits) for trials.
-	ACMEStaging bool
+	ACMEStaging bool `nctalk:"acmeStaging"`
 	// ACMEServer is the ACME directory URL certbot uses (https); "" means
 	// Let's Encrypt (or its staging CA with ACMEStaging). Both set is an error.
-	ACMEServer string
+	ACMEServer string `nctalk:"acmeServer"`
 	// RegistryMirror is a pull-through registry mirror (https://host[:port])
 	// the VM's Docker uses for Docker Hub images ("registry-mirrors" in
 	// /etc/docker/daemon.json); "" for none. Images from other registries
 	// (aio-talk on ghcr.io) are not mirrored: override them with Images.
-	RegistryMirror string
+	RegistryMirror string `nctalk:"registryMirror"`
 	// SSHPort is the port sshd listens on; 0 means schema.DefaultSSHPort.
-	SSHPort int
+	SSHPort int `nctalk:"sshPort"`
 	// SSHAuthorizedKeys are OpenSSH public keys for root's authorized_keys.
 	// Optional on Hetzner (the API injects keys), needed on other clouds.
-	SSHAuthorizedKeys []string
+	SSHAuthorizedKeys []string `nctalk:"sshPublicKeys"`
 	// SSHAllowedCIDRs are the source networks (config key sshAllowedCidrs)
 	// the host firewall admits to SSH; empty means anywhere. ParseSSHCIDRs
 	// parses and checks them for both the cloud and the host firewall.
-	SSHAllowedCIDRs []string
+	SSHAllowedCIDRs []string `nctalk:"sshAllowedCidrs"`
 	// JanusRTPPorts is Janus' RTP/RTCP UDP range; zero means schema.DefaultJanusRTPPorts.
-	JanusRTPPorts schema.PortRange
+	JanusRTPPorts schema.PortRange `nctalk:"janusRtpPorts"`
 	// TURNRelayPorts is coturn's relay UDP range; zero means schema.DefaultTURNRelayPorts.
-	TURNRelayPorts schema.PortRange
+	TURNRelayPorts schema.PortRange `nctalk:"turnRelayPorts"`
 	// Images overrides DefaultImages by service name.
-	Images map[string]string
+	Images map[string]string `nctalk:"images"`
 	// TURN443Disabled turns TURN over TLS on port 443 off (config key
 	// turnOn443 = false). The zero value keeps it on, the default: nginx's
 	// stream front on 443 routes the TURN name (TURNDomain) to coturn and
 	// everything else to the HTTPS server.
-	TURN443Disabled bool
+	TURN443Disabled bool `nctalk:"turnOn443,negate"`
 	// TURNDomain is the name TURN over TLS on 443 is reached by (SNI); ""
 	// means "turn." + Domain. The certificate carries it as a second name.
-	TURNDomain string
+	TURNDomain string `nctalk:"turnDomain"`
 	// StateDevice is the block device (e.g. /dev/disk/by-id/scsi-0HC_Volume_123)
 	// that keeps certificates and state across rebuilds; "" for none.
-	StateDevice string
+	StateDevice string `nctalk:"stateDevice"`
 }
 
 // Secrets are the shared secrets of a rendering. Every field must be set.
 type Secrets struct {
 	// SignalingSecret is shared with Nextcloud (talk:signaling:add).
-	SignalingSecret string
+	SignalingSecret string `nctalk:"signalingSecret"`
 	// TURNSecret is coturn's static-auth-secret, shared with Nextcloud (talk:turn:add).
-	TURNSecret string
+	TURNSecret string `nctalk:"turnSecret"`
 	// SessionHashKey signs session cookies (32 or 64 characters).
 	SessionHashKey string
 	// SessionBlockKey encrypts session cookies (16, 24 or 32 characters).
@@ -96,47 +74,20 @@ type Secrets struct {
 	JanusAPIKey string
 }
 
-// List returns every secret value with its name, in a fixed order.
+// List returns every secret value with its name, in schema.Secrets' order.
 func (s Secrets) List() []NamedSecret {
-	return []NamedSecret{
-		{"signalingSecret", s.SignalingSecret},
-		{"turnSecret", s.TURNSecret},
-		{"sessionHashKey", s.SessionHashKey},
-		{"sessionBlockKey", s.SessionBlockKey},
-		{"internalClientSecret", s.InternalClientSecret},
-		{"janusApiKey", s.JanusAPIKey},
+	fields := s.fields()
+	out := make([]NamedSecret, len(fields))
+	for i, f := range fields {
+		out[i] = NamedSecret{Name: f.name, Value: *f.ptr}
 	}
+	return out
 }
 
 // NamedSecret is one secret value and the name it has in errors and markers.
 type NamedSecret struct {
 	Name  string
 	Value string
-}
-
-// ConfigError is a validation failure of one config key.
-type ConfigError struct {
-	// Key is the config key without the `nctalk:` prefix.
-	Key string
-	// Problem says what is wrong and what would be valid.
-	Problem string
-}
-
-func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %s", e.Key, e.Problem) }
-
-// configErr builds a *ConfigError.
-func configErr(key, format string, args ...any) error {
-	return &ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}
-}
-
-// KeyOf returns the config key an error is about, or "" when it is not a
-// *ConfigError.
-func KeyOf(err error) string {
-	var ce *ConfigError
-	if errors.As(err, &ce) {
-		return ce.Key
-	}
-	return ""
 }
 
 func (s Settings) sshPort() int {

@@ -13,12 +13,8 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// KeyStateDevice names StateDevice in errors. It is not a config key of its
-// own: the stack derives it from the attached volume.
-const KeyStateDevice = "stateDevice"
-
 // Validate checks every setting the rendering uses and returns the first
-// problem as a *ConfigError naming the config key and what would be valid.
+// problem as a *schema.KeyError naming the config key and what would be valid.
 // Cloud-only keys (location, serverType, volumeSize, dnsZone) are checked by
 // the stack, not here.
 func (s Settings) Validate() error {
@@ -45,9 +41,9 @@ func (s Settings) Validate() error {
 
 func (s Settings) validateDomain() error {
 	if err := checkFQDN(s.Domain); err != nil {
-		return configErr(KeyDomain, "%q %v; want a fully qualified lower-case host name such as talk.example.com", s.Domain, err)
+		return schema.Errorf(schema.KeyDomain, "%q %v; want a fully qualified lower-case host name such as talk.example.com", s.Domain, err)
 	}
-	return mustGrammar(KeyDomain).Check(-1, s.Domain)
+	return schema.MustGrammar(schema.KeyDomain).Check(-1, s.Domain)
 }
 
 // checkFQDN accepts lower-case DNS names of at least two labels, without a
@@ -101,40 +97,40 @@ func isLoopbackHost(host string) bool {
 
 func (s Settings) validateNextcloudURLs() error {
 	if len(s.NextcloudURLs) == 0 {
-		return configErr(KeyNextcloudURLs, "is empty; list at least one Nextcloud base URL such as https://cloud.example.com")
+		return schema.Errorf(schema.KeyNextcloudURLs, "is empty; list at least one Nextcloud base URL such as https://cloud.example.com")
 	}
-	if err := mustGrammar(KeyNextcloudURLs).CheckList(s.NextcloudURLs); err != nil {
+	if err := schema.MustGrammar(schema.KeyNextcloudURLs).CheckList(s.NextcloudURLs); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
 	for i, raw := range s.NextcloudURLs {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || u.Opaque != "" {
-			return configErr(KeyNextcloudURLs, "entry %d %q is not an absolute URL; want https://cloud.example.com[/path]", i, raw)
+			return schema.Errorf(schema.KeyNextcloudURLs, "entry %d %q is not an absolute URL; want https://cloud.example.com[/path]", i, raw)
 		}
 		switch {
 		case u.Scheme == "https":
 		case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
 		default:
-			return configErr(KeyNextcloudURLs, "entry %d %q must use https (http only for localhost/loopback test servers)", i, raw)
+			return schema.Errorf(schema.KeyNextcloudURLs, "entry %d %q must use https (http only for localhost/loopback test servers)", i, raw)
 		}
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-			return configErr(KeyNextcloudURLs, "entry %d %q must not contain credentials, a query or a fragment; want the base URL only", i, raw)
+			return schema.Errorf(schema.KeyNextcloudURLs, "entry %d %q must not contain credentials, a query or a fragment; want the base URL only", i, raw)
 		}
 		if strings.ContainsAny(raw, " \t\r\n\"'#;,") {
-			return configErr(KeyNextcloudURLs, "entry %d %q contains whitespace, quotes or one of #;, which the signaling config cannot carry", i, raw)
+			return schema.Errorf(schema.KeyNextcloudURLs, "entry %d %q contains whitespace, quotes or one of #;, which the signaling config cannot carry", i, raw)
 		}
 		host := u.Hostname()
 		if !isLoopbackHost(host) {
 			if err := checkFQDN(strings.ToLower(host)); err != nil {
 				if _, ipErr := netip.ParseAddr(host); ipErr != nil {
-					return configErr(KeyNextcloudURLs, "entry %d %q: host %v", i, raw, err)
+					return schema.Errorf(schema.KeyNextcloudURLs, "entry %d %q: host %v", i, raw, err)
 				}
 			}
 		}
 		norm := strings.TrimSuffix(raw, "/")
 		if seen[norm] {
-			return configErr(KeyNextcloudURLs, "entry %d %q is listed twice", i, raw)
+			return schema.Errorf(schema.KeyNextcloudURLs, "entry %d %q is listed twice", i, raw)
 		}
 		seen[norm] = true
 	}
@@ -144,32 +140,32 @@ func (s Settings) validateNextcloudURLs() error {
 func (s Settings) validateACMEEmail() error {
 	addr, err := mail.ParseAddress(s.ACMEEmail)
 	if err != nil || addr.Address != s.ACMEEmail || addr.Name != "" {
-		return configErr(KeyACMEEmail, "%q is not a plain e-mail address; want e.g. admin@example.com", s.ACMEEmail)
+		return schema.Errorf(schema.KeyACMEEmail, "%q is not a plain e-mail address; want e.g. admin@example.com", s.ACMEEmail)
 	}
 	_, domain, _ := strings.Cut(s.ACMEEmail, "@")
 	if checkFQDN(strings.ToLower(domain)) != nil || strings.ContainsAny(s.ACMEEmail, " \t'\"\\$`") {
-		return configErr(KeyACMEEmail, "%q is not an address Let's Encrypt accepts; want e.g. admin@example.com", s.ACMEEmail)
+		return schema.Errorf(schema.KeyACMEEmail, "%q is not an address Let's Encrypt accepts; want e.g. admin@example.com", s.ACMEEmail)
 	}
-	return mustGrammar(KeyACMEEmail).Check(-1, s.ACMEEmail)
+	return schema.MustGrammar(schema.KeyACMEEmail).Check(-1, s.ACMEEmail)
 }
 
 func (s Settings) validateSSHKeys() error {
-	g := mustGrammar(KeySSHPublicKeys)
+	g := schema.MustGrammar(schema.KeySSHPublicKeys)
 	if len(s.SSHAuthorizedKeys) > g.MaxEntries {
-		return configErr(KeySSHPublicKeys, "has %d entries; the limit is %d", len(s.SSHAuthorizedKeys), g.MaxEntries)
+		return schema.Errorf(schema.KeySSHPublicKeys, "has %d entries; the limit is %d", len(s.SSHAuthorizedKeys), g.MaxEntries)
 	}
 	seen := map[string]int{}
 	for i, k := range s.SSHAuthorizedKeys {
 		if strings.ContainsAny(k, "\r\n") {
-			return configErr(KeySSHPublicKeys, "entry %d holds more than one line; give one OpenSSH public key per entry", i)
+			return schema.Errorf(schema.KeySSHPublicKeys, "entry %d holds more than one line; give one OpenSSH public key per entry", i)
 		}
 		pub, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k))
 		if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
-			return configErr(KeySSHPublicKeys, "entry %d is not an OpenSSH public key (%v); want a line such as \"ssh-ed25519 AAAA… comment\"", i, err)
+			return schema.Errorf(schema.KeySSHPublicKeys, "entry %d is not an OpenSSH public key (%v); want a line such as \"ssh-ed25519 AAAA… comment\"", i, err)
 		}
 		fp := ssh.FingerprintSHA256(pub)
 		if j, dup := seen[fp]; dup {
-			return configErr(KeySSHPublicKeys, "entries %d and %d are the same key (%s); give each key once", j, i, fp)
+			return schema.Errorf(schema.KeySSHPublicKeys, "entries %d and %d are the same key (%s); give each key once", j, i, fp)
 		}
 		seen[fp] = i
 	}
@@ -189,9 +185,9 @@ func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 	if len(values) == 0 {
 		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, nil
 	}
-	g := mustGrammar(KeySSHAllowedCIDRs)
+	g := schema.MustGrammar(schema.KeySSHAllowedCIDRs)
 	if len(values) > g.MaxEntries {
-		return nil, configErr(KeySSHAllowedCIDRs, "has %d entries; the limit is %d", len(values), g.MaxEntries)
+		return nil, schema.Errorf(schema.KeySSHAllowedCIDRs, "has %d entries; the limit is %d", len(values), g.MaxEntries)
 	}
 	seen := map[netip.Prefix]bool{}
 	var out []netip.Prefix
@@ -208,7 +204,7 @@ func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 			}
 		}
 		if err != nil || p.Addr().Zone() != "" {
-			return nil, configErr(KeySSHAllowedCIDRs, "entry %d %q is not a CIDR; want e.g. 203.0.113.0/24 or 2001:db8::/32", i, values[i])
+			return nil, schema.Errorf(schema.KeySSHAllowedCIDRs, "entry %d %q is not a CIDR; want e.g. 203.0.113.0/24 or 2001:db8::/32", i, values[i])
 		}
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked()
 		if !seen[p] {
@@ -259,39 +255,39 @@ func fixedPorts() []struct {
 
 func (s Settings) validatePorts() error {
 	if s.SSHPort < 0 || s.SSHPort > 65535 {
-		return configErr(KeySSHPort, "%d is out of range; want 1-65535 (default %d)", s.SSHPort, schema.DefaultSSHPort)
+		return schema.Errorf(schema.KeySSHPort, "%d is out of range; want 1-65535 (default %d)", s.SSHPort, schema.DefaultSSHPort)
 	}
 	ssh := s.sshPort()
 	for _, f := range fixedPorts() {
 		if ssh == f.Port {
-			return configErr(KeySSHPort, "%d is taken by %s; pick another port", ssh, f.Name)
+			return schema.Errorf(schema.KeySSHPort, "%d is taken by %s; pick another port", ssh, f.Name)
 		}
 	}
 	ranges := []struct {
 		key      string
 		r, deflt schema.PortRange
 	}{
-		{KeyJanusRTPPorts, s.janusRTPPorts(), schema.DefaultJanusRTPPorts},
-		{KeyTURNRelayPorts, s.turnRelayPorts(), schema.DefaultTURNRelayPorts},
+		{schema.KeyJanusRTPPorts, s.janusRTPPorts(), schema.DefaultJanusRTPPorts},
+		{schema.KeyTURNRelayPorts, s.turnRelayPorts(), schema.DefaultTURNRelayPorts},
 	}
 	for _, x := range ranges {
 		if x.r.First > x.r.Last {
-			return configErr(x.key, "%d-%d is reversed; want first-last with first ≤ last, e.g. %s", x.r.First, x.r.Last, x.deflt)
+			return schema.Errorf(x.key, "%d-%d is reversed; want first-last with first ≤ last, e.g. %s", x.r.First, x.r.Last, x.deflt)
 		}
 		if x.r.First < 1024 || x.r.Last > 65535 {
-			return configErr(x.key, "%s is outside 1024-65535; want e.g. %s", x.r, x.deflt)
+			return schema.Errorf(x.key, "%s is outside 1024-65535; want e.g. %s", x.r, x.deflt)
 		}
 		for _, f := range fixedPorts() {
 			if x.r.Contains(f.Port) {
-				return configErr(x.key, "%s contains port %d (%s); pick a range without it", x.r, f.Port, f.Name)
+				return schema.Errorf(x.key, "%s contains port %d (%s); pick a range without it", x.r, f.Port, f.Name)
 			}
 		}
 		if x.r.Contains(ssh) {
-			return configErr(x.key, "%s contains the SSH port %d; pick a range without it", x.r, ssh)
+			return schema.Errorf(x.key, "%s contains the SSH port %d; pick a range without it", x.r, ssh)
 		}
 	}
 	if ranges[0].r.Overlaps(ranges[1].r) {
-		return configErr(KeyTURNRelayPorts, "%s overlaps %s %s; the two ranges must be disjoint", ranges[1].r, KeyJanusRTPPorts, ranges[0].r)
+		return schema.Errorf(schema.KeyTURNRelayPorts, "%s overlaps %s %s; the two ranges must be disjoint", ranges[1].r, schema.KeyJanusRTPPorts, ranges[0].r)
 	}
 	return nil
 }
@@ -306,31 +302,31 @@ func (s Settings) validateTURNDomain() error {
 	name := s.TURNName()
 	if err := checkFQDN(name); err != nil {
 		if s.TURNDomain == "" {
-			return configErr(KeyTURNDomain, "the default %s%s %v; set turnDomain to a shorter name such as turn.example.com, or turnOn443 to false", DefaultTURNPrefix, s.Domain, err)
+			return schema.Errorf(schema.KeyTURNDomain, "the default %s%s %v; set turnDomain to a shorter name such as turn.example.com, or turnOn443 to false", DefaultTURNPrefix, s.Domain, err)
 		}
-		return configErr(KeyTURNDomain, "%q %v; want a fully qualified lower-case host name such as turn.example.com", name, err)
+		return schema.Errorf(schema.KeyTURNDomain, "%q %v; want a fully qualified lower-case host name such as turn.example.com", name, err)
 	}
 	if name == s.Domain {
-		return configErr(KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, DefaultTURNPrefix, s.Domain)
+		return schema.Errorf(schema.KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, DefaultTURNPrefix, s.Domain)
 	}
-	return mustGrammar(KeyTURNDomain).Check(-1, name)
+	return schema.MustGrammar(schema.KeyTURNDomain).Check(-1, name)
 }
 
 func (s Settings) validateImages() error {
-	g := mustGrammar(KeyImages)
+	g := schema.MustGrammar(schema.KeyImages)
 	if len(s.Images) > g.MaxEntries {
-		return configErr(KeyImages, "has %d entries; the limit is %d (one per service)", len(s.Images), g.MaxEntries)
+		return schema.Errorf(schema.KeyImages, "has %d entries; the limit is %d (one per service)", len(s.Images), g.MaxEntries)
 	}
 	for _, name := range sortedKeys(s.Images) {
 		ref := s.Images[name]
 		if _, ok := DefaultImages[name]; !ok {
-			return configErr(KeyImages, "%q is not a service; want one of %s", name, strings.Join(ServiceNames(), ", "))
+			return schema.Errorf(schema.KeyImages, "%q is not a service; want one of %s", name, strings.Join(ServiceNames(), ", "))
 		}
 		if err := g.Check(-1, ref); err != nil {
 			return err
 		}
 		if err := checkImageRef(ref); err != nil {
-			return configErr(KeyImages, "%s: %q %v; want a pinned reference such as %s", name, ref, err, DefaultImages[name])
+			return schema.Errorf(schema.KeyImages, "%s: %q %v; want a pinned reference such as %s", name, ref, err, DefaultImages[name])
 		}
 	}
 	return nil
@@ -397,13 +393,13 @@ func (s Settings) validateACMEServer() error {
 		return nil
 	}
 	if s.ACMEStaging {
-		return configErr(KeyACMEServer, "and %s are both set; set %s (Let's Encrypt's staging CA) or %s (any ACME directory), not both", KeyACMEStaging, KeyACMEStaging, KeyACMEServer)
+		return schema.Errorf(schema.KeyACMEServer, "and %s are both set; set %s (Let's Encrypt's staging CA) or %s (any ACME directory), not both", schema.KeyACMEStaging, schema.KeyACMEStaging, schema.KeyACMEServer)
 	}
-	if err := mustGrammar(KeyACMEServer).Check(-1, s.ACMEServer); err != nil {
+	if err := schema.MustGrammar(schema.KeyACMEServer).Check(-1, s.ACMEServer); err != nil {
 		return err
 	}
 	if err := checkPlainHTTPSURL(s.ACMEServer, true); err != nil {
-		return configErr(KeyACMEServer, "%q %v; want an ACME directory URL such as %s", s.ACMEServer, err, LetsEncryptDirectory)
+		return schema.Errorf(schema.KeyACMEServer, "%q %v; want an ACME directory URL such as %s", s.ACMEServer, err, LetsEncryptDirectory)
 	}
 	return nil
 }
@@ -412,11 +408,11 @@ func (s Settings) validateRegistryMirror() error {
 	if s.RegistryMirror == "" {
 		return nil
 	}
-	if err := mustGrammar(KeyRegistryMirror).Check(-1, s.RegistryMirror); err != nil {
+	if err := schema.MustGrammar(schema.KeyRegistryMirror).Check(-1, s.RegistryMirror); err != nil {
 		return err
 	}
 	if err := checkPlainHTTPSURL(s.RegistryMirror, false); err != nil {
-		return configErr(KeyRegistryMirror, "%q %v; want a pull-through registry mirror such as https://mirror.example.com or https://10.0.0.2:5000", s.RegistryMirror, err)
+		return schema.Errorf(schema.KeyRegistryMirror, "%q %v; want a pull-through registry mirror such as https://mirror.example.com or https://10.0.0.2:5000", s.RegistryMirror, err)
 	}
 	return nil
 }
@@ -426,52 +422,24 @@ func (s Settings) validateStateDevice() error {
 		return nil
 	}
 	if !strings.HasPrefix(s.StateDevice, "/dev/") || len(s.StateDevice) == len("/dev/") || slices.Contains(strings.Split(s.StateDevice, "/"), "..") {
-		return configErr(KeyStateDevice, "%q is not a device path; want e.g. /dev/disk/by-id/scsi-0HC_Volume_123", s.StateDevice)
+		return schema.Errorf(schema.KeyStateDevice, "%q is not a device path; want e.g. /dev/disk/by-id/scsi-0HC_Volume_123", s.StateDevice)
 	}
-	var ce *ConfigError
-	if err := mustGrammar(KeyStateDevice).Check(-1, s.StateDevice); errors.As(err, &ce) {
-		return configErr(KeyStateDevice, "%s; want a device path such as /dev/disk/by-id/scsi-0HC_Volume_123", ce.Problem)
+	var ce *schema.KeyError
+	if err := schema.MustGrammar(schema.KeyStateDevice).Check(-1, s.StateDevice); errors.As(err, &ce) {
+		return schema.Errorf(schema.KeyStateDevice, "%s; want a device path such as /dev/disk/by-id/scsi-0HC_Volume_123", ce.Problem)
 	}
 	return nil
 }
 
-// Secret names as Secrets.List reports them; Validate's errors use them as keys.
-const (
-	secretSessionHashKey  = "sessionHashKey"
-	secretSessionBlockKey = "sessionBlockKey"
-)
-
-// MinSecretLength is the shortest shared secret Validate accepts.
-const MinSecretLength = 16
-
-// Validate checks that every secret is set, long enough, of the lengths the
-// signaling server requires for its session keys, and made only of
-// characters every config file carries verbatim (letters, digits and
-// -_.~+/=). Errors are *ConfigError keyed by the secret's name.
+// Validate checks every secret against its declaration (schema.Secrets):
+// set, of a length the secret may have, and made only of characters every
+// config file carries verbatim (letters, digits and -_.~+/=). Errors are
+// *schema.KeyError keyed by the secret's name and never hold a value.
 func (s Secrets) Validate() error {
 	for _, ns := range s.List() {
-		if ns.Value == "" {
-			return configErr(ns.Name, "is empty; every secret must be set")
-		}
-		// Every secret follows the shared secrets' grammar, under its own name.
-		g := mustGrammar(KeySignalingSecret)
-		g.Key = ns.Name
-		if err := g.Check(-1, ns.Value); err != nil {
+		spec, _ := schema.SecretByName(ns.Name)
+		if err := spec.Check(ns.Value); err != nil {
 			return err
-		}
-		switch ns.Name {
-		case secretSessionHashKey:
-			if n := len(ns.Value); n != 32 && n != 64 {
-				return configErr(ns.Name, "is %d characters long; want 32 or 64", n)
-			}
-		case secretSessionBlockKey:
-			if n := len(ns.Value); n != 16 && n != 24 && n != 32 {
-				return configErr(ns.Name, "is %d characters long; want 16, 24 or 32", n)
-			}
-		default:
-			if n := len(ns.Value); n < MinSecretLength {
-				return configErr(ns.Name, "is %d characters long; want at least %d", n, MinSecretLength)
-			}
 		}
 	}
 	return nil

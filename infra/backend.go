@@ -67,7 +67,7 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	}
 	if len(cfg.Settings.SSHAuthorizedKeys) == 0 && len(existingKeys) == 0 {
 		return nil, fmt.Errorf("%s:%s: %q matches no SSH key in the Hetzner project and %s:%s is empty; want at least one key",
-			config.Namespace, config.KeySSHKeySelector, cfg.SSHKeySelector, config.Namespace, cloudconfig.KeySSHPublicKeys)
+			schema.Namespace, schema.KeySSHKeySelector, cfg.SSHKeySelector, schema.Namespace, schema.KeySSHPublicKeys)
 	}
 
 	b := &TalkBackend{}
@@ -169,19 +169,19 @@ func (b *TalkBackend) ComponentOutputs() pulumi.Map {
 // outputs; main exports exactly these.
 func (b *TalkBackend) Outputs() pulumi.Map {
 	return pulumi.Map{
-		outputs.KeyDomain:            b.Domain,
-		outputs.KeySignalingURL:      b.SignalingURL,
-		outputs.KeySignalingSecret:   b.SignalingSecret,
-		outputs.KeyTURNSecret:        b.TURNSecret,
-		outputs.KeyTURNServers:       b.TURNServers,
-		outputs.KeySTUNServers:       b.STUNServers,
-		outputs.KeyTURNRelayPorts:    b.TURNRelayPorts,
-		outputs.KeyJanusRTPPorts:     b.JanusRTPPorts,
-		outputs.KeyIPv4:              b.IPv4,
-		outputs.KeyIPv6:              b.IPv6,
-		outputs.KeyServerName:        b.ServerName,
-		outputs.KeySSHCommand:        b.SSHCommand,
-		outputs.KeyCloudConfigDigest: b.CloudConfigDigest,
+		schema.OutputDomain:            b.Domain,
+		schema.OutputSignalingURL:      b.SignalingURL,
+		schema.OutputSignalingSecret:   b.SignalingSecret,
+		schema.OutputTURNSecret:        b.TURNSecret,
+		schema.OutputTURNServers:       b.TURNServers,
+		schema.OutputSTUNServers:       b.STUNServers,
+		schema.OutputTURNRelayPorts:    b.TURNRelayPorts,
+		schema.OutputJanusRTPPorts:     b.JanusRTPPorts,
+		schema.OutputIPv4:              b.IPv4,
+		schema.OutputIPv6:              b.IPv6,
+		schema.OutputServerName:        b.ServerName,
+		schema.OutputSSHCommand:        b.SSHCommand,
+		schema.OutputCloudConfigDigest: b.CloudConfigDigest,
 	}
 }
 

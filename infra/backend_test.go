@@ -211,10 +211,10 @@ func TestFirewallFollowsConfiguredPorts(t *testing.T) {
 	if p := str(rules[7].ObjectValue()["port"]); p != "30000-30999" {
 		t.Errorf("janus rule port = %s; want 30000-30999", p)
 	}
-	if got := d.outputs[outputs.KeyJanusRTPPorts].value; got != "30000-30999" {
+	if got := d.outputs[schema.OutputJanusRTPPorts].value; got != "30000-30999" {
 		t.Errorf("janusRtpPorts output = %v; want 30000-30999", got)
 	}
-	if got := d.outputs[outputs.KeySSHCommand].value; got != "ssh -p 2222 root@"+infratest.IPv4Address {
+	if got := d.outputs[schema.OutputSSHCommand].value; got != "ssh -p 2222 root@"+infratest.IPv4Address {
 		t.Errorf("sshCommand = %v", got)
 	}
 }
@@ -271,7 +271,7 @@ func TestServerHoldsIPsFirewallAndKeys(t *testing.T) {
 	if !srv.Inputs["userData"].IsSecret() {
 		t.Error("server userData is not secret")
 	}
-	if got := d.outputs[outputs.KeyServerName].value; got != testDomain {
+	if got := d.outputs[schema.OutputServerName].value; got != testDomain {
 		t.Errorf("serverName = %v; want %s", got, testDomain)
 	}
 }
@@ -341,7 +341,7 @@ func TestReverseDNSOnPrimaryIPs(t *testing.T) {
 			t.Errorf("%s dnsPtr = %s", r.Name, got)
 		}
 	}
-	if v6 := d.outputs[outputs.KeyIPv6].value.(string); !strings.HasSuffix(v6, "::1") {
+	if v6 := d.outputs[schema.OutputIPv6].value.(string); !strings.HasSuffix(v6, "::1") {
 		t.Errorf("ipv6 output = %s; want the ::1 host address", v6)
 	}
 }
@@ -417,7 +417,7 @@ func TestSecretsAreSecretAndRedacted(t *testing.T) {
 	if len(slices.Compact(slices.Sorted(slices.Values(secrets)))) != len(secrets) {
 		t.Fatalf("the mock's secrets are not distinct: a leak could not be traced to its secret")
 	}
-	for _, k := range []string{outputs.KeySignalingSecret, outputs.KeyTURNSecret} {
+	for _, k := range []string{schema.OutputSignalingSecret, schema.OutputTURNSecret} {
 		o := d.outputs[k]
 		if !o.secret {
 			t.Errorf("output %s is not secret", k)
@@ -427,12 +427,12 @@ func TestSecretsAreSecretAndRedacted(t *testing.T) {
 		}
 	}
 	for k, o := range d.outputs {
-		if o.secret && k != outputs.KeySignalingSecret && k != outputs.KeyTURNSecret {
+		if o.secret && k != schema.OutputSignalingSecret && k != schema.OutputTURNSecret {
 			t.Errorf("output %s is secret; only the two shared secrets should be", k)
 		}
 	}
 	ud := userData(t, m)
-	for _, k := range []string{outputs.KeySignalingSecret, outputs.KeyTURNSecret} {
+	for _, k := range []string{schema.OutputSignalingSecret, schema.OutputTURNSecret} {
 		if !strings.Contains(ud, d.outputs[k].value.(string)) {
 			t.Errorf("user data lacks the %s the server needs", k)
 		}
@@ -461,8 +461,8 @@ func secretsOf(t testing.TB, m *infratest.Mocks, d deployment) cloudconfig.Secre
 		byName[strings.TrimPrefix(p.Name, "nctalk-")] = str(p.State["result"])
 	}
 	return cloudconfig.Secrets{
-		SignalingSecret:      d.outputs[outputs.KeySignalingSecret].value.(string),
-		TURNSecret:           d.outputs[outputs.KeyTURNSecret].value.(string),
+		SignalingSecret:      d.outputs[schema.OutputSignalingSecret].value.(string),
+		TURNSecret:           d.outputs[schema.OutputTURNSecret].value.(string),
 		SessionHashKey:       byName["session-hash-key"],
 		SessionBlockKey:      byName["session-block-key"],
 		InternalClientSecret: byName["internal-client-secret"],
@@ -483,7 +483,7 @@ func TestSecretsFromConfigReplaceGeneratedOnes(t *testing.T) {
 	if len(m.OfType(infratest.TypeRandomPassword)) != 5 {
 		t.Errorf("%d RandomPasswords; want 5", len(m.OfType(infratest.TypeRandomPassword)))
 	}
-	o := d.outputs[outputs.KeySignalingSecret]
+	o := d.outputs[schema.OutputSignalingSecret]
 	if o.value != givenSignal || !o.secret {
 		t.Errorf("signalingSecret output secret=%v, equal to config=%v; want the config's, secret", o.secret, o.value == givenSignal)
 	}
@@ -571,7 +571,7 @@ func TestOutputsParseForCompanionCommands(t *testing.T) {
 		plainOut[k] = d.outputs[k].value
 	}
 	got := slices.Sorted(maps.Keys(plainOut))
-	if want := slices.Sorted(slices.Values(outputs.Keys())); !slices.Equal(got, want) {
+	if want := slices.Sorted(slices.Values(schema.OutputNames())); !slices.Equal(got, want) {
 		t.Errorf("outputs %v; want the keys of infra/outputs %v", got, want)
 	}
 	raw, err := json.Marshal(plainOut)
@@ -779,14 +779,14 @@ func TestStackOutputsFitOnAScreen(t *testing.T) {
 		t.Errorf("%s is a stack output; want it on the component only", outputs.KeyCloudConfigRedacted)
 	}
 	doc, _ := d.outputs[outputs.KeyCloudConfigRedacted].value.(string)
-	digest, _ := d.outputs[outputs.KeyCloudConfigDigest].value.(string)
+	digest, _ := d.outputs[schema.OutputCloudConfigDigest].value.(string)
 	if strings.Count(doc, "\n") < 100 || !strings.HasPrefix(digest, fmt.Sprintf("sha256:%x ", sha256.Sum256([]byte(doc)))) {
 		t.Errorf("digest %q does not match the %d-line component document", digest, strings.Count(doc, "\n"))
 	}
 	cfg := testConfig(t)
 	cfg.Settings.NextcloudURLs = append(cfg.Settings.NextcloudURLs, "https://other.example.com")
 	d2 := mustDeploy(t, cfg, infratest.New(defaultSeed))
-	if d2.outputs[outputs.KeyCloudConfigDigest].value == digest {
+	if d2.outputs[schema.OutputCloudConfigDigest].value == digest {
 		t.Error("the digest did not change with the document")
 	}
 }

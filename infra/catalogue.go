@@ -9,8 +9,8 @@ import (
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // checkCatalogue asks Hetzner, through the provider's look-ups
@@ -23,7 +23,7 @@ import (
 func checkCatalogue(ctx *pulumi.Context, cfg config.Config) error {
 	locs, err := hcloud.GetLocations(ctx)
 	if err != nil {
-		return fmt.Errorf("%s:%s: asking Hetzner for its locations: %w", config.Namespace, config.KeyLocation, err)
+		return fmt.Errorf("%s:%s: asking Hetzner for its locations: %w", schema.Namespace, schema.KeyLocation, err)
 	}
 	var locNames []string
 	for _, l := range locs.Locations {
@@ -31,12 +31,12 @@ func checkCatalogue(ctx *pulumi.Context, cfg config.Config) error {
 	}
 	slices.Sort(locNames)
 	if !slices.Contains(locNames, cfg.Location) {
-		return catalogueErr(config.KeyLocation, "%q is not a Hetzner location; Hetzner offers %s", cfg.Location, strings.Join(locNames, ", "))
+		return catalogueErr(schema.KeyLocation, "%q is not a Hetzner location; Hetzner offers %s", cfg.Location, strings.Join(locNames, ", "))
 	}
 
 	types, err := hcloud.GetServerTypes(ctx)
 	if err != nil {
-		return fmt.Errorf("%s:%s: asking Hetzner for its server types: %w", config.Namespace, config.KeyServerType, err)
+		return fmt.Errorf("%s:%s: asking Hetzner for its server types: %w", schema.Namespace, schema.KeyServerType, err)
 	}
 	st, err := pickServerType(types.ServerTypes, cfg.ServerType, cfg.Location)
 	if err != nil {
@@ -51,7 +51,7 @@ func checkCatalogue(ctx *pulumi.Context, cfg config.Config) error {
 // catalogueErr is a problem with one key found in Hetzner's catalogue, as
 // a *config.KeyError (it prints nctalk:<key>).
 func catalogueErr(key, format string, args ...any) error {
-	return &config.KeyError{Err: &cloudconfig.ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}}
+	return &config.KeyError{Err: &schema.KeyError{Key: key, Problem: fmt.Sprintf(format, args...)}}
 }
 
 // offeredIn returns the names of the server types that can be created in
@@ -82,7 +82,7 @@ func pickServerType(types []hcloud.GetServerTypesServerType, name, location stri
 	current := strings.Join(offeredIn(types, location), ", ")
 	i := slices.IndexFunc(types, func(t hcloud.GetServerTypesServerType) bool { return t.Name == name })
 	if i < 0 {
-		return hcloud.GetServerTypesServerType{}, catalogueErr(config.KeyServerType, "%q is unknown to Hetzner; current types in %s: %s", name, location, current)
+		return hcloud.GetServerTypesServerType{}, catalogueErr(schema.KeyServerType, "%q is unknown to Hetzner; current types in %s: %s", name, location, current)
 	}
 	t := types[i]
 	l, listed := typeLocation(t, location)
@@ -101,14 +101,14 @@ func pickServerType(types []hcloud.GetServerTypesServerType, name, location stri
 		if l.UnavailableAfter != "" {
 			when = " (cannot be created after " + l.UnavailableAfter + ")"
 		}
-		return t, catalogueErr(config.KeyServerType, "%q is deprecated by Hetzner%s; current types in %s: %s", name, when, location, current)
+		return t, catalogueErr(schema.KeyServerType, "%q is deprecated by Hetzner%s; current types in %s: %s", name, when, location, current)
 	case len(where) == 0:
-		return t, catalogueErr(config.KeyServerType, "%q is deprecated by Hetzner (offered in no location); current types in %s: %s", name, location, current)
+		return t, catalogueErr(schema.KeyServerType, "%q is deprecated by Hetzner (offered in no location); current types in %s: %s", name, location, current)
 	case !listed:
-		return t, catalogueErr(config.KeyServerType, "%q is not offered in %s:%s %s (it is in %s); current types in %s: %s",
-			name, config.Namespace, config.KeyLocation, location, strings.Join(where, ", "), location, current)
+		return t, catalogueErr(schema.KeyServerType, "%q is not offered in %s:%s %s (it is in %s); current types in %s: %s",
+			name, schema.Namespace, schema.KeyLocation, location, strings.Join(where, ", "), location, current)
 	case !l.Available:
-		return t, catalogueErr(config.KeyServerType, "%q is temporarily unavailable in %s; current types in %s: %s", name, location, location, current)
+		return t, catalogueErr(schema.KeyServerType, "%q is temporarily unavailable in %s; current types in %s: %s", name, location, location, current)
 	}
 	return t, nil
 }
@@ -129,10 +129,10 @@ func checkImage(ctx *pulumi.Context, image, arch string) error {
 	}
 	img, err := hcloud.GetImage(ctx, args)
 	if err != nil {
-		return catalogueErr(config.KeyImage, "%q is unknown to Hetzner for %s servers (%v); %s", image, arch, err, imageAlternatives(ctx, arch))
+		return catalogueErr(schema.KeyImage, "%q is unknown to Hetzner for %s servers (%v); %s", image, arch, err, imageAlternatives(ctx, arch))
 	}
 	if img.Deprecated != "" {
-		return catalogueErr(config.KeyImage, "%q is deprecated by Hetzner (since %s); %s", image, img.Deprecated, imageAlternatives(ctx, arch))
+		return catalogueErr(schema.KeyImage, "%q is deprecated by Hetzner (since %s); %s", image, img.Deprecated, imageAlternatives(ctx, arch))
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func checkImage(ctx *pulumi.Context, image, arch string) error {
 func imageAlternatives(ctx *pulumi.Context, arch string) string {
 	res, err := hcloud.GetImages(ctx, &hcloud.GetImagesArgs{WithArchitectures: []string{arch}})
 	if err != nil {
-		return "want e.g. " + config.DefaultImage
+		return "want e.g. " + config.Default().Image
 	}
 	var names []string
 	for _, img := range res.Images {
@@ -150,7 +150,7 @@ func imageAlternatives(ctx *pulumi.Context, arch string) string {
 		}
 	}
 	if len(names) == 0 {
-		return "want e.g. " + config.DefaultImage
+		return "want e.g. " + config.Default().Image
 	}
 	slices.Sort(names)
 	return "current Debian images: " + strings.Join(names, ", ")
@@ -167,17 +167,17 @@ func checkDNSZone(ctx *pulumi.Context, zone string) error {
 	z, err := hcloud.LookupZone(ctx, &hcloud.LookupZoneArgs{Name: &zone})
 	if err != nil {
 		if isNotFound(err) {
-			return catalogueErr(config.KeyDNSZone, "zone %q is not in this project's Hetzner DNS (Cloud API). "+
+			return catalogueErr(schema.KeyDNSZone, "zone %q is not in this project's Hetzner DNS (Cloud API). "+
 				"A zone still on the old DNS Console (dns.hetzner.com) must first be migrated to the Hetzner Console "+
 				"(DNS Console: the zone's migrate action; see https://docs.hetzner.com/networking/dns/migration-to-hetzner-console/process), "+
 				"into the project of the API token; or leave %s:%s empty (`pulumi config rm %s:%s`) and create the A and AAAA records by hand from the ipv4/ipv6 outputs (provider said: %v)",
-				zone, config.Namespace, config.KeyDNSZone, config.Namespace, config.KeyDNSZone, err)
+				zone, schema.Namespace, schema.KeyDNSZone, schema.Namespace, schema.KeyDNSZone, err)
 		}
-		return catalogueErr(config.KeyDNSZone, "looking up zone %q in Hetzner DNS: %v", zone, err)
+		return catalogueErr(schema.KeyDNSZone, "looking up zone %q in Hetzner DNS: %v", zone, err)
 	}
 	if z.Mode != "" && z.Mode != "primary" {
-		return catalogueErr(config.KeyDNSZone, "zone %q is a %s zone in Hetzner DNS, whose records come from its primary name servers; "+
-			"create the A and AAAA records there, and leave %s:%s empty", zone, z.Mode, config.Namespace, config.KeyDNSZone)
+		return catalogueErr(schema.KeyDNSZone, "zone %q is a %s zone in Hetzner DNS, whose records come from its primary name servers; "+
+			"create the A and AAAA records there, and leave %s:%s empty", zone, z.Mode, schema.Namespace, schema.KeyDNSZone)
 	}
 	return nil
 }

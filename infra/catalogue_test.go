@@ -7,6 +7,7 @@ import (
 
 	"github.com/nctalk/nctalk/infra/config"
 	"github.com/nctalk/nctalk/infra/infratest"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // TestCatalogueAtPreview runs the stack against the mocked catalogue: a
@@ -26,25 +27,25 @@ func TestCatalogueAtPreview(t *testing.T) {
 		{"good arm", "nbg1", "cax11", "debian-13", "", nil},
 		{"good everywhere type", "ash", "cpx22", "debian-12", "", nil},
 		{"good snapshot id", "fsn1", "cx23", "310557660", "", nil},
-		{"deprecated type", "fsn1", "cx22", "debian-13", config.KeyServerType,
+		{"deprecated type", "fsn1", "cx22", "debian-13", schema.KeyServerType,
 			[]string{`"cx22" is deprecated`, "2025-12-31", "current types in fsn1: cax11, cax21, cax31, cax41, cx23, cx33, cx43, cx53, cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
-		{"deprecated everywhere", "ash", "cpx11", "debian-13", config.KeyServerType,
+		{"deprecated everywhere", "ash", "cpx11", "debian-13", schema.KeyServerType,
 			[]string{`"cpx11" is deprecated`, "current types in ash: cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
-		{"withdrawn cx32", "fsn1", "cx32", "debian-13", config.KeyServerType,
+		{"withdrawn cx32", "fsn1", "cx32", "debian-13", schema.KeyServerType,
 			[]string{`"cx32" is deprecated`, "current types in fsn1: cax11"}},
-		{"unknown type", "fsn1", "cx99", "debian-13", config.KeyServerType,
+		{"unknown type", "fsn1", "cx99", "debian-13", schema.KeyServerType,
 			[]string{`"cx99" is unknown to Hetzner`, "current types in fsn1: cax11, cax21, cax31, cax41, cx23, cx33, cx43, cx53, cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
-		{"type not in location", "ash", "cx23", "debian-13", config.KeyServerType,
+		{"type not in location", "ash", "cx23", "debian-13", schema.KeyServerType,
 			[]string{`"cx23" is not offered in nctalk:location ash`, "it is in fsn1, hel1, nbg1", "current types in ash: cpx12, cpx22, cpx32, cpx42, cpx52, cpx62"}},
-		{"unknown location", "fra1", "cx23", "debian-13", config.KeyLocation,
+		{"unknown location", "fra1", "cx23", "debian-13", schema.KeyLocation,
 			[]string{`"fra1" is not a Hetzner location`, "ash, fsn1, hel1, hil, nbg1, sin"}},
-		{"unknown image", "fsn1", "cx23", "debian-99", config.KeyImage,
+		{"unknown image", "fsn1", "cx23", "debian-99", schema.KeyImage,
 			[]string{`"debian-99" is unknown to Hetzner for x86 servers`, "current Debian images: debian-12, debian-13"}},
-		{"image not for arm", "fsn1", "cax11", "ubuntu-24.04", config.KeyImage,
+		{"image not for arm", "fsn1", "cax11", "ubuntu-24.04", schema.KeyImage,
 			[]string{`"ubuntu-24.04" is unknown to Hetzner for arm servers`}},
-		{"deprecated image", "fsn1", "cx23", "debian-11", config.KeyImage,
+		{"deprecated image", "fsn1", "cx23", "debian-11", schema.KeyImage,
 			[]string{`"debian-11" is deprecated`, "current Debian images: debian-12, debian-13"}},
-		{"unknown snapshot id", "fsn1", "cx23", "12345", config.KeyImage,
+		{"unknown snapshot id", "fsn1", "cx23", "12345", schema.KeyImage,
 			[]string{`"12345" is unknown to Hetzner`}},
 	}
 	for _, tt := range tests {
@@ -131,7 +132,7 @@ func TestDNSZoneNotInCloudDNS(t *testing.T) {
 			if d.err == nil {
 				t.Fatal("deployment succeeded; want an error about nctalk:dnsZone")
 			}
-			if keys := config.ErrorKeys(d.err); !slices.Equal(keys, []string{config.KeyDNSZone}) {
+			if keys := config.ErrorKeys(d.err); !slices.Equal(keys, []string{schema.KeyDNSZone}) {
 				t.Errorf("ErrorKeys = %v; want [dnsZone]: %v", keys, d.err)
 			}
 			for _, w := range tt.want {

@@ -11,8 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // lookupSSHKeys returns the IDs of the keys in the Hetzner project that
@@ -23,7 +23,7 @@ func lookupSSHKeys(ctx *pulumi.Context, selector string) ([]string, error) {
 	}
 	res, err := hcloud.GetSshKeys(ctx, &hcloud.GetSshKeysArgs{WithSelector: &selector})
 	if err != nil {
-		return nil, fmt.Errorf("looking up SSH keys with %s:%s %q: %w", config.Namespace, config.KeySSHKeySelector, selector, err)
+		return nil, fmt.Errorf("looking up SSH keys with %s:%s %q: %w", schema.Namespace, schema.KeySSHKeySelector, selector, err)
 	}
 	// In ID order: the server's key list forces a replacement when it
 	// changes, so it must not follow the order the API happens to answer in.
@@ -46,7 +46,7 @@ func lookupSSHKeys(ctx *pulumi.Context, selector string) ([]string, error) {
 func sshKeySuffix(authorizedKey string) (string, error) {
 	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorizedKey))
 	if err != nil {
-		return "", fmt.Errorf("%s:%s: %w", config.Namespace, cloudconfig.KeySSHPublicKeys, err)
+		return "", fmt.Errorf("%s:%s: %w", schema.Namespace, schema.KeySSHPublicKeys, err)
 	}
 	sum := sha256.Sum256(pub.Marshal())
 	return hex.EncodeToString(sum[:6]), nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // cloudConfig is the server's user data (the rendered document packed by
@@ -89,7 +90,7 @@ func preflightRender(cfg config.Config) error {
 		s.StateDevice = volumeDevice(probeVolumeID)
 	}
 	if _, err := cloudconfig.Render(s, sec); err != nil {
-		var ce *cloudconfig.ConfigError
+		var ce *schema.KeyError
 		if errors.As(err, &ce) {
 			return &config.KeyError{Err: ce}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -23,9 +23,9 @@ const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud
 
 Renders the #cloud-config of the Talk backend from FILE (at most 256 KiB), a YAML file with the
 stack's config keys without the "nctalk:" prefix, or a Pulumi stack file
-(Pulumi.<stack>.yaml; its nctalk: keys are read). Cloud-only keys such as
-location, serverType, image, sshKeySelector, dnsZone, volumeSize and
-keepOnTeardown are ignored; stateDevice names a block device for the certificates. Missing
+(Pulumi.<stack>.yaml; its nctalk: keys are read). The stack's Hetzner keys
+(location, serverType, image, sshKeySelector, dnsZone, volumeSize,
+keepOnTeardown) are ignored; stateDevice names a block device for the certificates. Missing
 secrets are generated; with --secrets they are read from and saved to that
 file (mode 0600), so rendering again gives the same document.
 
@@ -57,19 +57,6 @@ func readInputFile(path string) ([]byte, error) {
 	}
 	return raw, nil
 }
-
-// renderKeys are the keys the render command reads from the config file.
-var renderKeys = []string{
-	cloudconfig.KeyDomain, cloudconfig.KeyNextcloudURLs, cloudconfig.KeyACMEEmail,
-	cloudconfig.KeyACMEStaging, cloudconfig.KeyACMEServer, cloudconfig.KeyRegistryMirror, cloudconfig.KeySSHPublicKeys, cloudconfig.KeySSHAllowedCIDRs,
-	cloudconfig.KeySSHPort, cloudconfig.KeyJanusRTPPorts, cloudconfig.KeyTURNRelayPorts,
-	cloudconfig.KeyImages, cloudconfig.KeySignalingSecret, cloudconfig.KeyTURNSecret,
-	cloudconfig.KeyStateDevice, cloudconfig.KeyTURNOn443, cloudconfig.KeyTURNDomain,
-}
-
-// cloudOnlyKeys are the stack's Hetzner keys; render accepts and ignores
-// them so one file serves both. A test keeps this list equal to infra/config's.
-var cloudOnlyKeys = []string{"location", "serverType", "image", "sshKeySelector", "dnsZone", "volumeSize", "keepOnTeardown"}
 
 func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fl := newFlagSet("render", renderUsage, stderr)
@@ -165,114 +152,82 @@ func printNextcloudValues(w io.Writer, s cloudconfig.Settings, sec cloudconfig.S
 	fmt.Fprintf(w, "\nThe VM is ready when `cloud-init status --wait` returns (marker %s).\n", cloudconfig.ReadyMarker)
 }
 
-// parseRenderConfig reads the config file: every key is checked for its
-// type, unknown keys are an error naming them, cloud-only keys are ignored.
+// parseRenderConfig reads the config file with schema.Load, the loader the
+// stack uses: every key is checked for its type, unknown keys are an error
+// naming them, stack-only keys are ignored.
 func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, error) {
-	var s cloudconfig.Settings
-	var sec cloudconfig.Secrets
+	var in struct {
+		Settings cloudconfig.Settings
+		Secrets  cloudconfig.Secrets
+	}
+	src, err := newYAMLSource(raw)
+	if err != nil {
+		return in.Settings, in.Secrets, err
+	}
+	err = schema.Load(src, schema.RenderReader, &in)
+	return in.Settings, in.Secrets, err
+}
+
+// yamlSource is a render config file as a schema.Source: a mapping of keys
+// (with or without the `nctalk:` prefix), or a Pulumi stack file whose
+// `config:` holds them.
+type yamlSource map[string]yaml.Node
+
+// newYAMLSource parses the file and keeps its `nctalk:` keys.
+func newYAMLSource(raw []byte) (yamlSource, error) {
 	var doc map[string]yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return s, sec, yamlSyntaxError(raw, err)
+		return nil, yamlSyntaxError(raw, err)
 	}
 	if stack, ok := doc["config"]; ok && len(doc) == 1 {
 		// A Pulumi stack file (Pulumi.<stack>.yaml): read its `nctalk:` keys
 		// and leave other namespaces (hcloud:token, …) alone.
-		var all map[string]yaml.Node
-		if err := stack.Decode(&all); err != nil {
-			return s, sec, fmt.Errorf("config: not a mapping of config keys: %w", err)
-		}
-		doc = map[string]yaml.Node{}
-		for k, v := range all {
-			if !strings.Contains(k, ":") || strings.HasPrefix(k, "nctalk:") {
-				doc[k] = v
-			}
+		doc = nil
+		if err := stack.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("config: not a mapping of config keys: %w", err)
 		}
 	}
-	for _, key := range slices.Sorted(maps.Keys(doc)) {
-		if n := doc[key]; n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "secure" {
-			k := strings.TrimPrefix(key, "nctalk:")
-			return s, sec, &cloudconfig.ConfigError{Key: k, Problem: "is encrypted by Pulumi; put the plain value in the --secrets file (or leave it out to generate one)"}
+	src := yamlSource{}
+	for k, v := range doc {
+		name, prefixed := strings.CutPrefix(k, schema.Namespace+":")
+		if prefixed || !strings.Contains(k, ":") {
+			src[name] = v
 		}
 	}
-	var unknown []string
-	for key := range doc {
-		k := strings.TrimPrefix(key, "nctalk:")
-		if !slices.Contains(renderKeys, k) && !slices.Contains(cloudOnlyKeys, k) {
-			unknown = append(unknown, key)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return s, sec, &cloudconfig.ConfigError{Key: unknown[0], Problem: fmt.Sprintf(
-			"unknown key(s) %s; known keys: %s (ignored: %s)", strings.Join(unknown, ", "),
-			strings.Join(renderKeys, ", "), strings.Join(cloudOnlyKeys, ", "))}
-	}
-	get := func(key string) (*yaml.Node, bool) {
-		if n, ok := doc[key]; ok {
-			return &n, true
-		}
-		n, ok := doc["nctalk:"+key]
-		return &n, ok
-	}
-	decode := func(key string, dst any, want string) error {
-		n, ok := get(key)
-		if !ok {
-			return nil
-		}
-		if err := n.Decode(dst); err != nil {
-			return &cloudconfig.ConfigError{Key: key, Problem: "want " + want}
-		}
-		return nil
-	}
-	portRange := func(key string, dst *schema.PortRange) error {
-		n, ok := get(key)
-		if !ok {
-			return nil
-		}
-		r, err := schema.ParsePortRange(n.Value)
-		if n.Kind != yaml.ScalarNode || err != nil {
-			return &cloudconfig.ConfigError{Key: key, Problem: fmt.Sprintf("%q is not a port range; want first-last such as 20000-20100", n.Value)}
-		}
-		*dst = r
-		return nil
-	}
-	var sshPort string
-	turnOn443 := true
-	errs := []error{
-		decode(cloudconfig.KeyDomain, &s.Domain, "a host name such as talk.example.com"),
-		decode(cloudconfig.KeyNextcloudURLs, &s.NextcloudURLs, "a list of URLs such as [https://cloud.example.com]"),
-		decode(cloudconfig.KeyACMEEmail, &s.ACMEEmail, "an e-mail address"),
-		decode(cloudconfig.KeyACMEStaging, &s.ACMEStaging, "true or false"),
-		decode(cloudconfig.KeyACMEServer, &s.ACMEServer, "an ACME directory URL such as "+cloudconfig.LetsEncryptDirectory),
-		decode(cloudconfig.KeyRegistryMirror, &s.RegistryMirror, "a registry mirror URL such as https://mirror.example.com"),
-		decode(cloudconfig.KeySSHPublicKeys, &s.SSHAuthorizedKeys, "a list of OpenSSH public keys"),
-		decode(cloudconfig.KeySSHAllowedCIDRs, &s.SSHAllowedCIDRs, "a list of CIDRs such as [203.0.113.0/24]"),
-		decode(cloudconfig.KeySSHPort, &sshPort, "a port number such as 22"),
-		portRange(cloudconfig.KeyJanusRTPPorts, &s.JanusRTPPorts),
-		portRange(cloudconfig.KeyTURNRelayPorts, &s.TURNRelayPorts),
-		decode(cloudconfig.KeyImages, &s.Images, "a mapping of service name to image, e.g. {nats: nats:2.11.9-alpine}"),
-		decode(cloudconfig.KeyStateDevice, &s.StateDevice, "a device path such as /dev/disk/by-id/…"),
-		decode(cloudconfig.KeySignalingSecret, &sec.SignalingSecret, "a string"),
-		decode(cloudconfig.KeyTURNSecret, &sec.TURNSecret, "a string"),
-		decode(cloudconfig.KeyTURNOn443, &turnOn443, "true or false"),
-		decode(cloudconfig.KeyTURNDomain, &s.TURNDomain, "a host name such as turn.example.com"),
-	}
-	if err := errors.Join(errs...); err != nil {
-		return s, sec, err
-	}
-	s.TURN443Disabled = !turnOn443
-	if sshPort != "" {
-		p, err := strconv.Atoi(sshPort)
-		if err != nil {
-			return s, sec, &cloudconfig.ConfigError{Key: cloudconfig.KeySSHPort, Problem: fmt.Sprintf("%q is not a port number; want 1-65535", sshPort)}
-		}
-		if p == 0 {
-			return s, sec, &cloudconfig.ConfigError{Key: cloudconfig.KeySSHPort, Problem: "0 is not a port; want 1-65535"}
-		}
-		s.SSHPort = p
-	}
-	return s, sec, nil
+	return src, nil
 }
+
+// Lookup returns a key's value: a scalar's text, a list's or map's JSON,
+// and whether Pulumi encrypted it (`secure:`).
+func (y yamlSource) Lookup(key string) (schema.Value, bool, error) {
+	n, ok := y[key]
+	if !ok {
+		return schema.Value{}, false, nil
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return schema.Value{}, true, nil
+		}
+		return schema.Value{Text: n.Value}, true, nil
+	case yaml.MappingNode:
+		if len(n.Content) == 2 && n.Content[0].Value == "secure" {
+			return schema.Value{Encrypted: true}, true, nil
+		}
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return schema.Value{}, true, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return schema.Value{}, true, err
+	}
+	return schema.Value{Text: string(b), Structured: true}, true, nil
+}
+
+// Names returns every key of the file.
+func (y yamlSource) Names() []string { return slices.Sorted(maps.Keys(y)) }
 
 // readSecretsFile reads a secrets file written by writeSecretsFile; a
 // missing file is an empty set. It warns on stderr when the file is
@@ -291,11 +246,11 @@ func readSecretsFile(path string, stderr io.Writer) (cloudconfig.Secrets, error)
 	}
 	var m map[string]string
 	if err := yaml.Unmarshal(raw, &m); err != nil {
-		return sec, &cloudconfig.ConfigError{Key: "secrets", Problem: fmt.Sprintf("%s is not a mapping of secret names to strings", path)}
+		return sec, &schema.KeyError{Key: "secrets", Problem: fmt.Sprintf("%s is not a mapping of secret names to strings", path)}
 	}
 	for _, name := range sortedNames(m) {
 		if !sec.Set(name, m[name]) {
-			return sec, &cloudconfig.ConfigError{Key: name, Problem: fmt.Sprintf("unknown secret in %s", path)}
+			return sec, &schema.KeyError{Key: name, Problem: fmt.Sprintf("unknown secret in %s", path)}
 		}
 	}
 	// Validate what the file holds; missing secrets are generated later.

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nctalk/nctalk/schema"
 	"gopkg.in/yaml.v3"
-
-	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // TestRenderCommandRejectsOrNeutralisesHostileValues runs issue 12's
@@ -24,17 +23,17 @@ func TestRenderCommandRejectsOrNeutralisesHostileValues(t *testing.T) {
 		name, config, key string
 		wantInDoc         string // for accepted values: the quoted form in the document
 	}{
-		{"key comment U+2028", withKey(`\u2028bootcmd: [touch /pwned]`), cloudconfig.KeySSHPublicKeys, ""},
-		{"key comment U+2029", withKey(`\u2029bootcmd: [touch /pwned]`), cloudconfig.KeySSHPublicKeys, ""},
-		{"key comment NEL", withKey(`\x85bootcmd: [touch /pwned]`), cloudconfig.KeySSHPublicKeys, ""},
-		{"key comment NUL", withKey(`\0`), cloudconfig.KeySSHPublicKeys, ""},
-		{"key comment BOM", withKey(`\uFEFF`), cloudconfig.KeySSHPublicKeys, ""},
-		{"domain U+2028", strings.Replace(renderTestConfig, "domain: talk.example.com", `domain: "talk.example.com\u2028bootcmd: [id]"`, 1), cloudconfig.KeyDomain, ""},
-		{"state device redirect", renderTestConfig + "stateDevice: /dev/sdb>/etc/x\n", cloudconfig.KeyStateDevice, ""},
-		{"state device parens", renderTestConfig + "stateDevice: /dev/sd(b)\n", cloudconfig.KeyStateDevice, ""},
-		{"image with a newline", renderTestConfig + "images: {nats: \"nats:2.11.9\\nbootcmd: [id]\"}\n", cloudconfig.KeyImages, ""},
-		{"url with a newline", strings.Replace(renderTestConfig, "  - https://cloud.example.com", `  - "https://cloud.example.com/\u2028x"`, 1), cloudconfig.KeyNextcloudURLs, ""},
-		{"turn secret with a quote", renderTestConfig + "turnSecret: \"abcdefghijklmnop'\"\n", cloudconfig.KeyTURNSecret, ""},
+		{"key comment U+2028", withKey(`\u2028bootcmd: [touch /pwned]`), schema.KeySSHPublicKeys, ""},
+		{"key comment U+2029", withKey(`\u2029bootcmd: [touch /pwned]`), schema.KeySSHPublicKeys, ""},
+		{"key comment NEL", withKey(`\x85bootcmd: [touch /pwned]`), schema.KeySSHPublicKeys, ""},
+		{"key comment NUL", withKey(`\0`), schema.KeySSHPublicKeys, ""},
+		{"key comment BOM", withKey(`\uFEFF`), schema.KeySSHPublicKeys, ""},
+		{"domain U+2028", strings.Replace(renderTestConfig, "domain: talk.example.com", `domain: "talk.example.com\u2028bootcmd: [id]"`, 1), schema.KeyDomain, ""},
+		{"state device redirect", renderTestConfig + "stateDevice: /dev/sdb>/etc/x\n", schema.KeyStateDevice, ""},
+		{"state device parens", renderTestConfig + "stateDevice: /dev/sd(b)\n", schema.KeyStateDevice, ""},
+		{"image with a newline", renderTestConfig + "images: {nats: \"nats:2.11.9\\nbootcmd: [id]\"}\n", schema.KeyImages, ""},
+		{"url with a newline", strings.Replace(renderTestConfig, "  - https://cloud.example.com", `  - "https://cloud.example.com/\u2028x"`, 1), schema.KeyNextcloudURLs, ""},
+		{"turn secret with a quote", renderTestConfig + "turnSecret: \"abcdefghijklmnop'\"\n", schema.KeyTURNSecret, ""},
 		{"e-mail with ampersands", strings.Replace(renderTestConfig, "acmeEmail: admin@example.com", `acmeEmail: "a&id&b@example.com"`, 1), "", " -m 'a&id&b@example.com' "},
 		{"e-mail with a pipe and braces", strings.Replace(renderTestConfig, "acmeEmail: admin@example.com", `acmeEmail: "x|id{a}*@example.com"`, 1), "", " -m 'x|id{a}*@example.com' "},
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // TestRenderRefusesNonBaseNextcloudURLs: a query, an empty query, a
@@ -47,8 +47,8 @@ func TestRenderRefusesNonBaseNextcloudURLs(t *testing.T) {
 			if code != exitBadInput || out != "" {
 				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing (stderr %q)", code, len(out), exitBadInput, stderr)
 			}
-			if !strings.Contains(stderr, cloudconfig.KeyNextcloudURLs+":") {
-				t.Errorf("stderr does not name %s:\n%s", cloudconfig.KeyNextcloudURLs, stderr)
+			if !strings.Contains(stderr, schema.KeyNextcloudURLs+":") {
+				t.Errorf("stderr does not name %s:\n%s", schema.KeyNextcloudURLs, stderr)
 			}
 		})
 	}

@@ -5,9 +5,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nctalk/nctalk/schema"
 	"gopkg.in/yaml.v3"
-
-	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // topKey is a config key at the start of a line: `key:` at column 0, or
@@ -15,7 +14,7 @@ import (
 var topKey = regexp.MustCompile(`^( {2})?((?:nctalk:)?[A-Za-z][A-Za-z0-9]*):(?:\s|$)`)
 
 // yamlSyntaxError turns a YAML syntax error in the config file into a
-// *cloudconfig.ConfigError naming the key whose value holds it, with what
+// *schema.KeyError naming the key whose value holds it, with what
 // usually causes it. YAML's line numbers are not reliable for this (a
 // parser error reports the line before), so each key's block is parsed on
 // its own and the first that fails is named. An error no single block
@@ -40,7 +39,7 @@ func yamlSyntaxError(raw []byte, err error) error {
 		}
 		var probe map[string]yaml.Node
 		if yaml.Unmarshal([]byte(strings.Join(block, "\n")), &probe) != nil {
-			return &cloudconfig.ConfigError{Key: strings.TrimPrefix(m[2], "nctalk:"), Problem: fmt.Sprintf(
+			return &schema.KeyError{Key: strings.TrimPrefix(m[2], "nctalk:"), Problem: fmt.Sprintf(
 				"is not valid YAML (%v); quote a value that holds ? # : [ ] { } , or starts with * & ! | > %% @, e.g. [\"https://cloud.example.com\"]", err)}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
-	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // standIn starts the in-process backend and returns it with the flags that
@@ -158,11 +158,11 @@ func TestVerifyCLINeverPrintsSecrets(t *testing.T) {
 		turnMarker = "TURNmarker0123456789abcdefSECRET"
 	)
 	allMarkers := map[string]any{}
-	for _, k := range outputs.Keys() {
+	for _, k := range schema.OutputNames() {
 		allMarkers[k] = "MARK-" + k + "-0123456789abcdef"
 	}
-	allMarkers[outputs.KeyTURNServers] = []map[string]string{{"schemes": "MARK-schemes-0123", "server": "MARK-server-0123", "protocols": "MARK-protocols-0123"}}
-	allMarkers[outputs.KeySTUNServers] = []string{"MARK-stun-0123456789abcdef"}
+	allMarkers[schema.OutputTURNServers] = []map[string]string{{"schemes": "MARK-schemes-0123", "server": "MARK-server-0123", "protocols": "MARK-protocols-0123"}}
+	allMarkers[schema.OutputSTUNServers] = []string{"MARK-stun-0123456789abcdef"}
 	withField := func(k string, v any) []byte {
 		m := map[string]any{}
 		for kk, vv := range allMarkers {
@@ -179,14 +179,14 @@ func TestVerifyCLINeverPrintsSecrets(t *testing.T) {
 		name  string
 		stdin []byte
 	}{
-		{"every field a marker", withField(outputs.KeySignalingSecret, "MARK-signalingSecret-0123456789abcdef")},
-		{"unparsable URL", withField(outputs.KeySignalingURL, "https://%zz/MARK-url-0123456789abcdef")},
-		{"http URL", withField(outputs.KeySignalingURL, "http://MARK-host-0123456789abcdef/x")},
-		{"URL without host", withField(outputs.KeySignalingURL, "https:///MARK-path-0123456789abcdef")},
-		{"wrong type", withField(outputs.KeyTURNSecret, 12345)},
-		{"wrong list type", withField(outputs.KeyTURNServers, "MARK-turnServers-list-0123456789abcdef")},
-		{"truncated JSON", withField(outputs.KeyDomain, "MARK")[:60]},
-		{"trailing garbage", append(withField(outputs.KeyDomain, "MARK-domain"), []byte(` MARK-garbage-0123456789abcdef`)...)},
+		{"every field a marker", withField(schema.OutputSignalingSecret, "MARK-signalingSecret-0123456789abcdef")},
+		{"unparsable URL", withField(schema.OutputSignalingURL, "https://%zz/MARK-url-0123456789abcdef")},
+		{"http URL", withField(schema.OutputSignalingURL, "http://MARK-host-0123456789abcdef/x")},
+		{"URL without host", withField(schema.OutputSignalingURL, "https:///MARK-path-0123456789abcdef")},
+		{"wrong type", withField(schema.OutputTURNSecret, 12345)},
+		{"wrong list type", withField(schema.OutputTURNServers, "MARK-turnServers-list-0123456789abcdef")},
+		{"truncated JSON", withField(schema.OutputDomain, "MARK")[:60]},
+		{"trailing garbage", append(withField(schema.OutputDomain, "MARK-domain"), []byte(` MARK-garbage-0123456789abcdef`)...)},
 	}
 	for _, tt := range inputErrors {
 		t.Run(tt.name, func(t *testing.T) {

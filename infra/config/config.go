@@ -5,50 +5,49 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// Config is the validated stack configuration.
+// Config is the validated stack configuration. Each field's tag names its
+// config key (schema.Keys); Settings' fields carry their own.
 type Config struct {
 	// Settings are the inputs shared with `nctalk render`; StateDevice is
 	// left empty here, the stack fills it in from the volume it creates.
 	Settings cloudconfig.Settings
 	// Location is the Hetzner location of the server, its IPs and volume.
-	Location string
+	Location string `nctalk:"location"`
 	// ServerType is the Hetzner server type, e.g. cx23.
-	ServerType string
+	ServerType string `nctalk:"serverType"`
 	// Image is the Hetzner image name (debian-N) or a numeric image ID.
-	Image string
+	Image string `nctalk:"image"`
 	// SSHKeySelector is a Hetzner label selector for SSH keys already in
 	// the project; "" for none.
-	SSHKeySelector string
+	SSHKeySelector string `nctalk:"sshKeySelector"`
 	// DNSZone is the Hetzner DNS zone that gets the A and AAAA records of
 	// the domain; "" means the admin creates them.
-	DNSZone string
+	DNSZone string `nctalk:"dnsZone"`
 	// VolumeSize is the state volume's size in GiB; 0 means no volume.
-	VolumeSize int
+	VolumeSize int `nctalk:"volumeSize"`
 	// KeepOnTeardown protects the primary IPs and the state volume (Pulumi
 	// protect and Hetzner delete protection), so `nctalk teardown` keeps
 	// them; false lets it delete them.
-	KeepOnTeardown bool
+	KeepOnTeardown bool `nctalk:"keepOnTeardown"`
 	// SignalingSecret, when set, is used instead of a generated one.
-	SignalingSecret Secret
+	SignalingSecret Secret `nctalk:"signalingSecret"`
 	// TURNSecret, when set, is used instead of a generated one.
-	TURNSecret Secret
+	TURNSecret Secret `nctalk:"turnSecret"`
 }
 
-// Default returns the configuration every optional key defaults to, with
-// the required keys (domain, nextcloudUrls, acmeEmail) empty.
+// Default returns the configuration every optional key defaults to
+// (schema.Keys' defaults), with the required keys (domain, nextcloudUrls,
+// acmeEmail) empty.
 func Default() Config {
-	return Config{
-		Settings: cloudconfig.Settings{
-			SSHPort:         schema.DefaultSSHPort,
-			SSHAllowedCIDRs: []string{"0.0.0.0/0", "::/0"},
-			JanusRTPPorts:   schema.DefaultJanusRTPPorts,
-			TURNRelayPorts:  schema.DefaultTURNRelayPorts,
-		},
-		Location:   DefaultLocation,
-		ServerType: DefaultServerType,
-		Image:      DefaultImage,
-		VolumeSize: DefaultVolumeSize,
-		// Default true: see KeyKeepOnTeardown.
-		KeepOnTeardown: true,
+	var c Config
+	if err := schema.Load(unset{}, schema.StackReader, &c); err != nil {
+		panic("config: the schema's defaults do not load: " + err.Error())
 	}
+	return c
 }
+
+// unset is a source without any key.
+type unset struct{}
+
+func (unset) Lookup(string) (schema.Value, bool, error) { return schema.Value{}, false, nil }
+func (unset) Names() []string                           { return nil }

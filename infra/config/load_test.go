@@ -37,10 +37,10 @@ func withConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
 	return func(info *pulumi.RunInfo) {
 		info.Config = map[string]string{}
 		for k, v := range cfg {
-			info.Config[Namespace+":"+k] = v
+			info.Config[schema.Namespace+":"+k] = v
 		}
 		for _, k := range secretKeys {
-			info.ConfigSecretKeys = append(info.ConfigSecretKeys, Namespace+":"+k)
+			info.ConfigSecretKeys = append(info.ConfigSecretKeys, schema.Namespace+":"+k)
 		}
 	}
 }
@@ -55,7 +55,7 @@ func load(t *testing.T, cfg map[string]string, secretKeys ...string) (Config, er
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		c, loadErr = Load(ctx)
 		return nil
-	}, pulumi.WithMocks(Namespace, "dev", m), withConfig(cfg, secretKeys...))
+	}, pulumi.WithMocks(schema.Namespace, "dev", m), withConfig(cfg, secretKeys...))
 	if err != nil {
 		t.Fatalf("program run: %v", err)
 	}
@@ -121,7 +121,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"turnDomain":      "relay.example.org",
 		"images":          `{"nats":"nats:2.11.10-alpine"}`,
 	}
-	if got, want := slices.Sorted(maps.Keys(cfg)), slices.Sorted(slices.Values(AllKeys())); !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(cfg)), slices.Sorted(slices.Values(schema.KeysFor(schema.StackReader))); !slices.Equal(got, want) {
 		t.Fatalf("test config covers %v; want every key %v", got, want)
 	}
 	c, err := load(t, cfg, "signalingSecret", "turnSecret")
@@ -139,7 +139,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		false, "relay.example.org", map[string]string{"nats": "nats:2.11.10-alpine"}}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Errorf("key %s = %#v; want %#v", AllKeys()[i], got[i], want[i])
+			t.Errorf("key %s = %#v; want %#v", schema.KeysFor(schema.StackReader)[i], got[i], want[i])
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // Validate checks every key: the shared ones with cloudconfig's
@@ -16,7 +17,7 @@ import (
 func (c Config) Validate() error {
 	var errs []error
 	if err := c.Settings.Validate(); err != nil {
-		errs = append(errs, asKeyError(err))
+		errs = append(errs, namespaced(err))
 	}
 	for _, check := range []func() error{
 		c.validateLocation,
@@ -40,7 +41,7 @@ func (c Config) Validate() error {
 
 func (c Config) validateLocation() error {
 	if !slices.Contains(Locations, c.Location) {
-		return keyErr(KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(Locations, ", "))
+		return keyErr(schema.KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(Locations, ", "))
 	}
 	return nil
 }
@@ -56,10 +57,10 @@ var removedServerTypes = []string{"cx22", "cx32", "cx42", "cx52", "cpx11", "cpx2
 func (c Config) validateServerType() error {
 	const valid = "current x86 types are cx23, cx33, cx43, cx53 and cpx12 to cpx62; Arm types cax11 and up"
 	if slices.Contains(removedServerTypes, c.ServerType) {
-		return keyErr(KeyServerType, "%q was withdrawn by Hetzner; %s", c.ServerType, valid)
+		return keyErr(schema.KeyServerType, "%q was withdrawn by Hetzner; %s", c.ServerType, valid)
 	}
 	if !serverTypePattern.MatchString(c.ServerType) {
-		return keyErr(KeyServerType, "%q is not a Hetzner server type; %s", c.ServerType, valid)
+		return keyErr(schema.KeyServerType, "%q is not a Hetzner server type; %s", c.ServerType, valid)
 	}
 	return nil
 }
@@ -68,7 +69,7 @@ var imagePattern = regexp.MustCompile(`^(debian-[0-9]+|[0-9]+)$`)
 
 func (c Config) validateImage() error {
 	if !imagePattern.MatchString(c.Image) {
-		return keyErr(KeyImage, "%q is not supported; the cloud-config targets Debian: want a Hetzner image name such as %s, or a numeric image ID of a Debian snapshot", c.Image, DefaultImage)
+		return keyErr(schema.KeyImage, "%q is not supported; the cloud-config targets Debian: want a Hetzner image name such as %s, or a numeric image ID of a Debian snapshot", c.Image, Default().Image)
 	}
 	return nil
 }
@@ -81,7 +82,7 @@ func (c Config) validateSSHKeySelector() error {
 	}
 	for _, term := range splitSelector(c.SSHKeySelector) {
 		if !selectorTerm.MatchString(term) {
-			return keyErr(KeySSHKeySelector, "%q is not a Hetzner label selector (term %q); want e.g. team=ops or env in (prod,dev)", c.SSHKeySelector, term)
+			return keyErr(schema.KeySSHKeySelector, "%q is not a Hetzner label selector (term %q); want e.g. team=ops or env in (prod,dev)", c.SSHKeySelector, term)
 		}
 	}
 	return nil
@@ -109,8 +110,8 @@ func splitSelector(sel string) []string {
 
 func (c Config) validateSSHKeyPresent() error {
 	if len(c.Settings.SSHAuthorizedKeys) == 0 && c.SSHKeySelector == "" {
-		return keyErr(cloudconfig.KeySSHPublicKeys, "no SSH key: set %[1]s:%[2]s (OpenSSH public keys) and/or %[1]s:%[3]s (label selector of keys already in the Hetzner project)",
-			Namespace, cloudconfig.KeySSHPublicKeys, KeySSHKeySelector)
+		return keyErr(schema.KeySSHPublicKeys, "no SSH key: set %[1]s:%[2]s (OpenSSH public keys) and/or %[1]s:%[3]s (label selector of keys already in the Hetzner project)",
+			schema.Namespace, schema.KeySSHPublicKeys, schema.KeySSHKeySelector)
 	}
 	return nil
 }
@@ -121,13 +122,13 @@ func (c Config) validateDNSZone() error {
 		return nil
 	}
 	if z != strings.ToLower(strings.TrimSpace(z)) || strings.HasSuffix(z, ".") || !strings.Contains(z, ".") {
-		return keyErr(KeyDNSZone, "%q is not a zone name; want a lower-case name without trailing dot, such as example.com", z)
+		return keyErr(schema.KeyDNSZone, "%q is not a zone name; want a lower-case name without trailing dot, such as example.com", z)
 	}
 	if d := c.Settings.Domain; d != z && !strings.HasSuffix(d, "."+z) {
-		return keyErr(KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
+		return keyErr(schema.KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
 	}
 	if t := c.Settings.TURNName(); c.Settings.TURN443() && t != z && !strings.HasSuffix(t, "."+z) {
-		return keyErr(cloudconfig.KeyTURNDomain, "%q is outside dnsZone %q, which gets its A and AAAA records; want a name in the zone such as turn.%s, or turnOn443 false", t, z, c.Settings.Domain)
+		return keyErr(schema.KeyTURNDomain, "%q is outside dnsZone %q, which gets its A and AAAA records; want a name in the zone such as turn.%s, or turnOn443 false", t, z, c.Settings.Domain)
 	}
 	return nil
 }
@@ -142,7 +143,7 @@ func parentOf(domain string) string {
 
 func (c Config) validateVolumeSize() error {
 	if v := c.VolumeSize; v != 0 && (v < MinVolumeSize || v > MaxVolumeSize) {
-		return keyErr(KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, MinVolumeSize, MaxVolumeSize)
+		return keyErr(schema.KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, MinVolumeSize, MaxVolumeSize)
 	}
 	return nil
 }
@@ -164,14 +165,14 @@ func (c Config) validateSecrets() error {
 		p := probe
 		p.SignalingSecret = c.SignalingSecret.Reveal()
 		if err := p.Validate(); err != nil {
-			errs = append(errs, asKeyError(err))
+			errs = append(errs, namespaced(err))
 		}
 	}
 	if c.TURNSecret.IsSet() {
 		p := probe
 		p.TURNSecret = c.TURNSecret.Reveal()
 		if err := p.Validate(); err != nil {
-			errs = append(errs, asKeyError(err))
+			errs = append(errs, namespaced(err))
 		}
 	}
 	return errors.Join(errs...)

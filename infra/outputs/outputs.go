@@ -14,23 +14,7 @@ import (
 	"strings"
 
 	"github.com/nctalk/nctalk/cloudconfig"
-)
-
-// Stack output keys.
-const (
-	KeyDomain            = "domain"
-	KeySignalingURL      = "signalingUrl"
-	KeySignalingSecret   = "signalingSecret"
-	KeyTURNSecret        = "turnSecret"
-	KeyTURNServers       = "turnServers"
-	KeySTUNServers       = "stunServers"
-	KeyTURNRelayPorts    = "turnRelayPorts"
-	KeyJanusRTPPorts     = "janusRtpPorts"
-	KeyIPv4              = "ipv4"
-	KeyIPv6              = "ipv6"
-	KeyServerName        = "serverName"
-	KeySSHCommand        = "sshCommand"
-	KeyCloudConfigDigest = "cloudConfigDigest"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // KeyCloudConfigRedacted is not a stack output: it is the TalkBackend
@@ -43,15 +27,6 @@ const KeyCloudConfigRedacted = "cloudConfigRedacted"
 // ComponentType is the type token of the TalkBackend component, whose
 // outputs are the stack outputs plus KeyCloudConfigRedacted.
 const ComponentType = "nctalk:index:TalkBackend"
-
-// Keys lists every stack output key in the order docs/configuration.md's table uses.
-func Keys() []string {
-	return []string{
-		KeyDomain, KeySignalingURL, KeySignalingSecret, KeyTURNSecret, KeyTURNServers,
-		KeySTUNServers, KeyTURNRelayPorts, KeyJanusRTPPorts, KeyIPv4, KeyIPv6,
-		KeyServerName, KeySSHCommand, KeyCloudConfigDigest,
-	}
-}
 
 // Outputs is the decoded form of `pulumi stack output --json --show-secrets`.
 type Outputs struct {
@@ -85,9 +60,9 @@ func Parse(r io.Reader) (Outputs, error) {
 		return Outputs{}, fmt.Errorf("stack outputs are not valid JSON (want the output of `pulumi stack output --json --show-secrets`): %w", err)
 	}
 	required := []struct{ key, value string }{
-		{KeySignalingURL, o.SignalingURL},
-		{KeySignalingSecret, o.SignalingSecret},
-		{KeyTURNSecret, o.TURNSecret},
+		{schema.OutputSignalingURL, o.SignalingURL},
+		{schema.OutputSignalingSecret, o.SignalingSecret},
+		{schema.OutputTURNSecret, o.TURNSecret},
 	}
 	for _, f := range required {
 		if f.value == "" {
@@ -102,16 +77,16 @@ func Parse(r io.Reader) (Outputs, error) {
 	u, err := url.Parse(o.SignalingURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		// The value is not repeated: errors never echo a stack output.
-		return Outputs{}, fmt.Errorf("stack output %q is not an https URL with a host (want https://<domain>/standalone-signaling)", KeySignalingURL)
+		return Outputs{}, fmt.Errorf("stack output %q is not an https URL with a host (want https://<domain>/standalone-signaling)", schema.OutputSignalingURL)
 	}
 	if o.Domain == "" {
 		o.Domain = u.Hostname()
 	}
 	if len(o.TURNServers) == 0 {
-		return Outputs{}, fmt.Errorf("stack output %q is missing or empty", KeyTURNServers)
+		return Outputs{}, fmt.Errorf("stack output %q is missing or empty", schema.OutputTURNServers)
 	}
 	if len(o.STUNServers) == 0 {
-		return Outputs{}, fmt.Errorf("stack output %q is missing or empty", KeySTUNServers)
+		return Outputs{}, fmt.Errorf("stack output %q is missing or empty", schema.OutputSTUNServers)
 	}
 	o.SignalingURL = strings.TrimRight(o.SignalingURL, "/")
 	return o, nil
@@ -134,7 +109,7 @@ func (o Outputs) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, fmt.FormatString(f, verb), p)
 }
 
-// CloudConfigDigest is the stack output KeyCloudConfigDigest: a one-line
+// CloudConfigDigest is the stack output schema.OutputCloudConfigDigest: a one-line
 // stand-in for the redacted cloud-config, which changes exactly when the
 // document does.
 func CloudConfigDigest(redacted string) string {

@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
-// TestKeysMatchOutputsFields keeps Keys, the Key constants and the JSON
+// TestKeysMatchOutputsFields keeps schema.Outputs and the JSON
 // tags of Outputs the same set, so an output the stack exports is one the
 // companion commands decode.
 func TestKeysMatchOutputsFields(t *testing.T) {
@@ -18,12 +20,12 @@ func TestKeysMatchOutputsFields(t *testing.T) {
 		tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
 		tags = append(tags, tag)
 	}
-	keys := Keys()
+	keys := schema.OutputNames()
 	if !slices.Equal(slices.Sorted(slices.Values(tags)), slices.Sorted(slices.Values(keys))) {
-		t.Errorf("Outputs JSON tags %v; Keys %v", tags, keys)
+		t.Errorf("Outputs JSON tags %v; schema.Outputs %v", tags, keys)
 	}
 	if len(slices.Compact(slices.Sorted(slices.Values(keys)))) != len(keys) {
-		t.Errorf("Keys has duplicates: %v", keys)
+		t.Errorf("schema.Outputs has duplicates: %v", keys)
 	}
 }
 

@@ -85,7 +85,7 @@ var (
 func DesiredFrom(o outputs.Outputs) (Desired, error) {
 	u, err := url.Parse(o.SignalingURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return Desired{}, &InputError{Key: outputs.KeySignalingURL, Problem: fmt.Sprintf("%q is not an https URL (want e.g. %s)", o.SignalingURL, cloudconfig.SignalingURL("talk.example.com"))}
+		return Desired{}, &InputError{Key: schema.OutputSignalingURL, Problem: fmt.Sprintf("%q is not an https URL (want e.g. %s)", o.SignalingURL, cloudconfig.SignalingURL("talk.example.com"))}
 	}
 	d := Desired{
 		SignalingURL:    strings.TrimRight(o.SignalingURL, "/"),
@@ -100,11 +100,11 @@ func DesiredFrom(o outputs.Outputs) (Desired, error) {
 	}
 	for _, s := range d.Secrets() {
 		if strings.TrimSpace(s) == "" {
-			return Desired{}, &InputError{Key: outputs.KeySignalingSecret + "/" + outputs.KeyTURNSecret, Problem: "a secret is blank"}
+			return Desired{}, &InputError{Key: schema.OutputSignalingSecret + "/" + schema.OutputTURNSecret, Problem: "a secret is blank"}
 		}
 	}
 	if err := TalkSignalingCheck(d.SignalingURL, d.SignalingSecret); err != nil {
-		return Desired{}, &InputError{Key: outputs.KeySignalingURL + "/" + outputs.KeySignalingSecret, Problem: err.Error()}
+		return Desired{}, &InputError{Key: schema.OutputSignalingURL + "/" + schema.OutputSignalingSecret, Problem: err.Error()}
 	}
 	// Talk's own rules come first: an entry Talk refuses stops the run
 	// here, and an entry Talk stores in another spelling is planned in that
@@ -115,13 +115,13 @@ func DesiredFrom(o outputs.Outputs) (Desired, error) {
 		var rule *TalkRuleError
 		if errors.As(err, &rule) {
 			field := map[string]string{TalkMsgSchemes: ".schemes", TalkMsgProtocols: ".protocols", TalkMsgServerEmpty: ".server"}[rule.Message]
-			return Desired{}, &InputError{Key: fmt.Sprintf("%s[%d]%s", outputs.KeyTURNServers, i, field), Problem: err.Error()}
+			return Desired{}, &InputError{Key: fmt.Sprintf("%s[%d]%s", schema.OutputTURNServers, i, field), Problem: err.Error()}
 		}
 		d.TURN[i].Server = stored
 	}
 	d.STUN = slices.Clone(d.STUN)
 	for i, s := range d.STUN {
-		key := fmt.Sprintf("%s[%d]", outputs.KeySTUNServers, i)
+		key := fmt.Sprintf("%s[%d]", schema.OutputSTUNServers, i)
 		stored, err := TalkSTUNStored(s)
 		if err != nil {
 			return Desired{}, &InputError{Key: key, Problem: err.Error()}
@@ -132,10 +132,10 @@ func DesiredFrom(o outputs.Outputs) (Desired, error) {
 		d.STUN[i] = stored
 	}
 	if len(d.TURN) == 0 {
-		return Desired{}, &InputError{Key: outputs.KeyTURNServers, Problem: "no TURN entries"}
+		return Desired{}, &InputError{Key: schema.OutputTURNServers, Problem: "no TURN entries"}
 	}
 	for i, t := range d.TURN {
-		key := fmt.Sprintf("%s[%d]", outputs.KeyTURNServers, i)
+		key := fmt.Sprintf("%s[%d]", schema.OutputTURNServers, i)
 		if !slices.Contains(validSchemes, t.Schemes) {
 			return Desired{}, &InputError{Key: key + ".schemes", Problem: fmt.Sprintf("%q is not one of %s", t.Schemes, strings.Join(validSchemes, " | "))}
 		}
@@ -150,11 +150,11 @@ func DesiredFrom(o outputs.Outputs) (Desired, error) {
 		}
 	}
 	if len(d.STUN) == 0 {
-		return Desired{}, &InputError{Key: outputs.KeySTUNServers, Problem: "no STUN entries"}
+		return Desired{}, &InputError{Key: schema.OutputSTUNServers, Problem: "no STUN entries"}
 	}
 	for i, s := range d.STUN {
 		if _, err := splitHostPort(s); err != nil {
-			return Desired{}, &InputError{Key: fmt.Sprintf("%s[%d]", outputs.KeySTUNServers, i), Problem: err.Error()}
+			return Desired{}, &InputError{Key: fmt.Sprintf("%s[%d]", schema.OutputSTUNServers, i), Problem: err.Error()}
 		}
 	}
 	return d, nil
