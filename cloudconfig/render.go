@@ -12,6 +12,7 @@ import (
 	"text/template"
 
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // MaxUserDataBytes is Hetzner's limit for user data: the document as
@@ -174,10 +175,10 @@ func newView(s Settings, sec Secrets) (view, error) {
 		ACMEServer:    s.EffectiveACMEServer(),
 		Resolvers:     PublicResolvers,
 		StateDevice:   s.StateDevice,
-		SignalingPath: SignalingPath,
+		SignalingPath: talk.SignalingPath,
 		TURN443:       s.TURN443(),
 		TURNDomain:    s.TURNName(),
-		TURNURIs:      strings.Join(TURNURIs(s), ","),
+		TURNURIs:      strings.Join(s.Endpoints().TURNURIs(), ","),
 		SSHPort:       s.sshPort(),
 		Secrets:       sec,
 		Images:        s.EffectiveImages(),

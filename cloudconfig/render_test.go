@@ -18,6 +18,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 	"gopkg.in/yaml.v3"
 )
 
@@ -434,12 +435,12 @@ func TestNginxKeepsStatsInside(t *testing.T) {
 	for _, name := range []string{"reference", "turn443-off"} {
 		conf := string(mustFiles(t, settingsCases()[name])[NginxConfig].Content)
 		for _, want := range []string{
-			"location ^~ " + SignalingPath + "/api/v1/stats { deny all; }",
-			"location ^~ " + SignalingPath + "/metrics { deny all; }",
+			"location ^~ " + talk.SignalingPath + "/api/v1/stats { deny all; }",
+			"location ^~ " + talk.SignalingPath + "/metrics { deny all; }",
 			"proxy_set_header X-Real-IP $remote_addr;",
 			"proxy_set_header Upgrade $http_upgrade;",
 			"proxy_set_header Connection $http_connection;",
-			"location " + SignalingPath + "/ {",
+			"location " + talk.SignalingPath + "/ {",
 			fmt.Sprintf("server 127.0.0.1:%d;", schema.PortSignalingHTTP),
 		} {
 			if !strings.Contains(conf, want) {

@@ -10,10 +10,10 @@ import (
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
 	"github.com/nctalk/nctalk/infra/outputs"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // TalkBackendType is the component's type token.
@@ -138,12 +138,13 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 		}
 	}
 
+	ends := s.Endpoints()
 	b.Domain = pulumi.String(s.Domain).ToStringOutput()
-	b.SignalingURL = pulumi.String(cloudconfig.SignalingURL(s.Domain)).ToStringOutput()
+	b.SignalingURL = pulumi.String(ends.SignalingURL()).ToStringOutput()
 	b.SignalingSecret = secrets.signaling
 	b.TURNSecret = secrets.turn
-	b.TURNServers = turnServers(s).ToArrayOutput()
-	b.STUNServers = pulumi.ToStringArray(cloudconfig.STUNServers(s.Domain)).ToStringArrayOutput()
+	b.TURNServers = turnServers(ends.TURNServers()).ToArrayOutput()
+	b.STUNServers = pulumi.ToStringArray(ends.STUNServers()).ToStringArrayOutput()
 	b.TURNRelayPorts = pulumi.String(effectiveRange(s.TURNRelayPorts, schema.DefaultTURNRelayPorts)).ToStringOutput()
 	b.JanusRTPPorts = pulumi.String(effectiveRange(s.JanusRTPPorts, schema.DefaultJanusRTPPorts)).ToStringOutput()
 	b.IPv4 = addrs.v4
@@ -199,11 +200,11 @@ func (b *TalkBackend) Export(ctx *pulumi.Context) {
 	}
 }
 
-// turnServers are cloudconfig.TURNServersFor as a Pulumi list of
-// {schemes, server, protocols} objects (the JSON form `nctalk occ` reads).
-func turnServers(s cloudconfig.Settings) pulumi.Array {
+// turnServers are TURN entries (talk.Endpoints.TURNServers) as a Pulumi list
+// of {schemes, server, protocols} objects (the JSON form `nctalk occ` reads).
+func turnServers(servers []talk.TURNServer) pulumi.Array {
 	var out pulumi.Array
-	for _, t := range cloudconfig.TURNServersFor(s) {
+	for _, t := range servers {
 		out = append(out, pulumi.StringMap{
 			"schemes":   pulumi.String(t.Schemes),
 			"server":    pulumi.String(t.Server),

@@ -22,6 +22,7 @@ import (
 	"github.com/nctalk/nctalk/infra/infratest"
 	"github.com/nctalk/nctalk/infra/outputs"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 const (
@@ -585,7 +586,7 @@ func TestOutputsParseForCompanionCommands(t *testing.T) {
 	if o.SignalingURL != "https://talk.example.com/standalone-signaling" || o.Domain != testDomain {
 		t.Errorf("signalingUrl %q domain %q", o.SignalingURL, o.Domain)
 	}
-	wantTURN := []cloudconfig.TURNServer{
+	wantTURN := []talk.TURNServer{
 		{Schemes: "turn", Server: "talk.example.com:3478", Protocols: "udp,tcp"},
 		{Schemes: "turns", Server: "talk.example.com:5349", Protocols: "tcp"},
 		{Schemes: "turns", Server: "turn.talk.example.com:443", Protocols: "tcp"},

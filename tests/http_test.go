@@ -10,6 +10,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // TestPlainHTTP checks port 80 as Let's Encrypt and browsers use it: the
@@ -49,8 +50,8 @@ func TestPlainHTTP(t *testing.T) {
 		t.Errorf("nginx: the ACME challenge answered %s %q, want 200 with the file from %s (nginx.conf: location /.well-known/acme-challenge/ root)", resp.Status, body, cloudconfig.ACMEWebroot)
 	}
 
-	resp = get(cloudconfig.SignalingPath + "/api/v1/welcome?x=1")
-	want := cloudconfig.SignalingURL(s.Domain) + "/api/v1/welcome?x=1"
+	resp = get(talk.SignalingPath + "/api/v1/welcome?x=1")
+	want := s.Settings.Endpoints().SignalingURL() + "/api/v1/welcome?x=1"
 	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
 		t.Errorf("nginx: plain HTTP answered %s Location %q, want 301 to %s", resp.Status, resp.Header.Get("Location"), want)
 	}

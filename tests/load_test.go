@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -92,7 +92,7 @@ func TestLoad(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, fmt.Sprintf("load-%d", i), time.Now().Add(time.Hour))
+				user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, fmt.Sprintf("load-%d", i), time.Now().Add(time.Hour))
 				c, err := s.DialTURN(harness.TURNOverUDP, user, pass)
 				if err != nil {
 					results[i].err = err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -97,7 +98,7 @@ func dialSpreed(ctx context.Context, t *testing.T, s *harness.Stack) *harness.Si
 	t.Helper()
 	c, err := s.DialSignaling(ctx, s.WebSocketURL())
 	if err != nil {
-		t.Fatalf("nginx: %v (nginx.conf: location %s/spreed must proxy the WebSocket upgrade)", err, cloudconfig.SignalingPath)
+		t.Fatalf("nginx: %v (nginx.conf: location %s/spreed must proxy the WebSocket upgrade)", err, talk.SignalingPath)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c

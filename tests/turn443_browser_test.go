@@ -20,8 +20,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -63,7 +63,7 @@ func TestBrowserRelayOn443(t *testing.T) {
 		}
 	}
 	b := startBrowser(t, chromium, home, name)
-	user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "browser", time.Now().Add(time.Hour))
+	user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, "browser", time.Now().Add(time.Hour))
 
 	t.Run("ClientHello of a turns: URL", func(t *testing.T) {
 		// A TLS listener that only records the ClientHello, on a port of

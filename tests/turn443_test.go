@@ -17,6 +17,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -100,10 +101,10 @@ func TestTURNOn443(t *testing.T) {
 	if !s.Settings.TURN443() {
 		t.Fatal("the test stack renders turnOn443 = false; the default must be on")
 	}
-	user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
+	user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
 	peer := udpPeer(t)
 
-	want := cloudconfig.TURNServer{Schemes: "turns", Server: s.Settings.TURNName() + ":443", Protocols: "tcp"}
+	want := talk.TURNServer{Schemes: "turns", Server: s.Settings.TURNName() + ":443", Protocols: "tcp"}
 	found := false
 	for _, ts := range s.Outputs.TURNServers {
 		found = found || ts == want
@@ -196,7 +197,7 @@ func TestTURNOn443(t *testing.T) {
 			if err != nil {
 				t.Fatalf("SNI %q: %v", sni, err)
 			}
-			fmt.Fprintf(conn, "GET %s/api/v1/welcome HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", cloudconfig.SignalingPath, s.Domain)
+			fmt.Fprintf(conn, "GET %s/api/v1/welcome HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", talk.SignalingPath, s.Domain)
 			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 			answer, _ := io.ReadAll(conn)
 			conn.Close()
@@ -216,7 +217,7 @@ func BenchmarkRelay(b *testing.B) {
 		b.Skipf("no test stack: %v", stackErr)
 	}
 	s := stack
-	user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "bench", time.Now().Add(time.Hour))
+	user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, "bench", time.Now().Add(time.Hour))
 	peer := udpPeer(b)
 	paths := []struct {
 		name string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -24,7 +25,7 @@ import (
 func TestTURN(t *testing.T) {
 	s := needStack(t)
 	relayRange := s.TURNRelayPorts()
-	user, pass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
+	user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
 
 	for _, tr := range []harness.TURNTransport{harness.TURNOverUDP, harness.TURNOverTCP, harness.TURNOverTLS} {
 		t.Run("allocate over "+string(tr), func(t *testing.T) {
@@ -102,7 +103,7 @@ func TestTURN(t *testing.T) {
 	}
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
-			badUser, badPass := cloudconfig.TURNCredentials(r.secret, r.user, r.expires)
+			badUser, badPass := talk.TURNCredentials(r.secret, r.user, r.expires)
 			c, err := s.DialTURN(harness.TURNOverUDP, badUser, badPass)
 			if err != nil {
 				t.Fatalf("coturn: %v", err)
@@ -203,7 +204,7 @@ func TestTURN(t *testing.T) {
 
 	t.Run("user over quota refused", func(t *testing.T) {
 		limits := cloudconfig.TURNLimitsFor(s.TURNRelayPorts())
-		quotaUser, quotaPass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, fmt.Sprintf("quota-%d", time.Now().UnixNano()), time.Now().Add(time.Hour))
+		quotaUser, quotaPass := talk.TURNCredentials(s.Outputs.TURNSecret, fmt.Sprintf("quota-%d", time.Now().UnixNano()), time.Now().Add(time.Hour))
 		var held []net.PacketConn
 		defer func() {
 			for _, r := range held {
@@ -231,7 +232,7 @@ func TestTURN(t *testing.T) {
 		}
 		// Control: another user still gets a relay (the refusal was the
 		// user's quota, not a full server).
-		otherUser, otherPass := cloudconfig.TURNCredentials(s.Outputs.TURNSecret, "quota-other", time.Now().Add(time.Hour))
+		otherUser, otherPass := talk.TURNCredentials(s.Outputs.TURNSecret, "quota-other", time.Now().Add(time.Hour))
 		r, err := allocate(otherUser, otherPass)
 		if err != nil {
 			t.Fatalf("coturn: another user refused while one user is at its quota: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -78,7 +79,7 @@ func TestTURNRelayToOwnAddress(t *testing.T) {
 			rtp = r.Ports
 		}
 	}
-	user, pass := cloudconfig.TURNCredentials(sec.TURNSecret, "alice", time.Now().Add(time.Hour))
+	user, pass := talk.TURNCredentials(sec.TURNSecret, "alice", time.Now().Add(time.Hour))
 	for _, fam := range []struct {
 		name   string
 		family int

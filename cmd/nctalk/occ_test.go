@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
+	"github.com/nctalk/nctalk/talk"
 )
 
 const occTestDomain = "talk.example.com"
@@ -25,9 +25,10 @@ const (
 )
 
 var (
-	occSigURL  = cloudconfig.SignalingURL(occTestDomain)
-	occTURN    = cloudconfig.TURNServers(occTestDomain)
-	occSTUN    = cloudconfig.STUNServers(occTestDomain)
+	occEnds    = talk.Endpoints{Domain: occTestDomain} // TURN on 443 off
+	occSigURL  = occEnds.SignalingURL()
+	occTURN    = occEnds.TURNServers()
+	occSTUN    = occEnds.STUNServers()
 	allSecrets = []string{occSigSecret, occTURNSecret, oldSigSecret, oldTURNSecret}
 )
 

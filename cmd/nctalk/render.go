@@ -139,13 +139,14 @@ func printNextcloudValues(w io.Writer, s cloudconfig.Settings, sec cloudconfig.S
 	case len(generated) > 0:
 		fmt.Fprintf(w, "Generated %s; not saved (use --secrets FILE to render the same document again).\n", strings.Join(generated, ", "))
 	}
+	ends := s.Endpoints()
 	fmt.Fprintf(w, "\nIn Nextcloud (Administration settings > Talk, or occ talk:signaling:add, talk:turn:add, talk:stun:add):\n")
-	fmt.Fprintf(w, "  High-performance backend URL: %s (validate SSL certificate: on)\n", cloudconfig.SignalingURL(s.Domain))
+	fmt.Fprintf(w, "  High-performance backend URL: %s (validate SSL certificate: on)\n", ends.SignalingURL())
 	fmt.Fprintf(w, "  High-performance backend secret: %s\n", sec.SignalingSecret)
-	for _, stun := range cloudconfig.STUNServers(s.Domain) {
+	for _, stun := range ends.STUNServers() {
 		fmt.Fprintf(w, "  STUN server: %s\n", stun)
 	}
-	for _, turn := range cloudconfig.TURNServersFor(s) {
+	for _, turn := range ends.TURNServers() {
 		fmt.Fprintf(w, "  TURN server: %s %s %s\n", turn.Schemes, turn.Server, turn.Protocols)
 	}
 	fmt.Fprintf(w, "  TURN secret: %s\n", sec.TURNSecret)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 const renderTestKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
@@ -96,7 +97,7 @@ func TestRenderCommandSecretsFileGivesTheSameDocument(t *testing.T) {
 
 	// stderr tells what Nextcloud needs, including the two shared secrets.
 	for _, s := range []string{
-		cloudconfig.SignalingURL("talk.example.com"), sec.SignalingSecret, sec.TURNSecret,
+		talk.Endpoints{Domain: "talk.example.com"}.SignalingURL(), sec.SignalingSecret, sec.TURNSecret,
 		"STUN server: talk.example.com:3478", "TURN server: turn talk.example.com:3478 udp,tcp",
 		"TURN server: turns talk.example.com:5349 tcp", "saved in " + secrets,
 	} {

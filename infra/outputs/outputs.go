@@ -13,8 +13,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // KeyCloudConfigRedacted is not a stack output: it is the TalkBackend
@@ -30,19 +30,19 @@ const ComponentType = "nctalk:index:TalkBackend"
 
 // Outputs is the decoded form of `pulumi stack output --json --show-secrets`.
 type Outputs struct {
-	Domain            string                   `json:"domain"`
-	SignalingURL      string                   `json:"signalingUrl"`
-	SignalingSecret   string                   `json:"signalingSecret"`
-	TURNSecret        string                   `json:"turnSecret"`
-	TURNServers       []cloudconfig.TURNServer `json:"turnServers"`
-	STUNServers       []string                 `json:"stunServers"`
-	TURNRelayPorts    string                   `json:"turnRelayPorts"`
-	JanusRTPPorts     string                   `json:"janusRtpPorts"`
-	IPv4              string                   `json:"ipv4"`
-	IPv6              string                   `json:"ipv6"`
-	ServerName        string                   `json:"serverName"`
-	SSHCommand        string                   `json:"sshCommand"`
-	CloudConfigDigest string                   `json:"cloudConfigDigest"`
+	Domain            string            `json:"domain"`
+	SignalingURL      string            `json:"signalingUrl"`
+	SignalingSecret   string            `json:"signalingSecret"`
+	TURNSecret        string            `json:"turnSecret"`
+	TURNServers       []talk.TURNServer `json:"turnServers"`
+	STUNServers       []string          `json:"stunServers"`
+	TURNRelayPorts    string            `json:"turnRelayPorts"`
+	JanusRTPPorts     string            `json:"janusRtpPorts"`
+	IPv4              string            `json:"ipv4"`
+	IPv6              string            `json:"ipv6"`
+	ServerName        string            `json:"serverName"`
+	SSHCommand        string            `json:"sshCommand"`
+	CloudConfigDigest string            `json:"cloudConfigDigest"`
 }
 
 // ErrSecretsHidden is returned when the outputs were printed without

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // Signaling request signing, shared by Nextcloud and the signaling server:
@@ -39,7 +39,7 @@ func NewRandom() string {
 func SignRequest(req *http.Request, secret string, body []byte, backendURL string) {
 	random := NewRandom()
 	req.Header.Set(HeaderRandom, random)
-	req.Header.Set(HeaderChecksum, cloudconfig.BackendChecksum(secret, random, body))
+	req.Header.Set(HeaderChecksum, talk.BackendChecksum(secret, random, body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("OCS-APIRequest", "true")
 	if backendURL != "" {
@@ -143,7 +143,7 @@ func (f *FakeNextcloud) backend(w http.ResponseWriter, r *http.Request) {
 	secret := f.secret
 	f.mu.Unlock()
 	random := r.Header.Get(HeaderRandom)
-	if len(random) < 32 || !hmac.Equal([]byte(cloudconfig.BackendChecksum(secret, random, body)), []byte(r.Header.Get(HeaderChecksum))) {
+	if len(random) < 32 || !hmac.Equal([]byte(talk.BackendChecksum(secret, random, body)), []byte(r.Header.Get(HeaderChecksum))) {
 		f.BadChecksum.Add(1)
 		ocs(w, http.StatusForbidden, map[string]any{"error": "invalid checksum"})
 		return

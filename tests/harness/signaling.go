@@ -13,7 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
 )
 
@@ -52,7 +51,7 @@ func (e *SignalingError) Error() string { return e.Code + ": " + e.Message }
 
 // WebSocketURL is the Talk clients' signaling URL: wss://<domain>/standalone-signaling/spreed.
 func (s *Stack) WebSocketURL() string {
-	return strings.Replace(cloudconfig.SignalingURL(s.Domain), "https://", "wss://", 1) + "/spreed"
+	return strings.Replace(s.Settings.Endpoints().SignalingURL(), "https://", "wss://", 1) + "/spreed"
 }
 
 // wsClient is an HTTP/1.1 client (WebSocket needs it) that trusts the test

@@ -423,13 +423,14 @@ func (s *Stack) buildOutputs() error {
 	if err != nil {
 		return fmt.Errorf("redacted cloud-config: %w", err)
 	}
+	ends := s.Settings.Endpoints()
 	o := outputs.Outputs{
 		Domain:            s.Domain,
-		SignalingURL:      cloudconfig.SignalingURL(s.Domain),
+		SignalingURL:      ends.SignalingURL(),
 		SignalingSecret:   s.Secrets.SignalingSecret,
 		TURNSecret:        s.Secrets.TURNSecret,
-		TURNServers:       cloudconfig.TURNServersFor(s.Settings),
-		STUNServers:       cloudconfig.STUNServers(s.Domain),
+		TURNServers:       ends.TURNServers(),
+		STUNServers:       ends.STUNServers(),
 		TURNRelayPorts:    s.TURNRelayPorts().String(),
 		JanusRTPPorts:     s.JanusRTPPorts().String(),
 		IPv4:              "127.0.0.1",

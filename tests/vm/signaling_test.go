@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -33,7 +34,7 @@ func openSignaling(t *testing.T, port443 int, caPEM []byte, secrets cloudconfig.
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	url := "wss://" + testDomain + cloudconfig.SignalingPath + "/spreed"
+	url := "wss://" + testDomain + talk.SignalingPath + "/spreed"
 	conn, err := harness.DialSignaling(ctx, url, client)
 	if err != nil {
 		t.Fatalf("signaling WebSocket: %v", err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 	"github.com/pion/logging"
 	"github.com/pion/turn/v4"
 )
@@ -35,7 +35,7 @@ func openTURN(t *testing.T, port int, secret string) *turnSession {
 // The relay, the client and the connection close when the test ends.
 func allocateOver(t *testing.T, c net.Conn, secret, user string) *turnSession {
 	t.Helper()
-	name, pass := cloudconfig.TURNCredentials(secret, user, time.Now().Add(time.Hour))
+	name, pass := talk.TURNCredentials(secret, user, time.Now().Add(time.Hour))
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	server := c.RemoteAddr().String()

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // Current is the Talk configuration Nextcloud reports through the three
@@ -33,7 +33,7 @@ type SignalingServer struct {
 
 // TURNEntry is one entry of `talk:turn:list`.
 type TURNEntry struct {
-	cloudconfig.TURNServer
+	talk.TURNServer
 	Secret string
 }
 
@@ -95,7 +95,7 @@ func ParseTURNList(out []byte) ([]TURNEntry, error) {
 	list := make([]TURNEntry, 0, len(entries))
 	for _, e := range entries {
 		list = append(list, TURNEntry{
-			TURNServer: cloudconfig.TURNServer{Schemes: e.Schemes, Server: e.Server, Protocols: e.Protocols},
+			TURNServer: talk.TURNServer{Schemes: e.Schemes, Server: e.Server, Protocols: e.Protocols},
 			Secret:     e.Secret,
 		})
 	}

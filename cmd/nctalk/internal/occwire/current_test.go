@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 )
 
 func TestParseSignalingList(t *testing.T) {
@@ -47,7 +47,7 @@ func TestParseTURNAndSTUNLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []TURNEntry{{TURNServer: cloudconfig.TURNServer{Schemes: "turns", Server: "a.example:5349", Protocols: "tcp"}, Secret: "s/x"}}
+	want := []TURNEntry{{TURNServer: talk.TURNServer{Schemes: "turns", Server: "a.example:5349", Protocols: "tcp"}, Secret: "s/x"}}
 	if !reflect.DeepEqual(turn, want) {
 		t.Errorf("turn: got %v, want %v", turn, want)
 	}

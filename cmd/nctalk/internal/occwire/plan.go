@@ -17,9 +17,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // Desired is the Talk configuration this backend needs in Nextcloud.
@@ -29,7 +29,7 @@ type Desired struct {
 	// SignalingSecret is the shared secret of the signaling server.
 	SignalingSecret string
 	// TURN are the TURN entries, all with TURNSecret.
-	TURN []cloudconfig.TURNServer
+	TURN []talk.TURNServer
 	// TURNSecret is coturn's static-auth-secret.
 	TURNSecret string
 	// STUN are the STUN servers (host:port).
@@ -85,7 +85,7 @@ var (
 func DesiredFrom(o outputs.Outputs) (Desired, error) {
 	u, err := url.Parse(o.SignalingURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return Desired{}, &InputError{Key: schema.OutputSignalingURL, Problem: fmt.Sprintf("%q is not an https URL (want e.g. %s)", o.SignalingURL, cloudconfig.SignalingURL("talk.example.com"))}
+		return Desired{}, &InputError{Key: schema.OutputSignalingURL, Problem: fmt.Sprintf("%q is not an https URL (want e.g. %s)", o.SignalingURL, talk.Endpoints{Domain: "talk.example.com"}.SignalingURL())}
 	}
 	d := Desired{
 		SignalingURL:    strings.TrimRight(o.SignalingURL, "/"),
@@ -271,7 +271,7 @@ func planTURN(p *Plan, cur Current, want Desired, opt Options) {
 			p.add(fmt.Sprintf("TURN %s: %s", turnLabel(t), why), turnAdd(t, want.TURNSecret)...)
 		}
 	}
-	var seen []cloudconfig.TURNServer
+	var seen []talk.TURNServer
 	var foreign []string
 	for _, e := range cur.TURN {
 		if slices.Contains(want.TURN, e.TURNServer) || slices.Contains(seen, e.TURNServer) {
@@ -333,15 +333,15 @@ func (p *Plan) add(reason string, args ...string) {
 	p.Steps = append(p.Steps, Step{Args: args, Reason: reason})
 }
 
-func turnAdd(t cloudconfig.TURNServer, secret string) []string {
+func turnAdd(t talk.TURNServer, secret string) []string {
 	return []string{"talk:turn:add", t.Schemes, t.Server, t.Protocols, "--secret=" + secret}
 }
 
-func turnDelete(t cloudconfig.TURNServer) []string {
+func turnDelete(t talk.TURNServer) []string {
 	return []string{"talk:turn:delete", t.Schemes, t.Server, t.Protocols}
 }
 
-func turnLabel(t cloudconfig.TURNServer) string {
+func turnLabel(t talk.TURNServer) string {
 	return t.Schemes + " " + t.Server + " " + t.Protocols
 }
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/talk"
 )
 
 const (
@@ -17,10 +17,12 @@ const (
 )
 
 var (
-	sigURL  = cloudconfig.SignalingURL(testDomain)
-	turnA   = cloudconfig.TURNServers(testDomain)[0]
-	turnB   = cloudconfig.TURNServers(testDomain)[1]
-	ourSTUN = cloudconfig.STUNServers(testDomain)[0]
+	// ours are the endpoints of the backend under test, TURN on 443 off.
+	ours    = talk.Endpoints{Domain: testDomain}
+	sigURL  = ours.SignalingURL()
+	turnA   = ours.TURNServers()[0]
+	turnB   = ours.TURNServers()[1]
+	ourSTUN = ours.STUNServers()[0]
 )
 
 func testDesired(t *testing.T) Desired {
@@ -30,8 +32,8 @@ func testDesired(t *testing.T) Desired {
 		SignalingURL:    sigURL,
 		SignalingSecret: sigSecret,
 		TURNSecret:      turnSecret,
-		TURNServers:     cloudconfig.TURNServers(testDomain),
-		STUNServers:     cloudconfig.STUNServers(testDomain),
+		TURNServers:     ours.TURNServers(),
+		STUNServers:     ours.STUNServers(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +68,7 @@ var (
 )
 
 func TestMakePlan(t *testing.T) {
-	foreignTURN := TURNEntry{TURNServer: cloudconfig.TURNServer{Schemes: "turn", Server: "turn.other.org:3478", Protocols: "udp"}, Secret: "x"}
+	foreignTURN := TURNEntry{TURNServer: talk.TURNServer{Schemes: "turn", Server: "turn.other.org:3478", Protocols: "udp"}, Secret: "x"}
 	tests := []struct {
 		name      string
 		cur       func() Current
@@ -139,7 +141,7 @@ func TestMakePlan(t *testing.T) {
 			name: "outdated entries of this backend go without --replace",
 			cur: func() Current {
 				c := configured()
-				c.TURN = []TURNEntry{{TURNServer: cloudconfig.TURNServer{Schemes: "turns", Server: testDomain + ":5349", Protocols: "udp,tcp"}, Secret: turnSecret}}
+				c.TURN = []TURNEntry{{TURNServer: talk.TURNServer{Schemes: "turns", Server: testDomain + ":5349", Protocols: "udp,tcp"}, Secret: turnSecret}}
 				c.STUN = []string{testDomain + ":19302"}
 				return c
 			},
@@ -192,7 +194,7 @@ func TestMakePlan(t *testing.T) {
 			replace: true,
 			cur: func() Current {
 				c := configured()
-				c.TURN = append(c.TURN, TURNEntry{TURNServer: cloudconfig.TURNServer{Server: "old.example.org:3478", Protocols: "udp,tcp"}})
+				c.TURN = append(c.TURN, TURNEntry{TURNServer: talk.TURNServer{Server: "old.example.org:3478", Protocols: "udp,tcp"}})
 				return c
 			},
 			want:      nil,
@@ -242,7 +244,7 @@ func TestDesiredFromRejectsBadEntries(t *testing.T) {
 	good := func() outputs.Outputs {
 		return outputs.Outputs{
 			Domain: testDomain, SignalingURL: sigURL, SignalingSecret: sigSecret, TURNSecret: turnSecret,
-			TURNServers: cloudconfig.TURNServers(testDomain), STUNServers: cloudconfig.STUNServers(testDomain),
+			TURNServers: ours.TURNServers(), STUNServers: ours.STUNServers(),
 		}
 	}
 	tests := []struct {
@@ -252,16 +254,16 @@ func TestDesiredFromRejectsBadEntries(t *testing.T) {
 	}{
 		{"http URL", func(o *outputs.Outputs) { o.SignalingURL = "http://" + testDomain + "/standalone-signaling" }, "signalingUrl"},
 		{"turns over udp", func(o *outputs.Outputs) {
-			o.TURNServers = []cloudconfig.TURNServer{{Schemes: "turns", Server: testDomain + ":5349", Protocols: "udp,tcp"}}
+			o.TURNServers = []talk.TURNServer{{Schemes: "turns", Server: testDomain + ":5349", Protocols: "udp,tcp"}}
 		}, "turnServers[0]"},
 		{"unknown scheme", func(o *outputs.Outputs) {
-			o.TURNServers = []cloudconfig.TURNServer{{Schemes: "stun", Server: "a:1", Protocols: "udp"}}
+			o.TURNServers = []talk.TURNServer{{Schemes: "stun", Server: "a:1", Protocols: "udp"}}
 		}, "turnServers[0].schemes"},
 		{"unknown protocol", func(o *outputs.Outputs) {
-			o.TURNServers = append(o.TURNServers, cloudconfig.TURNServer{Schemes: "turn", Server: "a:1", Protocols: "sctp"})
+			o.TURNServers = append(o.TURNServers, talk.TURNServer{Schemes: "turn", Server: "a:1", Protocols: "sctp"})
 		}, "turnServers[2].protocols"},
 		{"TURN server without port", func(o *outputs.Outputs) {
-			o.TURNServers = []cloudconfig.TURNServer{{Schemes: "turn", Server: testDomain, Protocols: "udp"}}
+			o.TURNServers = []talk.TURNServer{{Schemes: "turn", Server: testDomain, Protocols: "udp"}}
 		}, "turnServers[0].server"},
 		{"STUN server without port", func(o *outputs.Outputs) { o.STUNServers = []string{testDomain} }, "stunServers[0]"},
 		{"no STUN servers", func(o *outputs.Outputs) { o.STUNServers = nil }, "stunServers"},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 )
 
 func TestParseFeatures(t *testing.T) {
@@ -98,7 +99,7 @@ func TestJudgeRoomStatus(t *testing.T) {
 }
 
 func TestTURNProbes(t *testing.T) {
-	probes, warnings := turnProbes(cloudconfig.TURNServers("talk.example.com"))
+	probes, warnings := turnProbes(talk.Endpoints{Domain: "talk.example.com"}.TURNServers())
 	var got []string
 	for _, p := range probes {
 		got = append(got, p.String())
@@ -107,7 +108,7 @@ func TestTURNProbes(t *testing.T) {
 	if !reflect.DeepEqual(got, want) || len(warnings) != 0 {
 		t.Fatalf("probes %q warnings %q, want %q and none", got, warnings, want)
 	}
-	_, warnings = turnProbes([]cloudconfig.TURNServer{{Schemes: "turns", Server: "x:5349", Protocols: "udp"}})
+	_, warnings = turnProbes([]talk.TURNServer{{Schemes: "turns", Server: "x:5349", Protocols: "udp"}})
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "not probed") {
 		t.Fatalf("turns over udp: warnings %q", warnings)
 	}
@@ -236,7 +237,7 @@ func TestExitCode(t *testing.T) {
 // turn check keeps coturn's own ports.
 func TestTURNProbesOn443(t *testing.T) {
 	s := cloudconfig.Settings{Domain: "talk.example.com"}
-	probes, _ := turnProbes(cloudconfig.TURNServersFor(s))
+	probes, _ := turnProbes(s.Endpoints().TURNServers())
 	on443, rest := turnProbesOn443(probes)
 	if fmt.Sprint(on443) != "[tls turn.talk.example.com:443]" {
 		t.Errorf("probes on 443 = %v; want [tls turn.talk.example.com:443]", on443)
@@ -245,7 +246,7 @@ func TestTURNProbesOn443(t *testing.T) {
 		t.Errorf("other probes = %v", rest)
 	}
 	s.TURN443Disabled = true
-	probes, _ = turnProbes(cloudconfig.TURNServersFor(s))
+	probes, _ = turnProbes(s.Endpoints().TURNServers())
 	if on443, _ := turnProbesOn443(probes); len(on443) != 0 {
 		t.Errorf("turnOn443 false: probes on 443 = %v; want none", on443)
 	}

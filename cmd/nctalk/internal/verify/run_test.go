@@ -14,6 +14,7 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // closedPort returns a loopback TCP port nothing listens on.
@@ -179,7 +180,7 @@ func TestInternalPortsFromCloudconfig(t *testing.T) {
 func TestRunSignalingDownSkipsDependents(t *testing.T) {
 	b := verifytest.Start(t, verifytest.Config{})
 	opts := standInOptions(t, b)
-	opts.Outputs.SignalingURL = "https://" + net.JoinHostPort(verifytest.Domain, itoa(closedPort4(t))) + cloudconfig.SignalingPath
+	opts.Outputs.SignalingURL = "https://" + net.JoinHostPort(verifytest.Domain, itoa(closedPort4(t))) + talk.SignalingPath
 	rep := Run(context.Background(), opts)
 	if r := result(rep, CheckSignaling); r.Status != StatusFail || !strings.Contains(r.Reason, "connection refused") {
 		t.Fatalf("signaling: %s %q, want FAIL with connection refused", r.Status, r.Reason)

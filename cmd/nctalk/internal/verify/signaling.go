@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
-	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // Features that current Talk requires of a signaling server, and those it
@@ -170,7 +170,7 @@ func checkBackendSecret(ctx context.Context, e *env) Result {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(headerRandom, random)
-	req.Header.Set(headerChecksum, cloudconfig.BackendChecksum(e.opts.Outputs.SignalingSecret, random, body))
+	req.Header.Set(headerChecksum, talk.BackendChecksum(e.opts.Outputs.SignalingSecret, random, body))
 	resp, err := e.httpClient(host).Do(req)
 	if err != nil {
 		return fail(fmt.Sprintf("POST %s: %s", u, shortErr(err)), "see the signaling check")

@@ -17,8 +17,8 @@ import (
 	"github.com/pion/stun/v3"
 	"github.com/pion/turn/v4"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // turnUser is the user part of verify's TURN credentials.
@@ -139,7 +139,7 @@ func (p turnProbe) String() string { return p.transport + " " + p.server }
 
 // turnProbes expands the outputs' TURN entries into probes: turn over each
 // listed protocol, turns over TLS. turns over udp (DTLS) is not probed.
-func turnProbes(servers []cloudconfig.TURNServer) (probes []turnProbe, warnings []string) {
+func turnProbes(servers []talk.TURNServer) (probes []turnProbe, warnings []string) {
 	for _, s := range servers {
 		for _, scheme := range strings.Split(s.Schemes, ",") {
 			for _, proto := range strings.Split(s.Protocols, ",") {
@@ -174,7 +174,7 @@ func checkTURN(ctx context.Context, e *env) Result {
 	if len(probes) == 0 {
 		return fail("the stack outputs list no TURN server Talk can use", "turnServers is missing from the outputs")
 	}
-	user, pass := cloudconfig.TURNCredentials(e.opts.Outputs.TURNSecret, turnUser, e.opts.Now().Add(time.Hour))
+	user, pass := talk.TURNCredentials(e.opts.Outputs.TURNSecret, turnUser, e.opts.Now().Add(time.Hour))
 	type outcome struct {
 		probe turnProbe
 		addr  *net.UDPAddr

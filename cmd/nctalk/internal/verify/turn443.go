@@ -11,8 +11,8 @@ import (
 
 	"github.com/pion/stun/v3"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // CheckTURN443 is TURN over TLS on port 443 (turnOn443): the entries of
@@ -51,7 +51,7 @@ func checkTURN443(ctx context.Context, e *env) Result {
 		}
 		relay = r
 	}
-	user, pass := cloudconfig.TURNCredentials(e.opts.Outputs.TURNSecret, turnUser, e.opts.Now().Add(time.Hour))
+	user, pass := talk.TURNCredentials(e.opts.Outputs.TURNSecret, turnUser, e.opts.Now().Add(time.Hour))
 	var okParts []string
 	for _, p := range on443 {
 		host, _, _ := net.SplitHostPort(p.server)

@@ -35,9 +35,9 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/turn/v4"
 
-	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
 	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
 )
 
 // Domain is the stand-in backend's domain.
@@ -113,12 +113,12 @@ func Start(t testing.TB, cfg Config) *Backend {
 		w.Header().Set("X-Spreed-Signaling-Features", cfg.Features)
 		w.Header().Set("Server", "nextcloud-spreed-signaling/2.0.2-fake")
 	}
-	mux.HandleFunc("GET "+cloudconfig.SignalingPath+"/api/v1/welcome", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+talk.SignalingPath+"/api/v1/welcome", func(w http.ResponseWriter, r *http.Request) {
 		setHeaders(w)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		io.WriteString(w, `{"nextcloud-spreed-signaling":"Welcome","version":"2.0.2-fake"}`+"\n")
 	})
-	mux.HandleFunc("POST "+cloudconfig.SignalingPath+"/api/v1/room/{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+talk.SignalingPath+"/api/v1/room/{id}", func(w http.ResponseWriter, r *http.Request) {
 		setHeaders(w)
 		body, _ := io.ReadAll(r.Body)
 		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
@@ -141,7 +141,7 @@ func Start(t testing.TB, cfg Config) *Backend {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		io.WriteString(w, "{}")
 	})
-	mux.HandleFunc(cloudconfig.SignalingPath+"/spreed", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(talk.SignalingPath+"/spreed", func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -210,10 +210,10 @@ func Start(t testing.TB, cfg Config) *Backend {
 
 	b.Outputs = outputs.Outputs{
 		Domain:          Domain,
-		SignalingURL:    "https://" + net.JoinHostPort(Domain, strconv.Itoa(httpsPort)) + cloudconfig.SignalingPath,
+		SignalingURL:    "https://" + net.JoinHostPort(Domain, strconv.Itoa(httpsPort)) + talk.SignalingPath,
 		SignalingSecret: signalingSecret,
 		TURNSecret:      turnSecret,
-		TURNServers: []cloudconfig.TURNServer{
+		TURNServers: []talk.TURNServer{
 			{Schemes: "turn", Server: net.JoinHostPort(Domain, strconv.Itoa(turnPort)), Protocols: "udp,tcp"},
 			{Schemes: "turns", Server: net.JoinHostPort(Domain, strconv.Itoa(turnsPort)), Protocols: "tcp"},
 		},

@@ -1,4 +1,4 @@
-package cloudconfig
+package talk
 
 import (
 	"crypto/hmac"
