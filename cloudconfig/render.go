@@ -231,9 +231,8 @@ type viewPaths struct {
 	SetupScript, ReadyScript, CertDeployHook, ReadyMarker string
 	// HostFirewallConfig is the nftables ruleset the firewall unit loads.
 	HostFirewallConfig string
-	// SetupUnit is the setup unit; SetupUnitName its name, as runcmd
-	// enables it.
-	SetupUnit, SetupUnitName string
+	// SetupUnitName is the setup unit's name, as runcmd enables it.
+	SetupUnitName string
 }
 
 // viewUIDs are the container users (paths.go) that compose runs the
@@ -285,7 +284,7 @@ func newView(s Settings, sec Secrets) (view, error) {
 			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: StateMount,
 			SetupScript: SetupScript, ReadyScript: ReadyScript, CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker,
 			HostFirewallConfig: HostFirewallConfig,
-			SetupUnit:          SetupUnit, SetupUnitName: path.Base(SetupUnit),
+			SetupUnitName:      path.Base(SetupUnit),
 		},
 		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID},
 		Images: viewImages{
