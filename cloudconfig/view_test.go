@@ -34,6 +34,40 @@ func TestViewFieldsAreUsed(t *testing.T) {
 	}
 }
 
+// TestTemplatesReadOnlyViewFields resolves every view path a template
+// reads against the view's type, in every branch: executing the templates
+// finds a misspelt field only in the branches the test settings take.
+func TestTemplatesReadOnlyViewFields(t *testing.T) {
+	for _, tmpl := range templates.Templates() {
+		if tmpl.Tree == nil {
+			continue
+		}
+		walkViewReads(tmpl.Tree.Root, []string{}, func(path []string) {
+			if !resolves(reflect.TypeFor[view](), path) {
+				t.Errorf("%s reads .%s, which the view has not", tmpl.Name(), strings.Join(path, "."))
+			}
+		})
+	}
+}
+
+// resolves reports whether path names a field (or, last, a method) of t.
+func resolves(t reflect.Type, path []string) bool {
+	for i, name := range path {
+		if _, ok := t.MethodByName(name); ok {
+			return i == len(path)-1
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		f, ok := t.FieldByName(name)
+		if !ok || !f.IsExported() {
+			return false
+		}
+		t = f.Type
+	}
+	return true
+}
+
 // viewFields lists the exported fields of t, and of the structs among
 // them, as dotted paths.
 func viewFields(t reflect.Type, prefix string) []string {
