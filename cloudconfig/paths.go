@@ -73,6 +73,8 @@ const (
 const (
 	// SignalingUID is the user nextcloud-spreed-signaling runs as (image 2.1.1+).
 	SignalingUID = 850
+	// JanusUID is the user the Janus container is run as (nobody).
+	JanusUID = 65534
 	// CoturnUID is coturn/coturn's user (nobody).
 	CoturnUID = 65534
 	// NATSUID is the user the NATS container is run as (nobody).

@@ -1,6 +1,7 @@
 package cloudconfig
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"text/template/parse"
@@ -9,9 +10,22 @@ import (
 // shellTemplates are the templates that become shell scripts.
 var shellTemplates = []string{"nctalk-setup.sh", "nctalk-ready.sh", "nctalk-cert-deploy.sh"}
 
-// intFields are the view fields that hold integers: they cannot carry a
-// shell metacharacter, so they need no quoting.
-var intFields = []string{"UIDs", "Ports", "DNSWaitRounds", "DNSWaitMinutes", "SSHPort"}
+// isIntField reports whether the view field at path (.Ports.HTTPS) holds
+// an integer: it cannot carry a shell metacharacter, so it needs no quoting.
+func isIntField(path []string) bool {
+	t := reflect.TypeFor[view]()
+	for _, name := range path {
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		f, ok := t.FieldByName(name)
+		if !ok {
+			return false
+		}
+		t = f.Type
+	}
+	return t.Kind() == reflect.Int
+}
 
 // TestShellTemplatesQuoteEveryValue walks the parse tree of every shell
 // template: each action that prints something must end in the sh function
@@ -56,12 +70,8 @@ func TestShellTemplatesQuoteEveryValue(t *testing.T) {
 						return
 					}
 				}
-				if f, ok := first.(*parse.FieldNode); ok && len(cmds) == 1 && len(cmds[0].Args) == 1 {
-					for _, i := range intFields {
-						if f.Ident[0] == i {
-							return
-						}
-					}
+				if f, ok := first.(*parse.FieldNode); ok && len(cmds) == 1 && len(cmds[0].Args) == 1 && isIntField(f.Ident) {
+					return
 				}
 				t.Errorf("%s:%d: %s prints a value without sh (ShellQuote)", name, lineOf(t, name, n), n)
 			}

@@ -145,29 +145,112 @@ func (s Settings) EffectiveImages() map[string]string {
 // backend is one [backend-N] section of the signaling config.
 type backend struct{ ID, URL string }
 
-// view is what the templates see.
+// view is what the templates in templates/ see, one value per render. Every
+// field is typed: a template that names a field the view lacks fails the
+// first render of every test, and TestViewFieldsAreUsed fails on a field no
+// template reads. The top fields are the operator's settings as the files
+// need them; the groups (Ports, Paths, UIDs, Images, Janus) are the fixed
+// tables, filled in one place (newView) from schema's port table and the
+// constants of paths.go and images.go.
 type view struct {
+	// The site, read by most files: names, ACME, the state volume, SSH
+	// (sshd.conf), the Talk entries and every secret.
 	Domain, ACMEEmail, StateDevice, SignalingPath string
 	ACMEServer, TURNDomain, TURNURIs              string
 	ACMEStaging, TURN443                          bool
 	SSHPort                                       int
 	Secrets                                       Secrets
-	Ports                                         map[string]int
-	Paths                                         map[string]string
-	UIDs                                          map[string]int
-	Images                                        map[string]string
-	Backends                                      []backend
-	BackendIDs                                    string
-	RTPPorts, RelayPorts                          schema.PortRange
-	TURNLimits                                    TURNLimits
-	DeniedPeers, NFTRules, Packages               []string
-	Resolvers                                     []string
-	JanusDisabled                                 map[string]string
-	DNSWaitRounds, DNSWaitMinutes                 int
-	Files                                         []File
+
+	// The tables the files share: the fixed ports, paths and container
+	// users, and the images (DefaultImages with the settings' overrides).
+	Ports  viewPorts
+	Paths  viewPaths
+	UIDs   viewUIDs
+	Images viewImages
+
+	// signaling-server.conf: one [backend-N] section per Nextcloud URL, and
+	// the list of their IDs.
+	Backends   []backend
+	BackendIDs string
+
+	// janus.jcfg: the RTP range (also the host firewall's relay rule) and
+	// the modules Janus does not load.
+	RTPPorts schema.PortRange
+	Janus    viewJanus
+
+	// turnserver.conf: the relay range (also the host firewall's relay
+	// rules), the quotas and the peers coturn never relays to.
+	RelayPorts  schema.PortRange
+	TURNLimits  TURNLimits
+	DeniedPeers []string
+
+	// nftables.nft: the input chain's rules, from FirewallRules.
+	NFTRules []string
+
+	// nctalk-setup.sh: the public resolvers the DNS wait asks, and the
+	// wait's bound in rounds of 10 s and in minutes.
+	Resolvers                     []string
+	DNSWaitRounds, DNSWaitMinutes int
+
+	// cloud-config.yaml: the Debian packages and every rendered file.
+	Packages []string
+	Files    []File
 }
 
+// viewPorts is the fixed port table (schema): the public ports, then the
+// loopback ports of the internal services.
+type viewPorts struct {
+	HTTP, HTTPS, TURN, TURNS     int
+	SignalingHTTP, JanusWS, NATS int
+	HTTPSLocal, TURNSLocal       int
+}
+
+// viewPaths are the paths on the VM (paths.go), in the order of the files
+// that name them: compose project, service configs and the directories
+// compose mounts, TLS copies, ACME and state, scripts and units.
+type viewPaths struct {
+	// ComposeFile is the compose project; the service directories below
+	// are mounted read-only from it.
+	ComposeFile string
+	// SignalingConfig, JanusConfigDir, NATSConfig, CoturnConfig and
+	// NginxConfig are the service configs; the *Dir fields are the
+	// directories that hold them.
+	SignalingConfig, SignalingDir string
+	JanusConfigDir                string
+	NATSConfig, NATSDir           string
+	CoturnConfig, CoturnDir       string
+	NginxConfig, NginxDir         string
+	// CoturnTLSDir and NginxTLSDir hold the copies of the certificate
+	// (TLSCertFile) and key (TLSKeyFile) that the deploy hook refreshes.
+	CoturnTLSDir, NginxTLSDir string
+	TLSCertFile, TLSKeyFile   string
+	// ACMEWebroot is served by nginx for HTTP-01; LetsEncryptDir is
+	// certbot's, bind-mounted from StateMount when a volume is attached.
+	ACMEWebroot, LetsEncryptDir, StateMount string
+	// SetupScript, ReadyScript and CertDeployHook are the provisioning
+	// scripts; ReadyMarker is what ReadyScript writes.
+	SetupScript, ReadyScript, CertDeployHook, ReadyMarker string
+	// HostFirewallConfig is the nftables ruleset the firewall unit loads.
+	HostFirewallConfig string
+	// SetupUnitName is the setup unit's name, as runcmd enables it.
+	SetupUnitName string
+}
+
+// viewUIDs are the container users (paths.go) that compose runs the
+// services as, that own the config files carrying a secret and that the
+// host firewall tells the containers apart by.
+type viewUIDs struct{ Signaling, Janus, NATS, Coturn int }
+
+// viewImages is the container image of every service: DefaultImages with
+// the settings' overrides (Settings.EffectiveImages).
+type viewImages struct{ Signaling, Janus, NATS, Coturn, Nginx string }
+
+// viewJanus are janus.jcfg's disable lists: comma-separated module file
+// names (JanusPlugins, JanusTransports, JanusLoggers).
+type viewJanus struct{ DisabledPlugins, DisabledTransports, DisabledLoggers string }
+
 func newView(s Settings, sec Secrets) (view, error) {
+	images := s.EffectiveImages()
 	v := view{
 		Domain:        s.Domain,
 		ACMEEmail:     s.ACMEEmail,
@@ -181,32 +264,38 @@ func newView(s Settings, sec Secrets) (view, error) {
 		TURNURIs:      strings.Join(s.Endpoints().TURNURIs(), ","),
 		SSHPort:       s.sshPort(),
 		Secrets:       sec,
-		Images:        s.EffectiveImages(),
 		RTPPorts:      s.janusRTPPorts(),
 		RelayPorts:    s.turnRelayPorts(),
 		TURNLimits:    TURNLimitsFor(s.turnRelayPorts()),
 		Packages:      Packages,
-		Ports: map[string]int{
-			"HTTP": schema.PortHTTP, "HTTPS": schema.PortHTTPS, "TURN": schema.PortTURN, "TURNS": schema.PortTURNS,
-			"SignalingHTTP": schema.PortSignalingHTTP, "JanusWS": schema.PortJanusWS, "NATS": schema.PortNATS,
-			"HTTPSLocal": schema.PortHTTPSLocal, "TURNSLocal": schema.PortTURNSLocal,
+		Ports: viewPorts{
+			HTTP: schema.PortHTTP, HTTPS: schema.PortHTTPS, TURN: schema.PortTURN, TURNS: schema.PortTURNS,
+			SignalingHTTP: schema.PortSignalingHTTP, JanusWS: schema.PortJanusWS, NATS: schema.PortNATS,
+			HTTPSLocal: schema.PortHTTPSLocal, TURNSLocal: schema.PortTURNSLocal,
 		},
-		Paths: map[string]string{
-			"ComposeFile": ComposeFile, "SignalingConfig": SignalingConfig,
-			"SignalingDir": path.Dir(SignalingConfig), "JanusConfigDir": JanusConfigDir,
-			"NATSConfig": NATSConfig, "NATSDir": path.Dir(NATSConfig),
-			"CoturnConfig": CoturnConfig, "CoturnDir": path.Dir(CoturnConfig), "CoturnTLSDir": CoturnTLSDir,
-			"NginxConfig": NginxConfig, "NginxDir": path.Dir(NginxConfig), "NginxTLSDir": NginxTLSDir,
-			"TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile, "ACMEWebroot": ACMEWebroot,
-			"LetsEncryptDir": LetsEncryptDir, "StateMount": StateMount, "ReadyMarker": ReadyMarker,
-			"SetupScript": SetupScript, "ReadyScript": ReadyScript, "CertDeployHook": CertDeployHook,
-			"HostFirewallConfig": HostFirewallConfig, "SetupUnit": SetupUnit, "SetupUnitName": path.Base(SetupUnit),
+		Paths: viewPaths{
+			ComposeFile:     ComposeFile,
+			SignalingConfig: SignalingConfig, SignalingDir: path.Dir(SignalingConfig),
+			JanusConfigDir: JanusConfigDir,
+			NATSConfig:     NATSConfig, NATSDir: path.Dir(NATSConfig),
+			CoturnConfig: CoturnConfig, CoturnDir: path.Dir(CoturnConfig),
+			NginxConfig: NginxConfig, NginxDir: path.Dir(NginxConfig),
+			CoturnTLSDir: CoturnTLSDir, NginxTLSDir: NginxTLSDir,
+			TLSCertFile: TLSCertFile, TLSKeyFile: TLSKeyFile,
+			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: StateMount,
+			SetupScript: SetupScript, ReadyScript: ReadyScript, CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker,
+			HostFirewallConfig: HostFirewallConfig,
+			SetupUnitName:      path.Base(SetupUnit),
 		},
-		UIDs: map[string]int{"Signaling": SignalingUID, "Coturn": CoturnUID, "NATS": NATSUID},
-		JanusDisabled: map[string]string{
-			"Plugins":    strings.Join(JanusPlugins, ","),
-			"Transports": strings.Join(JanusTransports, ","),
-			"Loggers":    strings.Join(JanusLoggers, ","),
+		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID},
+		Images: viewImages{
+			Signaling: images[ServiceSignaling], Janus: images[ServiceJanus], NATS: images[ServiceNATS],
+			Coturn: images[ServiceCoturn], Nginx: images[ServiceNginx],
+		},
+		Janus: viewJanus{
+			DisabledPlugins:    strings.Join(JanusPlugins, ","),
+			DisabledTransports: strings.Join(JanusTransports, ","),
+			DisabledLoggers:    strings.Join(JanusLoggers, ","),
 		},
 		DNSWaitRounds:  dnsWaitMinutes * 6,
 		DNSWaitMinutes: dnsWaitMinutes,
