@@ -1,6 +1,10 @@
 package cloudconfig
 
-import "github.com/nctalk/nctalk/schema"
+import (
+	"net/netip"
+
+	"github.com/nctalk/nctalk/schema"
+)
 
 // Protocol is a firewall rule's protocol.
 type Protocol string
@@ -23,6 +27,11 @@ type Rule struct {
 	// SSHOnly marks the rule that admits only sshAllowedCidrs; every other
 	// rule is open to the whole internet (0.0.0.0/0 and ::/0).
 	SSHOnly bool
+	// Sources are the networks an SSHOnly rule admits (sshAllowedCidrs,
+	// parsed and normalised once here for both firewalls); nil for the
+	// rules open to the internet. Settings that fail validation give an
+	// SSHOnly rule no sources: closed, never open.
+	Sources []netip.Prefix
 }
 
 // PortString is the rule's port as Hetzner and nftables write it, "" for ICMP.
@@ -38,8 +47,12 @@ func (r Rule) PortString() string {
 // port table in docs/architecture.md are all built from it.
 func FirewallRules(s Settings) []Rule {
 	single := func(p int) schema.PortRange { return schema.PortRange{First: p, Last: p} }
+	sshSources, err := ParseSSHCIDRs(s.SSHAllowedCIDRs)
+	if err != nil {
+		sshSources = nil // invalid settings: no SSH source rather than any
+	}
 	return []Rule{
-		{Name: "ssh", Protocol: TCP, Ports: single(s.sshPort()), SSHOnly: true},
+		{Name: "ssh", Protocol: TCP, Ports: single(s.sshPort()), SSHOnly: true, Sources: sshSources},
 		{Name: "acme-http", Protocol: TCP, Ports: single(schema.PortHTTP)},
 		{Name: "https", Protocol: TCP, Ports: single(schema.PortHTTPS)},
 		{Name: "turn", Protocol: TCP, Ports: single(schema.PortTURN)},

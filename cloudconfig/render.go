@@ -249,7 +249,7 @@ type viewImages struct{ Signaling, Janus, NATS, Coturn, Nginx string }
 // names (JanusPlugins, JanusTransports, JanusLoggers).
 type viewJanus struct{ DisabledPlugins, DisabledTransports, DisabledLoggers string }
 
-func newView(s Settings, sec Secrets) (view, error) {
+func newView(s Settings, sec Secrets) view {
 	images := s.EffectiveImages()
 	v := view{
 		Domain:        s.Domain,
@@ -310,12 +310,8 @@ func newView(s Settings, sec Secrets) (view, error) {
 	for _, n := range DeniedPeerNetworks {
 		v.DeniedPeers = append(v.DeniedPeers, prefixRange(netip.MustParsePrefix(n)))
 	}
-	rules, err := nftRules(s)
-	if err != nil {
-		return view{}, err
-	}
-	v.NFTRules = rules
-	return v, nil
+	v.NFTRules = nftRules(s)
+	return v
 }
 
 // prefixRange writes a prefix as coturn's "first-last" address range.
@@ -340,19 +336,7 @@ func prefixRange(p netip.Prefix) string {
 }
 
 // nftRules turns FirewallRules into nftables rule lines.
-func nftRules(s Settings) ([]string, error) {
-	cidrs, err := ParseSSHCIDRs(s.SSHAllowedCIDRs)
-	if err != nil {
-		return nil, err
-	}
-	var v4, v6 []string
-	for _, p := range cidrs {
-		if p.Addr().Is4() {
-			v4 = append(v4, p.String())
-		} else {
-			v6 = append(v6, p.String())
-		}
-	}
+func nftRules(s Settings) []string {
 	var lines []string
 	for _, r := range FirewallRules(s) {
 		comment := fmt.Sprintf("comment %q", r.Name)
@@ -360,6 +344,14 @@ func nftRules(s Settings) ([]string, error) {
 		case r.Protocol == ICMP:
 			lines = append(lines, "meta l4proto { icmp, ipv6-icmp } accept "+comment)
 		case r.SSHOnly:
+			var v4, v6 []string
+			for _, p := range r.Sources {
+				if p.Addr().Is4() {
+					v4 = append(v4, p.String())
+				} else {
+					v6 = append(v6, p.String())
+				}
+			}
 			for _, fam := range []struct {
 				kw   string
 				nets []string
@@ -373,7 +365,7 @@ func nftRules(s Settings) ([]string, error) {
 			lines = append(lines, fmt.Sprintf("%s dport %s accept %s", r.Protocol, r.PortString(), comment))
 		}
 	}
-	return lines, nil
+	return lines
 }
 
 // indent prefixes every non-empty line of b with n spaces and drops the
@@ -439,7 +431,7 @@ func validatedView(s Settings, sec Secrets) (view, error) {
 	if err := sec.Validate(); err != nil {
 		return view{}, fmt.Errorf("invalid secrets: %w", err)
 	}
-	return newView(s, sec)
+	return newView(s, sec), nil
 }
 
 // renderFiles executes every file template.
@@ -517,11 +509,7 @@ func RenderRedacted(s Settings, sec Secrets) ([]byte, error) {
 	if _, err := Render(s, sec); err != nil {
 		return nil, err
 	}
-	v, err := newView(s, redactionSecrets())
-	if err != nil {
-		return nil, err
-	}
-	return renderDocument(s, v)
+	return renderDocument(s, newView(s, redactionSecrets()))
 }
 
 // redactionSecrets has every secret set to its marker.

@@ -1,8 +1,6 @@
 package infra
 
 import (
-	"fmt"
-
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -68,19 +66,14 @@ var anywhere = []string{"0.0.0.0/0", "::/0"}
 // newFirewall builds the Hetzner firewall from cloudconfig's one port table:
 // SSH from sshAllowedCidrs only, every other rule from anywhere.
 func newFirewall(ctx *pulumi.Context, name string, s cloudconfig.Settings, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*hcloud.Firewall, error) {
-	sshSources, err := cloudconfig.ParseSSHCIDRs(s.SSHAllowedCIDRs)
-	if err != nil {
-		return nil, fmt.Errorf("firewall: %w", err)
-	}
-	sshCIDRs := make([]string, len(sshSources))
-	for i, p := range sshSources {
-		sshCIDRs[i] = p.String()
-	}
 	var rules hcloud.FirewallRuleArray
 	for _, r := range cloudconfig.FirewallRules(s) {
 		sources := anywhere
 		if r.SSHOnly {
-			sources = sshCIDRs
+			sources = make([]string, len(r.Sources))
+			for i, p := range r.Sources {
+				sources[i] = p.String()
+			}
 		}
 		rule := hcloud.FirewallRuleArgs{
 			Description: pulumi.String(r.Name),
