@@ -52,3 +52,13 @@ func generatedLength(name string) int {
 	}
 	return spec.Length
 }
+
+// renderFilesOf is NewPlan(s) and its Files(sec): every file of the
+// document, or the first validation error.
+func renderFilesOf(s Settings, sec Secrets) ([]File, error) {
+	p, err := NewPlan(s)
+	if err != nil {
+		return nil, err
+	}
+	return p.Files(sec)
+}

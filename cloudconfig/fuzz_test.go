@@ -27,7 +27,7 @@ func FuzzStringKey(f *testing.F) {
 	for _, k := range stringKeys {
 		s, sec := referenceSettings(), fakeSecrets()
 		k.set(&s, &sec, k.benign)
-		files, err := RenderFiles(s, sec)
+		files, err := renderFilesOf(s, sec)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func FuzzStringKey(f *testing.F) {
 		if err := yaml.Unmarshal(doc, &d); err != nil {
 			t.Fatal(err)
 		}
-		files, err := RenderFiles(s, sec)
+		files, err := renderFilesOf(s, sec)
 		if err != nil {
 			t.Fatal(err)
 		}

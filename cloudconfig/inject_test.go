@@ -79,7 +79,7 @@ func TestShellValuesArriveAsOneWord(t *testing.T) {
 		t.Run(fmt.Sprintf("%s-%d", tt.key, i), func(t *testing.T) {
 			s := referenceSettings()
 			tt.set(&s, tt.value)
-			files, err := RenderFiles(s, fakeSecrets())
+			files, err := renderFilesOf(s, fakeSecrets())
 			if err != nil {
 				if schema.KeyOf(err) != tt.key {
 					t.Fatalf("err = %v, want a %s error", err, tt.key)

@@ -152,7 +152,7 @@ func TestEveryStringKeyRejectsOrNeutralisesHostileValues(t *testing.T) {
 	for _, k := range stringKeys {
 		s, sec := referenceSettings(), fakeSecrets()
 		k.set(&s, &sec, k.benign)
-		benignFiles, err := RenderFiles(s, sec)
+		benignFiles, err := renderFilesOf(s, sec)
 		if err != nil {
 			t.Fatalf("%s: the benign value is refused: %v", k.key, err)
 		}
@@ -184,7 +184,7 @@ func TestEveryStringKeyRejectsOrNeutralisesHostileValues(t *testing.T) {
 				rejected++
 				continue
 			}
-			files, err := RenderFiles(s, sec)
+			files, err := renderFilesOf(s, sec)
 			if err != nil {
 				t.Fatalf("RenderFiles after Render succeeded: %v", err)
 			}

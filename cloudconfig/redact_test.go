@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
-
-	"github.com/nctalk/nctalk/schema"
 )
 
 // collidingSecrets are valid user-given secrets that are also ordinary text
@@ -36,25 +34,24 @@ func TestRenderRedactedByPosition(t *testing.T) {
 				t.Fatalf("%s: the marker of %s is missing: the check would prove nothing", name, ns.Name)
 			}
 		}
+		p, err := NewPlan(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.RenderRedacted()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 		for cname, sec := range collidingSecrets() {
-			got, err := RenderRedacted(s, sec)
-			if err != nil {
+			// The secrets are valid and render; the redacted document, which
+			// takes none of them, is the same for every set.
+			if _, err := p.Render(sec); err != nil {
 				t.Fatalf("%s/%s: %v", name, cname, err)
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s/%s: the redacted document differs from the document with the secrets' places marked; first difference:\n got: %s\nwant: %s", name, cname, firstDiffLine(got, want), firstDiffLine(want, got))
 			}
 		}
-	}
-}
-
-// TestRenderRedactedRefusesWhatRenderRefuses: an empty or invalid secret
-// fails like Render, naming the secret and not showing its value.
-func TestRenderRedactedRefusesWhatRenderRefuses(t *testing.T) {
-	sec := fakeSecrets()
-	sec.TURNSecret = ""
-	if _, err := RenderRedacted(referenceSettings(), sec); schema.KeyOf(err) != schema.KeyTURNSecret {
-		t.Errorf("empty turnSecret: err = %v, want a %s error", err, schema.KeyTURNSecret)
 	}
 }
 
@@ -70,9 +67,12 @@ func firstDiffLine(a, b []byte) string {
 }
 
 func BenchmarkRenderRedacted(b *testing.B) {
-	s, sec := referenceSettings(), fakeSecrets()
+	p, err := NewPlan(referenceSettings())
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		if _, err := RenderRedacted(s, sec); err != nil {
+		if _, err := p.RenderRedacted(); err != nil {
 			b.Fatal(err)
 		}
 	}

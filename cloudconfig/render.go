@@ -249,7 +249,9 @@ type viewImages struct{ Signaling, Janus, NATS, Coturn, Nginx string }
 // names (JanusPlugins, JanusTransports, JanusLoggers).
 type viewJanus struct{ DisabledPlugins, DisabledTransports, DisabledLoggers string }
 
-func newView(s Settings, sec Secrets) view {
+// newView builds what the templates see from a plan and the secrets.
+func newView(p Plan, sec Secrets) view {
+	s := p.settings
 	images := s.EffectiveImages()
 	v := view{
 		Domain:        s.Domain,
@@ -261,12 +263,12 @@ func newView(s Settings, sec Secrets) view {
 		SignalingPath: talk.SignalingPath,
 		TURN443:       s.TURN443(),
 		TURNDomain:    s.TURNName(),
-		TURNURIs:      strings.Join(s.Endpoints().TURNURIs(), ","),
-		SSHPort:       s.sshPort(),
+		TURNURIs:      strings.Join(p.Endpoints.TURNURIs(), ","),
+		SSHPort:       p.SSHPort,
 		Secrets:       sec,
-		RTPPorts:      s.janusRTPPorts(),
-		RelayPorts:    s.turnRelayPorts(),
-		TURNLimits:    TURNLimitsFor(s.turnRelayPorts()),
+		RTPPorts:      p.JanusRTPPorts,
+		RelayPorts:    p.TURNRelayPorts,
+		TURNLimits:    TURNLimitsFor(p.TURNRelayPorts),
 		Packages:      Packages,
 		Ports: viewPorts{
 			HTTP: schema.PortHTTP, HTTPS: schema.PortHTTPS, TURN: schema.PortTURN, TURNS: schema.PortTURNS,
@@ -310,7 +312,7 @@ func newView(s Settings, sec Secrets) view {
 	for _, n := range DeniedPeerNetworks {
 		v.DeniedPeers = append(v.DeniedPeers, prefixRange(netip.MustParsePrefix(n)))
 	}
-	v.NFTRules = nftRules(s)
+	v.NFTRules = nftRules(p.Firewall)
 	return v
 }
 
@@ -335,10 +337,10 @@ func prefixRange(p netip.Prefix) string {
 	return first.String() + "-" + l.String()
 }
 
-// nftRules turns FirewallRules into nftables rule lines.
-func nftRules(s Settings) []string {
+// nftRules turns the plan's port table into nftables rule lines.
+func nftRules(rules []Rule) []string {
 	var lines []string
-	for _, r := range FirewallRules(s) {
+	for _, r := range rules {
 		comment := fmt.Sprintf("comment %q", r.Name)
 		switch {
 		case r.Protocol == ICMP:
@@ -381,39 +383,10 @@ func indent(n int, b []byte) string {
 	return strings.Join(lines, "\n")
 }
 
-// RenderFiles validates the inputs and returns every file the document
-// writes, in document order.
-func RenderFiles(s Settings, sec Secrets) ([]File, error) {
-	v, err := validatedView(s, sec)
-	if err != nil {
-		return nil, err
-	}
-	return renderFiles(s, v)
-}
-
-// Render returns the #cloud-config document for the settings and secrets.
-// The same inputs always give the same bytes. It fails with a *schema.KeyError
-// (see KeyOf) on invalid input and when the user data (EncodeUserData of
-// the document) would exceed MaxUserDataBytes.
-func Render(s Settings, sec Secrets) ([]byte, error) {
-	v, err := validatedView(s, sec)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := renderDocument(s, v)
-	if err != nil {
-		return nil, err
-	}
-	if n := len(EncodeUserData(doc)); n > MaxUserDataBytes {
-		return nil, schema.Errorf(schema.KeyNextcloudURLs, "the rendered cloud-config packs into %d bytes of user data (%d unpacked), over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", n, len(doc), MaxUserDataBytes)
-	}
-	return doc, nil
-}
-
 // renderDocument executes every template for a checked view.
-func renderDocument(s Settings, v view) ([]byte, error) {
+func renderDocument(p Plan, v view) ([]byte, error) {
 	var err error
-	if v.Files, err = renderFiles(s, v); err != nil {
+	if v.Files, err = renderFiles(p, v); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
@@ -423,19 +396,9 @@ func renderDocument(s Settings, v view) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// validatedView checks the inputs and builds the templates' view.
-func validatedView(s Settings, sec Secrets) (view, error) {
-	if err := s.Validate(); err != nil {
-		return view{}, fmt.Errorf("invalid settings: %w", err)
-	}
-	if err := sec.Validate(); err != nil {
-		return view{}, fmt.Errorf("invalid secrets: %w", err)
-	}
-	return newView(s, sec), nil
-}
-
 // renderFiles executes every file template.
-func renderFiles(s Settings, v view) ([]File, error) {
+func renderFiles(p Plan, v view) ([]File, error) {
+	s := p.settings
 	files := make([]File, 0, len(fileSpecs)+1)
 	for _, spec := range fileSpecs {
 		var b bytes.Buffer
@@ -496,20 +459,6 @@ func Redact(doc []byte, sec Secrets) []byte {
 		out = bytes.ReplaceAll(out, []byte(ns.Value), []byte(fmt.Sprintf(RedactionMarker, ns.Name)))
 	}
 	return out
-}
-
-// RenderRedacted returns the document Render returns for the same inputs,
-// with each secret's value replaced by its marker (RedactionMarker). It
-// redacts by position, not by searching: after checking the inputs as
-// Render does, it renders the same templates again with the markers as the
-// secrets' values. So the result does not depend on the secrets at all: a
-// secret that equals ordinary text of the document ("true", a path, a
-// service name) neither corrupts that text nor stays visible.
-func RenderRedacted(s Settings, sec Secrets) ([]byte, error) {
-	if _, err := Render(s, sec); err != nil {
-		return nil, err
-	}
-	return renderDocument(s, newView(s, redactionSecrets()))
 }
 
 // redactionSecrets has every secret set to its marker.

@@ -59,7 +59,7 @@ func mustRender(t testing.TB, s Settings) []byte {
 
 func mustFiles(t testing.TB, s Settings) map[string]File {
 	t.Helper()
-	files, err := RenderFiles(s, fakeSecrets())
+	files, err := renderFilesOf(s, fakeSecrets())
 	if err != nil {
 		t.Fatalf("RenderFiles: %v", err)
 	}

@@ -46,15 +46,20 @@ type TalkBackend struct {
 	CloudConfigDigest   pulumi.StringOutput // sha256 of CloudConfigRedacted
 }
 
-// NewTalkBackend renders the cloud-config once with stand-in secrets and
-// looks up the existing SSH keys, then registers the component and its
-// children. It fails before registering anything when the cloud-config
+// NewTalkBackend builds the backend from a validated config (config.Load,
+// or Config.Validated): its Plan says what to open, name and render. It
+// first renders the plan once with stand-in secrets (the user data budget)
+// and looks up the existing SSH keys, then registers the component and its
+// children; it fails before registering anything when the cloud-config
 // cannot be rendered or no SSH key would result.
 func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opts ...pulumi.ResourceOption) (*TalkBackend, error) {
 	if args == nil {
 		return nil, fmt.Errorf("TalkBackend %s: missing args", name)
 	}
 	cfg := args.Config
+	if cfg.Plan.Names == nil {
+		return nil, fmt.Errorf("TalkBackend %s: the config has no plan; load it with config.Load (or Config.Validated)", name)
+	}
 	if err := preflightRender(cfg); err != nil {
 		return nil, err
 	}
@@ -65,7 +70,7 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.Settings.SSHAuthorizedKeys) == 0 && len(existingKeys) == 0 {
+	if len(cfg.Plan.Settings().SSHAuthorizedKeys) == 0 && len(existingKeys) == 0 {
 		return nil, fmt.Errorf("%s:%s: %q matches no SSH key in the Hetzner project and %s:%s is empty; want at least one key",
 			schema.Namespace, schema.KeySSHKeySelector, cfg.SSHKeySelector, schema.Namespace, schema.KeySSHPublicKeys)
 	}
@@ -83,7 +88,8 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 // build creates the children and sets the output fields.
 func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config, existingKeys []string) error {
 	child := pulumi.Parent(b)
-	s := cfg.Settings
+	plan := cfg.Plan
+	s := plan.Settings()
 	labels := pulumi.StringMap{"app": pulumi.String("nctalk"), "stack": pulumi.String(ctx.Stack())}
 
 	secrets, err := newSecrets(ctx, name, cfg, child)
@@ -94,7 +100,7 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	if err != nil {
 		return err
 	}
-	firewall, err := newFirewall(ctx, name, s, labels, child)
+	firewall, err := newFirewall(ctx, name, s.Domain, plan.Firewall, labels, child)
 	if err != nil {
 		return err
 	}
@@ -124,7 +130,7 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 		}
 		volumeID = volume.ID()
 	}
-	cc := renderCloudConfig(s, secrets, volumeID, hasVolume)
+	cc := renderCloudConfig(plan, secrets, volumeID, hasVolume)
 	server, err := newServer(ctx, name, serverInputs{
 		cfg: cfg, addrs: addrs, firewall: firewall, sshKeys: sshKeys,
 		userData: cc.userData, labels: labels, dependsOn: records,
@@ -138,19 +144,19 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 		}
 	}
 
-	ends := s.Endpoints()
+	ends := plan.Endpoints
 	b.Domain = pulumi.String(s.Domain).ToStringOutput()
 	b.SignalingURL = pulumi.String(ends.SignalingURL()).ToStringOutput()
 	b.SignalingSecret = secrets.signaling
 	b.TURNSecret = secrets.turn
 	b.TURNServers = turnServers(ends.TURNServers()).ToArrayOutput()
 	b.STUNServers = pulumi.ToStringArray(ends.STUNServers()).ToStringArrayOutput()
-	b.TURNRelayPorts = pulumi.String(effectiveRange(s.TURNRelayPorts, schema.DefaultTURNRelayPorts)).ToStringOutput()
-	b.JanusRTPPorts = pulumi.String(effectiveRange(s.JanusRTPPorts, schema.DefaultJanusRTPPorts)).ToStringOutput()
+	b.TURNRelayPorts = pulumi.String(plan.TURNRelayPorts.String()).ToStringOutput()
+	b.JanusRTPPorts = pulumi.String(plan.JanusRTPPorts.String()).ToStringOutput()
 	b.IPv4 = addrs.v4
 	b.IPv6 = addrs.v6
 	b.ServerName = server.Name
-	b.SSHCommand = sshCommand(s.SSHPort, addrs.v4)
+	b.SSHCommand = sshCommand(plan.SSHPort, addrs.v4)
 	b.CloudConfigRedacted = cc.redacted
 	b.CloudConfigDigest = cc.redacted.ApplyT(outputs.CloudConfigDigest).(pulumi.StringOutput)
 	return nil
@@ -214,17 +220,9 @@ func turnServers(servers []talk.TURNServer) pulumi.Array {
 	return out
 }
 
-// effectiveRange is r, or def when r is unset.
-func effectiveRange(r, def schema.PortRange) string {
-	if r == (schema.PortRange{}) {
-		r = def
-	}
-	return r.String()
-}
-
 // sshCommand is how the admin logs into the server.
 func sshCommand(port int, ipv4 pulumi.StringOutput) pulumi.StringOutput {
-	if port == 0 || port == schema.DefaultSSHPort {
+	if port == schema.DefaultSSHPort {
 		return pulumi.Sprintf("ssh root@%s", ipv4)
 	}
 	return pulumi.Sprintf("ssh -p %d root@%s", port, ipv4)

@@ -46,7 +46,8 @@ func testConfig(t testing.TB) config.Config {
 	c.Settings.SSHAuthorizedKeys = []string{testKey}
 	c.Settings.SSHAllowedCIDRs = []string{"203.0.113.0/24", "2001:db8::/32"}
 	c.DNSZone = testZone
-	if err := c.Validate(); err != nil {
+	c, err := c.Validated()
+	if err != nil {
 		t.Fatalf("test config is invalid: %v", err)
 	}
 	return c
@@ -70,7 +71,16 @@ type deployment struct {
 func deploy(t testing.TB, cfg config.Config, m *infratest.Mocks) deployment {
 	t.Helper()
 	d := deployment{mocks: m, outputs: map[string]resolved{}}
-	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+	// Tests change settings after testConfig: derive the plan from them as
+	// config.Load does (the Hetzner-only checks are left to the catalogue
+	// tests, which give values the offline check would refuse).
+	plan, err := cloudconfig.NewPlan(cfg.Settings)
+	if err != nil {
+		d.err = err
+		return d
+	}
+	cfg.Plan = plan
+	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
 		b, err := NewTalkBackend(ctx, "nctalk", &TalkBackendArgs{Config: cfg})
 		if err != nil {
 			d.err = err

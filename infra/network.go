@@ -63,11 +63,11 @@ func newPublicAddresses(ctx *pulumi.Context, name, domain, location string, keep
 // anywhere are the source networks of the rules open to the internet.
 var anywhere = []string{"0.0.0.0/0", "::/0"}
 
-// newFirewall builds the Hetzner firewall from cloudconfig's one port table:
-// SSH from sshAllowedCidrs only, every other rule from anywhere.
-func newFirewall(ctx *pulumi.Context, name string, s cloudconfig.Settings, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*hcloud.Firewall, error) {
+// newFirewall builds the Hetzner firewall from the plan's port table: SSH
+// from sshAllowedCidrs only, every other rule from anywhere.
+func newFirewall(ctx *pulumi.Context, name, domain string, table []cloudconfig.Rule, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*hcloud.Firewall, error) {
 	var rules hcloud.FirewallRuleArray
-	for _, r := range cloudconfig.FirewallRules(s) {
+	for _, r := range table {
 		sources := anywhere
 		if r.SSHOnly {
 			sources = make([]string, len(r.Sources))
@@ -87,7 +87,7 @@ func newFirewall(ctx *pulumi.Context, name string, s cloudconfig.Settings, label
 		rules = append(rules, rule)
 	}
 	return hcloud.NewFirewall(ctx, name+"-firewall", &hcloud.FirewallArgs{
-		Name:   pulumi.String(resourceBase(s.Domain)),
+		Name:   pulumi.String(resourceBase(domain)),
 		Rules:  rules,
 		Labels: labels,
 	}, opts...)

@@ -5,64 +5,52 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nctalk/nctalk/infra/config"
+	"github.com/nctalk/nctalk/schema"
 )
 
-// secretOutputs are the backend's shared secrets, every one a secret output.
+// secretOutputs are the backend's secrets, every one a secret output, in
+// schema.Secrets' order; signaling and turn are the two shared with
+// Nextcloud, which the stack exports.
 type secretOutputs struct {
-	signaling, turn, sessionHashKey, sessionBlockKey, internalClient, janusAPIKey pulumi.StringOutput
+	list            []pulumi.StringOutput
+	signaling, turn pulumi.StringOutput
 }
 
-// all returns the secrets in the order render expects them.
+// all returns the secrets in schema.Secrets' order, for pulumi.All.
 func (s secretOutputs) all() []any {
-	return []any{s.signaling, s.turn, s.sessionHashKey, s.sessionBlockKey, s.internalClient, s.janusAPIKey}
+	out := make([]any, len(s.list))
+	for i, o := range s.list {
+		out[i] = o
+	}
+	return out
 }
 
-// Lengths of the generated secrets. The session keys take the lengths the
-// signaling server requires (hash key 32 or 64, block key 16, 24 or 32).
-const (
-	sharedSecretLength    = 64
-	sessionHashKeyLength  = 64
-	sessionBlockKeyLength = 32
-)
-
-// newSecrets generates every secret with RandomPassword (stable across
-// updates) except the shared secrets given in config.
+// newSecrets generates every secret of schema.Secrets with RandomPassword
+// (stable across updates: the resource names are the specs' Resource),
+// except the shared secrets given in config.
 func newSecrets(ctx *pulumi.Context, name string, cfg config.Config, opts ...pulumi.ResourceOption) (secretOutputs, error) {
-	password := func(suffix string, length int) (pulumi.StringOutput, error) {
-		p, err := random.NewRandomPassword(ctx, name+"-"+suffix, &random.RandomPasswordArgs{
-			Length:  pulumi.Int(length),
-			Special: pulumi.Bool(false),
-		}, opts...)
-		if err != nil {
-			return pulumi.StringOutput{}, err
-		}
-		return pulumi.ToSecret(p.Result).(pulumi.StringOutput), nil
-	}
-	given := func(s config.Secret, suffix string) (pulumi.StringOutput, error) {
-		if s.IsSet() {
-			return pulumi.ToSecret(pulumi.String(s.Reveal())).(pulumi.StringOutput), nil
-		}
-		return password(suffix, sharedSecretLength)
-	}
 	var s secretOutputs
-	var err error
-	if s.signaling, err = given(cfg.SignalingSecret, "signaling-secret"); err != nil {
-		return secretOutputs{}, err
-	}
-	if s.turn, err = given(cfg.TURNSecret, "turn-secret"); err != nil {
-		return secretOutputs{}, err
-	}
-	if s.sessionHashKey, err = password("session-hash-key", sessionHashKeyLength); err != nil {
-		return secretOutputs{}, err
-	}
-	if s.sessionBlockKey, err = password("session-block-key", sessionBlockKeyLength); err != nil {
-		return secretOutputs{}, err
-	}
-	if s.internalClient, err = password("internal-client-secret", sharedSecretLength); err != nil {
-		return secretOutputs{}, err
-	}
-	if s.janusAPIKey, err = password("janus-api-key", sharedSecretLength); err != nil {
-		return secretOutputs{}, err
+	for _, spec := range schema.Secrets {
+		var out pulumi.StringOutput
+		if v := cfg.GivenSecret(spec.Name); v.IsSet() {
+			out = pulumi.ToSecret(pulumi.String(v.Reveal())).(pulumi.StringOutput)
+		} else {
+			p, err := random.NewRandomPassword(ctx, name+"-"+spec.Resource, &random.RandomPasswordArgs{
+				Length:  pulumi.Int(spec.Length),
+				Special: pulumi.Bool(false),
+			}, opts...)
+			if err != nil {
+				return secretOutputs{}, err
+			}
+			out = pulumi.ToSecret(p.Result).(pulumi.StringOutput)
+		}
+		s.list = append(s.list, out)
+		switch spec.Name {
+		case schema.KeySignalingSecret:
+			s.signaling = out
+		case schema.KeyTURNSecret:
+			s.turn = out
+		}
 	}
 	return s, nil
 }

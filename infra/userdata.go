@@ -19,37 +19,34 @@ type cloudConfig struct {
 	userData, redacted pulumi.StringOutput
 }
 
-// renderCloudConfig renders the VM's cloud-config inside an apply over the
-// secrets, so the user data is a secret output. volumeID is nil when there
-// is no state volume; otherwise StateDevice is the volume's by-id path.
-func renderCloudConfig(s cloudconfig.Settings, secrets secretOutputs, volumeID pulumi.IDOutput, hasVolume bool) cloudConfig {
+// renderCloudConfig renders the plan's cloud-config inside an apply over
+// the secrets, so the user data is a secret output. volumeID is nil when
+// there is no state volume; otherwise the state device is the volume's
+// by-id path. The settings are not validated again: the plan was.
+func renderCloudConfig(plan cloudconfig.Plan, secrets secretOutputs, volumeID pulumi.IDOutput, hasVolume bool) cloudConfig {
 	inputs := secrets.all()
 	if hasVolume {
 		inputs = append(inputs, volumeID)
 	}
 	rendered := pulumi.All(inputs...).ApplyT(func(v []any) ([]string, error) {
-		sec := cloudconfig.Secrets{
-			SignalingSecret:      v[0].(string),
-			TURNSecret:           v[1].(string),
-			SessionHashKey:       v[2].(string),
-			SessionBlockKey:      v[3].(string),
-			InternalClientSecret: v[4].(string),
-			JanusAPIKey:          v[5].(string),
+		var sec cloudconfig.Secrets
+		for i, spec := range schema.Secrets {
+			sec.Set(spec.Name, v[i].(string))
 		}
-		if err := sec.Validate(); err != nil {
-			return nil, fmt.Errorf("secrets for the cloud-config: %w", err)
-		}
-		settings := s
+		p := plan
 		if hasVolume {
-			settings.StateDevice = volumeDevice(string(v[6].(pulumi.ID)))
+			var err error
+			if p, err = plan.WithStateDevice(volumeDevice(string(v[len(schema.Secrets)].(pulumi.ID)))); err != nil {
+				return nil, err
+			}
 		}
-		doc, err := cloudconfig.Render(settings, sec)
+		doc, err := p.Render(sec)
 		if err != nil {
 			return nil, fmt.Errorf("rendering the cloud-config: %w", err)
 		}
 		// Redacted by position (the same templates, markers for secrets),
 		// not by searching the document for the secrets' values.
-		redacted, err := cloudconfig.RenderRedacted(settings, sec)
+		redacted, err := p.RenderRedacted()
 		if err != nil {
 			return nil, fmt.Errorf("rendering the redacted cloud-config: %w", err)
 		}
@@ -66,33 +63,31 @@ func renderCloudConfig(s cloudconfig.Settings, secrets secretOutputs, volumeID p
 // real document.
 const probeVolumeID = "999999999999"
 
-// preflightRender renders the cloud-config once with stand-in secrets of the
-// real lengths, before anything is registered, so a document that cannot be
-// rendered (e.g. over Hetzner's 32 KiB user data limit) fails as a config
-// error instead of halfway through an update.
+// preflightRender renders the plan once with stand-in secrets of the real
+// lengths, before anything is registered, so a document over Hetzner's
+// 32 KiB user data limit fails as a config error instead of halfway through
+// an update. It is the one render outside the apply: the settings are not
+// validated again, only the user data's size is learnt.
 func preflightRender(cfg config.Config) error {
-	pad := func(s config.Secret, n int) string {
-		if s.IsSet() {
-			return s.Reveal()
+	var sec cloudconfig.Secrets
+	for _, spec := range schema.Secrets {
+		v := strings.Repeat("x", spec.Length)
+		if s := cfg.GivenSecret(spec.Name); s.IsSet() {
+			v = s.Reveal()
 		}
-		return strings.Repeat("x", n)
+		sec.Set(spec.Name, v)
 	}
-	sec := cloudconfig.Secrets{
-		SignalingSecret:      pad(cfg.SignalingSecret, sharedSecretLength),
-		TURNSecret:           pad(cfg.TURNSecret, sharedSecretLength),
-		SessionHashKey:       strings.Repeat("x", sessionHashKeyLength),
-		SessionBlockKey:      strings.Repeat("x", sessionBlockKeyLength),
-		InternalClientSecret: strings.Repeat("x", sharedSecretLength),
-		JanusAPIKey:          strings.Repeat("x", sharedSecretLength),
-	}
-	s := cfg.Settings
+	p := cfg.Plan
 	if cfg.VolumeSize > 0 {
-		s.StateDevice = volumeDevice(probeVolumeID)
+		var err error
+		if p, err = p.WithStateDevice(volumeDevice(probeVolumeID)); err != nil {
+			return err
+		}
 	}
-	if _, err := cloudconfig.Render(s, sec); err != nil {
-		var ce *schema.KeyError
-		if errors.As(err, &ce) {
-			return &config.KeyError{Err: ce}
+	if _, err := p.Render(sec); err != nil {
+		var ke *schema.KeyError
+		if errors.As(err, &ke) {
+			return &config.KeyError{Err: ke}
 		}
 		return fmt.Errorf("rendering the cloud-config: %w", err)
 	}

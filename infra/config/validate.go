@@ -11,14 +11,16 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// Validate checks every key: the shared ones with cloudconfig's
-// Settings.Validate, the Hetzner-only ones here. It returns all problems
-// found, joined, each a *KeyError.
-func (c Config) Validate() error {
+// Validated checks every key once: the shared ones by deriving the plan
+// (cloudconfig.NewPlan), the Hetzner-only ones here. It returns the config
+// with its Plan, or all problems found, joined, each a *KeyError.
+func (c Config) Validated() (Config, error) {
 	var errs []error
-	if err := c.Settings.Validate(); err != nil {
+	plan, err := cloudconfig.NewPlan(c.Settings)
+	if err != nil {
 		errs = append(errs, namespaced(err))
 	}
+	c.Plan = plan
 	for _, check := range []func() error{
 		c.validateLocation,
 		c.validateServerType,
@@ -34,9 +36,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("stack configuration: %w", errors.Join(errs...))
+		return Config{}, fmt.Errorf("stack configuration: %w", errors.Join(errs...))
 	}
-	return nil
+	return c, nil
 }
 
 func (c Config) validateLocation() error {

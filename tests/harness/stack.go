@@ -419,7 +419,11 @@ func (s *Stack) HostPath(vmPath string) (string, error) {
 }
 
 func (s *Stack) buildOutputs() error {
-	redacted, err := cloudconfig.RenderRedacted(s.Settings, s.Secrets)
+	plan, err := cloudconfig.NewPlan(s.Settings)
+	if err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	redacted, err := plan.RenderRedacted()
 	if err != nil {
 		return fmt.Errorf("redacted cloud-config: %w", err)
 	}

@@ -1,0 +1,120 @@
+package cloudconfig
+
+import (
+	"fmt"
+
+	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
+)
+
+// Plan is what follows from one set of validated Settings: the port table
+// both firewalls open, the names the certificate (and the stack's DNS
+// records) carry, the entries Nextcloud needs, and the document. NewPlan
+// validates and derives it once; the stack (infra) and the renderer both
+// read it, so nothing is validated or derived twice.
+type Plan struct {
+	settings Settings
+	// Firewall is the port table: every inbound rule of the Hetzner
+	// firewall and of the host's nftables ruleset (FirewallRules).
+	Firewall []Rule
+	// Endpoints are where Nextcloud and clients reach the backend: the
+	// signaling URL and the STUN and TURN entries.
+	Endpoints talk.Endpoints
+	// Names are the names the certificate carries and the stack's DNS
+	// records point at the server: the domain, and with turnOn443 the TURN
+	// name.
+	Names []string
+	// SSHPort, JanusRTPPorts and TURNRelayPorts are the settings' values
+	// with the defaults applied.
+	SSHPort                       int
+	JanusRTPPorts, TURNRelayPorts schema.PortRange
+}
+
+// NewPlan validates the settings (a *schema.KeyError naming the key on the
+// first problem) and derives the plan.
+func NewPlan(s Settings) (Plan, error) {
+	if err := s.Validate(); err != nil {
+		return Plan{}, fmt.Errorf("invalid settings: %w", err)
+	}
+	return derivePlan(s), nil
+}
+
+// derivePlan derives the plan of settings that passed validation.
+func derivePlan(s Settings) Plan {
+	p := Plan{
+		settings:       s,
+		Firewall:       FirewallRules(s),
+		Endpoints:      s.Endpoints(),
+		Names:          []string{s.Domain},
+		SSHPort:        s.sshPort(),
+		JanusRTPPorts:  s.janusRTPPorts(),
+		TURNRelayPorts: s.turnRelayPorts(),
+	}
+	if s.TURN443() {
+		p.Names = append(p.Names, s.TURNName())
+	}
+	return p
+}
+
+// Settings returns the validated settings the plan was made from.
+func (p Plan) Settings() Settings { return p.settings }
+
+// WithStateDevice returns the plan with the state device set: the stack
+// knows the volume's device path only once the volume exists. Only the
+// device is checked; the rest was validated by NewPlan.
+func (p Plan) WithStateDevice(device string) (Plan, error) {
+	s := p.settings
+	s.StateDevice = device
+	if err := s.validateStateDevice(); err != nil {
+		return Plan{}, fmt.Errorf("invalid settings: %w", err)
+	}
+	p.settings = s
+	return p, nil
+}
+
+// Render returns the #cloud-config document of the plan with these
+// secrets. The same inputs always give the same bytes. It fails with a
+// *schema.KeyError on an invalid secret and when the user data
+// (EncodeUserData of the document) would exceed MaxUserDataBytes.
+func (p Plan) Render(sec Secrets) ([]byte, error) {
+	if err := sec.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid secrets: %w", err)
+	}
+	doc, err := renderDocument(p, newView(p, sec))
+	if err != nil {
+		return nil, err
+	}
+	if n := len(EncodeUserData(doc)); n > MaxUserDataBytes {
+		return nil, schema.Errorf(schema.KeyNextcloudURLs, "the rendered cloud-config packs into %d bytes of user data (%d unpacked), over the %d-byte user data limit; use fewer Nextcloud URLs, SSH keys or CIDRs", n, len(doc), MaxUserDataBytes)
+	}
+	return doc, nil
+}
+
+// Files returns every file the document writes, in document order.
+func (p Plan) Files(sec Secrets) ([]File, error) {
+	if err := sec.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid secrets: %w", err)
+	}
+	return renderFiles(p, newView(p, sec))
+}
+
+// RenderRedacted returns the document Render returns, with each secret's
+// value replaced by its marker (RedactionMarker). It redacts by position,
+// not by searching: it renders the same templates with the markers as the
+// secrets' values, so it needs no secrets at all, and a secret that equals
+// ordinary text of the document ("true", a path, a service name) neither
+// corrupts that text nor stays visible.
+func (p Plan) RenderRedacted() ([]byte, error) {
+	return renderDocument(p, newView(p, redactionSecrets()))
+}
+
+// Render validates the settings and secrets and returns the document:
+// NewPlan(s) and its Render(sec), for callers that need nothing else of
+// the plan.
+func Render(s Settings, sec Secrets) ([]byte, error) {
+	p, err := NewPlan(s)
+	if err != nil {
+		return nil, err
+	}
+	return p.Render(sec)
+}
