@@ -14,7 +14,7 @@ test: ## every test but the VM's, as CI runs them (root, with the prerequisites 
 	CI=true go test -count=1 -timeout 20m $$(go list ./... | grep -v '/tests/vm$$')
 
 unit: ## the tests that need no daemon, VM or root: rendering, stack (mocks), CLI
-	go test ./talk/... ./cloudconfig/... ./infra/... ./cmd/... .
+	go test ./schema/... ./talk/... ./cloudconfig/... ./infra/... ./cmd/... .
 
 daemons: ## the backend on the real daemons (root)
 	go test -count=1 ./tests/...
