@@ -18,18 +18,6 @@ import (
 const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@example"
 
 // stackConfig sets the config the way the Pulumi CLI passes it to the
-// program: `nctalk:<key>` keys, lists and maps as JSON.
-func stackConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
-	return func(info *pulumi.RunInfo) {
-		info.Config = map[string]string{}
-		for k, v := range cfg {
-			info.Config[schema.Namespace+":"+k] = v
-		}
-		for _, k := range secretKeys {
-			info.ConfigSecretKeys = append(info.ConfigSecretKeys, schema.Namespace+":"+k)
-		}
-	}
-}
 
 func validConfig() map[string]string {
 	return map[string]string{
@@ -44,7 +32,7 @@ func validConfig() map[string]string {
 
 func runProgram(t testing.TB, m *infratest.Mocks, cfg map[string]string, secretKeys ...string) error {
 	t.Helper()
-	return pulumi.RunErr(program, pulumi.WithMocks(schema.Namespace, "dev", m), stackConfig(cfg, secretKeys...))
+	return pulumi.RunErr(program, pulumi.WithMocks(schema.Namespace, "dev", m), infratest.StackConfig(schema.Namespace, cfg, secretKeys...))
 }
 
 func TestProgramRegistersTheBackend(t *testing.T) {
@@ -159,7 +147,7 @@ func BenchmarkProgram(b *testing.B) {
 func TestProgramPreviews(t *testing.T) {
 	m := infratest.New("seed")
 	preview := func(info *pulumi.RunInfo) { info.DryRun = true }
-	err := pulumi.RunErr(program, pulumi.WithMocks(schema.Namespace, "dev", m), stackConfig(validConfig()), preview)
+	err := pulumi.RunErr(program, pulumi.WithMocks(schema.Namespace, "dev", m), infratest.StackConfig(schema.Namespace, validConfig()), preview)
 	if err != nil {
 		t.Fatalf("preview: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/infra/infratest"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -33,18 +34,6 @@ func (m *countingMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, er
 
 // withConfig sets the stack config the way the Pulumi CLI passes it: keys
 // `nctalk:<key>`, lists and maps as JSON strings, secrets decrypted and
-// listed as secret keys.
-func withConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
-	return func(info *pulumi.RunInfo) {
-		info.Config = map[string]string{}
-		for k, v := range cfg {
-			info.Config[schema.Namespace+":"+k] = v
-		}
-		for _, k := range secretKeys {
-			info.ConfigSecretKeys = append(info.ConfigSecretKeys, schema.Namespace+":"+k)
-		}
-	}
-}
 
 // load runs Load in a mocked program and fails the test if anything was
 // registered or invoked.
@@ -56,7 +45,7 @@ func load(t *testing.T, cfg map[string]string, secretKeys ...string) (Config, er
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		c, loadErr = Load(ctx)
 		return nil
-	}, pulumi.WithMocks(schema.Namespace, "dev", m), withConfig(cfg, secretKeys...))
+	}, pulumi.WithMocks(schema.Namespace, "dev", m), infratest.StackConfig(schema.Namespace, cfg, secretKeys...))
 	if err != nil {
 		t.Fatalf("program run: %v", err)
 	}
