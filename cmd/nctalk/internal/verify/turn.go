@@ -161,13 +161,9 @@ func turnProbes(servers []talk.TURNServer) (probes []turnProbe, warnings []strin
 // checkTURN allocates a relay on every probe with credentials computed from
 // the TURN secret and checks that the relayed port lies in the relay range.
 func checkTURN(ctx context.Context, e *env) Result {
-	relay := schema.DefaultTURNRelayPorts
-	if e.opts.Outputs.TURNRelayPorts != "" {
-		r, err := schema.ParsePortRange(e.opts.Outputs.TURNRelayPorts)
-		if err != nil {
-			return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
-		}
-		relay = r
+	relay, err := relayRange(e)
+	if err != nil {
+		return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
 	}
 	probes, warnings := turnProbes(e.opts.Outputs.TURNServers)
 	_, probes = turnProbesOn443(probes) // 443 is the turn-443 check's
@@ -302,4 +298,13 @@ func (e *env) allocate(ctx context.Context, p turnProbe, user, pass string) (*ne
 		return nil, fmt.Errorf("relayed address %v is not UDP", relayConn.LocalAddr())
 	}
 	return addr, nil
+}
+
+// relayRange is the stack output turnRelayPorts, or the default range when
+// the outputs do not say.
+func relayRange(e *env) (schema.PortRange, error) {
+	if e.opts.Outputs.TURNRelayPorts == "" {
+		return schema.DefaultTURNRelayPorts, nil
+	}
+	return schema.ParsePortRange(e.opts.Outputs.TURNRelayPorts)
 }

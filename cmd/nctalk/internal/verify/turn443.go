@@ -43,13 +43,9 @@ func checkTURN443(ctx context.Context, e *env) Result {
 	if len(on443) == 0 {
 		return ok("off: turnServers has no turns entry on 443 (turnOn443 false)")
 	}
-	relay := schema.DefaultTURNRelayPorts
-	if e.opts.Outputs.TURNRelayPorts != "" {
-		r, err := schema.ParsePortRange(e.opts.Outputs.TURNRelayPorts)
-		if err != nil {
-			return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
-		}
-		relay = r
+	relay, err := relayRange(e)
+	if err != nil {
+		return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
 	}
 	user, pass := talk.TURNCredentials(e.opts.Outputs.TURNSecret, turnUser, e.opts.Now().Add(time.Hour))
 	var okParts []string
