@@ -79,44 +79,25 @@ func TestShellValuesArriveAsOneWord(t *testing.T) {
 		t.Run(fmt.Sprintf("%s-%d", tt.key, i), func(t *testing.T) {
 			s := referenceSettings()
 			tt.set(&s, tt.value)
-			files, err := renderFilesOf(s, fakeSecrets())
-			if err != nil {
+			if _, err := renderFilesOf(s, fakeSecrets()); err != nil {
 				if schema.KeyOf(err) != tt.key {
 					t.Fatalf("err = %v, want a %s error", err, tt.key)
 				}
 				return
 			}
-			var script string
-			for _, f := range files {
-				if f.Path == SetupScript {
-					script = string(f.Content)
-				}
-			}
-			prologue, _, ok := strings.Cut(script, "\nlog() {")
+			defs := setupDefinitions(t, s)
+			prologue, _, ok := strings.Cut(defs, "\nlog() {")
 			if !ok {
 				t.Fatal("cannot find the setup script's variable prologue")
 			}
-			main := strings.Index(script, "\nmount_state\n")
-			if main < 0 {
-				t.Fatal("cannot find the main section of the setup script")
-			}
 			dir := t.TempDir()
-			bin := filepath.Join(dir, "bin")
-			if err := os.Mkdir(bin, 0o755); err != nil {
-				t.Fatal(err)
-			}
+			bin, _ := stubDir(t)
 			// Any stray command writes the marker "pwned".
 			for _, name := range []string{"id", "b@example.com", "pwned"} {
-				stub := "#!/bin/sh\necho \"$0\" >>" + ShellQuote(filepath.Join(dir, "pwned")) + "\n"
-				if err := os.WriteFile(filepath.Join(bin, name), []byte(stub), 0o755); err != nil {
-					t.Fatal(err)
-				}
+				stubTool(t, bin, name, `echo "$0" >>`+ShellQuote(filepath.Join(dir, "pwned")))
 			}
-			certbot := "#!/bin/sh\nprintf '%s\\0' \"$@\" >" + ShellQuote(filepath.Join(dir, "certbot.args")) + "\n"
-			if err := os.WriteFile(filepath.Join(bin, "certbot"), []byte(certbot), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			run := script[:main] + "\ndns_points_here() { :; }\nprintf '%s\\0' \"$dev\" >dev.out\ncertificate\nwait\n"
+			stubTool(t, bin, "certbot", `printf '%s\0' "$@" >`+ShellQuote(filepath.Join(dir, "certbot.args")))
+			run := defs + "\ndns_points_here() { :; }\nprintf '%s\\0' \"$dev\" >dev.out\ncertificate\nwait\n"
 			cmd := exec.Command(bash, "-c", run)
 			cmd.Dir = dir
 			cmd.WaitDelay = 5 * time.Second

@@ -78,28 +78,17 @@ func TestSetupCertificateNames(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := referenceSettings()
 			tt.settings(&s)
-			script := string(mustFiles(t, s)[SetupScript].Content)
-			main := strings.Index(script, "\nmount_state\n")
-			if main < 0 {
-				t.Fatal("cannot find the main section of the setup script")
-			}
+			defs := setupDefinitions(t, s)
+			bin, _ := stubDir(t)
 			dir := t.TempDir()
-			bin := filepath.Join(dir, "bin")
-			if err := os.Mkdir(bin, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			stub := func(name, body string) {
-				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
+			stub := func(name, body string) { stubTool(t, bin, name, body) }
 			stub("ip", "echo '2: eth0    inet 198.51.100.10/32 scope global eth0'\n")
 			// dig [options] @resolver A name: the name after "A".
 			stub("dig", `prev=; for a; do [ "$prev" = A ] && case " $STUB_OK " in *" $a "*) echo 198.51.100.10;; esac; prev=$a; done; exit 0`+"\n")
 			stub("sleep", "exit 0\n")
 			args := filepath.Join(dir, "certbot-args")
 			stub("certbot", `echo "$@" >"$CERTBOT_ARGS"`+"\n")
-			cmd := exec.Command(bash, "-c", script[:main]+"\nle="+ShellQuote(dir)+"\ncertificate")
+			cmd := exec.Command(bash, "-c", defs+"\nle="+ShellQuote(dir)+"\ncertificate")
 			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STUB_OK="+tt.resolves, "CERTBOT_ARGS="+args)
 			out, err := cmd.CombinedOutput()
 			got, _ := os.ReadFile(args)
