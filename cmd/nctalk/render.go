@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -162,74 +160,17 @@ func parseRenderConfig(raw []byte) (cloudconfig.Settings, cloudconfig.Secrets, e
 		Settings cloudconfig.Settings
 		Secrets  cloudconfig.Secrets
 	}
-	src, err := newYAMLSource(raw)
-	if err != nil {
+	src, err := schema.ParseYAML(raw)
+	var ke *schema.KeyError
+	if errors.As(err, &ke) {
 		return in.Settings, in.Secrets, err
+	}
+	if err != nil {
+		return in.Settings, in.Secrets, yamlSyntaxError(raw, err)
 	}
 	err = schema.Load(src, schema.RenderReader, &in)
 	return in.Settings, in.Secrets, err
 }
-
-// yamlSource is a render config file as a schema.Source: a mapping of keys
-// (with or without the `nctalk:` prefix), or a Pulumi stack file whose
-// `config:` holds them.
-type yamlSource map[string]yaml.Node
-
-// newYAMLSource parses the file and keeps its `nctalk:` keys.
-func newYAMLSource(raw []byte) (yamlSource, error) {
-	var doc map[string]yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, yamlSyntaxError(raw, err)
-	}
-	if stack, ok := doc["config"]; ok && len(doc) == 1 {
-		// A Pulumi stack file (Pulumi.<stack>.yaml): read its `nctalk:` keys
-		// and leave other namespaces (hcloud:token, …) alone.
-		doc = nil
-		if err := stack.Decode(&doc); err != nil {
-			return nil, fmt.Errorf("config: not a mapping of config keys: %w", err)
-		}
-	}
-	src := yamlSource{}
-	for k, v := range doc {
-		name, prefixed := strings.CutPrefix(k, schema.Namespace+":")
-		if prefixed || !strings.Contains(k, ":") {
-			src[name] = v
-		}
-	}
-	return src, nil
-}
-
-// Lookup returns a key's value: a scalar's text, a list's or map's JSON,
-// and whether Pulumi encrypted it (`secure:`).
-func (y yamlSource) Lookup(key string) (schema.Value, bool, error) {
-	n, ok := y[key]
-	if !ok {
-		return schema.Value{}, false, nil
-	}
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return schema.Value{}, true, nil
-		}
-		return schema.Value{Text: n.Value}, true, nil
-	case yaml.MappingNode:
-		if len(n.Content) == 2 && n.Content[0].Value == "secure" {
-			return schema.Value{Encrypted: true}, true, nil
-		}
-	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return schema.Value{}, true, err
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return schema.Value{}, true, err
-	}
-	return schema.Value{Text: string(b), Structured: true}, true, nil
-}
-
-// Names returns every key of the file.
-func (y yamlSource) Names() []string { return slices.Sorted(maps.Keys(y)) }
 
 // readSecretsFile reads a secrets file written by writeSecretsFile; a
 // missing file is an empty set. It warns on stderr when the file is
