@@ -1,7 +1,7 @@
-// Package outputs names the stack outputs and reads them back. The Pulumi
-// program exports under these keys; `nctalk occ` and `nctalk verify` read
-// `pulumi stack output --json --show-secrets` with Parse. It imports no
-// Pulumi code, so the companion CLI stays small.
+// Package outputs reads the stack outputs (schema.Outputs) back: `nctalk
+// occ` and `nctalk verify` decode `pulumi stack output --json
+// --show-secrets` with Parse. It imports no Pulumi code, so the companion
+// CLI stays small.
 package outputs
 
 import (
