@@ -33,7 +33,7 @@ type Plan struct {
 // NewPlan validates the settings (a *schema.KeyError naming the key on the
 // first problem) and derives the plan.
 func NewPlan(s Settings) (Plan, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return Plan{}, fmt.Errorf("invalid settings: %w", err)
 	}
 	return derivePlan(s), nil

@@ -13,11 +13,11 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Validate checks every setting the rendering uses and returns the first
+// validate checks every setting the rendering uses and returns the first
 // problem as a *schema.KeyError naming the config key and what would be valid.
 // Cloud-only keys (location, serverType, volumeSize, dnsZone) are checked by
 // the stack, not here.
-func (s Settings) Validate() error {
+func (s Settings) validate() error {
 	checks := []func() error{
 		s.validateDomain,
 		s.validateNextcloudURLs,

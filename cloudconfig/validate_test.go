@@ -107,7 +107,7 @@ func TestSettingsValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := referenceSettings()
 			tt.mutate(&s)
-			err := s.Validate()
+			err := s.validate()
 			if tt.wantKey == "" {
 				if err != nil {
 					t.Fatalf("Validate() = %v, want nil", err)

@@ -1,7 +1,7 @@
 // Package config loads and validates the stack configuration (`nctalk:<key>`)
 // before any resource is registered. The keys, their types and defaults are
 // schema.Keys, read by schema.Load (the loader `nctalk render` uses too);
-// the shared keys are checked by cloudconfig's Settings.Validate, the
+// the shared keys are checked by cloudconfig.NewPlan, the
 // Hetzner-only keys here.
 package config
 

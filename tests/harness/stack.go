@@ -166,10 +166,11 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 	s.Nextcloud.SetSecret(s.Secrets.SignalingSecret)
-	if err := s.Settings.Validate(); err != nil {
+	plan, err := cloudconfig.NewPlan(s.Settings)
+	if err != nil {
 		return nil, fmt.Errorf("test settings: %w", err)
 	}
-	if s.CloudConfig, err = cloudconfig.Render(s.Settings, s.Secrets); err != nil {
+	if s.CloudConfig, err = plan.Render(s.Secrets); err != nil {
 		return nil, fmt.Errorf("cloudconfig.Render: %w", err)
 	}
 	if s.Rendered, err = WriteFiles(s.CloudConfig); err != nil {

@@ -311,7 +311,7 @@ func TestPush(t *testing.T) {
 	local := LocalImages(host)
 	withLocal := harnessSettings()
 	withLocal.Images = local
-	if err := withLocal.Validate(); err != nil {
+	if _, err := cloudconfig.NewPlan(withLocal); err != nil {
 		t.Errorf("LocalImages(%s) as the images setting: %v", host, err)
 	}
 	var baseDigest string
