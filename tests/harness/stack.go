@@ -182,7 +182,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err := s.layOut(); err != nil {
 		return nil, err
 	}
-	if err := s.buildOutputs(); err != nil {
+	if err := s.buildOutputs(plan); err != nil {
 		return nil, err
 	}
 	if err := s.prepareFiles(ctx); err != nil {
@@ -419,16 +419,14 @@ func (s *Stack) HostPath(vmPath string) (string, error) {
 	return "", fmt.Errorf("%s is neither under %s nor %s", vmPath, cloudconfig.BaseDir, cloudconfig.LetsEncryptDir)
 }
 
-func (s *Stack) buildOutputs() error {
-	plan, err := cloudconfig.NewPlan(s.Settings)
-	if err != nil {
-		return fmt.Errorf("settings: %w", err)
-	}
+// buildOutputs builds the stack outputs the stack would export for the
+// plan, as infra does.
+func (s *Stack) buildOutputs(plan cloudconfig.Plan) error {
 	redacted, err := plan.RenderRedacted()
 	if err != nil {
 		return fmt.Errorf("redacted cloud-config: %w", err)
 	}
-	ends := s.Settings.Endpoints()
+	ends := plan.Endpoints
 	o := outputs.Outputs{
 		Domain:            s.Domain,
 		SignalingURL:      ends.SignalingURL(),
@@ -436,8 +434,8 @@ func (s *Stack) buildOutputs() error {
 		TURNSecret:        s.Secrets.TURNSecret,
 		TURNServers:       ends.TURNServers(),
 		STUNServers:       ends.STUNServers(),
-		TURNRelayPorts:    s.TURNRelayPorts().String(),
-		JanusRTPPorts:     s.JanusRTPPorts().String(),
+		TURNRelayPorts:    plan.TURNRelayPorts.String(),
+		JanusRTPPorts:     plan.JanusRTPPorts.String(),
 		IPv4:              "127.0.0.1",
 		IPv6:              "::1",
 		ServerName:        "nctalk-test",
