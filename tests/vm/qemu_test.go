@@ -12,6 +12,12 @@ import (
 	"time"
 )
 
+// forward is one guest port forwarded from the host.
+type forward struct {
+	proto string // tcp or udp
+	port  int
+}
+
 // volumeID is the Hetzner volume id of the test's state volume.
 const volumeID = "4242"
 
@@ -19,28 +25,29 @@ const volumeID = "4242"
 const stateDevice = "/dev/disk/by-id/scsi-0HC_Volume_" + volumeID
 
 // guestPorts are the guest ports forwarded from host loopback ports.
-var guestPorts = []struct {
-	proto string
-	port  int
-}{
+var guestPorts = []forward{
 	{"tcp", 22}, {"tcp", 80}, {"tcp", 443}, {"tcp", 3478}, {"udp", 3478}, {"tcp", 5349},
 }
 
 // machine is one QEMU guest.
 type machine struct {
-	t       *testing.T
-	dir     string
-	img     baseImage
-	rootQ   string // the root disk (qcow2 over the image)
-	volume  string // the state volume (raw)
-	seed    string
-	serial  string
-	fwd     map[string]int // "tcp/443" -> host port
-	sshKey  string
-	cmd     *exec.Cmd
-	exited  chan error
-	started time.Time
-	boots   int
+	t      *testing.T
+	dir    string
+	img    baseImage
+	rootQ  string // the root disk (qcow2 over the image)
+	volume string // the state volume (raw)
+	seed   string
+	serial string
+	fwd    map[string]int // "tcp/443" -> host port
+	// public are forwarded with their own port numbers from publicAddr
+	// (see forwardPublic), for `nctalk verify`.
+	public     []forward
+	publicAddr string
+	sshKey     string
+	cmd        *exec.Cmd
+	exited     chan error
+	started    time.Time
+	boots      int
 }
 
 // accel picks the accelerator: KVM unless /dev/kvm is KVM-PVM (stock
@@ -79,6 +86,14 @@ func newMachine(t *testing.T, dir string, img baseImage, volume, sshKey string) 
 	}
 	t.Cleanup(m.kill)
 	return m
+}
+
+// forwardPublic forwards the guest's ports fwds from the same port numbers
+// on addr, from the next start on: a client that dials the real ports (as
+// `nctalk verify` does) reaches the guest at addr. Only one machine at a
+// time may hold them.
+func (m *machine) forwardPublic(addr string, fwds []forward) {
+	m.publicAddr, m.public = addr, fwds
 }
 
 // writeSeed builds the NoCloud seed (an ISO labelled cidata).
@@ -126,6 +141,9 @@ func (m *machine) startOnce() {
 	var fwds []string
 	for _, p := range guestPorts {
 		fwds = append(fwds, fmt.Sprintf("hostfwd=%s:127.0.0.1:%d-:%d", p.proto, m.fwd[fmt.Sprintf("%s/%d", p.proto, p.port)], p.port))
+	}
+	for _, p := range m.public {
+		fwds = append(fwds, fmt.Sprintf("hostfwd=%s:%s:%d-:%d", p.proto, m.publicAddr, p.port, p.port))
 	}
 	serial := filepath.Join(m.dir, fmt.Sprintf("serial.%d.log", m.boots))
 	args := append(accelArgs,
