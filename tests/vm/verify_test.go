@@ -20,10 +20,14 @@ import (
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
-// publicAddr is the loopback alias on which the host forwards the guest's
-// public ports with their own numbers (443, 3478, 5349): `nctalk verify`
-// dials the real ports, with --resolve pointing the stack's names here.
-const publicAddr = "127.0.0.2"
+// publicAddr is where the host forwards the guest's public ports with
+// their own numbers (443, 3478, 5349): `nctalk verify` dials the real
+// ports, with --resolve pointing the stack's names here. Not an alias such
+// as 127.0.0.2: QEMU's user-mode network maps only 127.0.0.1 to and from
+// the host's address 10.0.2.2, so the guest's UDP answers to a client on
+// another loopback address never arrive (STUN and TURN over UDP time out;
+// TCP is unaffected). The random ports of machine.fwd are on 127.0.0.1 too.
+const publicAddr = "127.0.0.1"
 
 // stackOutputs are the outputs `pulumi stack output --json --show-secrets`
 // prints for these settings and secrets, each value from the function
