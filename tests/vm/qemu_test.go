@@ -39,15 +39,14 @@ type machine struct {
 	seed   string
 	serial string
 	fwd    map[string]int // "tcp/443" -> host port
-	// public are forwarded with their own port numbers from publicAddr
-	// (see forwardPublic), for `nctalk verify`.
-	public     []forward
-	publicAddr string
-	sshKey     string
-	cmd        *exec.Cmd
-	exited     chan error
-	started    time.Time
-	boots      int
+	// tap is the host's tap device of the machine's second NIC (see
+	// attachTap), "" for none.
+	tap     string
+	sshKey  string
+	cmd     *exec.Cmd
+	exited  chan error
+	started time.Time
+	boots   int
 }
 
 // accel picks the accelerator: KVM unless /dev/kvm is KVM-PVM (stock
@@ -88,13 +87,10 @@ func newMachine(t *testing.T, dir string, img baseImage, volume, sshKey string) 
 	return m
 }
 
-// forwardPublic forwards the guest's ports fwds from the same port numbers
-// on addr, from the next start on: a client that dials the real ports (as
-// `nctalk verify` does) reaches the guest at addr. Only one machine at a
-// time may hold them.
-func (m *machine) forwardPublic(addr string, fwds []forward) {
-	m.publicAddr, m.public = addr, fwds
-}
+// attachTap gives the machine, from its next start on, a second NIC (MAC
+// publicMAC) on the host's tap device dev: the guest's public address as
+// the host reaches it (see publicNet). Only one machine at a time may use it.
+func (m *machine) attachTap(dev string) { m.tap = dev }
 
 // writeSeed builds the NoCloud seed (an ISO labelled cidata).
 func (m *machine) writeSeed(userData, vendorData []byte, instanceID string) {
@@ -142,9 +138,6 @@ func (m *machine) startOnce() {
 	for _, p := range guestPorts {
 		fwds = append(fwds, fmt.Sprintf("hostfwd=%s:127.0.0.1:%d-:%d", p.proto, m.fwd[fmt.Sprintf("%s/%d", p.proto, p.port)], p.port))
 	}
-	for _, p := range m.public {
-		fwds = append(fwds, fmt.Sprintf("hostfwd=%s:%s:%d-:%d", p.proto, m.publicAddr, p.port, p.port))
-	}
 	serial := filepath.Join(m.dir, fmt.Sprintf("serial.%d.log", m.boots))
 	args := append(accelArgs,
 		"-smp", "2", "-m", "3072", "-display", "none", "-monitor", "none", "-no-reboot",
@@ -159,6 +152,11 @@ func (m *machine) startOnce() {
 		"-netdev", "user,id=n0,"+strings.Join(fwds, ","),
 		"-device", "virtio-net-pci,netdev=n0",
 	)
+	if m.tap != "" {
+		args = append(args,
+			"-netdev", "tap,id=n1,ifname="+m.tap+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n1,mac="+publicMAC)
+	}
 	cmd := exec.Command("qemu-system-x86_64", args...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr

@@ -163,8 +163,8 @@ func TestFirstBoot(t *testing.T) {
 	}
 
 	// `nctalk verify` from the host, as an admin runs it: the stack outputs
-	// from the product's functions, the guest's public ports forwarded
-	// with their own numbers on publicAddr.
+	// from the product's functions, the guest's public address on a tap
+	// device (publicAddr).
 	start = time.Now()
 	nctalkBin := buildNctalk(t, work)
 	host.add("go build ./cmd/nctalk", time.Since(start).Seconds())
@@ -173,10 +173,11 @@ func TestFirstBoot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stack outputs: %v", err)
 	}
-	t.Logf("nctalk verify dials %v on %v (forwarded from %s)", verifyHosts, publicPorts, publicAddr)
+	t.Logf("nctalk verify dials %v on %v at %s (tap %s)", verifyHosts, publicPorts, publicAddr, tapDevice)
+	setupTap(t)
 
 	m := newMachine(t, filepath.Join(work, "vm1"), img, "", sshKey)
-	m.forwardPublic(publicAddr, publicPorts)
+	m.attachTap(tapDevice)
 	// Public DNS as the guest sees it (the record points at the guest), and
 	// as Pebble sees it (the guest's port 80 is a host port on loopback).
 	// Both certificate names: the domain and, with turnOn443, the TURN name.
@@ -341,7 +342,7 @@ func TestFirstBoot(t *testing.T) {
 		serialBefore := strings.TrimSpace(m.mustSSH(time.Minute, serialCmd))
 		m.kill()
 		m2 := newMachine(t, filepath.Join(work, "vm2"), img, m.volume, sshKey)
-		m2.forwardPublic(publicAddr, publicPorts)
+		m2.attachTap(tapDevice)
 		// The new machine's ports differ: Pebble validates on the old
 		// port, but a rebuild must not ask Pebble at all.
 		m2.writeSeed(userData, vendor, "nctalk-vm-2")
@@ -365,9 +366,10 @@ func TestFirstBoot(t *testing.T) {
 }
 
 // vendorData holds the test-only settings: trust the test CA (registry,
-// Pebble's API) and Pebble's issuing root, and send the DNS wait's queries
+// Pebble's API) and Pebble's issuing root, send the DNS wait's queries
 // for the public resolvers to challtestsrv on the host (the internet's DNS
-// in this test, as Pebble is its CA).
+// in this test, as Pebble is its CA), and give the public NIC on the host's
+// tap device its address (publicNICScript).
 func vendorData(testCA, pebbleRoot []byte, dnsPort int) []byte {
 	indent := func(b []byte) string {
 		return "    " + strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n    ")
@@ -392,7 +394,8 @@ ca_certs:
 %s
 bootcmd:
 - [sh, -c, %q]
-`, indent(testCA), indent(pebbleRoot), "printf '%s\\n' '"+strings.ReplaceAll(nft, "\n", "' '")+"' | nft -f -")
+- [sh, -c, %q]
+`, indent(testCA), indent(pebbleRoot), "printf '%s\\n' '"+strings.ReplaceAll(nft, "\n", "' '")+"' | nft -f -", publicNICScript)
 }
 
 // waitReady waits until this boot's nctalk-setup has written the ready
