@@ -32,7 +32,7 @@ const (
 )
 
 // prerequisites are the host tools the test runs.
-var prerequisites = []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "mkfs.ext4", "genisoimage", "ssh", "ssh-keygen"}
+var prerequisites = []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "mkfs.ext4", "genisoimage", "ssh", "ssh-keygen", "ip"}
 
 func requireVM(t *testing.T) {
 	t.Helper()
@@ -44,7 +44,7 @@ func requireVM(t *testing.T) {
 	}
 	for _, p := range prerequisites {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Fatalf("%s missing (CI=true): apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs genisoimage openssh-client", p)
+			t.Fatalf("%s missing (CI=true): apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs genisoimage openssh-client iproute2", p)
 		}
 	}
 }
