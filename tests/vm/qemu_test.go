@@ -12,6 +12,12 @@ import (
 	"time"
 )
 
+// forward is one guest port forwarded from the host.
+type forward struct {
+	proto string // tcp or udp
+	port  int
+}
+
 // volumeID is the Hetzner volume id of the test's state volume.
 const volumeID = "4242"
 
@@ -19,23 +25,23 @@ const volumeID = "4242"
 const stateDevice = "/dev/disk/by-id/scsi-0HC_Volume_" + volumeID
 
 // guestPorts are the guest ports forwarded from host loopback ports.
-var guestPorts = []struct {
-	proto string
-	port  int
-}{
+var guestPorts = []forward{
 	{"tcp", 22}, {"tcp", 80}, {"tcp", 443}, {"tcp", 3478}, {"udp", 3478}, {"tcp", 5349},
 }
 
 // machine is one QEMU guest.
 type machine struct {
-	t       *testing.T
-	dir     string
-	img     baseImage
-	rootQ   string // the root disk (qcow2 over the image)
-	volume  string // the state volume (raw)
-	seed    string
-	serial  string
-	fwd     map[string]int // "tcp/443" -> host port
+	t      *testing.T
+	dir    string
+	img    baseImage
+	rootQ  string // the root disk (qcow2 over the image)
+	volume string // the state volume (raw)
+	seed   string
+	serial string
+	fwd    map[string]int // "tcp/443" -> host port
+	// tap is the host's tap device of the machine's second NIC (see
+	// attachTap), "" for none.
+	tap     string
 	sshKey  string
 	cmd     *exec.Cmd
 	exited  chan error
@@ -80,6 +86,11 @@ func newMachine(t *testing.T, dir string, img baseImage, volume, sshKey string) 
 	t.Cleanup(m.kill)
 	return m
 }
+
+// attachTap gives the machine, from its next start on, a second NIC (MAC
+// publicMAC) on the host's tap device dev: the guest's public address as
+// the host reaches it (see publicNet). Only one machine at a time may use it.
+func (m *machine) attachTap(dev string) { m.tap = dev }
 
 // writeSeed builds the NoCloud seed (an ISO labelled cidata).
 func (m *machine) writeSeed(userData, vendorData []byte, instanceID string) {
@@ -141,6 +152,11 @@ func (m *machine) startOnce() {
 		"-netdev", "user,id=n0,"+strings.Join(fwds, ","),
 		"-device", "virtio-net-pci,netdev=n0",
 	)
+	if m.tap != "" {
+		args = append(args,
+			"-netdev", "tap,id=n1,ifname="+m.tap+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n1,mac="+publicMAC)
+	}
 	cmd := exec.Command("qemu-system-x86_64", args...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr

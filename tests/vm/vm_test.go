@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -32,7 +33,7 @@ const (
 )
 
 // prerequisites are the host tools the test runs.
-var prerequisites = []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "mkfs.ext4", "genisoimage", "ssh", "ssh-keygen"}
+var prerequisites = []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "mkfs.ext4", "genisoimage", "ssh", "ssh-keygen", "ip"}
 
 func requireVM(t *testing.T) {
 	t.Helper()
@@ -44,7 +45,7 @@ func requireVM(t *testing.T) {
 	}
 	for _, p := range prerequisites {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Fatalf("%s missing (CI=true): apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs genisoimage openssh-client", p)
+			t.Fatalf("%s missing (CI=true): apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs genisoimage openssh-client iproute2", p)
 		}
 	}
 }
@@ -162,7 +163,22 @@ func TestFirstBoot(t *testing.T) {
 		InternalClientSecret: randomSecret(32), JanusAPIKey: randomSecret(32),
 	}
 
+	// `nctalk verify` from the host, as an admin runs it: the stack outputs
+	// from the product's functions, the guest's public address on a tap
+	// device (publicAddr).
+	start = time.Now()
+	nctalkBin := buildNctalk(t, work)
+	host.add("go build ./cmd/nctalk", time.Since(start).Seconds())
+	stackOut := stackOutputs(settings, secrets, publicAddr)
+	verifyHosts, publicPorts, err := verifyTargets(stackOut)
+	if err != nil {
+		t.Fatalf("stack outputs: %v", err)
+	}
+	t.Logf("nctalk verify dials %v on %v at %s (tap %s)", verifyHosts, publicPorts, publicAddr, tapDevice)
+	setupTap(t)
+
 	m := newMachine(t, filepath.Join(work, "vm1"), img, "", sshKey)
+	m.attachTap(tapDevice)
 	// Public DNS as the guest sees it (the record points at the guest), and
 	// as Pebble sees it (the guest's port 80 is a host port on loopback).
 	// Both certificate names: the domain and, with turnOn443, the TURN name.
@@ -174,6 +190,7 @@ func TestFirstBoot(t *testing.T) {
 
 	userData := hetznerUserData(t, settings, secrets)
 	vendor := vendorData(ca.certPEM, acme.rootPEM(), guestDNS.port)
+	verifyCmd := newVerifyCLI(t, nctalkBin, work, stackOut, verifyHosts, acme.rootPEM())
 	m.writeSeed(userData, vendor, "nctalk-vm-1")
 
 	// The first boot meets a registry and an ACME server that refuse at
@@ -199,6 +216,10 @@ func TestFirstBoot(t *testing.T) {
 			t.Errorf("nctalk-setup journal lacks %q (registry refused %d, ACME refused %d requests)", want, reg.gate.refused.Load(), acme.gate.refused.Load())
 		}
 	}
+	// The failures the setup recovered from were the refusals, not chance.
+	if reg.gate.refused.Load() == 0 || acme.gate.refused.Load() == 0 {
+		t.Errorf("the registry refused %d and the ACME server %d requests during the first boot; want both > 0 (the retry path did not run)", reg.gate.refused.Load(), acme.gate.refused.Load())
+	}
 	assertHealthy(t, m, settings)
 	if n := acme.orders.Load(); n != 1 {
 		t.Errorf("Pebble saw %d new orders after the first boot, want 1", n)
@@ -208,6 +229,8 @@ func TestFirstBoot(t *testing.T) {
 		t.Errorf("certificate issuer %q, want Pebble's intermediate (the real certbot path)", strings.TrimSpace(issuer))
 	}
 	demonstrateCoturnCaps(t, m, settings)
+
+	t.Run("nctalk-verify", func(t *testing.T) { assertVerify(t, verifyCmd) })
 
 	t.Run("turn-over-tls-on-443", func(t *testing.T) {
 		relay := allocateOn443(t, m.fwd["tcp/443"], acme.rootPEM(), settings.TURNName(), secrets.TURNSecret)
@@ -233,7 +256,9 @@ func TestFirstBoot(t *testing.T) {
 		m.waitSSH(15 * time.Minute)
 		waitReady(t, m, 20*time.Minute)
 		host.add("reboot: QEMU start to ready marker", time.Since(start).Seconds())
+		guestPhases(t, m).print(t, "reboot, seconds since kernel start")
 		assertHealthy(t, m, settings)
+		assertVerify(t, verifyCmd)
 		if n := acme.orders.Load(); n != 1 {
 			t.Errorf("Pebble saw %d orders after the reboot, want still 1", n)
 		}
@@ -314,8 +339,11 @@ func TestFirstBoot(t *testing.T) {
 	})
 
 	t.Run("rebuild-same-volume", func(t *testing.T) {
+		serialCmd := "openssl x509 -noout -serial -in /etc/letsencrypt/live/" + testDomain + "/cert.pem"
+		serialBefore := strings.TrimSpace(m.mustSSH(time.Minute, serialCmd))
 		m.kill()
 		m2 := newMachine(t, filepath.Join(work, "vm2"), img, m.volume, sshKey)
+		m2.attachTap(tapDevice)
 		// The new machine's ports differ: Pebble validates on the old
 		// port, but a rebuild must not ask Pebble at all.
 		m2.writeSeed(userData, vendor, "nctalk-vm-2")
@@ -330,14 +358,19 @@ func TestFirstBoot(t *testing.T) {
 		if n := acme.orders.Load(); n != ordersBefore {
 			t.Errorf("Pebble saw %d new orders during the rebuild, want 0 (the certificate is on the volume)", n-ordersBefore)
 		}
+		if serial := strings.TrimSpace(m2.mustSSH(time.Minute, serialCmd)); serial != serialBefore {
+			t.Errorf("certificate after the rebuild: %s, before: %s; want the same certificate from the volume", serial, serialBefore)
+		}
+		assertVerify(t, verifyCmd)
 	})
 	host.print(t, "host-side phases, seconds")
 }
 
 // vendorData holds the test-only settings: trust the test CA (registry,
-// Pebble's API) and Pebble's issuing root, and send the DNS wait's queries
+// Pebble's API) and Pebble's issuing root, send the DNS wait's queries
 // for the public resolvers to challtestsrv on the host (the internet's DNS
-// in this test, as Pebble is its CA).
+// in this test, as Pebble is its CA), and give the public NIC on the host's
+// tap device its address (publicNICScript).
 func vendorData(testCA, pebbleRoot []byte, dnsPort int) []byte {
 	indent := func(b []byte) string {
 		return "    " + strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n    ")
@@ -362,7 +395,8 @@ ca_certs:
 %s
 bootcmd:
 - [sh, -c, %q]
-`, indent(testCA), indent(pebbleRoot), "printf '%s\\n' '"+strings.ReplaceAll(nft, "\n", "' '")+"' | nft -f -")
+- [sh, -c, %q]
+`, indent(testCA), indent(pebbleRoot), "printf '%s\\n' '"+strings.ReplaceAll(nft, "\n", "' '")+"' | nft -f -", publicNICScript)
 }
 
 // waitReady waits until this boot's nctalk-setup has written the ready
@@ -391,6 +425,18 @@ func assertHealthy(t *testing.T, m *machine, s cloudconfig.Settings) {
 	status := m.mustSSH(time.Minute, "cloud-init status --long || true")
 	if !regexp.MustCompile(`(?m)^status: done$`).MatchString(status) || !regexp.MustCompile(`(?m)^errors: \[\]$`).MatchString(status) {
 		t.Errorf("cloud-init status --long:\n%s\nwant status: done and no errors", status)
+	}
+	// Warnings (deprecated keys, a module that logged a failure and went
+	// on) are cloud-init's recoverable errors: status done, extended
+	// status "degraded done".
+	var st struct {
+		Extended    *string                    `json:"extended_status"`
+		Errors      []string                   `json:"errors"`
+		Recoverable map[string]json.RawMessage `json:"recoverable_errors"`
+	}
+	raw := m.mustSSH(time.Minute, "cloud-init status --format json || true")
+	if err := json.Unmarshal([]byte(raw), &st); err != nil || st.Extended == nil || *st.Extended != "done" || len(st.Errors) > 0 || len(st.Recoverable) > 0 {
+		t.Errorf("cloud-init status --format json: %v\n%s\nwant extended_status done, no errors and no recoverable errors", err, raw)
 	}
 	if failed := strings.TrimSpace(m.mustSSH(time.Minute, "systemctl --failed --no-legend --plain")); failed != "" {
 		t.Errorf("failed units:\n%s", failed)
