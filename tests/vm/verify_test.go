@@ -18,6 +18,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // The guest's public address as the host reaches it: a second NIC on a tap
@@ -53,26 +54,25 @@ func setupTap(t *testing.T) {
 var publicNICScript = fmt.Sprintf(`for d in /sys/class/net/*; do if [ "$(cat $d/address)" = %s ]; then ip link set "${d##*/}" up && ip addr replace %s dev "${d##*/}"; fi; done`, publicMAC, publicNet)
 
 // stackOutputs are the outputs `pulumi stack output --json --show-secrets`
-// prints for these settings and secrets, each value from the function
-// infra/backend.go fills it with; ipv4 is the server's address as this
-// host reaches it.
-func stackOutputs(s cloudconfig.Settings, sec cloudconfig.Secrets, ipv4 string) outputs.Outputs {
-	relay, rtp := s.TURNRelayPorts, s.JanusRTPPorts
-	if relay == (cloudconfig.PortRange{}) {
-		relay = cloudconfig.DefaultTURNRelayPorts
+// prints for these settings and secrets, each value from the plan the
+// stack derives them from (infra/backend.go); ipv4 is the server's address
+// as this host reaches it.
+func stackOutputs(t *testing.T, s cloudconfig.Settings, sec cloudconfig.Secrets, ipv4 string) outputs.Outputs {
+	t.Helper()
+	plan, err := cloudconfig.NewPlan(s)
+	if err != nil {
+		t.Fatalf("settings: %v", err)
 	}
-	if rtp == (cloudconfig.PortRange{}) {
-		rtp = cloudconfig.DefaultJanusRTPPorts
-	}
+	ends := plan.Endpoints
 	return outputs.Outputs{
-		Domain:          s.Domain,
-		SignalingURL:    cloudconfig.SignalingURL(s.Domain),
+		Domain:          ends.Domain,
+		SignalingURL:    ends.SignalingURL(),
 		SignalingSecret: sec.SignalingSecret,
 		TURNSecret:      sec.TURNSecret,
-		TURNServers:     cloudconfig.TURNServersFor(s),
-		STUNServers:     cloudconfig.STUNServers(s.Domain),
-		TURNRelayPorts:  relay.String(),
-		JanusRTPPorts:   rtp.String(),
+		TURNServers:     ends.TURNServers(),
+		STUNServers:     ends.STUNServers(),
+		TURNRelayPorts:  plan.TURNRelayPorts.String(),
+		JanusRTPPorts:   plan.JanusRTPPorts.String(),
 		IPv4:            ipv4,
 		ServerName:      "nctalk-vm",
 		SSHCommand:      "ssh root@" + ipv4,
@@ -107,7 +107,7 @@ func verifyTargets(o outputs.Outputs) (hosts []string, fwds []forward, err error
 	}
 	port := u.Port()
 	if port == "" {
-		port = strconv.Itoa(cloudconfig.PortHTTPS)
+		port = strconv.Itoa(schema.PortHTTPS)
 	}
 	if err := add(net.JoinHostPort(u.Hostname(), port), "tcp"); err != nil {
 		return nil, nil, err
@@ -287,13 +287,14 @@ func TestVerifyTargets(t *testing.T) {
 		{"turnOn443 off", true, []string{testDomain}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := cloudconfig.Settings{Domain: testDomain, TURN443Disabled: tc.off443}
-			o := stackOutputs(s, cloudconfig.Secrets{SignalingSecret: "s", TURNSecret: "t"}, publicAddr)
+			s := cloudconfig.Settings{Domain: testDomain, NextcloudURLs: []string{"https://cloud.nctalk-vm.example"},
+				ACMEEmail: "admin@nctalk-vm.example", TURN443Disabled: tc.off443}
+			o := stackOutputs(t, s, cloudconfig.Secrets{SignalingSecret: "s", TURNSecret: "t"}, publicAddr)
 			hosts, fwds, err := verifyTargets(o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []forward{{"tcp", cloudconfig.PortHTTPS}, {"udp", cloudconfig.PortTURN}, {"tcp", cloudconfig.PortTURN}, {"tcp", cloudconfig.PortTURNS}}
+			want := []forward{{"tcp", schema.PortHTTPS}, {"udp", schema.PortTURN}, {"tcp", schema.PortTURN}, {"tcp", schema.PortTURNS}}
 			if !slices.Equal(hosts, tc.wantHosts) || !slices.Equal(fwds, want) {
 				t.Errorf("verifyTargets = %v, %v; want %v, %v", hosts, fwds, tc.wantHosts, want)
 			}

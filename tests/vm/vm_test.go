@@ -169,7 +169,7 @@ func TestFirstBoot(t *testing.T) {
 	start = time.Now()
 	nctalkBin := buildNctalk(t, work)
 	host.add("go build ./cmd/nctalk", time.Since(start).Seconds())
-	stackOut := stackOutputs(settings, secrets, publicAddr)
+	stackOut := stackOutputs(t, settings, secrets, publicAddr)
 	verifyHosts, publicPorts, err := verifyTargets(stackOut)
 	if err != nil {
 		t.Fatalf("stack outputs: %v", err)
