@@ -1,7 +1,9 @@
 // Package cloudconfig renders the #cloud-config document that turns a fresh
 // Debian VM into a Nextcloud Talk High-Performance Backend. It is pure Go:
-// plain settings and secrets in, bytes out; the Pulumi stack (infra) and the
-// `nctalk render` command both use it.
+// NewPlan validates the settings once and derives the plan (port table,
+// names, Nextcloud entries); Plan.Render turns the plan and the secrets into
+// bytes. The Pulumi stack (infra) and the `nctalk render` command both use
+// it.
 package cloudconfig
 
 import (
