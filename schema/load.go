@@ -196,13 +196,13 @@ func decode(k Key, v Value, field reflect.Value, negate bool) error {
 	case KindList:
 		var list []string
 		if err := json.Unmarshal([]byte(v.Text), &list); err != nil {
-			return Errorf(k.Name, "is not a list of strings; set it e.g. with %s", k.Example)
+			return Errorf(k.Name, "is not a list of strings; in a YAML file write [first, second], with Pulumi e.g. %s", k.Example)
 		}
 		field.Set(reflect.ValueOf(list))
 	case KindMap:
 		var m map[string]string
 		if err := json.Unmarshal([]byte(v.Text), &m); err != nil {
-			return Errorf(k.Name, "is not a map of strings; set it e.g. with %s", k.Example)
+			return Errorf(k.Name, "is not a map of strings; in a YAML file write {name: value}, with Pulumi e.g. %s", k.Example)
 		}
 		field.Set(reflect.ValueOf(m))
 	default:
