@@ -86,6 +86,9 @@ type Key struct {
 	// Grammar is the characters and sizes a string value may have; nil for
 	// booleans, numbers and port ranges, which parse strictly.
 	Grammar *Grammar
+	// Min and Max bound a number the loader accepts, when Max is set (a
+	// given 0 is then an error, not the default).
+	Min, Max int
 }
 
 // hostChars is the alphabet of host names.
@@ -146,7 +149,7 @@ var Keys = []Key{
 		Grammar: grammar(KeySSHAllowedCIDRs, Grammar{Chars: "0-9 a-f A-F . : /", MaxBytes: 43, MaxEntries: 100, allowed: func(r rune) bool {
 			return r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '.' || r == ':' || r == '/'
 		}})},
-	{Name: KeySSHPort, Kind: KindInt, Default: DefaultSSHPort,
+	{Name: KeySSHPort, Kind: KindInt, Default: DefaultSSHPort, Min: 1, Max: 65535,
 		Doc: "Port sshd listens on."},
 	{Name: KeyDNSZone, Kind: KindString, Scope: StackOnly, Default: "",
 		Doc: "Hetzner DNS zone (Cloud API) that gets the A and AAAA records of domain; empty means you create them yourself."},

@@ -186,6 +186,9 @@ func decode(k Key, v Value, field reflect.Value, negate bool) error {
 		if err != nil || v.Structured {
 			return Errorf(k.Name, "%q is not a whole number", v.Text)
 		}
+		if k.Max != 0 && (n < k.Min || n > k.Max) {
+			return Errorf(k.Name, "%d is out of range; want %d-%d", n, k.Min, k.Max)
+		}
 		field.SetInt(int64(n))
 	case KindPortRange:
 		r, err := ParsePortRange(v.Text)

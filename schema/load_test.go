@@ -112,6 +112,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 	}{
 		{"bool", StackReader, mapSource{values: map[string]string{"acmeStaging": "yes please"}}, "acmeStaging", "not true or false"},
 		{"int", StackReader, mapSource{values: map[string]string{"sshPort": "22x"}}, "sshPort", "not a whole number"},
+		{"int out of range", RenderReader, mapSource{values: map[string]string{"sshPort": "0"}}, "sshPort", "0 is out of range; want 1-65535"},
 		{"port range", StackReader, mapSource{values: map[string]string{"turnRelayPorts": "high"}}, "turnRelayPorts", "first-last"},
 		{"list", StackReader, mapSource{values: map[string]string{"nextcloudUrls": "https://a.example.org"}}, "nextcloudUrls", "pulumi config set --path 'nextcloudUrls[0]'"},
 		{"map", StackReader, mapSource{values: map[string]string{"images": `["nats"]`}}, "images", "not a map of strings"},
