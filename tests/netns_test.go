@@ -207,7 +207,7 @@ func startContainerInNetns(t *testing.T, ns string, files map[string]harness.Wri
 	cmd.Args = append([]string{"ip", "netns", "exec", ns}, cmd.Args...)
 	out := newLockedBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	if err := harness.StartProcess(cmd); err != nil { // Pdeathsig: from a thread that never ends
 		t.Fatalf("starting %s: %v", service, err)
 	}
 	t.Cleanup(func() {

@@ -90,7 +90,7 @@ func startContainer(spec images.RunSpec, imageRoot, stateDir string, logs *logBu
 func startCmd(name string, cmd *exec.Cmd, logs *logBuffer) (*daemonProcess, error) {
 	cmd.Stdout = logs
 	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
+	if err := StartProcess(cmd); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", name, cmd.Args[0], err)
 	}
 	p := &daemonProcess{cmd: cmd, logs: logs, done: make(chan struct{})}
