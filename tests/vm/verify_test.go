@@ -38,6 +38,27 @@ const (
 	publicMAC  = "52:54:00:6e:63:74"
 )
 
+// checkTapRoute makes sure the host reaches the guest's public address
+// through the tap, not through its default route: one CI run's verify
+// reached the machine's egress proxy instead (the tap's route was not in
+// effect; cause not found). It logs the route, sets the tap's address and
+// link again when the route is wrong, and fails precisely if that does not
+// help.
+func checkTapRoute(t *testing.T) {
+	t.Helper()
+	route, _ := runErr(time.Minute, "ip", "route", "get", publicAddr)
+	if strings.Contains(route, "dev "+tapDevice) {
+		return
+	}
+	addrs, _ := runErr(time.Minute, "ip", "addr", "show", "dev", tapDevice)
+	t.Logf("the host's route to %s is %q, not via %s (tap: %s); setting the tap's address and link again", publicAddr, strings.TrimSpace(route), tapDevice, strings.TrimSpace(addrs))
+	_, _ = runErr(time.Minute, "ip", "addr", "replace", hostTapNet, "dev", tapDevice)
+	_, _ = runErr(time.Minute, "ip", "link", "set", tapDevice, "up")
+	if route, _ = runErr(time.Minute, "ip", "route", "get", publicAddr); !strings.Contains(route, "dev "+tapDevice) {
+		t.Fatalf("the host's route to %s is %q, not via the tap %s: nctalk verify would not reach the guest", publicAddr, strings.TrimSpace(route), tapDevice)
+	}
+}
+
 // setupTap creates the host's tap device for the machines' public NIC
 // (removing one a killed run left behind) and removes it when the test ends.
 func setupTap(t *testing.T) {
@@ -231,6 +252,7 @@ func (v *verifyCLI) run(t *testing.T, extra ...string) (string, string, int) {
 // pass.
 func assertVerify(t *testing.T, v *verifyCLI) {
 	t.Helper()
+	checkTapRoute(t)
 	text, stderr, code := v.run(t)
 	t.Logf("$ nctalk %s\n%s%s(exit %d)", strings.Join(v.args, " "), text, stderr, code)
 	if code != 0 || !strings.Contains(text, "all 9 checks passed (") {
