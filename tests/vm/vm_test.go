@@ -100,6 +100,7 @@ func (p *phases) print(t *testing.T, title string) {
 
 func TestFirstBoot(t *testing.T) {
 	requireVM(t)
+	lockMachine(t)
 	ctx := context.Background()
 	var host phases
 	work := t.TempDir()
