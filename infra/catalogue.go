@@ -31,7 +31,7 @@ func checkCatalogue(ctx *pulumi.Context, cfg config.Config) error {
 	}
 	slices.Sort(locNames)
 	if !slices.Contains(locNames, cfg.Location) {
-		return catalogueErr(schema.KeyLocation, "%q is not a Hetzner location; Hetzner offers %s", cfg.Location, strings.Join(locNames, ", "))
+		return config.KeyErrorf(schema.KeyLocation, "%q is not a Hetzner location; Hetzner offers %s", cfg.Location, strings.Join(locNames, ", "))
 	}
 
 	types, err := hcloud.GetServerTypes(ctx)
@@ -46,12 +46,6 @@ func checkCatalogue(ctx *pulumi.Context, cfg config.Config) error {
 		return err
 	}
 	return checkDNSZone(ctx, cfg.DNSZone)
-}
-
-// catalogueErr is a problem with one key found in Hetzner's catalogue, as
-// a *config.KeyError (it prints nctalk:<key>).
-func catalogueErr(key, format string, args ...any) error {
-	return &config.KeyError{Err: &schema.KeyError{Key: key, Problem: fmt.Sprintf(format, args...)}}
 }
 
 // offeredIn returns the names of the server types that can be created in
@@ -82,7 +76,7 @@ func pickServerType(types []hcloud.GetServerTypesServerType, name, location stri
 	current := strings.Join(offeredIn(types, location), ", ")
 	i := slices.IndexFunc(types, func(t hcloud.GetServerTypesServerType) bool { return t.Name == name })
 	if i < 0 {
-		return hcloud.GetServerTypesServerType{}, catalogueErr(schema.KeyServerType, "%q is unknown to Hetzner; current types in %s: %s", name, location, current)
+		return hcloud.GetServerTypesServerType{}, config.KeyErrorf(schema.KeyServerType, "%q is unknown to Hetzner; current types in %s: %s", name, location, current)
 	}
 	t := types[i]
 	l, listed := typeLocation(t, location)
@@ -101,14 +95,14 @@ func pickServerType(types []hcloud.GetServerTypesServerType, name, location stri
 		if l.UnavailableAfter != "" {
 			when = " (cannot be created after " + l.UnavailableAfter + ")"
 		}
-		return t, catalogueErr(schema.KeyServerType, "%q is deprecated by Hetzner%s; current types in %s: %s", name, when, location, current)
+		return t, config.KeyErrorf(schema.KeyServerType, "%q is deprecated by Hetzner%s; current types in %s: %s", name, when, location, current)
 	case len(where) == 0:
-		return t, catalogueErr(schema.KeyServerType, "%q is deprecated by Hetzner (offered in no location); current types in %s: %s", name, location, current)
+		return t, config.KeyErrorf(schema.KeyServerType, "%q is deprecated by Hetzner (offered in no location); current types in %s: %s", name, location, current)
 	case !listed:
-		return t, catalogueErr(schema.KeyServerType, "%q is not offered in %s:%s %s (it is in %s); current types in %s: %s",
+		return t, config.KeyErrorf(schema.KeyServerType, "%q is not offered in %s:%s %s (it is in %s); current types in %s: %s",
 			name, schema.Namespace, schema.KeyLocation, location, strings.Join(where, ", "), location, current)
 	case !l.Available:
-		return t, catalogueErr(schema.KeyServerType, "%q is temporarily unavailable in %s; current types in %s: %s", name, location, location, current)
+		return t, config.KeyErrorf(schema.KeyServerType, "%q is temporarily unavailable in %s; current types in %s: %s", name, location, location, current)
 	}
 	return t, nil
 }
@@ -129,10 +123,10 @@ func checkImage(ctx *pulumi.Context, image, arch string) error {
 	}
 	img, err := hcloud.GetImage(ctx, args)
 	if err != nil {
-		return catalogueErr(schema.KeyImage, "%q is unknown to Hetzner for %s servers (%v); %s", image, arch, err, imageAlternatives(ctx, arch))
+		return config.KeyErrorf(schema.KeyImage, "%q is unknown to Hetzner for %s servers (%v); %s", image, arch, err, imageAlternatives(ctx, arch))
 	}
 	if img.Deprecated != "" {
-		return catalogueErr(schema.KeyImage, "%q is deprecated by Hetzner (since %s); %s", image, img.Deprecated, imageAlternatives(ctx, arch))
+		return config.KeyErrorf(schema.KeyImage, "%q is deprecated by Hetzner (since %s); %s", image, img.Deprecated, imageAlternatives(ctx, arch))
 	}
 	return nil
 }
@@ -167,16 +161,16 @@ func checkDNSZone(ctx *pulumi.Context, zone string) error {
 	z, err := hcloud.LookupZone(ctx, &hcloud.LookupZoneArgs{Name: &zone})
 	if err != nil {
 		if isNotFound(err) {
-			return catalogueErr(schema.KeyDNSZone, "zone %q is not in this project's Hetzner DNS (Cloud API). "+
+			return config.KeyErrorf(schema.KeyDNSZone, "zone %q is not in this project's Hetzner DNS (Cloud API). "+
 				"A zone still on the old DNS Console (dns.hetzner.com) must first be migrated to the Hetzner Console "+
 				"(DNS Console: the zone's migrate action; see https://docs.hetzner.com/networking/dns/migration-to-hetzner-console/process), "+
 				"into the project of the API token; or leave %s:%s empty (`pulumi config rm %s:%s`) and create the A and AAAA records by hand from the ipv4/ipv6 outputs (provider said: %v)",
 				zone, schema.Namespace, schema.KeyDNSZone, schema.Namespace, schema.KeyDNSZone, err)
 		}
-		return catalogueErr(schema.KeyDNSZone, "looking up zone %q in Hetzner DNS: %v", zone, err)
+		return config.KeyErrorf(schema.KeyDNSZone, "looking up zone %q in Hetzner DNS: %v", zone, err)
 	}
 	if z.Mode != "" && z.Mode != "primary" {
-		return catalogueErr(schema.KeyDNSZone, "zone %q is a %s zone in Hetzner DNS, whose records come from its primary name servers; "+
+		return config.KeyErrorf(schema.KeyDNSZone, "zone %q is a %s zone in Hetzner DNS, whose records come from its primary name servers; "+
 			"create the A and AAAA records there, and leave %s:%s empty", zone, z.Mode, schema.Namespace, schema.KeyDNSZone)
 	}
 	return nil

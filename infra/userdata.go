@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -85,9 +84,8 @@ func preflightRender(cfg config.Config) error {
 		}
 	}
 	if _, err := p.Render(sec); err != nil {
-		var ke *schema.KeyError
-		if errors.As(err, &ke) {
-			return &config.KeyError{Err: ke}
+		if schema.KeyOf(err) != "" {
+			return config.Namespaced(err)
 		}
 		return fmt.Errorf("rendering the cloud-config: %w", err)
 	}

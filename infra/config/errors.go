@@ -21,18 +21,19 @@ func (e *KeyError) Error() string {
 // Unwrap returns the underlying *schema.KeyError.
 func (e *KeyError) Unwrap() error { return e.Err }
 
-// keyErr builds a *KeyError.
-func keyErr(key, format string, args ...any) error {
+// KeyErrorf builds a *KeyError about key; the problem is formatted as by
+// fmt.Sprintf.
+func KeyErrorf(key, format string, args ...any) error {
 	return &KeyError{Err: &schema.KeyError{Key: key, Problem: fmt.Sprintf(format, args...)}}
 }
 
-// namespaced lifts every *schema.KeyError in err (possibly joined) into a
+// Namespaced lifts every *schema.KeyError in err (possibly joined) into a
 // *KeyError, so its message names `nctalk:<key>`; other errors pass through.
-func namespaced(err error) error {
+func Namespaced(err error) error {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range joined.Unwrap() {
-			out = append(out, namespaced(e))
+			out = append(out, Namespaced(e))
 		}
 		return errors.Join(out...)
 	}

@@ -16,7 +16,7 @@ import (
 func Load(ctx *pulumi.Context) (Config, error) {
 	var c Config
 	if err := schema.Load(stackSource{ctx}, schema.StackReader, &c); err != nil {
-		return Config{}, fmt.Errorf("stack configuration: %w", namespaced(err))
+		return Config{}, fmt.Errorf("stack configuration: %w", Namespaced(err))
 	}
 	return c.Validated()
 }

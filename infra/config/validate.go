@@ -18,7 +18,7 @@ func (c Config) Validated() (Config, error) {
 	var errs []error
 	plan, err := cloudconfig.NewPlan(c.Settings)
 	if err != nil {
-		errs = append(errs, namespaced(err))
+		errs = append(errs, Namespaced(err))
 	}
 	c.Plan = plan
 	for _, check := range []func() error{
@@ -43,7 +43,7 @@ func (c Config) Validated() (Config, error) {
 
 func (c Config) validateLocation() error {
 	if !slices.Contains(Locations, c.Location) {
-		return keyErr(schema.KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(Locations, ", "))
+		return KeyErrorf(schema.KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(Locations, ", "))
 	}
 	return nil
 }
@@ -59,10 +59,10 @@ var removedServerTypes = []string{"cx22", "cx32", "cx42", "cx52", "cpx11", "cpx2
 func (c Config) validateServerType() error {
 	const valid = "current x86 types are cx23, cx33, cx43, cx53 and cpx12 to cpx62; Arm types cax11 and up"
 	if slices.Contains(removedServerTypes, c.ServerType) {
-		return keyErr(schema.KeyServerType, "%q was withdrawn by Hetzner; %s", c.ServerType, valid)
+		return KeyErrorf(schema.KeyServerType, "%q was withdrawn by Hetzner; %s", c.ServerType, valid)
 	}
 	if !serverTypePattern.MatchString(c.ServerType) {
-		return keyErr(schema.KeyServerType, "%q is not a Hetzner server type; %s", c.ServerType, valid)
+		return KeyErrorf(schema.KeyServerType, "%q is not a Hetzner server type; %s", c.ServerType, valid)
 	}
 	return nil
 }
@@ -71,7 +71,7 @@ var imagePattern = regexp.MustCompile(`^(debian-[0-9]+|[0-9]+)$`)
 
 func (c Config) validateImage() error {
 	if !imagePattern.MatchString(c.Image) {
-		return keyErr(schema.KeyImage, "%q is not supported; the cloud-config targets Debian: want a Hetzner image name such as %s, or a numeric image ID of a Debian snapshot", c.Image, Default().Image)
+		return KeyErrorf(schema.KeyImage, "%q is not supported; the cloud-config targets Debian: want a Hetzner image name such as %s, or a numeric image ID of a Debian snapshot", c.Image, Default().Image)
 	}
 	return nil
 }
@@ -84,7 +84,7 @@ func (c Config) validateSSHKeySelector() error {
 	}
 	for _, term := range splitSelector(c.SSHKeySelector) {
 		if !selectorTerm.MatchString(term) {
-			return keyErr(schema.KeySSHKeySelector, "%q is not a Hetzner label selector (term %q); want e.g. team=ops or env in (prod,dev)", c.SSHKeySelector, term)
+			return KeyErrorf(schema.KeySSHKeySelector, "%q is not a Hetzner label selector (term %q); want e.g. team=ops or env in (prod,dev)", c.SSHKeySelector, term)
 		}
 	}
 	return nil
@@ -112,7 +112,7 @@ func splitSelector(sel string) []string {
 
 func (c Config) validateSSHKeyPresent() error {
 	if len(c.Settings.SSHAuthorizedKeys) == 0 && c.SSHKeySelector == "" {
-		return keyErr(schema.KeySSHPublicKeys, "no SSH key: set %[1]s:%[2]s (OpenSSH public keys) and/or %[1]s:%[3]s (label selector of keys already in the Hetzner project)",
+		return KeyErrorf(schema.KeySSHPublicKeys, "no SSH key: set %[1]s:%[2]s (OpenSSH public keys) and/or %[1]s:%[3]s (label selector of keys already in the Hetzner project)",
 			schema.Namespace, schema.KeySSHPublicKeys, schema.KeySSHKeySelector)
 	}
 	return nil
@@ -124,13 +124,13 @@ func (c Config) validateDNSZone() error {
 		return nil
 	}
 	if z != strings.ToLower(strings.TrimSpace(z)) || strings.HasSuffix(z, ".") || !strings.Contains(z, ".") {
-		return keyErr(schema.KeyDNSZone, "%q is not a zone name; want a lower-case name without trailing dot, such as example.com", z)
+		return KeyErrorf(schema.KeyDNSZone, "%q is not a zone name; want a lower-case name without trailing dot, such as example.com", z)
 	}
 	if d := c.Settings.Domain; d != z && !strings.HasSuffix(d, "."+z) {
-		return keyErr(schema.KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
+		return KeyErrorf(schema.KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
 	}
 	if t := c.Settings.TURNName(); c.Settings.TURN443() && t != z && !strings.HasSuffix(t, "."+z) {
-		return keyErr(schema.KeyTURNDomain, "%q is outside dnsZone %q, which gets its A and AAAA records; want a name in the zone such as turn.%s, or turnOn443 false", t, z, c.Settings.Domain)
+		return KeyErrorf(schema.KeyTURNDomain, "%q is outside dnsZone %q, which gets its A and AAAA records; want a name in the zone such as turn.%s, or turnOn443 false", t, z, c.Settings.Domain)
 	}
 	return nil
 }
@@ -145,7 +145,7 @@ func parentOf(domain string) string {
 
 func (c Config) validateVolumeSize() error {
 	if v := c.VolumeSize; v != 0 && (v < MinVolumeSize || v > MaxVolumeSize) {
-		return keyErr(schema.KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, MinVolumeSize, MaxVolumeSize)
+		return KeyErrorf(schema.KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, MinVolumeSize, MaxVolumeSize)
 	}
 	return nil
 }
@@ -167,14 +167,14 @@ func (c Config) validateSecrets() error {
 		p := probe
 		p.SignalingSecret = c.SignalingSecret.Reveal()
 		if err := p.Validate(); err != nil {
-			errs = append(errs, namespaced(err))
+			errs = append(errs, Namespaced(err))
 		}
 	}
 	if c.TURNSecret.IsSet() {
 		p := probe
 		p.TURNSecret = c.TURNSecret.Reveal()
 		if err := p.Validate(); err != nil {
-			errs = append(errs, namespaced(err))
+			errs = append(errs, Namespaced(err))
 		}
 	}
 	return errors.Join(errs...)

@@ -59,7 +59,7 @@ func checkTURN443(ctx context.Context, e *env) Result {
 				"coturn's static-auth-secret is not the stack's turnSecret: re-render with `pulumi up`, then run `nctalk occ`")
 		case err != nil && strings.HasPrefix(err.Error(), "TLS:"):
 			return fail(fmt.Sprintf("%s: %s", p, shortErr(err)),
-				"the certificate must name "+host+" too: the setup asks for it once "+host+" resolves to the VM (`journalctl -u cloud-final | grep nctalk-setup`, then rerun /opt/nctalk/bin/nctalk-setup)")
+				"the certificate must name "+host+" too: the setup asks for it once "+host+" resolves to the VM (`journalctl -u nctalk-setup` on the VM; `systemctl restart nctalk-setup` asks again at once)")
 		case err != nil:
 			return fail(fmt.Sprintf("%s: %s", p, shortErr(err)),
 				"does "+host+" resolve to the VM (dns), and does nginx route it to coturn? (`docker compose logs nginx coturn`; nginx.conf stream map)")
