@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -84,6 +85,76 @@ func TestSetupACMEServer(t *testing.T) {
 			script := string(mustFiles(t, s)[SetupScript].Content)
 			if !strings.Contains(script, "\nacme="+ShellQuote(tt.wantDir)+"\n") || !strings.Contains(script, `--server "$acme"`) {
 				t.Errorf("setup script does not give certbot --server %s", tt.wantDir)
+			}
+		})
+	}
+}
+
+// TestFirstBootWaitsThroughRetries runs the first-boot script (cloud-init's
+// runcmd) against a stub systemctl whose start succeeds or fails, and a stub
+// sleep that lets the ready marker appear after some rounds (a later run of
+// the unit succeeded) or never: cloud-init must see success exactly when the
+// backend got ready within the bound.
+func TestFirstBootWaitsThroughRetries(t *testing.T) {
+	bash := requireTool(t, "bash", "apt-get install bash")
+	script := string(mustFiles(t, referenceSettings())[FirstBootScript].Content)
+	quotedMarker := "marker=" + ShellQuote(ReadyMarker) + "\n"
+	if !strings.Contains(script, quotedMarker) {
+		t.Fatalf("the first-boot script does not set %q", quotedMarker)
+	}
+	rounds := firstBootWaitMinutes * 6
+	for _, tc := range []struct {
+		name        string
+		startFails  bool
+		readyAfter  int // sleeps until the marker appears; 0: never
+		wantExit    int
+		wantSleeps  int
+		wantLogLine string
+	}{
+		{"first run succeeds", false, 0, 0, 0, ""},
+		{"a retry succeeds", true, 7, 0, 7, "nctalk-first-boot: ready: a later run of the setup succeeded"},
+		{"no run succeeds in time", true, 0, 1, rounds, "nctalk-first-boot: not ready after 30 min"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			marker := filepath.Join(dir, "ready")
+			calls := filepath.Join(dir, "calls")
+			startExit := "0"
+			if tc.startFails {
+				startExit = "1"
+			}
+			stubs := map[string]string{
+				"systemctl": `echo "systemctl $*" >>` + calls + `; [ "$1" = start ] && exit ` + startExit + "; exit 0",
+				"sleep": `echo sleep >>` + calls + `; n=$(grep -c '^sleep' ` + calls + `); ` +
+					`[ ` + strconv.Itoa(tc.readyAfter) + ` -gt 0 ] && [ "$n" -ge ` + strconv.Itoa(tc.readyAfter) + ` ] && touch ` + marker + `; exit 0`,
+			}
+			for name, body := range stubs {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(bash, "-c", strings.Replace(script, quotedMarker, "marker="+ShellQuote(marker)+"\n", 1))
+			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(calls)
+			log := string(b)
+			if code != tc.wantExit {
+				t.Errorf("exit %d, want %d\n%s", code, tc.wantExit, out)
+			}
+			if !strings.HasPrefix(log, "systemctl enable nctalk-setup.service\nsystemctl start nctalk-setup.service\n") {
+				t.Errorf("systemctl calls:\n%s\nwant enable, then start of nctalk-setup.service", log)
+			}
+			if n := strings.Count(log, "sleep\n"); n != tc.wantSleeps {
+				t.Errorf("%d rounds of waiting, want %d", n, tc.wantSleeps)
+			}
+			if tc.wantLogLine != "" && !strings.Contains(string(out), tc.wantLogLine) {
+				t.Errorf("output lacks %q:\n%s", tc.wantLogLine, out)
 			}
 		})
 	}

@@ -38,9 +38,13 @@ const (
 	TLSKeyFile  = "privkey.pem"
 	// ScriptsDir holds the provisioning scripts.
 	ScriptsDir = BaseDir + "/bin"
-	// SetupScript is run by cloud-init's runcmd: volume, TLS, firewall,
-	// SSH, compose, certificate, readiness, in that order.
+	// SetupScript is what SetupUnit runs: volume, TLS, firewall, SSH,
+	// compose, certificate, readiness, in that order.
 	SetupScript = ScriptsDir + "/nctalk-setup"
+	// FirstBootScript is cloud-init's runcmd: it starts SetupUnit and waits
+	// through the unit's retries until ReadyMarker exists (bounded), so
+	// cloud-init reports the first boot done once the backend answers.
+	FirstBootScript = ScriptsDir + "/nctalk-first-boot"
 	// ReadyScript checks every service and writes ReadyMarker.
 	ReadyScript = ScriptsDir + "/nctalk-ready"
 	// CertDeployHook is certbot's deploy hook: copies the certificate for
@@ -48,7 +52,7 @@ const (
 	CertDeployHook = ScriptsDir + "/nctalk-cert-deploy"
 	// HostFirewallConfig is the nftables ruleset built from FirewallRules.
 	HostFirewallConfig = BaseDir + "/host/nftables.nft"
-	// SetupUnit runs SetupScript: started by cloud-init's runcmd at first
+	// SetupUnit runs SetupScript: started by FirstBootScript at first
 	// boot, again at every boot, and again a while after a failed run
 	// (Restart=on-failure) until the backend is ready.
 	SetupUnit = "/etc/systemd/system/nctalk-setup.service"

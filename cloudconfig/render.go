@@ -79,6 +79,7 @@ var fileSpecs = []fileSpec{
 	{AutoUpgradesConfig, "0644", "auto-upgrades.conf"},
 	{SetupUnit, "0644", "nctalk-setup.service"},
 	{SetupScript, "0755", "nctalk-setup.sh"},
+	{FirstBootScript, "0755", "nctalk-first-boot.sh"},
 	{CertDeployHook, "0755", "nctalk-cert-deploy.sh"},
 	{ReadyScript, "0755", "nctalk-ready.sh"},
 }
@@ -129,6 +130,11 @@ var PublicResolvers = []string{"1.1.1.1", "9.9.9.9", "8.8.8.8"}
 
 // dnsWaitMinutes bounds the wait for the domain to resolve to the host.
 const dnsWaitMinutes = 30
+
+// firstBootWaitMinutes bounds how long the first boot waits for a later run
+// of the setup to succeed after its first run failed: cloud-init reports an
+// error only then (the unit goes on retrying).
+const firstBootWaitMinutes = 30
 
 // EffectiveImages is DefaultImages with the settings' overrides applied.
 func (s Settings) EffectiveImages() map[string]string {
@@ -192,6 +198,10 @@ type view struct {
 	Resolvers                     []string
 	DNSWaitRounds, DNSWaitMinutes int
 
+	// nctalk-first-boot.sh: the wait for a retried setup, in rounds of 10 s
+	// and in minutes.
+	FirstBootWaitRounds, FirstBootWaitMinutes int
+
 	// cloud-config.yaml: the Debian packages and every rendered file.
 	Packages []string
 	Files    []File
@@ -227,12 +237,12 @@ type viewPaths struct {
 	// ACMEWebroot is served by nginx for HTTP-01; LetsEncryptDir is
 	// certbot's, bind-mounted from StateMount when a volume is attached.
 	ACMEWebroot, LetsEncryptDir, StateMount string
-	// SetupScript, ReadyScript and CertDeployHook are the provisioning
-	// scripts; ReadyMarker is what ReadyScript writes.
-	SetupScript, ReadyScript, CertDeployHook, ReadyMarker string
+	// SetupScript, FirstBootScript, ReadyScript and CertDeployHook are the
+	// provisioning scripts; ReadyMarker is what ReadyScript writes.
+	SetupScript, FirstBootScript, ReadyScript, CertDeployHook, ReadyMarker string
 	// HostFirewallConfig is the nftables ruleset the firewall unit loads.
 	HostFirewallConfig string
-	// SetupUnitName is the setup unit's name, as runcmd enables it.
+	// SetupUnitName is the setup unit's name, as FirstBootScript starts it.
 	SetupUnitName string
 }
 
@@ -285,7 +295,8 @@ func newView(p Plan, sec Secrets) view {
 			CoturnTLSDir: CoturnTLSDir, NginxTLSDir: NginxTLSDir,
 			TLSCertFile: TLSCertFile, TLSKeyFile: TLSKeyFile,
 			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: StateMount,
-			SetupScript: SetupScript, ReadyScript: ReadyScript, CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker,
+			SetupScript: SetupScript, FirstBootScript: FirstBootScript, ReadyScript: ReadyScript,
+			CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker,
 			HostFirewallConfig: HostFirewallConfig,
 			SetupUnitName:      path.Base(SetupUnit),
 		},
@@ -299,8 +310,10 @@ func newView(p Plan, sec Secrets) view {
 			DisabledTransports: strings.Join(JanusTransports, ","),
 			DisabledLoggers:    strings.Join(JanusLoggers, ","),
 		},
-		DNSWaitRounds:  dnsWaitMinutes * 6,
-		DNSWaitMinutes: dnsWaitMinutes,
+		DNSWaitRounds:        dnsWaitMinutes * 6,
+		DNSWaitMinutes:       dnsWaitMinutes,
+		FirstBootWaitRounds:  firstBootWaitMinutes * 6,
+		FirstBootWaitMinutes: firstBootWaitMinutes,
 	}
 	var ids []string
 	for i, u := range s.NextcloudURLs {

@@ -340,8 +340,8 @@ func TestShellScripts(t *testing.T) {
 				t.Errorf("%s (%s): shellcheck: %v\n%s", f.Path, name, err, out)
 			}
 		}
-		if n != 3 {
-			t.Errorf("%s: %d shell scripts, want 3 (setup, cert deploy hook, readiness)", name, n)
+		if n != 4 {
+			t.Errorf("%s: %d shell scripts, want 4 (setup, first boot, cert deploy hook, readiness)", name, n)
 		}
 	}
 }
