@@ -349,12 +349,25 @@ func TestFirstBoot(t *testing.T) {
 		// port, but a rebuild must not ask Pebble at all.
 		m2.writeSeed(userData, vendor, "nctalk-vm-2")
 		ordersBefore := acme.orders.Load()
+		// The registry is down for the setup's whole first run (five
+		// compose attempts, about 4 min): the setup gives up and says so,
+		// and nctalk-setup.service runs it again 60 s later, by which time
+		// the registry is back.
+		reg.gate.open.Store(false)
+		refusedBefore := reg.gate.refused.Load()
 		start := time.Now()
 		m2.start()
 		m2.waitSSH(20 * time.Minute)
-		waitReady(t, m2, 30*time.Minute)
+		waitJournal(t, m2, setupGaveUp, 20*time.Minute)
+		reg.gate.open.Store(true)
+		host.add("rebuild: QEMU start to the first run giving up", time.Since(start).Seconds())
+		waitReady(t, m2, 20*time.Minute)
 		host.add("rebuild on the same volume: QEMU start to ready", time.Since(start).Seconds())
 		guestPhases(t, m2).print(t, "rebuild, seconds since kernel start")
+		if n := reg.gate.refused.Load() - refusedBefore; n == 0 {
+			t.Errorf("the registry refused no request during the rebuild: the setup's first run did not meet the outage")
+		}
+		assertRetriedBySystemd(t, m2)
 		assertHealthy(t, m2, settings)
 		if n := acme.orders.Load(); n != ordersBefore {
 			t.Errorf("Pebble saw %d new orders during the rebuild, want 0 (the certificate is on the volume)", n-ordersBefore)
@@ -401,13 +414,14 @@ bootcmd:
 }
 
 // waitReady waits until this boot's nctalk-setup has written the ready
-// marker and cloud-init is done.
+// marker and cloud-init has finished (done or error: assertHealthy tells
+// which).
 func waitReady(t *testing.T, m *machine, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
 		out, err := m.ssh(time.Minute, `b=$(awk '/^btime/{print $2}' /proc/stat); `+
-			`[ -f `+cloudconfig.ReadyMarker+` ] && [ "$(stat -c %Y `+cloudconfig.ReadyMarker+`)" -ge "$b" ] && cloud-init status | grep -q 'status: done' && echo READY`)
+			`[ -f `+cloudconfig.ReadyMarker+` ] && [ "$(stat -c %Y `+cloudconfig.ReadyMarker+`)" -ge "$b" ] && cloud-init status | grep -qE '^status: (done|error)$' && echo READY`)
 		if err == nil && strings.Contains(out, "READY") {
 			return
 		}
@@ -416,6 +430,67 @@ func waitReady(t *testing.T, m *machine, d time.Duration) {
 			t.Fatalf("not ready after %s:\n%s", d, diag)
 		}
 		time.Sleep(10 * time.Second)
+	}
+}
+
+// setupGaveUp is the line the setup logs when a run fails for good because
+// no image could be pulled (nctalk-setup.sh's fail).
+const setupGaveUp = "nctalk-setup: FAILED: containers did not start (image pull?); nctalk-setup.service runs the setup again in 60 s"
+
+// waitJournal waits until this boot's nctalk-setup journal holds line.
+func waitJournal(t *testing.T, m *machine, line string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		out, err := m.ssh(time.Minute, "journalctl -b -u nctalk-setup -o cat")
+		if err == nil && strings.Contains(out, line) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nctalk-setup did not log %q within %s:\n%s", line, d, out)
+		}
+		time.Sleep(10 * time.Second)
+	}
+}
+
+// assertRetriedBySystemd checks a first boot whose first setup run gave
+// up: the run names what failed, systemd ran the setup once more, that run
+// finished, and cloud-init's runcmd waited for it.
+func assertRetriedBySystemd(t *testing.T, m *machine) {
+	t.Helper()
+	journal := m.mustSSH(time.Minute, "journalctl -b -u nctalk-setup -o cat")
+	t.Logf("nctalk-setup journal:\n%s", journal)
+	order := []string{
+		"nctalk-setup: start",
+		"nctalk-setup: compose up: attempt 1 of 5 failed; next attempt in 15s",
+		"nctalk-setup: compose up: attempt 4 of 5 failed; next attempt in 120s",
+		"nctalk-setup: compose up: attempt 5 of 5 failed",
+		setupGaveUp,
+		"nctalk-setup.service: Scheduled restart job, restart counter is at 1.",
+		"nctalk-setup: start",
+		"nctalk-setup: containers: up",
+		"nctalk-setup: ready",
+	}
+	rest := journal
+	for _, want := range order {
+		i := strings.Index(rest, want)
+		if i < 0 {
+			t.Errorf("nctalk-setup journal lacks %q after the lines before it in %q", want, order)
+			break
+		}
+		rest = rest[i+len(want):]
+	}
+	if n := strings.TrimSpace(m.mustSSH(time.Minute, "systemctl show -P NRestarts nctalk-setup")); n != "1" {
+		t.Errorf("nctalk-setup.service NRestarts = %s, want 1 (one run by systemd after the failed one)", n)
+	}
+	// cloud-init's runcmd (nctalk-first-boot) waited through the retry:
+	// the first boot is done once the backend answers.
+	out := m.mustSSH(time.Minute, "grep '^nctalk-first-boot: ' /var/log/cloud-init-output.log || true")
+	t.Logf("nctalk-first-boot in /var/log/cloud-init-output.log:\n%s", out)
+	for _, want := range []string{"nctalk-first-boot: the setup's first run failed", "nctalk-first-boot: ready: a later run of the setup succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/var/log/cloud-init-output.log lacks %q", want)
+		}
 	}
 }
 
@@ -610,11 +685,19 @@ func guestPhases(t *testing.T, m *machine) *phases {
 		"certificate: issued":              "setup: certificate issued",
 		"certificate: " + testDomain + " ": "setup: certificate on hand",
 		"ready":                            "setup: ready marker written",
+		"FAILED: ":                         "setup: run gave up (FAILED)",
 	}
+	starts := 0
 	for _, line := range strings.Split(j, "\n") {
 		mm := re.FindStringSubmatch(line)
 		if mm == nil {
 			continue
+		}
+		if mm[2] == "start" {
+			if starts++; starts == 2 {
+				s, _ := strconv.ParseFloat(mm[1], 64)
+				p.add("setup: start again (systemd, RestartSec)", s)
+			}
 		}
 		for prefix, name := range marks {
 			if strings.HasPrefix(mm[2], prefix) {
