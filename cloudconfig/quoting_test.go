@@ -2,13 +2,39 @@ package cloudconfig
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"text/template/parse"
 )
 
-// shellTemplates are the templates that become shell scripts.
-var shellTemplates = []string{"nctalk-setup.sh", "nctalk-ready.sh", "nctalk-cert-deploy.sh"}
+// shellTemplates are the templates that become shell scripts: every
+// file of fileSpecs rendered from a .sh template.
+var shellTemplates = func() []string {
+	var names []string
+	for _, f := range fileSpecs {
+		if strings.HasSuffix(f.template, ".sh") {
+			names = append(names, f.template)
+		}
+	}
+	return names
+}()
+
+// TestShellTemplatesAreTheScripts keeps shellTemplates equal to the
+// rendered files that are shell scripts (a #!/bin/ line), so the quoting check
+// below sees every script.
+func TestShellTemplatesAreTheScripts(t *testing.T) {
+	var scripts []string
+	for _, f := range fileSpecs {
+		content := mustFiles(t, referenceSettings())[f.path].Content
+		if strings.HasPrefix(string(content), "#!/bin/") {
+			scripts = append(scripts, f.template)
+		}
+	}
+	if !slices.Equal(scripts, shellTemplates) || len(scripts) != 4 {
+		t.Errorf("shell scripts rendered %v; shellTemplates %v; want the same 4", scripts, shellTemplates)
+	}
+}
 
 // isIntField reports whether the view field at path (.Ports.HTTPS) holds
 // an integer: it cannot carry a shell metacharacter, so it needs no quoting.
