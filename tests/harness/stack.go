@@ -633,21 +633,11 @@ const LockFile = "/tmp/nctalk-test-stack.lock"
 
 // lockMachine waits (bounded by ctx) until no other test stack runs.
 func lockMachine(ctx context.Context) (*os.File, error) {
-	f, err := os.OpenFile(LockFile, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := Lock(ctx, LockFile)
 	if err != nil {
-		return nil, fmt.Errorf("stack lock: %w", err)
+		return nil, fmt.Errorf("another test stack (another `go test` of tests/ or cmd/nctalk running?): %w", err)
 	}
-	for {
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-			return f, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("another test stack holds %s (another `go test` of tests/ or cmd/nctalk running?): %w", LockFile, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return f, nil
 }
 
 // DialContext dials like net.Dialer but resolves the test domain and the

@@ -418,16 +418,24 @@ bootcmd:
 // which).
 func waitReady(t *testing.T, m *machine, d time.Duration) {
 	t.Helper()
+	if _, ok := pollGuest(m, d, `b=$(awk '/^btime/{print $2}' /proc/stat); `+
+		`[ -f `+cloudconfig.ReadyMarker+` ] && [ "$(stat -c %Y `+cloudconfig.ReadyMarker+`)" -ge "$b" ] && cloud-init status | grep -qE '^status: (done|error)$' && echo READY`, "READY"); !ok {
+		diag, _ := m.ssh(time.Minute, "cloud-init status --long; systemctl --failed --no-legend; journalctl -b -u nctalk-setup -o cat | tail -40; docker ps -a")
+		t.Fatalf("not ready after %s:\n%s", d, diag)
+	}
+}
+
+// pollGuest runs cmd on the machine every 10 s until its output contains
+// want or d has passed; it returns the last output and whether want came.
+func pollGuest(m *machine, d time.Duration, cmd, want string) (string, bool) {
 	deadline := time.Now().Add(d)
 	for {
-		out, err := m.ssh(time.Minute, `b=$(awk '/^btime/{print $2}' /proc/stat); `+
-			`[ -f `+cloudconfig.ReadyMarker+` ] && [ "$(stat -c %Y `+cloudconfig.ReadyMarker+`)" -ge "$b" ] && cloud-init status | grep -qE '^status: (done|error)$' && echo READY`)
-		if err == nil && strings.Contains(out, "READY") {
-			return
+		out, err := m.ssh(time.Minute, cmd)
+		if err == nil && strings.Contains(out, want) {
+			return out, true
 		}
 		if time.Now().After(deadline) {
-			diag, _ := m.ssh(time.Minute, "cloud-init status --long; systemctl --failed --no-legend; journalctl -b -u nctalk-setup -o cat | tail -40; docker ps -a")
-			t.Fatalf("not ready after %s:\n%s", d, diag)
+			return out, false
 		}
 		time.Sleep(10 * time.Second)
 	}
@@ -440,16 +448,8 @@ const setupGaveUp = "nctalk-setup: FAILED: containers did not start (image pull?
 // waitJournal waits until this boot's nctalk-setup journal holds line.
 func waitJournal(t *testing.T, m *machine, line string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		out, err := m.ssh(time.Minute, "journalctl -b -u nctalk-setup -o cat")
-		if err == nil && strings.Contains(out, line) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nctalk-setup did not log %q within %s:\n%s", line, d, out)
-		}
-		time.Sleep(10 * time.Second)
+	if out, ok := pollGuest(m, d, "journalctl -b -u nctalk-setup -o cat", line); !ok {
+		t.Fatalf("nctalk-setup did not log %q within %s:\n%s", line, d, out)
 	}
 }
 
