@@ -44,8 +44,8 @@ func TestSSHKeyCommentCannotAddYAMLKeys(t *testing.T) {
 		}
 		found := false
 		for _, f := range d.Files {
-			if f.Path == RootAuthorizedKeys {
-				found = f.Content == keys[i]+"\n"
+			if f.Path == AuthorizedKeys {
+				found = strings.HasSuffix(f.Content, "\n"+keys[i]+"\n")
 			}
 		}
 		if !found {

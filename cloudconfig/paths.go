@@ -68,8 +68,17 @@ const (
 	SSHDConfig = "/etc/ssh/sshd_config.d/10-nctalk.conf"
 	// AutoUpgradesConfig turns on unattended security upgrades.
 	AutoUpgradesConfig = "/etc/apt/apt.conf.d/52nctalk-auto-upgrades"
-	// RootAuthorizedKeys receives sshPublicKeys (appended).
-	RootAuthorizedKeys = "/root/.ssh/authorized_keys"
+	// AuthorizedKeys holds the keys that log in as root besides root's own
+	// ~/.ssh/authorized_keys (the cloud's keys): sshPublicKeys and the
+	// stack's deploy key, which may only run ApplyCommand. Rewritten whole
+	// by every in-place change, so a key removed from the config loses
+	// its access.
+	AuthorizedKeys = "/etc/ssh/nctalk/authorized_keys"
+	// ApplyScript applies an in-place change (a Bundle) to the running box.
+	ApplyScript = ScriptsDir + "/nctalk-apply"
+	// AppliedUnits is the unit digests of what the box runs, written by
+	// ApplyScript after each change it applied.
+	AppliedUnits = "/var/lib/nctalk/units"
 )
 
 // Container users: config files carrying a secret are owned by the uid of

@@ -1,7 +1,11 @@
 package cloudconfig
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
@@ -14,6 +18,11 @@ import (
 // read it, so nothing is validated or derived twice.
 type Plan struct {
 	settings Settings
+	// access is the stack's way onto the box (WithAccess); zero for render.
+	access Access
+	// projectKeys are SSH keys the stack found in the cloud project
+	// (WithProjectKeys); they log in beside sshPublicKeys.
+	projectKeys []string
 	// Firewall is the port table: every inbound rule of the Hetzner
 	// firewall and of the host's nftables ruleset (FirewallRules).
 	Firewall []Rule
@@ -72,6 +81,35 @@ func (p Plan) WithStateDevice(device string) (Plan, error) {
 	return p, nil
 }
 
+// WithProjectKeys returns the plan with SSH public keys that the stack
+// found in the cloud project (sshKeySelector): they are authorized beside
+// sshPublicKeys. A key given in both is listed once.
+func (p Plan) WithProjectKeys(keys []string) (Plan, error) {
+	seen := map[string]bool{}
+	for _, k := range p.settings.SSHAuthorizedKeys {
+		if pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k)); err == nil {
+			seen[ssh.FingerprintSHA256(pub)] = true
+		}
+	}
+	var out []string
+	for i, k := range keys {
+		pub, comment, _, rest, err := ssh.ParseAuthorizedKey([]byte(k))
+		if err != nil || len(bytes.TrimSpace(rest)) > 0 || strings.ContainsAny(k, "\r\n\u2028\u2029") {
+			return Plan{}, schema.Errorf(schema.KeySSHKeySelector, "key %d of the project is not one OpenSSH public key (%v)", i, err)
+		}
+		if fp := ssh.FingerprintSHA256(pub); !seen[fp] {
+			seen[fp] = true
+			line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+			if c := strings.TrimSpace(comment); c != "" && schema.MustGrammar(schema.KeySSHPublicKeys).Check(-1, c) == nil {
+				line += " " + c
+			}
+			out = append(out, line)
+		}
+	}
+	p.projectKeys = out
+	return p, nil
+}
+
 // Render returns the #cloud-config document of the plan with these
 // secrets. The same inputs always give the same bytes. It fails with a
 // *schema.KeyError on an invalid secret and when the user data
@@ -105,7 +143,9 @@ func (p Plan) Files(sec Secrets) ([]File, error) {
 // ordinary text of the document ("true", a path, a service name) neither
 // corrupts that text nor stays visible.
 func (p Plan) RenderRedacted() ([]byte, error) {
-	return renderDocument(p, newView(p, redactionSecrets()))
+	v := newView(p, redactionSecrets())
+	v.Access = redactedAccess(p.access)
+	return renderDocument(p, v)
 }
 
 // Render validates the settings and secrets and returns the document:

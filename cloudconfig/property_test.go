@@ -37,7 +37,7 @@ var stringKeys = []stringKey{
 	{schema.KeyACMEEmail, "admin@example.com", func(s *Settings, _ *Secrets, v string) { s.ACMEEmail = v },
 		func(v string) (string, string) { return SetupScript, " -m " + ShellQuote(v) + " " }},
 	{schema.KeySSHPublicKeys, testSSHKey, func(s *Settings, _ *Secrets, v string) { s.SSHAuthorizedKeys = []string{v} },
-		func(v string) (string, string) { return RootAuthorizedKeys, v + "\n" }},
+		func(v string) (string, string) { return AuthorizedKeys, "\n" + v + "\n" }},
 	{schema.KeySSHAllowedCIDRs, "203.0.113.0/24", func(s *Settings, _ *Secrets, v string) { s.SSHAllowedCIDRs = []string{v} },
 		func(string) (string, string) { return "", "" }},
 	{schema.KeyImages, DefaultImages[ServiceNATS], func(s *Settings, _ *Secrets, v string) { s.Images = map[string]string{ServiceNATS: v} },

@@ -102,7 +102,7 @@ func pyyamlLoad(t *testing.T, docs ...[]byte) []pyDoc {
 }
 
 // topLevelKeys are the keys every rendered document has, in PyYAML's order.
-var topLevelKeys = []string{"disable_root", "package_update", "package_upgrade", "packages", "runcmd", "ssh_pwauth", "write_files"}
+var topLevelKeys = []string{"apt", "disable_root", "package_update", "package_upgrade", "packages", "runcmd", "ssh_pwauth", "write_files"}
 
 // hostileYAMLContents are file contents that break a naive block scalar.
 var hostileYAMLContents = []string{

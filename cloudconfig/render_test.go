@@ -131,7 +131,18 @@ func TestRenderRejectsInvalidInput(t *testing.T) {
 }
 
 func TestRenderSize(t *testing.T) {
-	doc := mustRender(t, referenceSettings())
+	// As the stack renders it: with its access (the host key in ssh_keys).
+	p, err := NewPlan(referenceSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.WithAccess(testAccess(t)); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := p.Render(fakeSecrets())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ud := EncodeUserData(doc)
 	t.Logf("reference cloud-config: %d bytes, user data %d bytes (target %d, limit %d)", len(doc), len(ud), TargetUserDataBytes, MaxUserDataBytes)
 	if len(ud) > TargetUserDataBytes {
@@ -158,7 +169,7 @@ func TestRenderSize(t *testing.T) {
 		}
 		huge.NextcloudURLs = append(huge.NextcloudURLs, string(u))
 	}
-	_, err := Render(huge, fakeSecrets())
+	_, err = Render(huge, fakeSecrets())
 	if err == nil || !strings.Contains(err.Error(), "user data limit") || schema.KeyOf(err) == "" {
 		t.Errorf("20 long backends: err = %v, want a config error about the user data limit", err)
 	}
@@ -200,8 +211,8 @@ func TestSecretsOnlyWhereNeeded(t *testing.T) {
 			if has != want {
 				t.Errorf("%s in %s: present=%v, want %v", ns.Name, p, has, want)
 			}
-			if has && f.Perms != "0600" {
-				t.Errorf("%s carries %s but has mode %s, want 0600", p, ns.Name, f.Perms)
+			if has && (f.Perms != "0400" || fileOwners()[p] == 0) {
+				t.Errorf("%s carries %s but has mode %s and owner %d, want 0400 and the uid of the one container user that reads it", p, ns.Name, f.Perms, fileOwners()[p])
 			}
 		}
 	}
@@ -340,8 +351,8 @@ func TestShellScripts(t *testing.T) {
 				t.Errorf("%s (%s): shellcheck: %v\n%s", f.Path, name, err, out)
 			}
 		}
-		if n != 4 {
-			t.Errorf("%s: %d shell scripts, want 4 (setup, first boot, cert deploy hook, readiness)", name, n)
+		if n != 5 {
+			t.Errorf("%s: %d shell scripts, want 5 (setup, first boot, cert deploy hook, readiness, apply)", name, n)
 		}
 	}
 }

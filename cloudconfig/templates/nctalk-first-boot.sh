@@ -9,13 +9,26 @@ unit={{sh .Paths.SetupUnitName}}
 marker={{sh .Paths.ReadyMarker}}
 log() { echo "nctalk-first-boot: $*"; }
 
+{{/* The packages the image brought are upgraded once the backend is ready,
+in the background: nothing waits for it, and unattended-upgrades keeps
+them current from then on. */ -}}
+upgrade() {
+  systemd-run --no-block --unit=nctalk-upgrade --setenv=DEBIAN_FRONTEND=noninteractive \
+    apt-get -y -q -o Dpkg::Options::=--force-confold full-upgrade >/dev/null &&
+    log "ready; the full upgrade runs in the background (journalctl -u nctalk-upgrade)"
+}
+
 systemctl enable "$unit"
-systemctl start "$unit" && exit 0
+if systemctl start "$unit"; then
+  upgrade
+  exit 0
+fi
 log "the setup's first run failed (journalctl -u $unit); $unit runs it again 60 s after each failure: waiting up to {{.FirstBootWaitMinutes}} min for a run to succeed"
 for _ in $(seq {{.FirstBootWaitRounds}}); do
   sleep 10
   if [ -e "$marker" ]; then
     log "ready: a later run of the setup succeeded"
+    upgrade
     exit 0
   fi
 done

@@ -1,6 +1,8 @@
 #!/bin/bash
-# nctalk-ready: waits (5 min) until every service answers, then writes the marker
+# nctalk-ready [ROUNDS]: waits until every service answers (ROUNDS of 5 s,
+# default 60: 5 min), then writes the marker
 set -uo pipefail
+rounds=${1:-60}
 domain={{sh .Domain}}
 url=https://$domain{{sh .SignalingPath}}
 signaling() {
@@ -29,7 +31,7 @@ turn443() { # STUN binding over TLS through nginx's 443 front, by the TURN name
     od -An -tx1 -N2 | grep -q '01 01'
 }
 {{- end}}
-for _ in $(seq 60); do
+for _ in $(seq "$rounds"); do
   failing=
   for check in signaling janus nats turn turns{{if .TURN443}} turn443{{end}}; do "$check" || failing+=" $check"; done
   [ -z "$failing" ] && break

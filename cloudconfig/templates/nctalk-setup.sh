@@ -64,9 +64,9 @@ mount_state() { :; }
 {{- end}}
 
 prepare_files() {
-  chown {{.UIDs.Signaling}}:{{.UIDs.Signaling}} {{sh .Paths.SignalingConfig}}
-  chown {{.UIDs.Coturn}}:{{.UIDs.Coturn}} {{sh .Paths.CoturnConfig}}
-  chmod 0400 {{sh .Paths.SignalingConfig}} {{sh .Paths.CoturnConfig}}
+{{- range .OwnedFiles}}
+  chown {{sh .Owner}} {{sh .Path}}
+{{- end}}
   install -d -m 0755 {{sh .Paths.ACMEWebroot}} {{sh .Paths.CoturnTLSDir}}
   install -d -m 0700 {{sh .Paths.NginxTLSDir}}
   if [ -e "$le/live/$domain/"{{sh .Paths.TLSCertFile}} ]; then
@@ -123,6 +123,14 @@ certificate() {
     fail "no certificate for ${names[*]} from $acme (/var/log/letsencrypt)"
   log "certificate: issued for ${names[*]} by $acme"
 }
+
+{{/* `nctalk-setup certificate`: only the certificate step, for an in-place
+change of the names or the CA (nctalk-apply). */ -}}
+if [ "${1:-}" = certificate ]; then
+  log "certificate: checking ${names[*]} from $acme"
+  certificate
+  exit 0
+fi
 
 rm -f {{sh .Paths.ReadyMarker}}
 log "start"
