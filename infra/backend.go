@@ -6,6 +6,7 @@ package infra
 import (
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -66,27 +67,30 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	if err := checkCatalogue(ctx, cfg); err != nil {
 		return nil, err
 	}
-	existingKeys, err := lookupSSHKeys(ctx, cfg.SSHKeySelector)
+	projectKeys, err := lookupSSHKeys(ctx, cfg.SSHKeySelector)
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.Plan.Settings().SSHAuthorizedKeys) == 0 && len(existingKeys) == 0 {
+	if len(cfg.Plan.Settings().SSHAuthorizedKeys) == 0 && len(projectKeys) == 0 {
 		return nil, fmt.Errorf("%s:%s: %q matches no SSH key in the Hetzner project and %s:%s is empty; want at least one key",
 			schema.Namespace, schema.KeySSHKeySelector, cfg.SSHKeySelector, schema.Namespace, schema.KeySSHPublicKeys)
+	}
+	if cfg.Plan, err = cfg.Plan.WithProjectKeys(projectKeys); err != nil {
+		return nil, config.Namespaced(err)
 	}
 
 	b := &TalkBackend{}
 	if err := ctx.RegisterComponentResource(TalkBackendType, name, b, opts...); err != nil {
 		return nil, err
 	}
-	if err := b.build(ctx, name, cfg, existingKeys); err != nil {
+	if err := b.build(ctx, name, cfg); err != nil {
 		return nil, fmt.Errorf("TalkBackend %s: %w", name, err)
 	}
 	return b, ctx.RegisterResourceOutputs(b, b.ComponentOutputs())
 }
 
 // build creates the children and sets the output fields.
-func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config, existingKeys []string) error {
+func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config) error {
 	child := pulumi.Parent(b)
 	plan := cfg.Plan
 	s := plan.Settings()
@@ -104,7 +108,10 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 	if err != nil {
 		return err
 	}
-	sshKeys, err := newSSHKeys(ctx, name, cfg, existingKeys, labels, child)
+	if err := newSSHKeys(ctx, name, cfg, labels, child); err != nil {
+		return err
+	}
+	keys, err := newAccess(ctx, name, child)
 	if err != nil {
 		return err
 	}
@@ -130,18 +137,36 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config,
 		}
 		volumeID = volume.ID()
 	}
-	cc := renderCloudConfig(plan, secrets, volumeID, hasVolume)
+	cc := renderCloudConfig(plan, secrets, keys, volumeID, hasVolume)
+	// What needs another machine: a change replaces the boot document, and
+	// with it the server (sshPort too: the stack's own connection goes to
+	// that port, so the new box must listen there from its first boot).
+	machine := pulumi.StringArray{pulumi.String(cfg.Image), pulumi.String(cfg.Location), pulumi.String(strconv.Itoa(plan.SSHPort))}
+	boot, err := bootDocument(ctx, name, cc.userData, machine, child)
+	if err != nil {
+		return err
+	}
 	server, err := newServer(ctx, name, serverInputs{
-		cfg: cfg, addrs: addrs, firewall: firewall, sshKeys: sshKeys,
-		userData: cc.userData, labels: labels, dependsOn: records,
+		cfg: cfg, addrs: addrs, firewall: firewall,
+		userData: boot.Output.ApplyT(func(v any) string { s, _ := v.(string); return s }).(pulumi.StringOutput),
+		labels:   labels, dependsOn: records,
 	}, child)
 	if err != nil {
 		return err
 	}
+	after := []pulumi.Resource{firewall}
 	if hasVolume {
-		if err := attachVolume(ctx, name, server, volume, child); err != nil {
+		attachment, err := attachVolume(ctx, name, server, volume, child)
+		if err != nil {
 			return err
 		}
+		after = append(after, attachment)
+	}
+	if _, err := applyInPlace(ctx, name, applyInputs{
+		host: addrs.v4, sshPort: plan.SSHPort, access: keys,
+		bundle: cc.bundle, units: cc.units, server: server, after: after,
+	}, child); err != nil {
+		return err
 	}
 
 	ends := plan.Endpoints

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/config"
@@ -191,17 +192,20 @@ func TestFirewallIsThePortTable(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%s %s %s %s from %s", str(o["description"]), str(o["direction"]), str(o["protocol"]), port, strings.Join(src, ",")))
 	}
+	// In the order the provider keeps the rules in the state (recorded by
+	// the engine run: tests/engine/testdata/create.export.json), sources
+	// sorted, so a one-rule change previews as one rule.
 	want := []string{
-		"ssh in tcp 22 from 203.0.113.0/24,2001:db8::/32",
 		"acme-http in tcp 80 from 0.0.0.0/0,::/0",
 		"https in tcp 443 from 0.0.0.0/0,::/0",
+		"icmp in icmp - from 0.0.0.0/0,::/0",
+		"janus-rtp in udp 20000-20100 from 0.0.0.0/0,::/0",
+		"ssh in tcp 22 from 2001:db8::/32,203.0.113.0/24",
 		"turn in tcp 3478 from 0.0.0.0/0,::/0",
 		"turn in udp 3478 from 0.0.0.0/0,::/0",
+		"turn-relay in udp 49160-49200 from 0.0.0.0/0,::/0",
 		"turns in tcp 5349 from 0.0.0.0/0,::/0",
 		"turns in udp 5349 from 0.0.0.0/0,::/0",
-		"janus-rtp in udp 20000-20100 from 0.0.0.0/0,::/0",
-		"turn-relay in udp 49160-49200 from 0.0.0.0/0,::/0",
-		"icmp in icmp - from 0.0.0.0/0,::/0",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("firewall rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -214,12 +218,15 @@ func TestFirewallFollowsConfiguredPorts(t *testing.T) {
 	cfg.Settings.SSHAllowedCIDRs = nil
 	cfg.Settings.JanusRTPPorts = schema.PortRange{First: 30000, Last: 30999}
 	d := mustDeploy(t, cfg, infratest.New(defaultSeed))
-	rules := one(t, d.mocks, infratest.TypeFirewall).Inputs["rules"].ArrayValue()
-	ssh := rules[0].ObjectValue()
+	rules := map[string]resource.PropertyMap{}
+	for _, r := range one(t, d.mocks, infratest.TypeFirewall).Inputs["rules"].ArrayValue() {
+		rules[str(r.ObjectValue()["description"])] = r.ObjectValue()
+	}
+	ssh := rules["ssh"]
 	if str(ssh["port"]) != "2222" || len(ssh["sourceIps"].ArrayValue()) != 2 || str(ssh["sourceIps"].ArrayValue()[1]) != "::/0" {
 		t.Errorf("ssh rule = %v; want port 2222 from 0.0.0.0/0 and ::/0", ssh)
 	}
-	if p := str(rules[7].ObjectValue()["port"]); p != "30000-30999" {
+	if p := str(rules["janus-rtp"]["port"]); p != "30000-30999" {
 		t.Errorf("janus rule port = %s; want 30000-30999", p)
 	}
 	if got := d.outputs[schema.OutputJanusRTPPorts].value; got != "30000-30999" {
@@ -257,13 +264,25 @@ func TestServerHoldsIPsFirewallAndKeys(t *testing.T) {
 	if num(pn["ipv4"]) != ips["ipv4"] || num(pn["ipv6"]) != ips["ipv6"] || !plain(pn["ipv4Enabled"]).BoolValue() || !plain(pn["ipv6Enabled"]).BoolValue() {
 		t.Errorf("server publicNets = %v; want primary IPs %v, both enabled", pn, ips)
 	}
-	var keys []string
-	for _, k := range srv.Inputs["sshKeys"].ArrayValue() {
-		keys = append(keys, str(k))
+	// Hetzner hands keys to a server only when it is created: the box takes
+	// them from the rendered authorized keys, which in-place changes rewrite.
+	if k, ok := srv.Inputs["sshKeys"]; ok && !k.IsNull() && len(k.ArrayValue()) > 0 {
+		t.Errorf("server sshKeys = %v; want none", k)
 	}
 	uploaded := one(t, m, infratest.TypeSSHKey)
-	if want := []string{uploaded.ID, fmt.Sprint(existingKeyID)}; !slices.Equal(keys, want) {
-		t.Errorf("server sshKeys = %v; want %v", keys, want)
+	deployKey := ""
+	for _, k := range m.OfType(infratest.TypePrivateKey) {
+		if k.Name == "nctalk-deploy-key" {
+			deployKey = strings.TrimSpace(str(k.State["publicKeyOpenssh"]))
+		}
+	}
+	wantKeys := []string{
+		`restrict,command="` + strings.ReplaceAll(cloudconfig.ApplyCommand, `"`, `\"`) + `" ` + deployKey + " nctalk-deploy",
+		testKey,
+		m.SSHKeys["team=ops"][0].PublicKey(),
+	}
+	if got := authorizedKeys(t, m); deployKey == "" || !slices.Equal(got, wantKeys) {
+		t.Errorf("authorized keys on the box = %q; want %q", got, wantKeys)
 	}
 	if str(uploaded.Inputs["publicKey"]) != testKey {
 		t.Errorf("uploaded key = %q", str(uploaded.Inputs["publicKey"]))
@@ -460,9 +479,61 @@ func TestSecretsAreSecretAndRedacted(t *testing.T) {
 	if !strings.Contains(redacted, fmt.Sprintf(cloudconfig.RedactionMarker, "signalingSecret")) {
 		t.Error("cloudConfigRedacted has no marker where the signaling secret was")
 	}
-	if want := string(cloudconfig.Redact([]byte(ud), secretsOf(t, m, d))); redacted != want {
+	// The host key is the one secret that is a block of lines: the user
+	// data carries it as a literal block, the redacted copy its marker.
+	hostKey := ""
+	for _, k := range m.OfType(infratest.TypePrivateKey) {
+		private := str(k.State["privateKeyOpenssh"])
+		for _, line := range strings.Split(strings.TrimSpace(private), "\n")[1:] { // the lines after the BEGIN line
+			if strings.Contains(redacted, line) {
+				t.Errorf("cloudConfigRedacted contains a line of the private key of %s", k.Name)
+			}
+		}
+		body := strings.Split(private, "\n")[2] // key material (the line after BEGIN is the same for every ed25519 key)
+		if strings.Contains(ud, body) != (k.Name == "nctalk-ssh-host-key") {
+			t.Errorf("user data holds the private key of %s: %v; want only the host key's", k.Name, strings.Contains(ud, body))
+		}
+		if k.Name == "nctalk-ssh-host-key" {
+			hostKey = private
+		}
+	}
+	block := "ed25519_private: |\n    " + strings.ReplaceAll(strings.TrimSuffix(hostKey, "\n"), "\n", "\n    ") + "\n"
+	if hostKey == "" || !strings.Contains(ud, block) {
+		t.Fatalf("the user data does not carry the host key as a literal block")
+	}
+	want := strings.Replace(ud, block, "ed25519_private: \"<redacted:sshHostKey>\"\n", 1)
+	if want = string(cloudconfig.Redact([]byte(want), secretsOf(t, m, d))); redacted != want {
 		t.Error("cloudConfigRedacted is not the redacted user data")
 	}
+}
+
+// authorizedKeys returns the key lines of the authorized keys file the
+// user data writes (cloudconfig.AuthorizedKeys), comments left out.
+func authorizedKeys(t testing.TB, m *infratest.Mocks) []string {
+	t.Helper()
+	var doc struct {
+		WriteFiles []struct {
+			Path    string `yaml:"path"`
+			Content string `yaml:"content"`
+		} `yaml:"write_files"`
+	}
+	if err := yaml.Unmarshal([]byte(userData(t, m)), &doc); err != nil {
+		t.Fatalf("user data: %v", err)
+	}
+	for _, f := range doc.WriteFiles {
+		if f.Path != cloudconfig.AuthorizedKeys {
+			continue
+		}
+		var keys []string
+		for _, l := range strings.Split(f.Content, "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				keys = append(keys, l)
+			}
+		}
+		return keys
+	}
+	t.Fatalf("the user data writes no %s", cloudconfig.AuthorizedKeys)
+	return nil
 }
 
 // secretsOf collects the secrets of a run by name.
@@ -622,12 +693,10 @@ func TestSSHKeySelector(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.Settings.SSHAuthorizedKeys, cfg.SSHKeySelector = nil, "team=ops"
 		mustDeploy(t, cfg, m)
-		var keys []string
-		for _, k := range one(t, m, infratest.TypeServer).Inputs["sshKeys"].ArrayValue() {
-			keys = append(keys, str(k))
-		}
-		if !slices.Equal(keys, []string{"4711", "4712"}) || len(m.OfType(infratest.TypeSSHKey)) != 0 {
-			t.Errorf("server keys %v, %d uploaded; want [4711 4712], none uploaded", keys, len(m.OfType(infratest.TypeSSHKey)))
+		keys := authorizedKeys(t, m)[1:] // after the deploy key
+		want := []string{m.SSHKeys["team=ops"][1].PublicKey(), m.SSHKeys["team=ops"][0].PublicKey()}
+		if !slices.Equal(keys, want) || len(m.OfType(infratest.TypeSSHKey)) != 0 {
+			t.Errorf("authorized keys %q, %d uploaded; want %q (IDs 4711, 4712), none uploaded", keys, len(m.OfType(infratest.TypeSSHKey)), want)
 		}
 	})
 	t.Run("selector matches nothing", func(t *testing.T) {

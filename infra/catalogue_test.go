@@ -95,7 +95,7 @@ func TestCatalogueLookupsAreMade(t *testing.T) {
 	for _, c := range m.Calls() {
 		tokens = append(tokens, c.Token)
 	}
-	for _, want := range []string{infratest.TokenGetLocations, infratest.TokenGetServerTypes, infratest.TokenGetImage} {
+	for _, want := range []string{infratest.TokenGetLocations, infratest.TokenGetServerTypes, infratest.TokenGetImages, infratest.TokenGetServers, infratest.TokenGetZones} {
 		if !slices.Contains(tokens, want) {
 			t.Errorf("invokes %v; want %s", tokens, want)
 		}
@@ -114,7 +114,7 @@ func TestDNSZoneNotInCloudDNS(t *testing.T) {
 		{"migrated", map[string]string{"example.com": "primary"}, nil},
 		{"still on the DNS Console", map[string]string{"example.org": "primary"},
 			[]string{`zone "example.com" is not in this project's Hetzner DNS`, "old DNS Console", "migrated to the Hetzner Console",
-				"pulumi config rm nctalk:dnsZone", "create the A and AAAA records by hand", "Resource (zone) was not found"}},
+				"pulumi config rm nctalk:dnsZone", "create the A and AAAA records by hand"}},
 		{"secondary zone", map[string]string{"example.com": "secondary"},
 			[]string{`zone "example.com" is a secondary zone`, "leave nctalk:dnsZone empty"}},
 	}
@@ -152,8 +152,8 @@ func TestDNSZoneNotInCloudDNS(t *testing.T) {
 		m.Catalogue.Zones = nil
 		mustDeploy(t, cfg, m)
 		for _, c := range m.Calls() {
-			if c.Token == infratest.TokenGetZone {
-				t.Error("getZone invoked without dnsZone")
+			if c.Token == infratest.TokenGetZone || c.Token == infratest.TokenGetZones {
+				t.Error("the zones looked up without dnsZone")
 			}
 		}
 	})
@@ -170,5 +170,61 @@ func TestServerTypeWithdrawnEverywhere(t *testing.T) {
 	d := deploy(t, cfg, m)
 	if d.err == nil || !strings.Contains(d.err.Error(), `nctalk:serverType: "cx21" is deprecated by Hetzner (offered in no location)`) {
 		t.Errorf("error = %v; want cx21 deprecated, offered nowhere", d.err)
+	}
+}
+
+// TestCatalogueKeepsARunningStack: what Hetzner withdraws after a server
+// was created locks no update of the stack that runs on it (nor the `up`
+// of an admin moving away from it); it stops only a server that would be
+// created or resized to it. A deprecated type that can still be ordered
+// only warns. (The engine run showed every `up` of such a stack failing.)
+func TestCatalogueKeepsARunningStack(t *testing.T) {
+	orderable := func(c *infratest.Catalogue) {
+		for i, st := range c.ServerTypes {
+			if st.Name == "cx23" {
+				for j := range st.Locations {
+					c.ServerTypes[i].Locations[j] = infratest.TypeLocation{Name: st.Locations[j].Name, Deprecated: true, Available: true, UnavailableAfter: "2099-01-01T00:00:00+00:00"}
+				}
+			}
+		}
+	}
+	running := func(serverType, image string) []infratest.RunningServer {
+		return []infratest.RunningServer{{Name: testDomain, ServerType: serverType, Image: image, Labels: map[string]string{"app": "nctalk", "stack": "dev"}}}
+	}
+	tests := []struct {
+		name       string
+		catalogue  func(*infratest.Catalogue)
+		running    []infratest.RunningServer
+		serverType string
+		image      string
+		wantErr    string // "" means the deployment succeeds
+	}{
+		{"deprecated but orderable: created with a warning", orderable, nil, "cx23", "debian-13", ""},
+		{"withdrawn, the running server has it", nil, running("cx22", "debian-13"), "cx22", "debian-13", ""},
+		{"withdrawn, a resize to it", nil, running("cx23", "debian-13"), "cx22", "debian-13", `nctalk:serverType: "cx22" is deprecated`},
+		{"withdrawn, no server yet", nil, nil, "cx22", "debian-13", `nctalk:serverType: "cx22" is deprecated`},
+		{"another stack's server does not count", nil, []infratest.RunningServer{{Name: testDomain, ServerType: "cx22", Image: "debian-13", Labels: map[string]string{"app": "nctalk", "stack": "prod"}}}, "cx22", "debian-13", `"cx22" is deprecated`},
+		{"deprecated image, the running server has it", nil, running("cx23", "debian-11"), "cx23", "debian-11", ""},
+		{"deprecated image, a new server", nil, nil, "cx23", "debian-11", `nctalk:image: "debian-11" is deprecated`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := infratest.New(defaultSeed)
+			if tt.catalogue != nil {
+				tt.catalogue(&m.Catalogue)
+			}
+			m.Running = tt.running
+			cfg := testConfig(t)
+			cfg.ServerType, cfg.Image = tt.serverType, tt.image
+			d := deploy(t, cfg, m)
+			switch {
+			case tt.wantErr == "" && d.err != nil:
+				t.Fatalf("NewTalkBackend: %v", d.err)
+			case tt.wantErr != "" && (d.err == nil || !strings.Contains(d.err.Error(), tt.wantErr)):
+				t.Fatalf("error = %v; want one saying %q", d.err, tt.wantErr)
+			case tt.wantErr != "" && strings.Count(d.err.Error(), "nctalk:") != 1:
+				t.Errorf("error %q names a key more than once", d.err)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package infra
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -64,8 +67,15 @@ func newPublicAddresses(ctx *pulumi.Context, name, domain, location string, keep
 var anywhere = []string{"0.0.0.0/0", "::/0"}
 
 // newFirewall builds the Hetzner firewall from the plan's port table: SSH
-// from sshAllowedCidrs only, every other rule from anywhere.
+// from sshAllowedCidrs only, every other rule from anywhere. The rules go
+// in the order the provider keeps them in the state (by description, then
+// protocol and port) and the sources sorted, so that the preview of a
+// changed rule shows that rule, not every rule after a shifted position.
 func newFirewall(ctx *pulumi.Context, name, domain string, table []cloudconfig.Rule, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*hcloud.Firewall, error) {
+	table = slices.Clone(table)
+	slices.SortStableFunc(table, func(a, b cloudconfig.Rule) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.PortString(), b.PortString()))
+	})
 	var rules hcloud.FirewallRuleArray
 	for _, r := range table {
 		sources := anywhere
@@ -74,6 +84,7 @@ func newFirewall(ctx *pulumi.Context, name, domain string, table []cloudconfig.R
 			for i, p := range r.Sources {
 				sources[i] = p.String()
 			}
+			slices.Sort(sources)
 		}
 		rule := hcloud.FirewallRuleArgs{
 			Description: pulumi.String(r.Name),

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -15,8 +14,10 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// lookupSSHKeys returns the IDs of the keys in the Hetzner project that
-// match the label selector; none for an empty selector.
+// lookupSSHKeys returns the public keys of the keys in the Hetzner project
+// that match the label selector, in ID order (so the rendered
+// authorized keys do not follow the order the API happens to answer in);
+// none for an empty selector.
 func lookupSSHKeys(ctx *pulumi.Context, selector string) ([]string, error) {
 	if selector == "" {
 		return nil, nil
@@ -25,18 +26,13 @@ func lookupSSHKeys(ctx *pulumi.Context, selector string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("looking up SSH keys with %s:%s %q: %w", schema.Namespace, schema.KeySSHKeySelector, selector, err)
 	}
-	// In ID order: the server's key list forces a replacement when it
-	// changes, so it must not follow the order the API happens to answer in.
-	nums := make([]int, 0, len(res.SshKeys))
-	for _, k := range res.SshKeys {
-		nums = append(nums, k.Id)
+	keys := slices.Clone(res.SshKeys)
+	slices.SortFunc(keys, func(a, b hcloud.GetSshKeysSshKey) int { return a.Id - b.Id })
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k.PublicKey)
 	}
-	slices.Sort(nums)
-	ids := make([]string, 0, len(nums))
-	for _, n := range nums {
-		ids = append(ids, strconv.Itoa(n))
-	}
-	return ids, nil
+	return out, nil
 }
 
 // sshKeySuffix names an uploaded key after its content (the first 12 hex
@@ -52,35 +48,32 @@ func sshKeySuffix(authorizedKey string) (string, error) {
 	return hex.EncodeToString(sum[:6]), nil
 }
 
-// newSSHKeys uploads the configured public keys and returns the IDs of
-// every key the server gets: the uploaded ones, then the existing ones.
-// Each uploaded key is named after its content (sshKeySuffix). A replaced
-// SshKey (e.g. a changed comment: Hetzner cannot change a key in place)
-// keeps its name, which Hetzner keeps unique per project: the old key must
-// go first (DeleteBeforeReplace), or the create fails with uniqueness_error.
-func newSSHKeys(ctx *pulumi.Context, name string, cfg config.Config, existing []string, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (pulumi.StringArray, error) {
-	var ids pulumi.StringArray
+// newSSHKeys uploads the configured public keys to the Hetzner project
+// (where the rescue system can use them). The box takes its keys from the
+// rendered cloudconfig.AuthorizedKeys, which every in-place change
+// rewrites, not from Hetzner, which hands keys to a server only when it is
+// created. Each uploaded key is named after its content (sshKeySuffix). A
+// replaced SshKey (e.g. a changed comment: Hetzner cannot change a key in
+// place) keeps its name, which Hetzner keeps unique per project: the old
+// key must go first (DeleteBeforeReplace), or the create fails with
+// uniqueness_error.
+func newSSHKeys(ctx *pulumi.Context, name string, cfg config.Config, labels pulumi.StringMap, opts ...pulumi.ResourceOption) error {
 	base := resourceBase(cfg.Settings.Domain)
 	keyOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.DeleteBeforeReplace(true))
 	for _, pub := range cfg.Settings.SSHAuthorizedKeys {
 		suffix, err := sshKeySuffix(pub)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		k, err := hcloud.NewSshKey(ctx, fmt.Sprintf("%s-ssh-key-%s", name, suffix), &hcloud.SshKeyArgs{
+		if _, err := hcloud.NewSshKey(ctx, fmt.Sprintf("%s-ssh-key-%s", name, suffix), &hcloud.SshKeyArgs{
 			Name:      pulumi.Sprintf("%s-%s", base, suffix),
 			PublicKey: pulumi.String(pub),
 			Labels:    labels,
-		}, keyOpts...)
-		if err != nil {
-			return nil, err
+		}, keyOpts...); err != nil {
+			return err
 		}
-		ids = append(ids, k.ID().ToStringOutput())
 	}
-	for _, id := range existing {
-		ids = append(ids, pulumi.String(id))
-	}
-	return ids, nil
+	return nil
 }
 
 // newVolume creates the state volume unformatted: the cloud-config formats
@@ -104,7 +97,6 @@ type serverInputs struct {
 	cfg       config.Config
 	addrs     publicAddresses
 	firewall  *hcloud.Firewall
-	sshKeys   pulumi.StringArray
 	userData  pulumi.StringOutput
 	labels    pulumi.StringMap
 	dependsOn []pulumi.Resource
@@ -112,7 +104,11 @@ type serverInputs struct {
 
 // newServer creates the VM. It holds the primary IPs, so a replacement must
 // delete the old server first (DeleteBeforeReplace); the firewall is
-// attached at creation so it guards the first boot.
+// attached at creation so it guards the first boot. It gets no Hetzner SSH
+// keys: those reach a server only at creation, and would stay on it after
+// they were removed from the config; the rendered authorized keys carry
+// the keys instead. userData is the boot document (bootDocument), which
+// changes only together with what replaces the server anyway.
 func newServer(ctx *pulumi.Context, name string, in serverInputs, opts ...pulumi.ResourceOption) (*hcloud.Server, error) {
 	opts = append(append([]pulumi.ResourceOption{}, opts...), pulumi.DeleteBeforeReplace(true))
 	if len(in.dependsOn) > 0 {
@@ -124,7 +120,6 @@ func newServer(ctx *pulumi.Context, name string, in serverInputs, opts ...pulumi
 		Image:       pulumi.String(in.cfg.Image),
 		Location:    pulumi.String(in.cfg.Location),
 		Labels:      in.labels,
-		SshKeys:     in.sshKeys,
 		FirewallIds: pulumi.IntArray{hcloudID(in.firewall.ID())},
 		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{
 			Ipv4Enabled: pulumi.Bool(true),
@@ -137,11 +132,10 @@ func newServer(ctx *pulumi.Context, name string, in serverInputs, opts ...pulumi
 }
 
 // attachVolume attaches the state volume; cloudconfig mounts it.
-func attachVolume(ctx *pulumi.Context, name string, server *hcloud.Server, volume *hcloud.Volume, opts ...pulumi.ResourceOption) error {
-	_, err := hcloud.NewVolumeAttachment(ctx, name+"-state-attachment", &hcloud.VolumeAttachmentArgs{
+func attachVolume(ctx *pulumi.Context, name string, server *hcloud.Server, volume *hcloud.Volume, opts ...pulumi.ResourceOption) (*hcloud.VolumeAttachment, error) {
+	return hcloud.NewVolumeAttachment(ctx, name+"-state-attachment", &hcloud.VolumeAttachmentArgs{
 		ServerId:  hcloudID(server.ID()),
 		VolumeId:  hcloudID(volume.ID()),
 		Automount: pulumi.Bool(false),
 	}, opts...)
-	return err
 }

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nctalk/nctalk/infra/infratest"
+	"github.com/nctalk/nctalk/tests/engine"
 )
 
 var updateURNs = flag.Bool("update-urns", false, "rewrite testdata/urns.golden from the current program")
@@ -133,4 +135,53 @@ func aliasURNs(r infratest.Registration) []string {
 		out = append(out, urnFor(parent, typ, name))
 	}
 	return out
+}
+
+// TestMocksMatchTheEngineRecording: the resources the program registers
+// under mocks are those the real engine recorded (tests/engine), by type
+// and name. It fails when the program's resources change and the engine's
+// fixtures were not recorded again (go run ./tests/engine/lifecycle), so the
+// CLI's tests never run on the output of another program.
+func TestMocksMatchTheEngineRecording(t *testing.T) {
+	normal := func(urn string) string {
+		_, rest, _ := strings.Cut(urn, "::") // drop urn:pulumi:<stack>
+		if i := strings.Index(rest, "::nctalk-ssh-key-"); i >= 0 {
+			rest = rest[:i] + "::nctalk-ssh-key-<content>" // named after the key, which differs
+		}
+		return rest
+	}
+	d := mustDeploy(t, testConfig(t), infratest.New(defaultSeed))
+	var got []string
+	for _, r := range d.mocks.Registrations() {
+		if r.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(r.Type, "pulumi:providers:") {
+			got = append(got, normal(urnOf(r)))
+		}
+	}
+	raw, err := engine.Fixture("create.export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var export struct {
+		Deployment struct {
+			Resources []struct {
+				URN  string `json:"urn"`
+				Type string `json:"type"`
+			} `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(raw, &export); err != nil {
+		t.Fatal(err)
+	}
+	var recorded []string
+	for _, r := range export.Deployment.Resources {
+		if r.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(r.Type, "pulumi:providers:") {
+			recorded = append(recorded, normal(r.URN))
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(recorded)
+	if !slices.Equal(got, recorded) {
+		t.Errorf("the program registers (mocks):\n  %s\nthe engine recorded:\n  %s\nrecord the engine run again: go run ./tests/engine/lifecycle -toolchain DIR (docs/testing.md)",
+			strings.Join(got, "\n  "), strings.Join(recorded, "\n  "))
+	}
 }

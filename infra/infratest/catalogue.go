@@ -2,6 +2,7 @@ package infratest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -215,9 +216,10 @@ func (c Catalogue) images(args resource.PropertyMap) resource.PropertyMap {
 			archs = append(archs, a.StringValue())
 		}
 	}
+	includeDeprecated := args["includeDeprecated"].IsBool() && args["includeDeprecated"].BoolValue()
 	var imgs []resource.PropertyValue
 	for _, img := range c.Images {
-		if len(archs) == 0 || slices.Contains(archs, img.Architecture) {
+		if (len(archs) == 0 || slices.Contains(archs, img.Architecture)) && (includeDeprecated || img.Deprecated == "") {
 			imgs = append(imgs, resource.NewObjectProperty(imageProps(img)))
 		}
 	}
@@ -249,4 +251,14 @@ func (c Catalogue) zone(args resource.PropertyMap) (resource.PropertyMap, error)
 			"assigneds": strs([]string{"hydrogen.ns.hetzner.com.", "oxygen.ns.hetzner.com.", "helium.ns.hetzner.de."}),
 		}),
 	}, nil
+}
+
+// zones answers getZones (GetZonesResult): every zone of Zones.
+func (c Catalogue) zones() resource.PropertyMap {
+	var list []resource.PropertyValue
+	for _, name := range slices.Sorted(maps.Keys(c.Zones)) {
+		z, _ := c.zone(resource.PropertyMap{"name": str(name)})
+		list = append(list, resource.NewObjectProperty(z))
+	}
+	return resource.PropertyMap{"id": str("zones"), "zones": resource.NewArrayProperty(list)}
 }

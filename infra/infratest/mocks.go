@@ -6,13 +6,18 @@
 package infratest
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/pem"
 	"fmt"
 	"hash/fnv"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -31,6 +36,9 @@ const (
 	TypeVolumeAttachment = "hcloud:index/volumeAttachment:VolumeAttachment"
 	TypeZoneRrset        = "hcloud:index/zoneRrset:ZoneRrset"
 	TypeServer           = "hcloud:index/server:Server"
+	TypePrivateKey       = "tls:index/privateKey:PrivateKey"
+	TypeCommand          = "command:remote:Command"
+	TypeStash            = "pulumi:index:Stash"
 	// TokenGetSSHKeys is the invoke that looks up SSH keys by label selector.
 	TokenGetSSHKeys = "hcloud:index/getSshKeys:getSshKeys"
 	// The catalogue look-ups the stack makes at preview time.
@@ -39,6 +47,8 @@ const (
 	TokenGetImage       = "hcloud:index/getImage:getImage"
 	TokenGetImages      = "hcloud:index/getImages:getImages"
 	TokenGetZone        = "hcloud:index/getZone:getZone"
+	TokenGetZones       = "hcloud:index/getZones:getZones"
+	TokenGetServers     = "hcloud:index/getServers:getServers"
 )
 
 // The addresses the mock gives primary IPs (documentation ranges). Hetzner
@@ -84,6 +94,9 @@ type Mocks struct {
 	// Catalogue is what the location, server type and image look-ups
 	// answer; New sets DefaultCatalogue.
 	Catalogue Catalogue
+	// Running are the servers getServers finds (the stack's server of an
+	// earlier update); none by default.
+	Running []RunningServer
 
 	mu      sync.Mutex
 	regs    []Registration
@@ -134,6 +147,18 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		state["ipAddress"] = resource.NewStringProperty(addr)
 	case TypeVolume:
 		state["linuxDevice"] = resource.NewStringProperty("/dev/disk/by-id/scsi-0HC_Volume_" + id)
+	case TypePrivateKey:
+		private, public, err := m.ed25519Key(args.Name)
+		if err != nil {
+			return "", nil, err
+		}
+		// The provider marks the private key secret (additionalSecretOutputs);
+		// mocks do not apply that by themselves.
+		state["privateKeyOpenssh"] = resource.MakeSecret(resource.NewStringProperty(private))
+		state["publicKeyOpenssh"] = resource.NewStringProperty(public)
+	case TypeStash:
+		// Created: the stash's output is its input (pulumi.Stash).
+		state["output"] = args.Inputs["input"]
 	}
 	reg.State = state
 	m.mu.Lock()
@@ -160,6 +185,10 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return m.Catalogue.images(args.Args), nil
 	case TokenGetZone:
 		return m.Catalogue.zone(args.Args)
+	case TokenGetZones:
+		return m.Catalogue.zones(), nil
+	case TokenGetServers:
+		return m.servers(args.Args), nil
 	default:
 		return nil, fmt.Errorf("mock: unexpected invoke %s", args.Token)
 	}
@@ -177,7 +206,7 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"id":          resource.NewNumberProperty(float64(k.ID)),
 			"name":        resource.NewStringProperty(k.Name),
 			"fingerprint": resource.NewStringProperty(fmt.Sprintf("00:11:%02x", k.ID%256)),
-			"publicKey":   resource.NewStringProperty("ssh-ed25519 AAAA" + k.Name),
+			"publicKey":   resource.NewStringProperty(k.PublicKey()),
 			"labels":      resource.NewObjectProperty(labels),
 		}))
 	}
@@ -261,4 +290,82 @@ func (m *Mocks) password(name string, length int) string {
 		}
 	}
 	return string(out)
+}
+
+// PublicKey is the key's authorized_keys line, derived from its name.
+func (k ExistingSSHKey) PublicKey() string {
+	_, public, err := ed25519Key("project-key/" + k.Name)
+	if err != nil {
+		panic(err)
+	}
+	return strings.TrimSpace(public) + " " + k.Name
+}
+
+// ed25519Key derives a deterministic ed25519 key pair from the seed and
+// the resource name, as tls.PrivateKey's OpenSSH outputs: the private key
+// in OpenSSH format, the public key as an authorized_keys line.
+func (m *Mocks) ed25519Key(name string) (private, public string, err error) {
+	return ed25519Key(m.Seed + "/" + name)
+}
+
+// keyCache keeps each derived private key's OpenSSH text: its format has
+// random check bytes, and a key, like tls.PrivateKey's in the state, must
+// read the same every time.
+var keyCache sync.Map
+
+func ed25519Key(seedText string) (private, public string, err error) {
+	seed := sha256.Sum256([]byte(seedText))
+	key := ed25519.NewKeyFromSeed(seed[:])
+	pub, err := ssh.NewPublicKey(key.Public())
+	if err != nil {
+		return "", "", err
+	}
+	public = string(ssh.MarshalAuthorizedKey(pub))
+	if v, ok := keyCache.Load(seedText); ok {
+		return v.(string), public, nil
+	}
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		return "", "", err
+	}
+	v, _ := keyCache.LoadOrStore(seedText, string(pem.EncodeToMemory(block)))
+	return v.(string), public, nil
+}
+
+// RunningServer is a server the stack created in an earlier update.
+type RunningServer struct {
+	Name, ServerType, Image string
+	Labels                  map[string]string
+}
+
+// servers answers getServers (GetServersResult) for a label selector of
+// k=v terms.
+func (m *Mocks) servers(args resource.PropertyMap) resource.PropertyMap {
+	sel := ""
+	if v := args["withSelector"]; v.IsString() {
+		sel = v.StringValue()
+	}
+	var list []resource.PropertyValue
+	for i, srv := range m.Running {
+		match := true
+		for _, term := range strings.Split(sel, ",") {
+			k, v, _ := strings.Cut(term, "=")
+			if term != "" && srv.Labels[k] != v {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		labels := resource.PropertyMap{}
+		for k, v := range srv.Labels {
+			labels[resource.PropertyKey(k)] = resource.NewStringProperty(v)
+		}
+		list = append(list, resource.NewObjectProperty(resource.PropertyMap{
+			"id": resource.NewNumberProperty(float64(9000 + i)), "name": resource.NewStringProperty(srv.Name),
+			"serverType": resource.NewStringProperty(srv.ServerType), "image": resource.NewStringProperty(srv.Image),
+			"labels": resource.NewObjectProperty(labels), "status": resource.NewStringProperty("running"),
+		}))
+	}
+	return resource.PropertyMap{"id": resource.NewStringProperty("servers"), "servers": resource.NewArrayProperty(list)}
 }

@@ -24,6 +24,12 @@ import (
 // preview summary read it.
 const KeyCloudConfigRedacted = "cloudConfigRedacted"
 
+// KeyTornDown is what `nctalk teardown` leaves in the stack outputs (and
+// the component's) in place of those describing deleted things: when and
+// what it kept. A reader of the outputs that finds it says the backend is
+// torn down.
+const KeyTornDown = "tornDown"
+
 // ComponentType is the type token of the TalkBackend component, whose
 // outputs are the stack outputs plus KeyCloudConfigRedacted.
 const ComponentType = "nctalk:index:TalkBackend"
@@ -43,7 +49,12 @@ type Outputs struct {
 	ServerName        string            `json:"serverName"`
 	SSHCommand        string            `json:"sshCommand"`
 	CloudConfigDigest string            `json:"cloudConfigDigest"`
+	// TornDown is set (KeyTornDown) when the backend was torn down.
+	TornDown string `json:"tornDown"`
 }
+
+// ErrTornDown is returned for the outputs of a torn-down backend.
+var ErrTornDown = errors.New("the backend is torn down")
 
 // ErrSecretsHidden is returned when the outputs were printed without
 // --show-secrets, so the secrets read "[secret]".
@@ -58,6 +69,9 @@ func Parse(r io.Reader) (Outputs, error) {
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&o); err != nil {
 		return Outputs{}, fmt.Errorf("stack outputs are not valid JSON (want the output of `pulumi stack output --json --show-secrets`): %w", err)
+	}
+	if o.TornDown != "" {
+		return Outputs{}, fmt.Errorf("%w (%s)", ErrTornDown, o.TornDown)
 	}
 	required := []struct{ key, value string }{
 		{schema.OutputSignalingURL, o.SignalingURL},
