@@ -74,6 +74,9 @@ func redactedFromExport(export []byte) (string, error) {
 		if r.Type != outputs.ComponentType {
 			continue
 		}
+		if note, ok := r.Outputs[outputs.KeyTornDown].(string); ok {
+			return "", fmt.Errorf("the backend is torn down: %s", note)
+		}
 		switch v := r.Outputs[outputs.KeyCloudConfigRedacted].(type) {
 		case string:
 			return v, nil

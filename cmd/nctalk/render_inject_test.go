@@ -61,7 +61,7 @@ func TestRenderCommandRejectsOrNeutralisesHostileValues(t *testing.T) {
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
-			want := []string{"disable_root", "package_update", "package_upgrade", "packages", "runcmd", "ssh_pwauth", "write_files"}
+			want := []string{"apt", "disable_root", "package_update", "package_upgrade", "packages", "runcmd", "ssh_pwauth", "write_files"}
 			if !slices.Equal(keys, want) {
 				t.Errorf("top-level keys %q, want %q", keys, want)
 			}

@@ -41,6 +41,7 @@ type Step struct {
 type State struct {
 	URN     string         `json:"urn"`
 	Type    string         `json:"type"`
+	Inputs  map[string]any `json:"inputs"`
 	Outputs map[string]any `json:"outputs"`
 }
 
@@ -122,6 +123,10 @@ const (
 	StackType     = "pulumi:pulumi:Stack"
 	ServerType    = "hcloud:index/server:Server"
 	PrimaryIPType = "hcloud:index/primaryIp:PrimaryIp"
+	// ApplyType is the in-place change's command (infra's apply).
+	ApplyType = "command:remote:Command"
+	// StashType is the boot document (infra's bootDocument).
+	StashType = "pulumi:index:Stash"
 )
 
 // resourceType returns the step's resource type: from its state, else from

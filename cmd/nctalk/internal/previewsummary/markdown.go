@@ -30,7 +30,9 @@ func (s Summary) Markdown() string {
 		fmt.Fprintf(&b, "The preview reported %d warning(s); the workflow log has them.\n\n", s.Warnings)
 	}
 
-	if len(s.Groups) == 0 {
+	if len(s.Groups) == 0 && (s.Box.State == BoxInPlace || s.Box.State == BoxUnknown) {
+		fmt.Fprintf(&b, "**No resource changes;** the running box takes the change (below). %d unchanged.\n\n", s.Unchanged)
+	} else if len(s.Groups) == 0 {
 		fmt.Fprintf(&b, "**No resource changes.** %d unchanged.\n\n", s.Unchanged)
 	} else {
 		counts := make([]string, 0, len(s.Groups)+1)
@@ -56,9 +58,27 @@ func (s Summary) Markdown() string {
 		}
 	}
 
+	b.WriteString("#### On the box\n\n")
+	writeBox(&b, s.Box)
 	b.WriteString("#### Cloud-config on the VM (secrets redacted)\n\n")
 	writeCloudConfig(&b, s.CloudConfig)
 	return b.String()
+}
+
+// writeBox writes what the running box does.
+func writeBox(b *strings.Builder, c BoxChange) {
+	switch c.State {
+	case BoxUnchanged:
+		b.WriteString("No command reaches the running box.\n\n")
+	case BoxInPlace:
+		fmt.Fprintf(b, "**In place:** %s. No reboot; the addresses, the volume and the certificate stay.\n\n", c.Words)
+	case BoxUnknown:
+		b.WriteString("**In place**, with values this update creates (a rotated secret): the box reports what it reloads or restarts during the update.\n\n")
+	case BoxNew:
+		b.WriteString("A new server boots the current settings; the stack then checks its files over SSH.\n\n")
+	default:
+		b.WriteString("Not listed: run `pulumi preview --json --show-sames`, which lists the unchanged steps too.\n\n")
+	}
 }
 
 // writeAlert writes one loud line.
@@ -75,7 +95,7 @@ func writeAlert(b *strings.Builder, a Alert) {
 	case r.Type == ServerType && a.Op == OpDelete:
 		fmt.Fprintf(b, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE DELETED:** %s. The backend is gone until it is created again.\n\n", code(r.Name))
 	case r.Type == ServerType:
-		fmt.Fprintf(b, "> [!WARNING]\n> **The server will be powered off** to change its type: %s keeps its disk and addresses, "+
+		fmt.Fprintf(b, "> [!WARNING]\n> **The server will be powered off** to change its type (a reboot): %s keeps its disk and addresses, "+
 			"but running calls drop while it restarts.%s\n\n", code(r.Name), because)
 	case a.Op == OpReplace:
 		fmt.Fprintf(b, "> [!WARNING]\n> **A public IP address will be replaced:** %s gets a new address; "+
@@ -95,6 +115,10 @@ func writeCloudConfig(b *strings.Builder, c CloudConfigChange) {
 			"It is redacted already; the program should export it with `pulumi.Unsecret` so previews can show it.\n")
 	case CloudConfigUnknown:
 		b.WriteString("Not known before the update: it depends on values this update creates.\n")
+	case CloudConfigNotListed:
+		b.WriteString("Not available: the preview lists no step of the component that holds `cloudConfigRedacted`. " +
+			"`pulumi preview --json` leaves unchanged steps out: run it with `--show-sames` (and `--save-plan plan.json`, " +
+			"then `nctalk preview-summary --plan plan.json`).\n")
 	case CloudConfigMissing:
 		b.WriteString("Not available: the preview carries no new `cloudConfigRedacted` output. " +
 			"Pass the update plan of the same preview (`pulumi preview --save-plan plan.json`, then " +
@@ -104,7 +128,7 @@ func writeCloudConfig(b *strings.Builder, c CloudConfigChange) {
 		if c.Created {
 			what = fmt.Sprintf("new, %d lines", c.Lines)
 		}
-		fmt.Fprintf(b, "<details open><summary>Changed: %s. The server reads its cloud-config only when it is created.</summary>\n\n", what)
+		fmt.Fprintf(b, "<details open><summary>Changed: %s. The running box takes it in place (see above); a new server boots it.</summary>\n\n", what)
 		fence := fenceFor(c.Diff)
 		fmt.Fprintf(b, "%sdiff\n%s%s\n", fence, c.Diff, fence)
 		if c.Truncated {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // Pulumi's encodings of values a preview must not or cannot show.
@@ -68,6 +70,8 @@ type Summary struct {
 	Alerts []Alert
 	// CloudConfig is the change of the redacted cloud-config.
 	CloudConfig CloudConfigChange
+	// Box is what the running box does to take the change in place.
+	Box BoxChange
 	// Errors and Warnings count the preview's diagnostics by severity.
 	Errors, Warnings int
 }
@@ -92,6 +96,33 @@ type Alert struct {
 	Op string
 }
 
+// BoxState says what the summary knows about the in-place change.
+type BoxState int
+
+// In-place change states.
+const (
+	// BoxNotListed: the preview lists no step of the apply command (it
+	// was made without --show-sames and the command is unchanged, or the
+	// stack has none).
+	BoxNotListed BoxState = iota
+	// BoxUnchanged: no command reaches the box.
+	BoxUnchanged
+	// BoxInPlace: the box takes the change in place; Words says how.
+	BoxInPlace
+	// BoxNew: the first apply on a new server (created or replaced).
+	BoxNew
+	// BoxUnknown: the box takes the change in place, but what it does
+	// depends on values the update creates (a rotated secret).
+	BoxUnknown
+)
+
+// BoxChange is what the running box does with the change.
+type BoxChange struct {
+	State BoxState
+	// Words says what reloads, restarts or is recreated (BoxInPlace).
+	Words string
+}
+
 // CloudConfigState says what the summary knows about the cloud-config.
 type CloudConfigState int
 
@@ -108,6 +139,10 @@ const (
 	CloudConfigSecret
 	// CloudConfigUnknown: the new value is known only during the update.
 	CloudConfigUnknown
+	// CloudConfigNotListed: the preview lists no step of the resource that
+	// holds it: `pulumi preview --json` leaves unchanged ("same") steps out
+	// unless --show-sames is given, and a component is always "same".
+	CloudConfigNotListed
 )
 
 // CloudConfigChange is the change of the redacted cloud-config output.
@@ -158,6 +193,18 @@ func Summarize(p Preview, opt Options) Summary {
 			sameSteps++
 			continue
 		}
+		if steps[0].resourceType() == StashType && op == OpUpdate {
+			// The boot document keeps what a new server boots; its
+			// update changes nothing that runs.
+			sameSteps++
+			continue
+		}
+		if steps[0].resourceType() == ApplyType {
+			// A run on the box, not a resource that is built or
+			// replaced (pulumi-command replaces the command when its
+			// triggers change): Box says what it does.
+			continue
+		}
 		r := Resource{Name: steps[0].resourceName(), Type: steps[0].resourceType(), Reasons: reasons(steps, op)}
 		groups[op] = append(groups[op], r)
 		if alerting(r, op) {
@@ -186,7 +233,67 @@ func Summarize(p Preview, opt Options) Summary {
 		}
 	}
 	s.CloudConfig = cloudConfigChange(p, opt)
+	s.Box = boxChange(p, s.Alerts)
 	return s
+}
+
+// boxChange reads the apply command's step: its triggers[0] are the unit
+// digests of what the box runs (cloudconfig.UnitDigests), old and new.
+func boxChange(p Preview, alerts []Alert) BoxChange {
+	var step *Step
+	for i := range p.Steps {
+		if p.Steps[i].resourceType() == ApplyType {
+			step = &p.Steps[i]
+		}
+	}
+	if step == nil {
+		return BoxChange{State: BoxNotListed}
+	}
+	for _, a := range alerts {
+		if a.Resource.Type == ServerType && (a.Op == OpReplace || a.Op == OpDelete) {
+			return BoxChange{State: BoxNew}
+		}
+	}
+	switch headlineOp([]Step{*step}) {
+	case OpSame:
+		return BoxChange{State: BoxUnchanged}
+	case OpCreate:
+		return BoxChange{State: BoxNew}
+	}
+	if step.NewState != nil {
+		if triggers, _ := step.NewState.Inputs["triggers"].([]any); len(triggers) > 0 && triggers[0] == unknownValue {
+			return BoxChange{State: BoxUnknown}
+		}
+	}
+	old, new := unitDigests(step.OldState), unitDigests(step.NewState)
+	if old == nil || new == nil {
+		return BoxChange{State: BoxNew}
+	}
+	return BoxChange{State: BoxInPlace, Words: cloudconfig.DescribeChanges(cloudconfig.CompareUnits(old, new))}
+}
+
+// unitDigests reads the digests from a state's triggers[0].
+func unitDigests(st *State) cloudconfig.UnitDigests {
+	if st == nil {
+		return nil
+	}
+	triggers, _ := st.Inputs["triggers"].([]any)
+	if len(triggers) == 0 {
+		return nil
+	}
+	units, _ := triggers[0].(map[string]any)
+	if units == nil {
+		return nil
+	}
+	out := cloudconfig.UnitDigests{}
+	for unit, v := range units {
+		byAction, _ := v.(map[string]any)
+		out[unit] = map[string]string{}
+		for a, d := range byAction {
+			out[unit][a], _ = d.(string)
+		}
+	}
+	return out
 }
 
 // alerting says whether a change gets a loud line: the server or a primary
@@ -323,7 +430,7 @@ func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
 		}
 	}
 	if stack == nil {
-		return CloudConfigChange{State: CloudConfigMissing}
+		return CloudConfigChange{State: CloudConfigNotListed}
 	}
 	key := opt.CloudConfigOutput
 	var oldV, newV any

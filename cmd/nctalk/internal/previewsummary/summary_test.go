@@ -277,7 +277,7 @@ func TestSummarizeUpdateInPlace(t *testing.T) {
 		t.Errorf("CloudConfig = %+v, want unchanged, 10 lines", s.CloudConfig)
 	}
 	for _, want := range []string{"**Resources:** 2 to update · 7 unchanged", "because of `serverType`", "Unchanged (10 lines).",
-		"> [!WARNING]\n> **The server will be powered off** to change its type: `talk`"} {
+		"> [!WARNING]\n> **The server will be powered off** to change its type (a reboot): `talk`"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
@@ -422,8 +422,8 @@ func TestSummarizeDeletionsAndAddresses(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
 	}
-	if s.CloudConfig.State != CloudConfigMissing {
-		t.Errorf("CloudConfig.State = %v, want missing without a stack step", s.CloudConfig.State)
+	if s.CloudConfig.State != CloudConfigNotListed {
+		t.Errorf("CloudConfig.State = %v, want not listed without a step of the component", s.CloudConfig.State)
 	}
 }
 
