@@ -35,14 +35,8 @@ func openTURN(t *testing.T, port int, secret string) *turnSession {
 // The relay, the client and the connection close when the test ends.
 func allocateOver(t *testing.T, c net.Conn, secret, user string) *turnSession {
 	t.Helper()
-	name, pass := talk.TURNCredentials(secret, user, time.Now().Add(time.Hour))
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelError
 	server := c.RemoteAddr().String()
-	client, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: server, TURNServerAddr: server, Conn: turn.NewSTUNConn(c),
-		Username: name, Password: pass, Realm: testDomain, RTO: time.Second, LoggerFactory: lf,
-	})
+	client, err := newTURNClient(c, secret, user)
 	if err != nil {
 		c.Close()
 		t.Fatal(err)
@@ -93,4 +87,17 @@ func allocateOn443(t *testing.T, port443 int, caPEM []byte, turnName, secret str
 		t.Fatalf("TLS on 443 with SNI %s: %v", turnName, err)
 	}
 	return allocateOver(t, c, secret, "vmtest443").relay.LocalAddr()
+}
+
+// newTURNClient is a TURN client over an open stream connection to coturn,
+// with REST credentials for user made from the TURN secret.
+func newTURNClient(c net.Conn, secret, user string) (*turn.Client, error) {
+	name, pass := talk.TURNCredentials(secret, user, time.Now().Add(time.Hour))
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelError
+	server := c.RemoteAddr().String()
+	return turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: server, TURNServerAddr: server, Conn: turn.NewSTUNConn(c),
+		Username: name, Password: pass, Realm: testDomain, RTO: time.Second, LoggerFactory: lf,
+	})
 }

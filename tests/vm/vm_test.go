@@ -6,11 +6,14 @@
 package vm
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -189,10 +192,35 @@ func TestFirstBoot(t *testing.T) {
 	acme := startPebble(t, logs, tlsCert, m.fwd["tcp/80"], pebbleDNS)
 	settings.ACMEServer = acme.directory()
 
-	userData := hetznerUserData(t, settings, secrets)
+	// The stack's access to the box (infra: a host key in the user data, a
+	// deploy key restricted to the apply), for the in-place changes.
+	acc := newAccess(t, work)
+	userData := hetznerUserData(t, acc.planFor(t, settings), secrets)
 	vendor := vendorData(ca.certPEM, acme.rootPEM(), guestDNS.port)
 	verifyCmd := newVerifyCLI(t, nctalkBin, work, stackOut, verifyHosts, acme.rootPEM())
 	m.writeSeed(userData, vendor, "nctalk-vm-1")
+
+	// With NCTALK_VM_PACKAGE_RATIO=1, first a boot of the same document
+	// with the package phase as it was (a full upgrade and recommended
+	// packages before the setup), on a machine of its own, so the two
+	// package phases are measured on the same machine in one run.
+	if os.Getenv("NCTALK_VM_PACKAGE_RATIO") == "1" {
+		legacy := legacyPackagePhase(t, userData)
+		ml := newMachine(t, filepath.Join(work, "vm-legacy"), img, "", sshKey)
+		ml.writeSeed(legacy, vendor, "nctalk-vm-legacy")
+		start := time.Now()
+		ml.start()
+		ml.waitSSH(20 * time.Minute)
+		// Its certificate cannot be validated (Pebble reaches the main
+		// machine's port 80): the package phases end where the containers are up.
+		waitJournal(t, ml, "nctalk-setup: containers: up", 40*time.Minute)
+		host.add("legacy package phase: QEMU start to containers up", time.Since(start).Seconds())
+		old := guestPhases(t, ml)
+		old.print(t, "first boot with the old package phase (full upgrade, recommends), seconds since kernel start")
+		ml.kill()
+		packagePhases = old
+		acme.orders.Store(0)
+	}
 
 	// The first boot meets a registry and an ACME server that refuse at
 	// first: the setup must retry and recover by itself.
@@ -208,7 +236,15 @@ func TestFirstBoot(t *testing.T) {
 	m.waitSSH(20 * time.Minute)
 	waitReady(t, m, 30*time.Minute)
 	host.add("first boot: QEMU start to ready marker (host clock)", time.Since(bootStart).Seconds())
-	guestPhases(t, m).print(t, "first boot, seconds since kernel start")
+	firstBoot := guestPhases(t, m)
+	firstBoot.print(t, "first boot, seconds since kernel start")
+	if packagePhases != nil {
+		for _, name := range []string{"setup: start", "setup: images pulled, compose up done"} {
+			if o, n := packagePhases.secs[name], firstBoot.secs[name]; o > 0 && n > 0 {
+				t.Logf("package phase ratio: %s at %.0f s, was %.0f s with the old package phase: %.2f", name, n, o, n/o)
+			}
+		}
+	}
 
 	journal := m.mustSSH(time.Minute, "journalctl -b -u nctalk-setup -o cat")
 	t.Logf("nctalk-setup journal:\n%s", journal)
@@ -321,6 +357,23 @@ func TestFirstBoot(t *testing.T) {
 		}
 	})
 
+	// Changes applied in place, as the stack applies them, with what each
+	// costs (issue 20). They change the settings and secrets that the later
+	// subtests and nctalk verify then check.
+	t.Run("in-place", func(t *testing.T) {
+		runInPlace(t, inPlaceEnv{
+			m: m, access: acc, settings: &settings, secrets: &secrets, caPEM: acme.rootPEM(), figures: &host,
+			push: func(service, image string) {
+				if err := images.Push(ctx, root, reg.pushHost(), map[string]string{service: mirrorPath(image)}); err != nil {
+					t.Fatalf("push %s as %s: %v", service, image, err)
+				}
+			},
+		})
+		stackOut = stackOutputs(t, settings, secrets, publicAddr)
+		verifyCmd = newVerifyCLI(t, nctalkBin, work, stackOut, verifyHosts, acme.rootPEM())
+		assertVerify(t, verifyCmd)
+	})
+
 	// Why the deploy hook reloads nginx with `docker exec`: a signal sent
 	// with `docker kill` marks a `restart: unless-stopped` container as
 	// stopped by hand, and dockerd does not start it after a reboot. (The
@@ -368,6 +421,20 @@ func TestFirstBoot(t *testing.T) {
 			t.Errorf("the registry refused no request during the rebuild: the setup's first run did not meet the outage")
 		}
 		assertRetriedBySystemd(t, m2)
+		// The new server booted the document it was created with (the
+		// stack's boot document, from before the in-place changes); the
+		// stack's apply, which runs for every new server, brings it to the
+		// settings of the last update.
+		current := acc.bundle(t, settings, secrets)
+		start = time.Now()
+		out, err := acc.apply(m2, current)
+		host.add("rebuild: apply of the current settings", time.Since(start).Seconds())
+		t.Logf("nctalk-apply on the rebuilt server:\n%s", out)
+		if err != nil {
+			t.Fatalf("apply on the rebuilt server: %v", err)
+		}
+		assertFilesAre(t, m2, current)
+		waitReady(t, m2, 5*time.Minute)
 		assertHealthy(t, m2, settings)
 		if n := acme.orders.Load(); n != ordersBefore {
 			t.Errorf("Pebble saw %d new orders during the rebuild, want 0 (the certificate is on the volume)", n-ordersBefore)
@@ -711,14 +778,46 @@ func guestPhases(t *testing.T, m *machine) *phases {
 	return p
 }
 
+// packagePhases are the boot phases of the old package phase
+// (NCTALK_VM_PACKAGE_RATIO), nil when not measured.
+var packagePhases *phases
+
+// legacyPackagePhase is the user data with the package phase as it was
+// before issue 20: a full upgrade, and recommended packages.
+func legacyPackagePhase(t *testing.T, userData []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(userData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for old, new := range map[string]string{
+		"package_upgrade: false\n": "package_upgrade: true\n",
+		"apt:\n  conf: |\n    APT::Install-Recommends \"false\";\n": "",
+	} {
+		if !bytes.Contains(doc, []byte(old)) {
+			t.Fatalf("the document has no %q", old)
+		}
+		doc = bytes.Replace(doc, []byte(old), []byte(new), 1)
+	}
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, _ = zw.Write(doc)
+	_ = zw.Close()
+	return b.Bytes()
+}
+
 // hetznerUserData is what cloud-init reads from Hetzner for these settings:
 // the stack sends cloudconfig.EncodeUserData of the rendered document, and
 // Hetzner's datasource base64-decodes it, leaving the gzip'd document that
 // cloud-init unpacks (NoCloud hands the seed's user-data file over as the
 // same bytes).
-func hetznerUserData(t *testing.T, settings cloudconfig.Settings, secrets cloudconfig.Secrets) []byte {
+func hetznerUserData(t *testing.T, plan cloudconfig.Plan, secrets cloudconfig.Secrets) []byte {
 	t.Helper()
-	doc, err := cloudconfig.Render(settings, secrets)
+	doc, err := plan.Render(secrets)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
