@@ -89,7 +89,9 @@ func (r repo) git(args ...string) string {
 	return string(b)
 }
 
-func (r repo) commit(ref string) string { return strings.TrimSpace(r.git("rev-parse", ref+"^{commit}")) }
+func (r repo) commit(ref string) string {
+	return strings.TrimSpace(r.git("rev-parse", ref+"^{commit}"))
+}
 func (r repo) show(ref, path string) string {
 	return r.git("show", ref+":"+path)
 }
@@ -244,7 +246,7 @@ var nginxContexts = map[string]string{
 	"NGX_MAIN_CONF": "main", "NGX_EVENT_CONF": "events", "NGX_ANY_CONF": "any",
 	"NGX_HTTP_MAIN_CONF": "http", "NGX_HTTP_SRV_CONF": "http/server", "NGX_HTTP_LOC_CONF": "http/location",
 	"NGX_HTTP_UPS_CONF": "http/upstream", "NGX_HTTP_SIF_CONF": "http/server/if", "NGX_HTTP_LIF_CONF": "http/location/if",
-	"NGX_HTTP_LMT_CONF": "http/limit_except",
+	"NGX_HTTP_LMT_CONF":    "http/limit_except",
 	"NGX_STREAM_MAIN_CONF": "stream", "NGX_STREAM_SRV_CONF": "stream/server", "NGX_STREAM_UPS_CONF": "stream/upstream",
 	"NGX_MAIL_MAIN_CONF": "mail", "NGX_MAIL_SRV_CONF": "mail/server",
 }
