@@ -188,7 +188,7 @@ func mmdebstrap(ctx context.Context, r recipe, root, logFile string) error {
 		b, _ := os.ReadFile(logFile)
 		for _, p := range Pinned {
 			if strings.Contains(string(b), "'"+p.Version+"' for '"+p.Package+"' was not found") {
-				return fmt.Errorf("Debian %s no longer has %s %s (tests/images.Pinned): pin the version it has, and record that version's config contract (tests/images/configkeys); log %s", r.Suite, p.Package, p.Version, logFile)
+				return fmt.Errorf("the Debian %s mirror no longer has %s %s (tests/images.Pinned): pin the version it has, and record that version's config contract (tests/images/configkeys); log %s", r.Suite, p.Package, p.Version, logFile)
 			}
 		}
 		return fmt.Errorf("mmdebstrap %s (log %s): %w\n%s", strings.Join(args, " "), logFile, err, tailLines(string(b), 30))

@@ -372,9 +372,9 @@ func (c *call) writePlain(v any, prefix string) {
 		}
 	case []any:
 		for i, item := range v {
-			switch item.(type) {
+			switch s := item.(type) {
 			case string:
-				c.writeln(prefix + item.(string))
+				c.writeln(prefix + s)
 			default:
 				line(strconv.Itoa(i), item)
 			}
