@@ -1,7 +1,5 @@
 package occtest
 
-import "strings"
-
 // Version is one Nextcloud + Talk release pair the fake stands for.
 type Version struct {
 	// Nextcloud and Talk are the release numbers.
@@ -68,14 +66,13 @@ var Contract = []Behaviour{
 	{"timeout-pipes", "behind `sudo -u www-data`, killing sudo leaves php running and holding occ's stdout and stderr", "tests use a wrapper whose child outlives it"},
 }
 
-// ConfigReadOnlyMessage is what occ prints on stdout (exit 0) when it
-// cannot write config/config.php (lib/base.php checkConfig, Nextcloud 31
-// and 34), for release v.
+// ConfigReadOnlyMessage is what occ printed on stdout (exit 0) when it
+// could not write config/config.php (lib/base.php checkConfig), as
+// recorded for release v.
 func ConfigReadOnlyMessage(v Version) string {
-	major, _, _ := strings.Cut(v.Nextcloud, ".")
-	return "Cannot write into \"config\" directory!\n" +
-		"This can usually be fixed by giving the web server write access to the config directory.\n" +
-		"\n" +
-		"But, if you prefer to keep config.php file read only, set the option \"config_is_read_only\" to true in it.\n" +
-		"See https://docs.nextcloud.com/server/" + major + "/go.php?to=admin-config\n"
+	t, err := LoadTranscript(v)
+	if err != nil {
+		panic(err)
+	}
+	return t.ConfigReadOnly.Stdout
 }
