@@ -87,6 +87,10 @@ type NamedSections struct {
 //go:embed testdata/*.json
 var recorded embed.FS
 
+// AnyKey in a section's key list: the section takes any key (e.g. the
+// signaling proxy's [tokens], keyed by token id).
+const AnyKey = "*"
+
 // FileName is the testdata file of a program version.
 func FileName(service, version string) string { return service + "-" + version + ".json" }
 
@@ -114,7 +118,9 @@ func All() ([]Contract, error) {
 	}
 	var out []Contract
 	for _, n := range names {
-		service, version, _ := strings.Cut(strings.TrimSuffix(path.Base(n), ".json"), "-")
+		base := strings.TrimSuffix(path.Base(n), ".json")
+		i := strings.LastIndex(base, "-")
+		service, version := base[:i], base[i+1:]
 		c, err := Load(service, version)
 		if err != nil {
 			return nil, err
@@ -198,7 +204,7 @@ func (c Contract) Check(file string, uses []Use) []Finding {
 			if ns := c.NamedSections; ns != nil {
 				f.Problem += fmt.Sprintf(" (not one of its sections, not named in [%s] %s)", ns.Section, ns.Key)
 			}
-		case u.Key != "" && !slices.Contains(keys, u.Key):
+		case u.Key != "" && !slices.Contains(keys, u.Key) && !slices.Contains(keys, AnyKey):
 			f.Problem = fmt.Sprintf("%s %s does not know %q in %q", c.Program, c.Version, u.Key, section)
 		}
 		f.Deprecated = slices.Contains(c.Deprecated[section], u.Key)

@@ -317,6 +317,7 @@ func TestCheckCatches(t *testing.T) {
 		{"janus", "1.4.1", GrammarJanus, "janus.transport.websockets.jcfg", "general: {\n\tws_ip = \"127.0.0.1\"\n}\nmedia: {\n}\n", `ignores section "janus.transport.websockets.jcfg/media"`},
 		{"nginx", "1.30.4", GrammarNginx, "nginx.conf", "http {\n  server {\n    ssl_preread on;\n  }\n}\n", `does not allow "ssl_preread" in http/server`},
 		{"nginx", "1.30.4", GrammarNginx, "nginx.conf", "events { worker_connection 1; }\n", `has no directive "worker_connection"`},
+		{"signaling_proxy", "2.1.1", GrammarINI, "proxy.conf", "[tokens]\nserver1 = a.pem\n[backend]\nbackends = x\n", `ignores section "backend"`},
 	} {
 		c, err := Load(tc.service, tc.version)
 		if err != nil {

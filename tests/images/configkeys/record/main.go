@@ -48,8 +48,9 @@ func main() {
 	now := time.Now().UTC().Format(time.RFC3339)
 	var contracts []configkeys.Contract
 	for _, v := range []string{"2.1.1", "2.0.2"} {
-		contracts = append(contracts, signaling(v))
+		contracts = append(contracts, signaling(v, false))
 	}
+	contracts = append(contracts, signaling("2.1.1", true))
 	contracts = append(contracts, nats("2.14.5"), janus("1.4.1"), nginx("1.30.4"))
 	if *coturnDeb != "" {
 		contracts = append(contracts, coturn(*coturnDeb))
@@ -106,20 +107,25 @@ func add(m map[string][]string, section, key string) {
 	}
 }
 
-// signaling records server.conf.in's sections and keys (set or commented
-// out) and the keys the server's Go code reads with a literal section and
-// key; a key only the code reads is recorded as deprecated (an
-// undocumented fallback, e.g. 2.1.1's backend "url" beside "urls").
-func signaling(version string) configkeys.Contract {
+// signaling records server.conf.in's (proxy: proxy.conf.in's) sections and
+// keys (set or commented out) and the keys the program's Go code reads
+// with a literal section and key; a key only the code reads is recorded as
+// deprecated (an undocumented fallback, e.g. 2.1.1's backend "url" beside
+// "urls"). The proxy's [tokens] takes any key (a token id).
+func signaling(version string, proxy bool) configkeys.Contract {
 	r := gitRepo("strukturag/nextcloud-spreed-signaling")
 	tag := "v" + version
 	c := configkeys.Contract{Service: "signaling", Program: "nextcloud-spreed-signaling", Version: version, Grammar: configkeys.GrammarINI,
 		Sections: map[string][]string{}, Deprecated: map[string][]string{},
 		NamedSections: &configkeys.NamedSections{Section: "backend", Key: "backends", Template: "backend-id"}}
+	conf := "server.conf.in"
+	if proxy {
+		c.Service, c.Program, c.NamedSections, conf = "signaling_proxy", "nextcloud-spreed-signaling proxy", nil, "proxy.conf.in"
+	}
 	sectionRe := regexp.MustCompile(`^#?\[([a-z0-9-]+)\]\s*$`)
 	keyRe := regexp.MustCompile(`^#?([a-z_][a-z0-9_]*)\s*=`)
 	section := ""
-	for _, line := range strings.Split(r.show(tag, "server.conf.in"), "\n") {
+	for _, line := range strings.Split(r.show(tag, conf), "\n") {
 		if m := sectionRe.FindStringSubmatch(line); m != nil {
 			section = m[1]
 			if _, ok := c.Sections[section]; !ok {
@@ -129,8 +135,11 @@ func signaling(version string) configkeys.Contract {
 			add(c.Sections, section, m[1])
 		}
 	}
-	if _, ok := c.Sections["backend-id"]; !ok {
+	if _, ok := c.Sections["backend-id"]; !ok && !proxy {
 		log.Fatalf("signaling %s: server.conf.in has no [backend-id] example section", version)
+	}
+	if proxy {
+		c.Sections["tokens"] = []string{configkeys.AnyKey}
 	}
 	// The code: Get*(…"section", "key") and the per-backend reads
 	// Get*(…id, "key"), outside the proxy server and tests.
@@ -138,8 +147,15 @@ func signaling(version string) configkeys.Contract {
 	readRe := regexp.MustCompile(`(?:GetStringOptionWithEnv\((?:cfg|config), |\.Get(?:String|Int|Bool)\()("[a-z0-9-]+"|id), "([a-z_]+)"\)`)
 	var read []string
 	for _, f := range files {
-		if !strings.HasSuffix(f, ".go") || strings.HasSuffix(f, "_test.go") || strings.HasPrefix(f, "proxy/") ||
-			strings.HasPrefix(f, "cmd/proxy/") || strings.HasPrefix(f, "vendor/") || strings.Contains(f, "/test") {
+		// The server: its command and the shared packages; the proxy: its
+		// command and package. Other commands (the benchmark client) are
+		// neither's.
+		isProxy := strings.HasPrefix(f, "proxy/") || strings.HasPrefix(f, "cmd/proxy/")
+		ours := isProxy
+		if !proxy {
+			ours = !isProxy && !strings.HasPrefix(f, "client/") && (!strings.HasPrefix(f, "cmd/") || strings.HasPrefix(f, "cmd/server/"))
+		}
+		if !ours || !strings.HasSuffix(f, ".go") || strings.HasSuffix(f, "_test.go") || strings.HasPrefix(f, "vendor/") || strings.Contains(f, "/test") {
 			continue
 		}
 		src := r.show(tag, f)
@@ -148,13 +164,13 @@ func signaling(version string) configkeys.Contract {
 		}
 		for _, m := range readRe.FindAllStringSubmatch(src, -1) {
 			sec := strings.Trim(m[1], `"`)
-			if sec == "id" {
+			if sec == "id" && !proxy {
 				sec = "backend-id"
 			}
 			if _, ok := c.Sections[sec]; !ok {
 				continue // a section of another program (the proxy's) in shared code
 			}
-			if !slices.Contains(c.Sections[sec], m[2]) {
+			if !slices.Contains(c.Sections[sec], m[2]) && !slices.Contains(c.Sections[sec], configkeys.AnyKey) {
 				add(c.Sections, sec, m[2])
 				add(c.Deprecated, sec, m[2])
 			}
@@ -163,8 +179,8 @@ func signaling(version string) configkeys.Contract {
 	}
 	slices.Sort(read)
 	c.Sources = []configkeys.Source{
-		r.source(tag, []string{"server.conf.in"}, "every [section] and every key line, set or commented out (#key = …)"),
-		r.source(tag, slices.Compact(read), "keys the server reads with a literal section (or a backend id) that server.conf.in does not document: recorded as deprecated"),
+		r.source(tag, []string{conf}, "every [section] and every key line, set or commented out (#key = …)"),
+		r.source(tag, slices.Compact(read), "keys the program reads with a literal section (or a backend id) that "+conf+" does not document: recorded as deprecated"),
 	}
 	return c
 }
