@@ -49,6 +49,7 @@ func TestFakeReplaysTranscripts(t *testing.T) {
 	bin := occtest.Build(t, t.TempDir())
 	for _, v := range occtest.Versions {
 		t.Run(v.Dir, func(t *testing.T) {
+			t.Parallel()
 			tr, err := occtest.LoadTranscript(v)
 			if err != nil {
 				t.Fatal(err)
