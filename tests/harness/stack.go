@@ -137,6 +137,11 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		s.imageRoot = root
 		opts.Logf("substitute image root %s ready in %v", root, time.Since(begin).Round(time.Millisecond))
 	}
+	versions, err := images.DaemonVersions(s.imageRoot)
+	if err != nil {
+		return nil, err
+	}
+	opts.Logf("daemons of the substitute images (Debian sid, pinned): %s", strings.Join(versions, ", "))
 	defer func() {
 		if err != nil {
 			_ = s.Close()

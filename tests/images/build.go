@@ -55,7 +55,7 @@ func currentRecipe() recipe {
 		Version:     recipeVersion,
 		Suite:       "sid",
 		Mirror:      mirror(),
-		Packages:    packages,
+		Packages:    rootPackages(),
 		Accounts:    accounts(),
 		Substitutes: substitutes,
 	}
@@ -135,6 +135,9 @@ func BuildRoot(ctx context.Context, cacheDir string) (string, error) {
 	if err := mmdebstrap(ctx, r, root, filepath.Join(dir, "mmdebstrap.log")); err != nil {
 		return "", err
 	}
+	if err := writeVersions(root, filepath.Join(dir, VersionsFile)); err != nil {
+		return "", err
+	}
 	for service, files := range substitutes {
 		if err := applyFiles(root, OverlayDir(root, service), files); err != nil {
 			return "", fmt.Errorf("substitute %s: %w", service, err)
@@ -183,9 +186,60 @@ func mmdebstrap(ctx context.Context, r recipe, root, logFile string) error {
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		b, _ := os.ReadFile(logFile)
+		for _, p := range Pinned {
+			if strings.Contains(string(b), "'"+p.Version+"' for '"+p.Package+"' was not found") {
+				return fmt.Errorf("the Debian %s mirror no longer has %s %s (tests/images.Pinned): pin the version it has, and record that version's config contract (tests/images/configkeys); log %s", r.Suite, p.Package, p.Version, logFile)
+			}
+		}
 		return fmt.Errorf("mmdebstrap %s (log %s): %w\n%s", strings.Join(args, " "), logFile, err, tailLines(string(b), 30))
 	}
 	return nil
+}
+
+// VersionsFile, beside a built root, lists every package of the root and
+// its version ("package version" lines, sorted).
+const VersionsFile = "versions.txt"
+
+// writeVersions writes the root's package versions to file and checks the
+// pinned ones.
+func writeVersions(root, file string) error {
+	out, err := exec.Command("dpkg-query", "--admindir="+filepath.Join(root, "var/lib/dpkg"), "-W", "-f", "${Package} ${Version}\n").Output()
+	if err != nil {
+		return fmt.Errorf("dpkg-query in %s: %w", root, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	sort.Strings(lines)
+	have := map[string]string{}
+	for _, l := range lines {
+		name, version, _ := strings.Cut(l, " ")
+		have[name] = version
+	}
+	for _, p := range Pinned {
+		if have[p.Package] != p.Version {
+			return fmt.Errorf("the sid root has %s %q, pinned %s", p.Package, have[p.Package], p.Version)
+		}
+	}
+	return os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// DaemonVersions returns "package version" of every pinned package in the
+// built root whose path BuildRoot returned, from its VersionsFile, for
+// test logs.
+func DaemonVersions(root string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(root), VersionsFile))
+	if err != nil {
+		return nil, fmt.Errorf("versions of the sid root: %w", err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		name, _, _ := strings.Cut(l, " ")
+		for _, p := range Pinned {
+			if p.Package == name {
+				out = append(out, l)
+			}
+		}
+	}
+	return out, nil
 }
 
 // applyFiles writes one image's files into overlay (paths as in the image).

@@ -108,7 +108,7 @@ var contracts = []Contract{
 	},
 	{
 		Service:    cloudconfig.ServiceNginx,
-		Gaps:       "Debian's nginx is built without --user=nginx: without a `user` directive its workers run as nobody (image: nginx, uid 101); /docker-entrypoint.d/ is empty (image: ipv6, envsubst, worker tuning scripts)",
+		Gaps:       "Debian's nginx 1.30.6 build, the stream module loaded by the `nginx` on the PATH; /docker-entrypoint.d/ is empty (image: ipv6, envsubst, worker tuning scripts)",
 		Binary:     "/usr/sbin/nginx",
 		Entrypoint: []string{"/docker-entrypoint.sh"},
 		Cmd:        []string{"nginx", "-g", "daemon off;"},
@@ -117,7 +117,8 @@ var contracts = []Contract{
 		StopSignal: "SIGQUIT",
 		OnPath:     []string{"nginx"},
 		Behaviour: "when $1 is nginx or nginx-debug, runs the scripts in /docker-entrypoint.d/ (none in the " +
-			"substitute); then exec \"$@\"",
+			"substitute); then exec \"$@\". nginx is built --user=nginx --group=nginx (nginx/pkg-oss alpine/Makefile): " +
+			"without a user directive its workers run as nginx (101)",
 		Source: "nginx/docker-nginx stable/alpine-slim/Dockerfile (nginx:stable-alpine = 1.30.6, 2026-10-21): " +
 			"`adduser -S -D -H -u 101 … -G nginx nginx`; `ENTRYPOINT [\"/docker-entrypoint.sh\"]`; `STOPSIGNAL SIGQUIT`; " +
 			"`CMD [\"nginx\", \"-g\", \"daemon off;\"]`; entrypoint/docker-entrypoint.sh: " +

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,6 +147,11 @@ func builtRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Logf("BuildRoot: %s in %v", root, time.Since(begin).Round(time.Millisecond))
+	versions, err := DaemonVersions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("daemon packages (Debian sid, pinned): %s", strings.Join(versions, ", "))
 	return root
 }
 
@@ -386,5 +393,178 @@ func harnessSettings() cloudconfig.Settings {
 		Domain:        "talk.nctalk.test",
 		NextcloudURLs: []string{"https://cloud.nctalk.test"},
 		ACMEEmail:     "admin@nctalk.test",
+	}
+}
+
+// TestRootIsPinned: the daemons come from exactly the pinned packages, the
+// pins are in the cache key, and the root lists what it holds.
+func TestRootIsPinned(t *testing.T) {
+	r := currentRecipe()
+	for _, p := range Pinned {
+		if !slices.Contains(r.Packages, p.Package+"="+p.Version) {
+			t.Errorf("the recipe installs %s without its pinned version %s: %q", p.Package, p.Version, r.Packages)
+		}
+		moved := currentRecipe()
+		for i, pkg := range moved.Packages {
+			if pkg == p.Package+"="+p.Version {
+				moved.Packages[i] = p.Package + "=0-other"
+			}
+		}
+		if moved.key() == r.key() {
+			t.Errorf("another %s version keeps the cache key %s", p.Package, r.key())
+		}
+	}
+	for _, c := range Contracts() {
+		if SubstituteVersion(c.Service) == "" {
+			t.Errorf("%s: no pinned package", c.Service)
+		}
+	}
+	if got := SubstituteVersion(cloudconfig.ServiceJanus); got != "1.4.1" {
+		t.Errorf("SubstituteVersion(janus) = %q, want the upstream version of 1.4.1+ds-4+b2", got)
+	}
+	if t.Failed() {
+		return
+	}
+	root := builtRoot(t)
+	versions, err := DaemonVersions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range Pinned {
+		if !slices.Contains(versions, p.Package+" "+p.Version) {
+			t.Errorf("the built root lists %q, not %s %s", versions, p.Package, p.Version)
+		}
+	}
+}
+
+// mountinfo is one line of /proc/self/mountinfo: mount point, its mount
+// options, the file system type and its super options.
+type mountinfo struct{ point, opts, fstype, super string }
+
+func parseMountinfo(s string) map[string]mountinfo {
+	out := map[string]mountinfo{}
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		sep := slices.Index(f, "-")
+		if len(f) < 6 || sep < 0 || sep+3 > len(f) {
+			continue
+		}
+		out[f[4]] = mountinfo{point: f[4], opts: f[5], fstype: f[sep+1], super: f[sep+3]}
+	}
+	return out
+}
+
+// TestRuntimeLikeDocker: a container sees what Docker's defaults give it:
+// /proc nosuid,noexec,nodev with the masked paths masked and the read-only
+// paths read-only, a read-only sysfs, /dev/shm noexec, an IPC namespace of
+// its own, no_new_privs when asked for.
+func TestRuntimeLikeDocker(t *testing.T) {
+	root := builtRoot(t)
+	nats, err := ContractOf(cloudconfig.ServiceNATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Root without capabilities: it may open /proc/sys files it owns for
+	// writing, so only a read-only mount says "Read-only file system" (the
+	// write itself would need CAP_SYS_ADMIN, and ns_last_pid is the
+	// container's own PID namespace's).
+	spec := RunSpec{Service: nats.Service, NoNewPrivs: true,
+		Argv: nats.Argv([]string{"sh", "-c", "cat /proc/self/mountinfo; grep NoNewPrivs /proc/self/status; echo ipc=$(readlink /proc/self/ns/ipc); wc -c < /proc/kcore; echo 1 > /proc/sys/kernel/ns_last_pid"}, nil)}
+	out, _ := runImage(t, root, spec) // the write fails, and with it the shell
+	mounts := parseMountinfo(out)
+	hasOpt := func(m mountinfo, opt string) bool { return slices.Contains(strings.Split(m.opts, ","), opt) }
+	if m, ok := mounts["/proc"]; !ok || !hasOpt(m, "nosuid") || !hasOpt(m, "noexec") || !hasOpt(m, "nodev") {
+		t.Errorf("/proc: %+v, want proc nosuid,noexec,nodev", m)
+	}
+	for _, p := range DockerReadonlyPaths {
+		if _, err := os.Stat(p); err != nil {
+			continue // the host kernel has no such path
+		}
+		if m, ok := mounts[p]; !ok || !hasOpt(m, "ro") {
+			t.Errorf("%s: %+v, want it mounted read-only", p, m)
+		}
+	}
+	for _, p := range DockerMaskedPaths {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if _, ok := mounts[p]; !ok {
+			t.Errorf("%s is not masked (no mount over it)", p)
+		}
+	}
+	if m, ok := mounts["/sys"]; !ok || m.fstype != "sysfs" || !hasOpt(m, "ro") {
+		t.Errorf("/sys: %+v, want a read-only sysfs", m)
+	}
+	if m, ok := mounts["/dev/shm"]; !ok || !hasOpt(m, "noexec") {
+		t.Errorf("/dev/shm: %+v, want noexec", m)
+	}
+	if !strings.Contains(out, "NoNewPrivs:\t1") {
+		t.Errorf("no_new_privs not set:\n%s", out)
+	}
+	if !strings.Contains(out, "Read-only file system") {
+		t.Errorf("a write to /proc/sys was not refused as read-only:\n%s", out)
+	}
+	if _, err := os.Stat("/proc/kcore"); err == nil && !regexp.MustCompile(`(?m)^0$`).MatchString(out) {
+		t.Errorf("/proc/kcore reads as more than nothing:\n%s", out)
+	}
+	host, err := os.Readlink("/proc/self/ns/ipc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "ipc="+host) {
+		t.Errorf("the container shares the test's IPC namespace %s", host)
+	}
+}
+
+// TestNginxWorkersRunAsTheImageUser: the image's nginx is built
+// --user=nginx, so a config without a user directive (the rendered one)
+// runs its workers as nginx (101); with a user directive, that user.
+func TestNginxWorkersRunAsTheImageUser(t *testing.T) {
+	root := builtRoot(t)
+	nginx, err := ContractOf(cloudconfig.ServiceNginx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ conf, want string }{
+		{`events {}`, "101"},
+		{`user nobody nogroup; events {}`, "65534"},
+	} {
+		script := "printf '%s\\n' " + cloudconfig.ShellQuote(tc.conf) + " > /tmp/n.conf\n" +
+			"nginx -c /tmp/n.conf -g 'daemon off;' & sleep 2\n" +
+			"for p in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $p/cmdline)\" in 'nginx: worker process'*) echo worker $(grep '^Uid:' $p/status);; esac; done\n" +
+			"kill $!; wait"
+		// As the compose file runs it: root, these capabilities, no_new_privs.
+		spec := RunSpec{Service: nginx.Service, NoNewPrivs: true,
+			Caps: Capabilities([]string{"CHOWN", "DAC_OVERRIDE", "NET_BIND_SERVICE", "SETGID", "SETUID"}, []string{"ALL"}),
+			Argv: nginx.Argv(nil, []string{"sh", "-c", script})}
+		out, _ := runImage(t, root, spec)
+		workers := regexp.MustCompile(`worker Uid:\s+(\d+)`).FindAllStringSubmatch(out, -1)
+		if len(workers) == 0 {
+			t.Fatalf("%s: no nginx worker seen:\n%s", tc.conf, out)
+		}
+		for _, w := range workers {
+			if w[1] != tc.want {
+				t.Errorf("%s: a worker runs as uid %s, want %s:\n%s", tc.conf, w[1], tc.want, out)
+			}
+		}
+	}
+}
+
+// TestGapsDocumented: docs/testing.md lists every remaining gap, once.
+func TestGapsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/testing.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, row := range GapsTable() {
+		if n := strings.Count(doc, row+"\n"); n != 1 {
+			t.Errorf("docs/testing.md has %d times the row\n%s", n, row)
+		}
+	}
+	for _, c := range Contracts() {
+		if imageGapWhy[c.Service] == "" {
+			t.Errorf("%s: its gaps have no why", c.Service)
+		}
 	}
 }

@@ -50,6 +50,15 @@ func Capabilities(capAdd, capDrop []string) []string {
 
 func normCap(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
 
+// DockerMaskedPaths and DockerReadonlyPaths are the paths Docker hides
+// (masks) and makes read-only in every unprivileged container (moby
+// oci/defaults.go, DefaultLinuxSpec: MaskedPaths, ReadonlyPaths).
+var (
+	DockerMaskedPaths = []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}
+	DockerReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
 // Bind is a bind mount into a container.
 type Bind struct {
 	Source   string // host path
@@ -70,12 +79,15 @@ type RunSpec struct {
 	Binds      []Bind
 }
 
-// Script returns the shell script that, run as PID 1 of new mount and PID
-// namespaces (as root, by the host's /bin/sh), starts the container: an
-// overlay of the image's layer over the root with a fresh writable layer in
-// stateDir, /proc, a minimal /dev, the binds, then chroot and util-linux's
-// setpriv (from the root) for user, bounding set, inheritable set and
-// no_new_privs, and exec of Argv. Only the daemon remains.
+// Script returns the shell script that, run as PID 1 of new mount, PID and
+// IPC namespaces (as root, by the host's /bin/sh), starts the container as
+// Docker's defaults would: an overlay of the image's layer over the root
+// with a fresh writable layer in stateDir, /proc (nosuid, noexec, nodev)
+// with DockerMaskedPaths masked and DockerReadonlyPaths read-only, a
+// read-only /sys, a minimal /dev with /dev/shm and /dev/mqueue, the binds,
+// then chroot and util-linux's setpriv (from the root) for user, bounding
+// set, inheritable set and no_new_privs, and exec of Argv. Only the daemon
+// remains.
 func (r RunSpec) Script(rootDir, stateDir string) (string, error) {
 	if len(r.Argv) == 0 {
 		return "", fmt.Errorf("%s: empty command line", r.Service)
@@ -93,12 +105,25 @@ func (r RunSpec) Script(rootDir, stateDir string) (string, error) {
 	fmt.Fprintf(&b, "mount -t overlay overlay -o %s %s\n",
 		q("lowerdir="+OverlayDir(rootDir, r.Service)+":"+rootDir+",upperdir="+filepath.Join(stateDir, "upper")+",workdir="+filepath.Join(stateDir, "work")), q(merged))
 	fmt.Fprintf(&b, "R=%s\n", q(merged))
-	b.WriteString(`mount -t proc proc "$R/proc"
+	b.WriteString(`mount -t proc -o nosuid,noexec,nodev proc "$R/proc"
 mount -t tmpfs -o nosuid,mode=0755 tmpfs "$R/dev"
 for n in null zero full random urandom tty; do : > "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
-mkdir -p "$R/dev/shm" "$R/dev/pts"; mount -t tmpfs -o nosuid,nodev tmpfs "$R/dev/shm"
+mkdir -p "$R/dev/shm" "$R/dev/pts" "$R/dev/mqueue"; mount -t tmpfs -o nosuid,nodev,noexec,mode=1777 tmpfs "$R/dev/shm"
+mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620 devpts "$R/dev/pts"; ln -s pts/ptmx "$R/dev/ptmx"
+mount -t mqueue -o nosuid,noexec,nodev mqueue "$R/dev/mqueue"
 ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
+mkdir -p "$R/sys"; mount -t sysfs -o ro,nosuid,noexec,nodev sysfs "$R/sys"
 `)
+	// Docker's masked paths: a file gets /dev/null over it, a directory
+	// an empty read-only tmpfs; its read-only paths are bound read-only.
+	for _, p := range DockerMaskedPaths {
+		t := `"$R"` + q(p)
+		fmt.Fprintf(&b, "if [ -d %s ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec tmpfs %s; elif [ -e %s ]; then mount --bind /dev/null %s; fi\n", t, t, t, t)
+	}
+	for _, p := range DockerReadonlyPaths {
+		t := `"$R"` + q(p)
+		fmt.Fprintf(&b, "if [ -e %s ]; then mount --bind %s %s; mount -o remount,bind,ro %s; fi\n", t, t, t, t)
+	}
 	for _, m := range r.Binds {
 		t := `"$R"` + q(m.Target)
 		fmt.Fprintf(&b, "if [ -d %s ]; then mkdir -p %s; else mkdir -p \"$(dirname %s)\"; [ -e %s ] || : > %s; fi\n", q(m.Source), t, t, t, t)
@@ -240,7 +265,7 @@ func (r RunSpec) Command(rootDir, stateDir string) (*exec.Cmd, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:      true,
 		Pdeathsig:    syscall.SIGKILL,
-		Cloneflags:   syscall.CLONE_NEWPID,
+		Cloneflags:   syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC,
 		Unshareflags: syscall.CLONE_NEWNS, // Go makes / private (MS_REC|MS_PRIVATE) first
 	}
 	return cmd, nil

@@ -1,6 +1,8 @@
 package images
 
 import (
+	"strings"
+
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
@@ -17,12 +19,61 @@ type file struct {
 	Caps    string
 }
 
-// packages are the sid packages of the one shared root: every daemon,
-// plus what the entrypoints need (bash for coturn's and signaling's,
-// util-linux's setpriv in place of su-exec, CA certificates).
-var packages = []string{
-	"bash", "ca-certificates", "coturn", "janus", "libcap2-bin", "libnginx-mod-stream", "nats-server", "nginx",
-	"nextcloud-spreed-signaling", "util-linux",
+// packages are the sid packages of the one shared root besides the
+// daemons (pinned): what the entrypoints need (bash for coturn's and
+// signaling's, util-linux's setpriv in place of su-exec, CA certificates).
+var packages = []string{"bash", "ca-certificates", "libcap2-bin", "util-linux"}
+
+// PinnedPackage is one daemon package of the sid root at the exact version
+// the substitute runs.
+type PinnedPackage struct {
+	// Service is the compose service whose program the package holds.
+	Service string
+	// Package and Version are the Debian package and its version.
+	Package, Version string
+}
+
+// Pinned are the daemon packages, installed at exactly these versions (they
+// are part of the cache key, so a new pin builds a new root). When sid
+// moves on, BuildRoot fails naming the package: update the version here,
+// and the config contract of the new version (tests/images/configkeys).
+var Pinned = []PinnedPackage{
+	{cloudconfig.ServiceCoturn, "coturn", "4.18.0-1"},
+	{cloudconfig.ServiceJanus, "janus", "1.4.1+ds-4+b2"},
+	{cloudconfig.ServiceNATS, "nats-server", "2.15.1-1"},
+	{cloudconfig.ServiceNginx, "nginx", "1.30.6-2"},
+	{cloudconfig.ServiceNginx, "libnginx-mod-stream", "1.30.6-2"},
+	{cloudconfig.ServiceSignaling, "nextcloud-spreed-signaling", "2.0.2-2+b2"},
+}
+
+// SubstituteVersion is the upstream version of the service's program in
+// its substitute: the first pinned package's Debian version without epoch,
+// revision and repack suffix (1.4.1+ds-4+b2 is 1.4.1).
+func SubstituteVersion(service string) string {
+	for _, p := range Pinned {
+		if p.Service == service {
+			v := p.Version
+			if _, after, ok := strings.Cut(v, ":"); ok {
+				v = after
+			}
+			if i := strings.LastIndex(v, "-"); i > 0 {
+				v = v[:i]
+			}
+			v, _, _ = strings.Cut(v, "+")
+			return v
+		}
+	}
+	return ""
+}
+
+// rootPackages is the mmdebstrap package list: packages, then each pinned
+// package as name=version.
+func rootPackages() []string {
+	out := append([]string{}, packages...)
+	for _, p := range Pinned {
+		out = append(out, p.Package+"="+p.Version)
+	}
+	return out
 }
 
 // substitutes are the files each image adds on top of the shared root, so
@@ -79,15 +130,25 @@ exec "$@"
 		// the PATH ahead of /usr/sbin loads it on every call, so configs
 		// and commands (nginx -c …, -t, -s reload) work as with the image.
 		// nginx keeps only the last -g, so every -g is folded into one.
+		// The image's nginx is built --user=nginx --group=nginx: a config
+		// without a user directive runs its workers as nginx (101);
+		// Debian's would run them as nobody, so the wrapper names the
+		// image's user unless the config (-c) names one.
 		{Path: "/usr/local/sbin/nginx", Mode: 0o755, Content: `#!/bin/bash
-# nctalk substitute: the image's nginx builds the stream module in.
+# nctalk substitute: the image's nginx builds the stream module in, and
+# runs its workers as nginx unless the config says otherwise.
 set -e
 g="load_module /usr/lib/nginx/modules/ngx_stream_module.so;"
+conf=/etc/nginx/nginx.conf
 args=()
 while [ "$#" -gt 0 ]; do
   if [ "$1" = -g ] && [ "$#" -gt 1 ]; then g="$g $2"; shift 2; continue; fi
+  if [ "$1" = -c ] && [ "$#" -gt 1 ]; then conf=$2; fi
   args+=("$1"); shift
 done
+if ! grep -Eqs '^[[:space:]]*user[[:space:]]' "$conf"; then
+  g="$g user nginx nginx;"
+fi
 exec /usr/sbin/nginx -g "$g" "${args[@]}"
 `},
 		{Path: "/docker-entrypoint.sh", Mode: 0o755, Content: `#!/bin/sh

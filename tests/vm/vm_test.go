@@ -126,6 +126,11 @@ func TestFirstBoot(t *testing.T) {
 		t.Fatalf("substitute images: %v", err)
 	}
 	host.add("substitute images root (images.BuildRoot)", time.Since(start).Seconds())
+	versions, err := images.DaemonVersions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("daemons of the substitute images (Debian sid, pinned): %s", strings.Join(versions, ", "))
 
 	ca := newTestCA(t)
 	tlsCert := ca.serverCert(t)

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nctalk/nctalk/tests/images"
@@ -28,6 +29,12 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "buildroot: %s ready in %v\n", root, time.Since(begin).Round(time.Millisecond))
+	versions, err := images.DaemonVersions(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "buildroot:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "buildroot: daemons (Debian sid, pinned): %s\n", strings.Join(versions, ", "))
 	if *push != "" {
 		begin = time.Now()
 		if err := images.Push(ctx, root, *push, nil); err != nil {

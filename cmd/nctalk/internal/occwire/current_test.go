@@ -3,12 +3,11 @@ package occwire
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"testing"
 
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
 	"github.com/nctalk/nctalk/talk"
 )
 
@@ -78,25 +77,16 @@ func TestParseRejectsNonJSON(t *testing.T) {
 }
 
 // TestUnformatReadsRecordedFormatterOutput reads back what the real Symfony
-// formatter printed (testdata/*/formatter.json): every value comes back
+// formatter printed (occtest/recorded/*/formatter.json): every value comes back
 // except where the formatter swallowed a style tag, which is lost.
 func TestUnformatReadsRecordedFormatterOutput(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*/formatter.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata/*/formatter.json")
-	}
 	styleTag := regexp.MustCompile(`<(info|error|comment|question|fg=|bg=|href=|options=)`)
-	for _, file := range files {
-		b, err := os.ReadFile(file)
+	for _, v := range occtest.Versions {
+		rec, err := occtest.LoadFormatter(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rec struct {
-			Rows []struct{ JSON, Stdout string } `json:"rows"`
-		}
-		if err := json.Unmarshal(b, &rec); err != nil {
-			t.Fatal(err)
-		}
+		file := v.Dir + "/formatter.json"
 		for _, row := range rec.Rows {
 			doc, err := jsonDocument([]byte(row.Stdout))
 			if err != nil {

@@ -10,7 +10,8 @@ import (
 // (21.x and 23.x, lib/Command/{Signaling,Turn,Stun}/Add.php) applies them.
 // nctalk applies them to the desired entries before any changing call, so a
 // run either converges or refuses up front; the recorded cases are in
-// testdata/*/parse_url.json and the contract table in occtest.
+// occtest/recorded/*/{transcript,parse_url}.json and the contract table in
+// occtest.
 
 // Talk's messages for refused entries.
 const (

@@ -1,52 +1,69 @@
 package occwire
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
+	"fmt"
 	"testing"
+
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
 )
 
-// recordedParseURL is testdata/<version>/parse_url.json, recorded with real
-// PHP by testdata/record/record.php.
-type recordedParseURL struct {
-	Rows []struct {
-		Entry  string          `json:"entry"`
-		Host   json.RawMessage `json:"host"`
-		Port   json.RawMessage `json:"port"`
-		Stored *string         `json:"stored"`
-	} `json:"rows"`
-}
-
 func TestTalkSTUNStoredMatchesRecordedPHP(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*/parse_url.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata/*/parse_url.json")
-	}
-	for _, file := range files {
-		b, err := os.ReadFile(file)
+	for _, v := range occtest.Versions {
+		rec, err := occtest.LoadParseURL(v)
 		if err != nil {
 			t.Fatal(err)
-		}
-		var rec recordedParseURL
-		if err := json.Unmarshal(b, &rec); err != nil {
-			t.Fatalf("%s: %v", file, err)
 		}
 		for _, row := range rec.Rows {
 			got, err := TalkSTUNStored(row.Entry)
 			switch {
 			case row.Stored == nil && err == nil:
-				t.Errorf("%s: %q: Talk refuses it, TalkSTUNStored stores %q", file, row.Entry, got)
+				t.Errorf("%s: %q: Talk refuses it, TalkSTUNStored stores %q", v.Dir, row.Entry, got)
 			case row.Stored != nil && err != nil:
-				t.Errorf("%s: %q: Talk stores %q, TalkSTUNStored refuses: %v", file, row.Entry, *row.Stored, err)
+				t.Errorf("%s: %q: Talk stores %q, TalkSTUNStored refuses: %v", v.Dir, row.Entry, *row.Stored, err)
 			case row.Stored != nil && got != *row.Stored:
-				t.Errorf("%s: %q: Talk stores %q, TalkSTUNStored %q", file, row.Entry, *row.Stored, got)
+				t.Errorf("%s: %q: Talk stores %q, TalkSTUNStored %q", v.Dir, row.Entry, *row.Stored, got)
 			}
 			var rule *TalkRuleError
 			if err != nil && (!errors.As(err, &rule) || rule.Message != TalkMsgSTUNIncorrect) {
 				t.Errorf("%q: error %v does not name Talk's rule", row.Entry, err)
 			}
+		}
+	}
+}
+
+// TestTalkRulesMatchRecordedOcc holds nctalk's TURN and STUN rules to what
+// the real occ of each release stored or refused, case by case
+// (occtest/recorded/*/transcript.json: stunAdd, turnAdd). The plan tests
+// run against the fake, which replays these cases without nctalk's code;
+// this test names the case where nctalk's rule and Talk's differ.
+func TestTalkRulesMatchRecordedOcc(t *testing.T) {
+	for _, v := range occtest.Versions {
+		tr, err := occtest.LoadTranscript(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(input string, got string, err error, stored *string, stdout string) {
+			t.Helper()
+			var rule *TalkRuleError
+			switch {
+			case stored == nil && err == nil:
+				t.Errorf("%s: %s: Talk refuses it (%q), nctalk plans %q", v.Dir, input, stdout, got)
+			case stored != nil && err != nil:
+				t.Errorf("%s: %s: Talk stores %q, nctalk refuses: %v", v.Dir, input, *stored, err)
+			case stored != nil && got != *stored:
+				t.Errorf("%s: %s: Talk stores %q, nctalk plans %q", v.Dir, input, *stored, got)
+			case err != nil && (!errors.As(err, &rule) || rule.Message+"\n" != stdout):
+				t.Errorf("%s: %s: nctalk names %v, Talk printed %q", v.Dir, input, err, stdout)
+			}
+		}
+		for _, c := range tr.STUNAdd {
+			got, err := TalkSTUNStored(c.Entry)
+			check(fmt.Sprintf("talk:stun:add %q", c.Entry), got, err, c.Stored, c.Stdout)
+		}
+		for _, c := range tr.TURNAdd {
+			got, err := TalkTURNStored(c.Schemes, c.Server, c.Protocols)
+			check(fmt.Sprintf("talk:turn:add %q %q %q", c.Schemes, c.Server, c.Protocols), got, err, c.Stored, c.Stdout)
 		}
 	}
 }

@@ -1,72 +1,119 @@
 // Command fakeocc is a stand-in for Nextcloud's `occ` with the Talk app's
 // signaling, TURN and STUN commands, for tests. It keeps the app config in
-// a JSON file and mirrors the Talk app's PHP code (lib/Command/Signaling,
-// Turn, Stun): argument order, validation messages, the `--output=json`
-// shapes (PHP's json_encode, "/" written as "\/"), duplicate TURN/STUN adds
-// failing with exit 1, signaling adds without a duplicate check, deletes of
-// exact matches that succeed when nothing matches, and the default STUN
-// server coming back when the last one is deleted. Options are parsed like
-// Symfony console parses them. It plays the releases in occtest.Versions
-// (occtest.EnvVersion) and the rows of occtest.Contract: list output goes
-// through Symfony's formatter, a read-only config exits 0 with its reason,
-// and STUN and TURN entries are checked and normalised by Talk's rules
-// (occwire.TalkSTUNStored, TalkTURNStored). See ../occtest for the
-// environment.
+// a JSON file (occtest.State) and replays what the real occ was recorded
+// doing (occtest.LoadTranscript, recorded by occtest/recorded/record.php on
+// a real Nextcloud of each release in occtest.Versions):
+//
+//   - Talk's add rules are lookups, not code: `talk:stun:add E` and
+//     `talk:turn:add S H P` answer and store what the recording shows for
+//     that exact input (its stunAdd and turnAdd cases). An input the
+//     recording lacks ends the fake with exit 3 naming it: record it.
+//   - What follows from the stored value is played here, in the shape the
+//     recorded calls show and TestFakeReplaysTranscripts checks call by
+//     call: lists in the plain, json and json_pretty formats (Nextcloud's
+//     Base::writeArrayInOutputFormat, through Symfony's formatter), duplicate
+//     TURN and STUN adds refused, signaling adds without a duplicate check,
+//     deletes of exact matches, the default STUN server put back, Symfony's
+//     argument errors in their box with the command's synopsis, and
+//     --generate-secret as long and of the characters the recorded ones are.
+//   - Commands occ does not have, the read-only config and a disabled Talk
+//     print what occ printed for them.
+//
+// It imports nothing of nctalk: a rule nctalk gets wrong cannot be wrong the
+// same way here.
 package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
 )
 
-const defaultSTUN = "stun.nextcloud.com:443"
+// ExitNotRecorded is the fake's exit status for a call it has no recording
+// for.
+const ExitNotRecorded = 3
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// option describes one Symfony console option.
+// option is one Symfony console option of a command.
 type option struct {
-	name       string
-	takesValue bool
+	name string
+	// value is "", "required" or "optional" (Symfony's VALUE_NONE,
+	// VALUE_REQUIRED, VALUE_OPTIONAL).
+	value string
 }
 
-// definition is one command's arguments and options.
+// definition is one command's arguments, options and synopsis (Symfony's
+// Command::getSynopsis()), as Talk declares them.
 type definition struct {
-	args    []string
-	options []option
-	run     func(in input, s *occtest.State, stdout io.Writer) (exit int, changed bool)
+	args     []string
+	options  []option
+	synopsis string
+	run      func(c *call) int
 }
 
-// input is a parsed command line.
-type input struct {
-	args    map[string]string
-	options map[string]string // value, or "" for a flag that is set
-}
-
-func (in input) has(name string) bool { _, ok := in.options[name]; return ok }
-
-var outputOption = option{name: "output", takesValue: true}
+// Nextcloud's Base::configure adds --output (VALUE_OPTIONAL, default plain)
+// to the list commands.
+var outputOption = option{name: "output", value: "optional"}
 
 var commands = map[string]definition{
-	"talk:signaling:list":   {options: []option{outputOption}, run: signalingList},
-	"talk:signaling:add":    {args: []string{"server", "secret"}, options: []option{{name: "verify"}}, run: signalingAdd},
-	"talk:signaling:delete": {args: []string{"server"}, run: signalingDelete},
-	"talk:turn:list":        {options: []option{outputOption}, run: turnList},
-	"talk:turn:add":         {args: []string{"schemes", "server", "protocols"}, options: []option{{name: "secret", takesValue: true}, {name: "generate-secret"}}, run: turnAdd},
-	"talk:turn:delete":      {args: []string{"schemes", "server", "protocols"}, run: turnDelete},
-	"talk:stun:list":        {options: []option{outputOption}, run: stunList},
-	"talk:stun:add":         {args: []string{"server"}, run: stunAdd},
-	"talk:stun:delete":      {args: []string{"server"}, run: stunDelete},
+	"talk:signaling:list":   {options: []option{outputOption}, synopsis: "talk:signaling:list [--output [OUTPUT]]", run: signalingList},
+	"talk:signaling:add":    {args: []string{"server", "secret"}, options: []option{{name: "verify"}}, synopsis: "talk:signaling:add [--verify] [--] <server> <secret>", run: signalingAdd},
+	"talk:signaling:delete": {args: []string{"server"}, synopsis: "talk:signaling:delete <server>", run: signalingDelete},
+	"talk:turn:list":        {options: []option{outputOption}, synopsis: "talk:turn:list [--output [OUTPUT]]", run: turnList},
+	"talk:turn:add": {args: []string{"schemes", "server", "protocols"},
+		options:  []option{{name: "secret", value: "required"}, {name: "generate-secret"}},
+		synopsis: "talk:turn:add [--secret SECRET] [--generate-secret] [--] <schemes> <server> <protocols>", run: turnAdd},
+	"talk:turn:delete": {args: []string{"schemes", "server", "protocols"}, synopsis: "talk:turn:delete <schemes> <server> <protocols>", run: turnDelete},
+	"talk:stun:list":   {options: []option{outputOption}, synopsis: "talk:stun:list [--output [OUTPUT]]", run: stunList},
+	"talk:stun:add":    {args: []string{"server"}, synopsis: "talk:stun:add <server>", run: stunAdd},
+	"talk:stun:delete": {args: []string{"server"}, synopsis: "talk:stun:delete <server>", run: stunDelete},
+}
+
+// applicationOptions are the options occ's Application adds to every
+// command; the fake does not play them.
+var applicationOptions = []string{"help", "quiet", "verbose", "version", "ansi", "no-ansi", "no-interaction", "no-warnings", "h", "q", "v", "vv", "vvv", "V", "n"}
+
+// call is one run of the fake.
+type call struct {
+	argv           []string
+	args           map[string]string
+	options        map[string]*string // nil value: set without a value
+	state          *occtest.State
+	rec            occtest.Transcript
+	stdout, stderr io.Writer
+	changed        bool
+}
+
+func (c *call) has(name string) bool { _, ok := c.options[name]; return ok }
+
+// writeln is Symfony's OutputInterface::writeln on occ's stdout: the
+// message through the formatter, then a newline.
+func (c *call) writeln(msg string) { fmt.Fprintln(c.stdout, occtest.SymfonyFormat(msg)) }
+
+// replay prints what a recorded call printed and returns its status.
+func (c *call) replay(r occtest.Call) int {
+	fmt.Fprint(c.stdout, r.Stdout)
+	fmt.Fprint(c.stderr, r.Stderr)
+	return r.Exit
+}
+
+// notRecorded ends a call the recording has nothing for.
+func (c *call) notRecorded(what string) int {
+	fmt.Fprintf(c.stderr, "fakeocc: %s is not in the recording of Nextcloud %s (occtest/recorded): add it to record.php's cases and re-record (docs/occ.md)\n",
+		what, c.rec.Recorded.Nextcloud)
+	return ExitNotRecorded
 }
 
 func run(argv []string, stdout, stderr io.Writer) int {
@@ -75,12 +122,12 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fakeocc: %s is not set\n", occtest.EnvState)
 		return 2
 	}
-	call, err := logCall(argv)
+	n, err := logCall(argv)
 	if err != nil {
 		fmt.Fprintf(stderr, "fakeocc: %v\n", err)
 		return 2
 	}
-	if n, _ := strconv.Atoi(os.Getenv(occtest.EnvFailCall)); n > 0 && n == call {
+	if fail, _ := strconv.Atoi(os.Getenv(occtest.EnvFailCall)); fail > 0 && fail == n {
 		fmt.Fprintf(stdout, "An unhandled exception has been thrown while running: %s\n", strings.Join(argv, " "))
 		fmt.Fprintln(stderr, "fakeocc: injected failure")
 		return 1
@@ -90,38 +137,58 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fakeocc: %s=%q is not one of the recorded releases\n", occtest.EnvVersion, os.Getenv(occtest.EnvVersion))
 		return 2
 	}
-	if len(argv) == 0 {
-		fmt.Fprintln(stderr, "fakeocc: no command")
-		return 1
-	}
-	def, ok := commands[argv[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "\n  Command %q is not defined.\n\n", argv[0])
-		return 1
-	}
-	in, problem := parse(def, argv[1:])
-	if problem != "" {
-		fmt.Fprintf(stderr, "\n  %s\n\n", problem)
-		return 1
+	rec, err := occtest.LoadTranscript(version)
+	if err != nil {
+		fmt.Fprintf(stderr, "fakeocc: %v\n", err)
+		return 2
 	}
 	state, err := occtest.LoadState(statePath)
 	if err != nil {
 		fmt.Fprintf(stderr, "fakeocc: %v\n", err)
 		return 2
 	}
-	if state.ConfigReadOnly {
-		// lib/base.php checkConfig runs before any command: echo, exit.
-		fmt.Fprint(stdout, occtest.ConfigReadOnlyMessage(version))
-		return 0
-	}
-	exit, changed := def.run(in, &state, stdout)
-	if changed {
+	c := &call{argv: argv, state: &state, rec: rec, stdout: stdout, stderr: stderr}
+	exit := c.dispatch()
+	if c.changed {
 		if err := occtest.SaveState(statePath, state); err != nil {
 			fmt.Fprintf(stderr, "fakeocc: %v\n", err)
 			return 2
 		}
 	}
 	return exit
+}
+
+func (c *call) dispatch() int {
+	if c.state.ConfigReadOnly {
+		// lib/base.php checkConfig runs before any command.
+		return c.replay(c.rec.ConfigReadOnly)
+	}
+	if c.state.TalkDisabled {
+		if slices.Equal(c.argv, c.rec.TalkDisabled.Args) {
+			return c.replay(c.rec.TalkDisabled)
+		}
+		return c.notRecorded(fmt.Sprintf("%q with Talk disabled", c.argv))
+	}
+	if len(c.argv) == 0 {
+		return c.notRecorded("occ without a command")
+	}
+	def, ok := commands[c.argv[0]]
+	if !ok {
+		for _, r := range c.rec.Calls {
+			if slices.Equal(r.Args, c.argv) {
+				return c.replay(r)
+			}
+		}
+		return c.notRecorded(fmt.Sprintf("the command %q", c.argv[0]))
+	}
+	if problem, played := c.parse(def); problem != "" {
+		if !played {
+			return c.notRecorded(problem)
+		}
+		c.renderError(problem, def.synopsis)
+		return 1
+	}
+	return def.run(c)
 }
 
 // logCall appends argv to the log and returns the call's number (1-based).
@@ -149,54 +216,71 @@ func logCall(argv []string) (int, error) {
 	return bytes.Count(old, []byte("\n")) + 1, nil
 }
 
-// parse reads tokens the way Symfony's ArgvInput does for these commands.
-// A non-empty problem is Symfony's message for a bad command line.
-func parse(def definition, tokens []string) (in input, problem string) {
-	in = input{args: map[string]string{}, options: map[string]string{}}
+// parse reads the command line the way Symfony Console 6.4's ArgvInput
+// does for these commands. A problem with played false is one the fake
+// does not play (an application-wide option).
+func (c *call) parse(def definition) (problem string, played bool) {
+	c.args, c.options = map[string]string{}, map[string]*string{}
 	var positional []string
+	tokens := slices.Clone(c.argv[1:])
 	onlyArgs := false
-	for i := 0; i < len(tokens); i++ {
-		tok := tokens[i]
+	for len(tokens) > 0 {
+		tok := tokens[0]
+		tokens = tokens[1:]
 		switch {
-		case onlyArgs || tok == "-" || !strings.HasPrefix(tok, "-"):
+		case onlyArgs || tok == "" || tok == "-" || tok[0] != '-':
+			if len(positional) == len(def.args) {
+				if len(def.args) == 0 {
+					return fmt.Sprintf("No arguments expected for %q command, got %q.", c.argv[0], tok), true
+				}
+				return fmt.Sprintf("Too many arguments to %q command, expected arguments \"%s\".", c.argv[0], strings.Join(def.args, `" "`)), true
+			}
 			positional = append(positional, tok)
 		case tok == "--":
 			onlyArgs = true
 		case strings.HasPrefix(tok, "--"):
 			name, value, hasValue := strings.Cut(tok[2:], "=")
+			if slices.Contains(applicationOptions, name) {
+				return "the application option --" + name, false
+			}
 			opt, ok := findOption(def, name)
 			if !ok {
-				return in, fmt.Sprintf("The \"--%s\" option does not exist.", name)
+				return fmt.Sprintf("The \"--%s\" option does not exist.", name), true
 			}
-			if !opt.takesValue {
-				if hasValue {
-					return in, fmt.Sprintf("The \"--%s\" option does not accept a value.", name)
+			if hasValue && opt.value == "" {
+				return fmt.Sprintf("The \"--%s\" option does not accept a value.", name), true
+			}
+			// A value-taking option without "=" takes the next token
+			// unless that starts with "-" ("--secret=" is the value "").
+			if !hasValue && opt.value != "" && len(tokens) > 0 {
+				if next := tokens[0]; next == "" || next[0] != '-' {
+					value, hasValue = next, true
+					tokens = tokens[1:]
 				}
-				in.options[name] = ""
-				continue
 			}
-			if !hasValue && i+1 < len(tokens) && (tokens[i+1] == "" || tokens[i+1][0] != '-') {
-				i++
-				value, hasValue = tokens[i], true
+			if !hasValue && opt.value == "required" {
+				return fmt.Sprintf("The \"--%s\" option requires a value.", name), true
 			}
-			if !hasValue {
-				return in, fmt.Sprintf("The \"--%s\" option requires a value.", name)
+			if hasValue {
+				c.options[name] = &value
+			} else {
+				c.options[name] = nil
 			}
-			in.options[name] = value
 		default:
-			return in, fmt.Sprintf("The \"-%c\" option does not exist.", tok[1])
+			short := string([]rune(tok[1:])[0])
+			if slices.Contains(applicationOptions, short) {
+				return "the application option -" + short, false
+			}
+			return fmt.Sprintf("The \"-%s\" option does not exist.", short), true
 		}
 	}
-	if len(positional) > len(def.args) {
-		return in, fmt.Sprintf("Too many arguments, expected arguments %q.", def.args)
-	}
 	if len(positional) < len(def.args) {
-		return in, fmt.Sprintf("Not enough arguments (missing: %q).", strings.Join(def.args[len(positional):], ", "))
+		return fmt.Sprintf("Not enough arguments (missing: \"%s\").", strings.Join(def.args[len(positional):], ", ")), true
 	}
 	for i, name := range def.args {
-		in.args[name] = positional[i]
+		c.args[name] = positional[i]
 	}
-	return in, ""
+	return "", true
 }
 
 func findOption(def definition, name string) (option, bool) {
@@ -208,200 +292,393 @@ func findOption(def definition, name string) (option, bool) {
 	return option{}, false
 }
 
-// writeList writes a list command's result in --output's format.
-func writeList(in input, stdout io.Writer, v any) {
-	switch in.options["output"] {
-	case "json", "json_pretty":
-		// $output->writeln(json_encode($items)): through the formatter.
-		fmt.Fprintln(stdout, occtest.SymfonyFormat(phpJSON(v)))
+// renderError writes an input error the way Symfony's
+// Application::renderThrowable does on an undecorated stderr 80 columns
+// wide: the message in a box of blanks (lines of at most 75 characters),
+// then the command's synopsis.
+func (c *call) renderError(msg, synopsis string) {
+	var lines []string
+	for _, line := range strings.Split(msg, "\n") {
+		r := []rune(line)
+		for len(r) > 75 {
+			lines = append(lines, string(r[:75]))
+			r = r[75:]
+		}
+		lines = append(lines, string(r))
+	}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len([]rune(l))+4)
+	}
+	var b strings.Builder
+	b.WriteString("\n")
+	b.WriteString(strings.Repeat(" ", width) + "\n")
+	for _, l := range lines {
+		b.WriteString("  " + l + "  " + strings.Repeat(" ", width-len([]rune(l))-4) + "\n")
+	}
+	b.WriteString(strings.Repeat(" ", width) + "\n\n")
+	b.WriteString(synopsis + "\n\n")
+	fmt.Fprint(c.stderr, b.String())
+}
+
+// ---------------------------------------------------------------- lists
+
+// member is one key and value of a PHP array with string keys.
+type member struct {
+	key   string
+	value any
+}
+
+// object is a PHP array with string keys, in order; []any is a list; the
+// other values are string and bool.
+type object []member
+
+// writeList writes a list command's result as Nextcloud's
+// Base::writeArrayInOutputFormat does for --output (plain unless json or
+// json_pretty), prefix being the plain format's line prefix.
+func (c *call) writeList(v any, prefix string) {
+	format := ""
+	if o, ok := c.options["output"]; ok && o != nil {
+		format = *o
+	}
+	switch format {
+	case "json":
+		c.writeln(phpJSON(v, ""))
+	case "json_pretty":
+		c.writeln(phpJSON(v, "\n"))
 	default:
-		fmt.Fprintf(stdout, "  - %s\n", phpJSON(v))
+		c.writePlain(v, prefix)
 	}
 }
 
-// phpJSON encodes v the way PHP's json_encode does by default.
-func phpJSON(v any) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		panic(err)
-	}
-	var out strings.Builder
-	for _, r := range strings.TrimSuffix(buf.String(), "\n") {
-		switch {
-		case r == '/':
-			out.WriteString(`\/`)
-		case r > 0x7f && r <= 0xffff:
-			fmt.Fprintf(&out, `\u%04x`, r)
-		case r > 0xffff:
-			r -= 0x10000
-			fmt.Fprintf(&out, `\u%04x\u%04x`, 0xd800+(r>>10)&0x3ff, 0xdc00+r&0x3ff)
+// writePlain is the plain branch: "key: value" lines, nested arrays
+// indented by two more blanks, list members "<prefix>value".
+func (c *call) writePlain(v any, prefix string) {
+	line := func(key string, item any) {
+		switch item := item.(type) {
+		case object, []any:
+			c.writeln(prefix + key + ":")
+			c.writePlain(item, "  "+prefix)
+		case bool:
+			c.writeln(prefix + key + ": " + strconv.FormatBool(item))
 		default:
-			out.WriteRune(r)
+			c.writeln(prefix + key + ": " + item.(string))
 		}
 	}
-	return out.String()
+	switch v := v.(type) {
+	case object:
+		for _, m := range v {
+			line(m.key, m.value)
+		}
+	case []any:
+		for i, item := range v {
+			switch s := item.(type) {
+			case string:
+				c.writeln(prefix + s)
+			default:
+				line(strconv.Itoa(i), item)
+			}
+		}
+	}
 }
 
-func signalingList(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	if s.Signaling == nil {
-		writeList(in, stdout, []any{})
-		return 0, false
+// phpJSON is PHP's json_encode of v without flags ("/" as "\/", non-ASCII
+// as \uXXXX), or with JSON_PRETTY_PRINT (four blanks a level) when nl is
+// "\n".
+func phpJSON(v any, nl string) string {
+	var b strings.Builder
+	var enc func(v any, indent string)
+	enc = func(v any, indent string) {
+		inner := indent
+		sep := ":"
+		if nl != "" {
+			inner = indent + "    "
+			sep = ": "
+		}
+		switch v := v.(type) {
+		case string:
+			b.WriteString(phpJSONString(v))
+		case bool:
+			b.WriteString(strconv.FormatBool(v))
+		case []any:
+			if len(v) == 0 {
+				b.WriteString("[]")
+				return
+			}
+			b.WriteString("[" + nl)
+			for i, item := range v {
+				if i > 0 {
+					b.WriteString("," + nl)
+				}
+				b.WriteString(inner)
+				enc(item, inner)
+			}
+			b.WriteString(nl + indent + "]")
+		case object:
+			if len(v) == 0 {
+				b.WriteString("[]") // an empty PHP array is a list
+				return
+			}
+			b.WriteString("{" + nl)
+			for i, m := range v {
+				if i > 0 {
+					b.WriteString("," + nl)
+				}
+				b.WriteString(inner + phpJSONString(m.key) + sep)
+				enc(m.value, inner)
+			}
+			b.WriteString(nl + indent + "}")
+		}
 	}
-	c := *s.Signaling
-	if c.Servers == nil {
-		c.Servers = []occtest.SignalingServer{}
-	}
-	writeList(in, stdout, c)
-	return 0, false
+	enc(v, "")
+	return b.String()
 }
 
-func signalingAdd(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	server, secret := in.args["server"], in.args["secret"]
-	if strings.TrimSpace(server) == "" {
-		fmt.Fprintln(stdout, "Server cannot be empty.")
-		return 1, false
+func phpJSONString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '/':
+			b.WriteString(`\/`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case r < 0x80:
+			b.WriteRune(r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10)&0x3ff, 0xdc00+r&0x3ff)
+		}
 	}
-	if strings.TrimSpace(secret) == "" {
-		fmt.Fprintln(stdout, "Secret cannot be empty.")
-		return 1, false
+	b.WriteByte('"')
+	return b.String()
+}
+
+// ---------------------------------------------------------------- signaling
+
+func signalingValue(s *occtest.SignalingConfig) any {
+	if s == nil {
+		return []any{}
+	}
+	servers := []any{}
+	for _, e := range s.Servers {
+		servers = append(servers, object{{"server", e.Server}, {"verify", e.Verify}})
+	}
+	return object{{"servers", servers}, {"secret", s.Secret}}
+}
+
+func signalingList(c *call) int {
+	c.writeList(signalingValue(c.state.Signaling), "")
+	return 0
+}
+
+// phpTrim is PHP's trim() with its default characters.
+func phpTrim(s string) string { return strings.Trim(s, " \t\n\r\x00\x0b") }
+
+func signalingAdd(c *call) int {
+	server, secret := c.args["server"], c.args["secret"]
+	if phpTrim(server) == "" {
+		c.writeln("<error>Server cannot be empty.</error>")
+		return 1
+	}
+	if phpTrim(secret) == "" {
+		c.writeln("<error>Secret cannot be empty.</error>")
+		return 1
 	}
 	var servers []occtest.SignalingServer
-	if s.Signaling != nil {
-		servers = s.Signaling.Servers
+	if c.state.Signaling != nil {
+		servers = c.state.Signaling.Servers
 	}
-	servers = append(servers, occtest.SignalingServer{Server: server, Verify: in.has("verify")})
-	s.Signaling = &occtest.SignalingConfig{Servers: servers, Secret: secret}
-	fmt.Fprintf(stdout, "Added signaling server %s.\n", server)
-	return 0, true
+	servers = append(servers, occtest.SignalingServer{Server: server, Verify: c.has("verify")})
+	c.state.Signaling = &occtest.SignalingConfig{Servers: servers, Secret: secret}
+	c.changed = true
+	c.writeln("<info>Added signaling server " + server + ".</info>")
+	return 0
 }
 
-func signalingDelete(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	server := in.args["server"]
-	if s.Signaling == nil {
-		s.Signaling = &occtest.SignalingConfig{Servers: []occtest.SignalingServer{}}
+func signalingDelete(c *call) int {
+	server := c.args["server"]
+	if c.state.Signaling == nil {
+		c.state.Signaling = &occtest.SignalingConfig{Servers: []occtest.SignalingServer{}}
 	}
 	kept := []occtest.SignalingServer{}
-	for _, e := range s.Signaling.Servers {
+	for _, e := range c.state.Signaling.Servers {
 		if e.Server != server {
 			kept = append(kept, e)
 		}
 	}
-	deleted := len(kept) < len(s.Signaling.Servers)
-	s.Signaling.Servers = kept
+	deleted := len(kept) < len(c.state.Signaling.Servers)
+	c.state.Signaling.Servers = kept
+	c.changed = true
 	if deleted {
-		fmt.Fprintf(stdout, "Deleted %s.\n", server)
+		c.writeln("<info>Deleted " + server + ".</info>")
 	} else {
-		fmt.Fprintln(stdout, "There is nothing to delete.")
+		c.writeln("<info>There is nothing to delete.</info>")
 	}
-	return 0, true
+	return 0
 }
 
-func turnList(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	list := s.TURN
-	if list == nil {
-		list = []occtest.TURNEntry{}
+// ---------------------------------------------------------------- TURN
+
+func turnList(c *call) int {
+	list := []any{}
+	for _, e := range c.state.TURN {
+		list = append(list, object{{"schemes", e.Schemes}, {"server", e.Server}, {"secret", e.Secret}, {"protocols", e.Protocols}})
 	}
-	writeList(in, stdout, list)
-	return 0, false
+	c.writeList(list, "")
+	return 0
 }
 
-func turnAdd(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	schemes, server, protocols := in.args["schemes"], in.args["server"], in.args["protocols"]
-	secret, hasSecret := in.options["secret"]
-	generate := in.has("generate-secret")
-	stored, err := occwire.TalkTURNStored(schemes, server, protocols)
-	var rule *occwire.TalkRuleError
+func turnAdd(c *call) int {
+	schemes, server, protocols := c.args["schemes"], c.args["server"], c.args["protocols"]
+	i := slices.IndexFunc(c.rec.TURNAdd, func(t occtest.TURNCase) bool {
+		return t.Schemes == schemes && t.Server == server && t.Protocols == protocols
+	})
+	if i < 0 {
+		return c.notRecorded(fmt.Sprintf("talk:turn:add %q %q %q", schemes, server, protocols))
+	}
+	rec := c.rec.TURNAdd[i]
+	if rec.Stored == nil {
+		// Refused for its schemes, server or protocols, before the secret.
+		return c.replay(occtest.Call{Stdout: rec.Stdout, Stderr: rec.Stderr, Exit: rec.Exit})
+	}
+	secret, hasSecret := c.options["secret"]
+	generate := c.has("generate-secret")
 	switch {
-	case errors.As(err, &rule):
-		fmt.Fprintln(stdout, rule.Message)
-		return 1, false
 	case generate == hasSecret:
-		fmt.Fprintln(stdout, "You must provide --secret or --generate-secret.")
-		return 1, false
-	case !generate && strings.TrimSpace(secret) == "":
-		fmt.Fprintln(stdout, occwire.TalkMsgSecretEmpty)
-		return 1, false
+		c.writeln("<error>You must provide --secret or --generate-secret.</error>")
+		return 1
+	case !generate && phpTrim(*secret) == "":
+		c.writeln("<error>Secret cannot be empty.</error>")
+		return 1
 	}
+	value := ""
 	if generate {
-		secret = "generated0123456789abcdef0123456789abcdef"
+		value = generateSecret(c.rec.GeneratedSecret.Secrets)
+	} else {
+		value = *secret
 	}
-	server = stored
-	for _, e := range s.TURN {
-		if e.Schemes == schemes && e.Server == server && e.Protocols == protocols {
-			fmt.Fprintln(stdout, "Server already exists with the same configuration.")
-			return 1, false
+	for _, e := range c.state.TURN {
+		if e.Schemes == schemes && e.Server == *rec.Stored && e.Protocols == protocols {
+			c.writeln("<error>Server already exists with the same configuration.</error>")
+			return 1
 		}
 	}
-	s.TURN = append(s.TURN, occtest.TURNEntry{Schemes: schemes, Server: server, Secret: secret, Protocols: protocols})
-	fmt.Fprintf(stdout, "Added %s.\n", server)
-	return 0, true
+	c.state.TURN = append(c.state.TURN, occtest.TURNEntry{Schemes: schemes, Server: *rec.Stored, Secret: value, Protocols: protocols})
+	c.changed = true
+	return c.replay(occtest.Call{Stdout: rec.Stdout, Stderr: rec.Stderr, Exit: rec.Exit})
 }
 
-func turnDelete(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	schemes, server, protocols := in.args["schemes"], in.args["server"], in.args["protocols"]
+// generateSecret makes a secret like the recorded ones: as long, of
+// lower-case hex digits when they all are (Talk 21: sha1(uniqid())),
+// otherwise of the 64 base64 characters (Talk 23: ISecureRandom).
+func generateSecret(samples []string) string {
+	alphabet := "0123456789abcdef"
+	for _, s := range samples {
+		if strings.Trim(s, alphabet) != "" {
+			alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+		}
+	}
+	n := 40
+	if len(samples) > 0 {
+		n = len(samples[0])
+	}
+	b := make([]byte, n)
+	for i := range b {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err)
+		}
+		b[i] = alphabet[k.Int64()]
+	}
+	return string(b)
+}
+
+func turnDelete(c *call) int {
+	schemes, server, protocols := c.args["schemes"], c.args["server"], c.args["protocols"]
 	kept := []occtest.TURNEntry{}
-	for _, e := range s.TURN {
+	for _, e := range c.state.TURN {
 		if e.Schemes != schemes || e.Server != server || e.Protocols != protocols {
 			kept = append(kept, e)
 		}
 	}
-	deleted := len(kept) < len(s.TURN)
-	s.TURN = kept
+	deleted := len(kept) < len(c.state.TURN)
+	c.state.TURN = kept
+	c.changed = true
 	if deleted {
-		fmt.Fprintf(stdout, "Deleted %s.\n", server)
+		c.writeln("<info>Deleted " + server + ".</info>")
 	} else {
-		fmt.Fprintln(stdout, "There is nothing to delete.")
+		c.writeln("<info>There is nothing to delete.</info>")
 	}
-	return 0, true
+	return 0
 }
 
-func stunList(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	list := s.STUN
-	if list == nil {
-		list = []string{}
+// ---------------------------------------------------------------- STUN
+
+func stunList(c *call) int {
+	list := []any{}
+	for _, e := range c.state.STUN {
+		list = append(list, e)
 	}
-	writeList(in, stdout, list)
-	return 0, false
+	c.writeList(list, "  - ")
+	return 0
 }
 
-func stunAdd(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	server, err := occwire.TalkSTUNStored(in.args["server"])
-	if err != nil {
-		fmt.Fprintln(stdout, occwire.TalkMsgSTUNIncorrect)
-		return 1, false
+func stunAdd(c *call) int {
+	entry := c.args["server"]
+	i := slices.IndexFunc(c.rec.STUNAdd, func(s occtest.STUNCase) bool { return s.Entry == entry })
+	if i < 0 {
+		return c.notRecorded(fmt.Sprintf("talk:stun:add %q", entry))
 	}
-	for _, e := range s.STUN {
-		if e == server {
-			fmt.Fprintln(stdout, "Server already exists.")
-			return 1, false
-		}
+	rec := c.rec.STUNAdd[i]
+	if rec.Stored == nil {
+		return c.replay(occtest.Call{Stdout: rec.Stdout, Stderr: rec.Stderr, Exit: rec.Exit})
 	}
-	s.STUN = append(s.STUN, server)
-	fmt.Fprintf(stdout, "Added %s.\n", server)
-	return 0, true
+	if slices.Contains(c.state.STUN, *rec.Stored) {
+		c.writeln("<error>Server already exists.</error>")
+		return 1
+	}
+	c.state.STUN = append(c.state.STUN, *rec.Stored)
+	c.changed = true
+	return c.replay(occtest.Call{Stdout: rec.Stdout, Stderr: rec.Stderr, Exit: rec.Exit})
 }
 
-func stunDelete(in input, s *occtest.State, stdout io.Writer) (int, bool) {
-	server := in.args["server"]
+func stunDelete(c *call) int {
+	server := c.args["server"]
 	kept := []string{}
-	for _, e := range s.STUN {
+	for _, e := range c.state.STUN {
 		if e != server {
 			kept = append(kept, e)
 		}
 	}
+	c.changed = true
 	if len(kept) == 0 {
-		s.STUN = []string{defaultSTUN}
-		fmt.Fprintln(stdout, "You deleted all STUN servers. A default STUN server was added.")
-		return 0, true
+		c.state.STUN = []string{"stun.nextcloud.com:443"}
+		c.writeln("<info>You deleted all STUN servers. A default STUN server was added.</info>")
+		return 0
 	}
-	deleted := len(kept) < len(s.STUN)
-	s.STUN = kept
+	deleted := len(kept) < len(c.state.STUN)
+	c.state.STUN = kept
 	if deleted {
-		fmt.Fprintf(stdout, "Deleted %s.\n", server)
+		c.writeln("<info>Deleted " + server + ".</info>")
 	} else {
-		fmt.Fprintln(stdout, "There is nothing to delete.")
+		c.writeln("<info>There is nothing to delete.</info>")
 	}
-	return 0, true
+	return 0
 }

@@ -1,7 +1,5 @@
 package occtest
 
-import "strings"
-
 // Version is one Nextcloud + Talk release pair the fake stands for.
 type Version struct {
 	// Nextcloud and Talk are the release numbers.
@@ -9,7 +7,7 @@ type Version struct {
 	// Symfony is the symfony/console release Nextcloud ships
 	// (nextcloud/3rdparty's composer.lock at the Nextcloud tag).
 	Symfony string
-	// Dir is the version's folder under occwire/testdata.
+	// Dir is the version's folder under occtest/recorded.
 	Dir string
 }
 
@@ -51,27 +49,30 @@ type Behaviour struct {
 // Contract is the one table of real occ behaviours the fake replays and
 // nctalk's tests rely on. The same rows are in docs/occ.md.
 var Contract = []Behaviour{
-	{"list-json", "talk:{signaling,turn,stun}:list --output=json print json_encode() of the stored value and a newline (core/Command/Base.php writeArrayInOutputFormat); signaling: {\"servers\":[…],\"secret\":…} or [] when unset", "same shapes, PHP's json_encode escaping"},
-	{"formatter", "that JSON goes through Symfony's OutputFormatter: a tag naming a style (<info>, <fg=red>, …) vanishes, \\< and \\> lose their backslash (a value holding \\< makes the JSON invalid)", "SymfonyFormat, checked against testdata/*/formatter.json"},
-	{"exit0-config", "when config/config.php is not writable, occ prints \"Cannot write into \\\"config\\\" directory!\" and three more lines on stdout and exits 0 before running any command (lib/base.php checkConfig: echo …; exit;)", "state config_read_only: true"},
-	{"stun-add", "talk:stun:add takes parse_url()'s host and port, refuses with \"Incorrect value. Must be stunserver:port.\" (exit 1) when either is empty, stores \"host:port\" (host:03478 -> host:3478), refuses a duplicate of that with \"Server already exists.\"", "occwire.TalkSTUNStored, checked against testdata/*/parse_url.json"},
-	{"stun-delete", "talk:stun:delete removes exact matches of its argument (not normalised); the last one gone puts stun.nextcloud.com:443 back; exit 0 even when nothing matched", "same"},
-	{"turn-add", "talk:turn:add: schemes turn|turns|turn,turns, protocols udp|tcp|udp,tcp, server not blank, https:// or http:// (any case) cut off; an entry equal in schemes, server and protocols exits 1 (secret not compared)", "occwire.TalkTURNStored"},
-	{"turn-delete", "talk:turn:delete removes exact matches of schemes, server and protocols; exit 0 even when nothing matched", "same"},
-	{"signaling-add", "talk:signaling:add appends without a duplicate check and sets the one global secret; server and secret must not be blank", "same"},
-	{"signaling-delete", "talk:signaling:delete removes exact matches (a trailing / matters); exit 0 even when nothing matched", "same"},
-	{"messages", "Talk's own messages are wrapped in <info>/<error> and printed on stdout without the tags; Symfony's input errors go to stderr, exit 1", "same texts"},
-	{"timeout-pipes", "behind sudo -u www-data, killing sudo leaves php running and holding occ's stdout and stderr", "tests use a wrapper whose child outlives it"},
+	{"list-json", "`talk:*:list --output=json` print `json_encode()` of the stored value and a newline (`core/Command/Base.php` `writeArrayInOutputFormat`); signaling is `{\"servers\":[…],\"secret\":…}`, or `[]` when never set", "same shapes and escaping (`/` as `\\/`, non-ASCII as `\\uXXXX`)"},
+	{"list-formats", "without `--output` (or `--output=plain`) the lists print `key: value` lines, nested arrays indented by two blanks, STUN entries as `  - host:port`, nothing for an empty list; `--output=json_pretty` is `JSON_PRETTY_PRINT` (four blanks); `--output json` takes the next word", "the same formats, checked against every recorded list"},
+	{"formatter", "that JSON passes Symfony's `OutputFormatter`: a tag naming a style (`<info>`, `<error>`, `<fg=red>`, …) vanishes, `\\<` and `\\>` lose their backslash, so a value holding `\\<` comes out as invalid JSON", "`occtest.SymfonyFormat`, checked against the recorded output"},
+	{"exit0-config", "config/config.php not writable (and `config_is_read_only` unset): occ prints `Cannot write into \"config\" directory!` and three more lines on stdout and **exits 0** before any command runs (`lib/base.php` `checkConfig`: `echo …; exit;`)", "state `config_read_only: true` replays the recorded answer"},
+	{"talk-disabled", "with the spreed app disabled, `talk:signaling:list` is unknown: Symfony's box `There are no commands defined in the \"talk:signaling\" namespace.` on stderr, exit 1", "state `talk_disabled: true` replays the recorded answer"},
+	{"stun-add", "`talk:stun:add` takes `parse_url()`'s host and port and refuses (`Incorrect value. Must be stunserver:port.`, exit 1) when either is empty (PHP's `empty()`: port 0, host `0`); it stores `host:port`, so `host:03478` is stored as `host:3478`; `[2001:db8::1]:3478` is refused (no scheme: parse_url finds no host); a duplicate of the stored form exits 1 (`Server already exists.`)", "the recorded case of that exact entry (`stunAdd`): its answer and stored value; an entry not recorded exits 3"},
+	{"stun-delete", "removes exact matches of its argument (not normalised); deleting the last puts `stun.nextcloud.com:443` back; exit 0 when nothing matched", "same"},
+	{"turn-add", "schemes `turn`, `turns`, `turn,turns`; protocols `udp`, `tcp`, `udp,tcp` (checked in that order); server not blank after PHP's `trim`; a leading `https://` and then `http://` (any case) is cut off; an entry equal in schemes, server and protocols exits 1, the secret is not compared", "the recorded case of those exact schemes, server and protocols (`turnAdd`); one not recorded exits 3"},
+	{"generate-secret", "`talk:turn:add … --generate-secret` stores 40 hex digits on Talk 21 (`sha1(uniqid())`), 128 characters of base64's alphabet on Talk 23 (`ISecureRandom`)", "as long and of the alphabet the recorded secrets are"},
+	{"turn-delete", "removes exact matches of schemes, server and protocols; exit 0 when nothing matched", "same"},
+	{"signaling-add", "appends without a duplicate check and sets the one global secret; server and secret must not be blank", "same"},
+	{"signaling-delete", "removes exact matches (a trailing `/` matters); exit 0 when nothing matched", "same"},
+	{"messages", "Talk's messages (`<info>Added …</info>`, `<error>…</error>`) go to stdout without their tags", "same texts"},
+	{"input-errors", "Symfony's input errors (missing or extra arguments, unknown or misused options) go to stderr in a box of blanks (lines of at most 75 characters) followed by the command's synopsis, exit 1; an unknown command gets Symfony's suggestions", "the same box and synopsis; unknown commands replay their recorded answer, others exit 3"},
+	{"timeout-pipes", "behind `sudo -u www-data`, killing sudo leaves php running and holding occ's stdout and stderr", "tests use a wrapper whose child outlives it"},
 }
 
-// ConfigReadOnlyMessage is what occ prints on stdout (exit 0) when it
-// cannot write config/config.php (lib/base.php checkConfig, Nextcloud 31
-// and 34), for release v.
+// ConfigReadOnlyMessage is what occ printed on stdout (exit 0) when it
+// could not write config/config.php (lib/base.php checkConfig), as
+// recorded for release v.
 func ConfigReadOnlyMessage(v Version) string {
-	major, _, _ := strings.Cut(v.Nextcloud, ".")
-	return "Cannot write into \"config\" directory!\n" +
-		"This can usually be fixed by giving the web server write access to the config directory.\n" +
-		"\n" +
-		"But, if you prefer to keep config.php file read only, set the option \"config_is_read_only\" to true in it.\n" +
-		"See https://docs.nextcloud.com/server/" + major + "/go.php?to=admin-config\n"
+	t, err := LoadTranscript(v)
+	if err != nil {
+		panic(err)
+	}
+	return t.ConfigReadOnly.Stdout
 }

@@ -16,7 +16,7 @@ var symfonyStyles = map[string]bool{"error": true, "info": true, "comment": true
 // (6.4, as Nextcloud 31 and 34 ship it) makes of a message before occ
 // writes it: a tag that names a style (`<info>`, `<fg=red>`, …) vanishes,
 // any other tag stays, and `\<` and `\>` lose their backslash. Recorded
-// cases: testdata/*/formatter.json.
+// cases: recorded/*/formatter.json.
 func SymfonyFormat(msg string) string {
 	var out strings.Builder
 	offset := 0

@@ -35,6 +35,9 @@ type State struct {
 	// write: every command prints ConfigReadOnlyMessage and exits 0
 	// (contract row exit0-config).
 	ConfigReadOnly bool `json:"config_read_only,omitempty"`
+	// TalkDisabled plays a Nextcloud whose Talk (spreed) app is disabled:
+	// its commands do not exist (the recorded talkDisabled answer).
+	TalkDisabled bool `json:"talk_disabled,omitempty"`
 }
 
 // SignalingConfig is spreed/signaling_servers.
