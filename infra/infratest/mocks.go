@@ -80,6 +80,9 @@ type Registration struct {
 	DeleteBeforeReplace bool
 	// Aliases are the resource's alias specs (pulumi.Aliases), as sent to the engine.
 	Aliases []*pulumirpc.Alias
+	// ReplacementTrigger is the resource's replacement trigger
+	// (pulumi.ReplacementTrigger) as the engine gets it, JSON; "" for none.
+	ReplacementTrigger string
 }
 
 // Mocks implements pulumi.MockResourceMonitor. The zero value is not
@@ -127,6 +130,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		reg.Protect = rpc.GetProtect()
 		reg.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		reg.Aliases = slices.Clone(rpc.GetAliases())
+		if v := rpc.GetReplacementTrigger(); v != nil {
+			if b, err := v.MarshalJSON(); err == nil {
+				reg.ReplacementTrigger = string(b)
+			}
+		}
 	}
 	m.mu.Unlock()
 
