@@ -101,10 +101,14 @@ func fileOwners() map[string]int {
 	return out
 }
 
-// Packages are the Debian packages the document installs. docker-compose is
-// Debian 13's Compose v2 (it provides `docker compose`).
+// Packages are the Debian packages the document installs, without their
+// recommendations. docker-compose is Debian 13's Compose v2 (it provides
+// `docker compose`); Debian 13 ships the docker CLI as docker-cli, which
+// docker.io and docker-compose only recommend (the VM test's first boot
+// without it: "docker: command not found"). apparmor, which docker.io also
+// only recommends, keeps Docker's docker-default profile on every container.
 var Packages = []string{
-	"bind9-dnsutils", "certbot", "curl", "docker-compose", "docker.io",
+	"apparmor", "bind9-dnsutils", "certbot", "curl", "docker-cli", "docker-compose", "docker.io",
 	"nftables", "openssl", "unattended-upgrades",
 }
 

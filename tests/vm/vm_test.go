@@ -646,14 +646,20 @@ var wantContainers = map[string]struct {
 
 func assertContainers(t *testing.T, m *machine) {
 	t.Helper()
-	out := m.mustSSH(time.Minute, `for c in $(docker ps -aq); do docker inspect -f '{{.Name}} {{.State.Status}} {{.RestartCount}} {{.State.Pid}}' "$c"; done`)
+	out := m.mustSSH(time.Minute, `for c in $(docker ps -aq); do docker inspect -f '{{.Name}} {{.State.Status}} {{.RestartCount}} {{.State.Pid}} {{.AppArmorProfile}}' "$c"; done`)
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 4 {
+		if len(f) != 5 {
 			t.Errorf("docker inspect: %q", line)
 			continue
 		}
+		// Docker's AppArmor profile: the apparmor package that docker.io
+		// only recommends is installed by name (cloudconfig.Packages).
+		if f[4] != "docker-default" {
+			t.Errorf("%s runs with the AppArmor profile %q; want docker-default", f[0], f[4])
+		}
+		f = f[:4]
 		name := strings.TrimPrefix(f[0], "/")
 		seen[name] = true
 		want, ok := wantContainers[name]
