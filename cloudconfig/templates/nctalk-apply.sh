@@ -61,30 +61,36 @@ file, never a part). */ -}}
 rm -rf "$backup" && install -d -m 0700 "$backup"
 for path in "${changed[@]}"; do
   if [ -e "$path" ]; then
-    install -D -m 0600 /dev/null "$backup/root$path" && cp -a "$path" "$backup/root$path"
-  else
-    echo "$path" >>"$backup/absent"
+    mkdir -p "$(dirname "$backup/root$path")" && cp -a "$path" "$backup/root$path"
   fi
 done
-install_files() { # FROM: the tree to take the changed files from
-  local from=$1 path mode uid
+install_files() { # the bundle's changed files, with the bundle's mode and owner
+  local path mode uid
   for path in "${changed[@]}"; do
-    if [ ! -e "$from/root$path" ]; then rm -f "$path"; continue; fi
     read -r mode uid < <(awk -v p="$path" '$1 == p { print $2, $3 }' "$bundle/files")
     mkdir -p "$(dirname "$path")"
-    cp "$from/root$path" "$path.nctalk-new"
-    chown "${uid:-0}:${uid:-0}" "$path.nctalk-new"
-    chmod "${mode:-0644}" "$path.nctalk-new"
+    cp "$bundle/root$path" "$path.nctalk-new"
+    chown "$uid:$uid" "$path.nctalk-new"
+    chmod "$mode" "$path.nctalk-new"
     mv -f "$path.nctalk-new" "$path"
+  done
+}
+restore_files() { # the kept files, as they were (mode and owner included)
+  local path
+  for path in "${changed[@]}"; do
+    if [ -e "$backup/root$path" ]; then
+      cp -a "$backup/root$path" "$path.nctalk-new" && mv -f "$path.nctalk-new" "$path"
+    else
+      rm -f "$path"
+    fi
   done
 }
 rollback() { # restores the kept files and runs the same actions again
   log "rolling back to the last good files"
-  install_files "$backup" || true
-  while read -r path; do rm -f "$path"; done < <(cat "$backup/absent" 2>/dev/null)
+  restore_files || true
   run_actions rollback || log "the rollback's actions failed too: check docker compose -f "{{sh .Paths.ComposeFile}}" ps"
 }
-install_files "$bundle"
+install_files
 
 {{/* 4. Check what can be checked before anything restarts. */ -}}
 check() {
