@@ -175,9 +175,11 @@ type view struct {
 	Images viewImages
 
 	// signaling-server.conf: one [backend-N] section per Nextcloud URL, and
-	// the list of their IDs.
-	Backends   []backend
-	BackendIDs string
+	// the list of their IDs; the networks Janus is never told to reach
+	// from a client's ICE candidates (DeniedPeerNetworks).
+	Backends          []backend
+	BackendIDs        string
+	BlockedCandidates string
 
 	// janus.jcfg: the RTP range (also the host firewall's relay rule) and
 	// the modules Janus does not load.
@@ -190,8 +192,11 @@ type view struct {
 	TURNLimits  TURNLimits
 	DeniedPeers []string
 
-	// nftables.nft: the input chain's rules, from FirewallRules.
-	NFTRules []string
+	// nftables.nft: the input chain's rules, from FirewallRules; the
+	// per-client limits (also nginx.conf's) and the IPv6 mask of a client.
+	NFTRules       []string
+	Limits         viewLimits
+	IPv6ClientMask string
 
 	// nctalk-setup.sh: the public resolvers the DNS wait asks, and the
 	// wait's bound in rounds of 10 s and in minutes.
@@ -230,6 +235,9 @@ type viewPaths struct {
 	NATSConfig, NATSDir           string
 	CoturnConfig, CoturnDir       string
 	NginxConfig, NginxDir         string
+	// CoturnStateDir, NginxTempDir and NginxRunDir are the tmpfs mounts
+	// of the read-only containers: all a service may write.
+	CoturnStateDir, NginxTempDir, NginxRunDir string
 	// CoturnTLSDir and NginxTLSDir hold the copies of the certificate
 	// (TLSCertFile) and key (TLSKeyFile) that the deploy hook refreshes.
 	CoturnTLSDir, NginxTLSDir string
@@ -249,11 +257,17 @@ type viewPaths struct {
 // viewUIDs are the container users (paths.go) that compose runs the
 // services as, that own the config files carrying a secret and that the
 // host firewall tells the containers apart by.
-type viewUIDs struct{ Signaling, Janus, NATS, Coturn int }
+type viewUIDs struct{ Signaling, Janus, NATS, Coturn, NginxWorker int }
 
 // viewImages is the container image of every service: DefaultImages with
 // the settings' overrides (Settings.EffectiveImages).
 type viewImages struct{ Signaling, Janus, NATS, Coturn, Nginx string }
+
+// viewLimits are the per-client limits of limits.go.
+type viewLimits struct {
+	ConnectionsPerAddress, NewConnectionsPerSecond, NewConnectionsBurst int
+	RequestsPerSecond, RequestBurst, WorkerConnections                  int
+}
 
 // viewJanus are janus.jcfg's disable lists: comma-separated module file
 // names (JanusPlugins, JanusTransports, JanusLoggers).
@@ -292,6 +306,7 @@ func newView(p Plan, sec Secrets) view {
 			NATSConfig:     NATSConfig, NATSDir: path.Dir(NATSConfig),
 			CoturnConfig: CoturnConfig, CoturnDir: path.Dir(CoturnConfig),
 			NginxConfig: NginxConfig, NginxDir: path.Dir(NginxConfig),
+			CoturnStateDir: CoturnStateDir, NginxTempDir: NginxTempDir, NginxRunDir: NginxRunDir,
 			CoturnTLSDir: CoturnTLSDir, NginxTLSDir: NginxTLSDir,
 			TLSCertFile: TLSCertFile, TLSKeyFile: TLSKeyFile,
 			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: StateMount,
@@ -300,7 +315,7 @@ func newView(p Plan, sec Secrets) view {
 			HostFirewallConfig: HostFirewallConfig,
 			SetupUnitName:      path.Base(SetupUnit),
 		},
-		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID},
+		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID, NginxWorker: NginxWorkerUID},
 		Images: viewImages{
 			Signaling: images[ServiceSignaling], Janus: images[ServiceJanus], NATS: images[ServiceNATS],
 			Coturn: images[ServiceCoturn], Nginx: images[ServiceNginx],
@@ -310,6 +325,12 @@ func newView(p Plan, sec Secrets) view {
 			DisabledTransports: strings.Join(JanusTransports, ","),
 			DisabledLoggers:    strings.Join(JanusLoggers, ","),
 		},
+		Limits: viewLimits{
+			ConnectionsPerAddress: ConnectionsPerAddress, NewConnectionsPerSecond: NewConnectionsPerSecond,
+			NewConnectionsBurst: NewConnectionsBurst, RequestsPerSecond: RequestsPerSecond, RequestBurst: RequestBurst,
+			WorkerConnections: NginxWorkerConnections,
+		},
+		IPv6ClientMask:       ipv6Mask(IPv6ClientPrefix),
 		DNSWaitRounds:        dnsWaitMinutes * 6,
 		DNSWaitMinutes:       dnsWaitMinutes,
 		FirstBootWaitRounds:  firstBootWaitMinutes * 6,
@@ -322,11 +343,22 @@ func newView(p Plan, sec Secrets) view {
 		ids = append(ids, b.ID)
 	}
 	v.BackendIDs = strings.Join(ids, ", ")
+	v.BlockedCandidates = strings.Join(DeniedPeerNetworks, ", ")
 	for _, n := range DeniedPeerNetworks {
 		v.DeniedPeers = append(v.DeniedPeers, prefixRange(netip.MustParsePrefix(n)))
 	}
 	v.NFTRules = nftRules(p.Firewall)
 	return v
+}
+
+// ipv6Mask is the IPv6 netmask of a prefix length, as nftables reads it
+// (64: ffff:ffff:ffff:ffff::).
+func ipv6Mask(bits int) string {
+	var m [16]byte
+	for i := range bits {
+		m[i/8] |= 1 << (7 - i%8)
+	}
+	return netip.AddrFrom16(m).String()
 }
 
 // prefixRange writes a prefix as coturn's "first-last" address range.

@@ -391,12 +391,16 @@ func TestNginxConfig(t *testing.T) {
 				"-keyout", filepath.Join(tls, TLSKeyFile), "-out", filepath.Join(tls, TLSCertFile)).CombinedOutput(); err != nil {
 				t.Fatalf("openssl: %v\n%s", err, out)
 			}
+			// As in the container: the config mounted, a tmpfs for the
+			// temp files (the root is read-only there).
 			script := `set -e
 mount -t tmpfs tmpfs /opt
 mkdir -p "$2"
 mount --bind "$1" "$2"
+mount -t tmpfs tmpfs "$(dirname "$5")"
+mkdir -p "$5"
 exec "$3" -t -c "$4"`
-			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig)
+			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig, NginxTempDir)
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "test is successful") {
 				t.Fatalf("nginx -t: %v\n%s", err, out)
@@ -457,10 +461,12 @@ func TestNginxKeepsStatsInside(t *testing.T) {
 func TestNginx443Front(t *testing.T) {
 	on := string(mustFiles(t, settingsCases()["custom-ports"])[NginxConfig].Content)
 	for _, want := range []string{
-		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    ssl_preread on;\n", schema.PortHTTPS, schema.PortHTTPS),
+		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    limit_conn front %d;\n    ssl_preread on;\n", schema.PortHTTPS, schema.PortHTTPS, ConnectionsPerAddress),
 		fmt.Sprintf("relay.example.net 127.0.0.1:%d;", schema.PortTURNSLocal),
 		fmt.Sprintf("default 127.0.0.1:%d;", schema.PortHTTPSLocal),
-		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    proxy_pass $coturn;", schema.PortTURNSLocal),
+		// The hop counts TURN connections per client address (PROXY header).
+		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    set_real_ip_from 127.0.0.1;\n    limit_conn turn %d;\n    proxy_pass $coturn;",
+			schema.PortTURNSLocal, TURNLimitsFor(settingsCases()["custom-ports"].turnRelayPorts()).AddressQuota),
 		// The hop reaches coturn on the address the client reached 443 on
 		// (coturn relays from it), never on loopback.
 		fmt.Sprintf("~: [$proxy_protocol_server_addr]:%d;\n    default $proxy_protocol_server_addr:%d;", schema.PortTURNS, schema.PortTURNS),
@@ -570,7 +576,7 @@ func TestHostFirewallFollowsFirewallRules(t *testing.T) {
 	if regexp.MustCompile(`tcp dport 22 `).MatchString(nft) {
 		t.Error("nftables opens port 22 although sshPort is 2222")
 	}
-	if strings.Contains(nft, "ip6 saddr") {
+	if regexp.MustCompile(`ip6 saddr \{[^}]*\} tcp dport`).MatchString(nft) {
 		t.Error("SSH is open over IPv6 although only an IPv4 address is allowed")
 	}
 	ref := string(mustFiles(t, referenceSettings())[HostFirewallConfig].Content)

@@ -111,3 +111,15 @@ func TestSetupCertificateNames(t *testing.T) {
 		})
 	}
 }
+
+// TestSetupLoadsFirewallFirst: the host firewall is loaded before the
+// setup waits for anything (the state volume may take minutes to appear);
+// before, it came after mount_state.
+func TestSetupLoadsFirewallFirst(t *testing.T) {
+	script := string(mustFiles(t, referenceSettings())[SetupScript].Content)
+	body := script[strings.Index(script, "\nlog \"start\"\n"):]
+	fw, mount := strings.Index(body, "\nsystemctl restart nctalk-firewall\n"), strings.Index(body, "\nmount_state\n")
+	if fw < 0 || mount < 0 || fw > mount {
+		t.Errorf("the setup loads the firewall at %d, mounts the state volume at %d: the firewall must come first\n%s", fw, mount, body)
+	}
+}

@@ -198,7 +198,6 @@ func TestFirewallIsThePortTable(t *testing.T) {
 		"turn in tcp 3478 from 0.0.0.0/0,::/0",
 		"turn in udp 3478 from 0.0.0.0/0,::/0",
 		"turns in tcp 5349 from 0.0.0.0/0,::/0",
-		"turns in udp 5349 from 0.0.0.0/0,::/0",
 		"janus-rtp in udp 20000-20100 from 0.0.0.0/0,::/0",
 		"turn-relay in udp 49160-49200 from 0.0.0.0/0,::/0",
 		"icmp in icmp - from 0.0.0.0/0,::/0",
@@ -219,7 +218,7 @@ func TestFirewallFollowsConfiguredPorts(t *testing.T) {
 	if str(ssh["port"]) != "2222" || len(ssh["sourceIps"].ArrayValue()) != 2 || str(ssh["sourceIps"].ArrayValue()[1]) != "::/0" {
 		t.Errorf("ssh rule = %v; want port 2222 from 0.0.0.0/0 and ::/0", ssh)
 	}
-	if p := str(rules[7].ObjectValue()["port"]); p != "30000-30999" {
+	if p := str(rules[6].ObjectValue()["port"]); p != "30000-30999" {
 		t.Errorf("janus rule port = %s; want 30000-30999", p)
 	}
 	if got := d.outputs[schema.OutputJanusRTPPorts].value; got != "30000-30999" {

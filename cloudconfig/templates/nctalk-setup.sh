@@ -126,11 +126,12 @@ certificate() {
 
 rm -f {{sh .Paths.ReadyMarker}}
 log "start"
-mount_state
-prepare_files
+{{- /* The host firewall first: mount_state may wait minutes for the volume. */}}
 systemctl daemon-reload
 systemctl enable nctalk-firewall
 systemctl restart nctalk-firewall
+mount_state
+prepare_files
 systemctl try-reload-or-restart systemd-resolved
 sshd -t || fail "sshd -t rejects the SSH configuration: sshd not restarted"
 systemctl restart ssh

@@ -566,7 +566,7 @@ var wantContainers = map[string]struct {
 	capBnd uint64
 }{
 	"nctalk-nats-1":      {strconv.Itoa(cloudconfig.NATSUID), 0},
-	"nctalk-janus-1":     {"65534", 0},
+	"nctalk-janus-1":     {strconv.Itoa(cloudconfig.JanusUID), 0},
 	"nctalk-coturn-1":    {strconv.Itoa(cloudconfig.CoturnUID), 1 << 10}, // NET_BIND_SERVICE
 	"nctalk-signaling-1": {strconv.Itoa(cloudconfig.SignalingUID), 0},    //
 	"nctalk-nginx-1":     {"0", 1<<0 | 1<<1 | 1<<6 | 1<<7 | 1<<10},       // CHOWN DAC_OVERRIDE SETGID SETUID NET_BIND_SERVICE
