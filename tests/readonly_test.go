@@ -87,7 +87,7 @@ func TestContainersReadOnly(t *testing.T) {
 			for _, target := range targets {
 				out, err := runAs(t, root, spec, "sh", "-c", `echo x >>"$1"`, "sh", target)
 				if err == nil || !strings.Contains(out, "Read-only file system") {
-					t.Errorf("%s as %q wrote %s (err %v, output %q): compose.yaml must set read_only", service, spec.User, target, err, out)
+					t.Errorf("%s as %q: a write to %s was not refused as read-only (err %v, output %q): compose.yaml must set read_only", service, spec.User, target, err, out)
 				}
 			}
 			for _, dir := range spec.Tmpfs {
