@@ -32,3 +32,9 @@ const (
 // IPv6ClientPrefix is the prefix length that counts as one client in the
 // host firewall's per-client limits.
 const IPv6ClientPrefix = 64
+
+// ACMEFailuresPerHour is how many failed certbot attempts the setup makes
+// in any hour: Let's Encrypt allows 5 failed validations per account,
+// name and hour, and a failed attempt fails each name once. The setup
+// keeps the times of failed attempts (ACMEFailureLog) across its runs.
+const ACMEFailuresPerHour = 4

@@ -38,6 +38,10 @@ const (
 	StateMount = "/mnt/nctalk-state"
 	// ReadyMarker is written when every service answers its health check.
 	ReadyMarker = "/var/lib/nctalk/ready"
+	// ACMEFailureLog keeps the times of failed certbot attempts, one a line,
+	// so the setup stays under Let's Encrypt's failed-validation limit
+	// across its runs (ACMEFailuresPerHour).
+	ACMEFailureLog = "/var/lib/nctalk/acme-failed"
 
 	// NginxTLSDir holds nginx's copy of the certificate (a self-signed
 	// placeholder until Let's Encrypt answers), refreshed by the deploy hook.

@@ -199,9 +199,11 @@ type view struct {
 	IPv6ClientMask string
 
 	// nctalk-setup.sh: the public resolvers the DNS wait asks, and the
-	// wait's bound in rounds of 10 s and in minutes.
+	// wait's bound in rounds of 10 s and in minutes; the failed certbot
+	// attempts it makes in an hour.
 	Resolvers                     []string
 	DNSWaitRounds, DNSWaitMinutes int
+	ACMEFailuresPerHour           int
 
 	// nctalk-first-boot.sh: the wait for a retried setup, in rounds of 10 s
 	// and in minutes.
@@ -248,6 +250,8 @@ type viewPaths struct {
 	// SetupScript, FirstBootScript, ReadyScript and CertDeployHook are the
 	// provisioning scripts; ReadyMarker is what ReadyScript writes.
 	SetupScript, FirstBootScript, ReadyScript, CertDeployHook, ReadyMarker string
+	// ACMEFailureLog keeps the setup's failed certbot attempts.
+	ACMEFailureLog string
 	// HostFirewallConfig is the nftables ruleset the firewall unit loads.
 	HostFirewallConfig string
 	// SetupUnitName is the setup unit's name, as FirstBootScript starts it.
@@ -311,7 +315,7 @@ func newView(p Plan, sec Secrets) view {
 			TLSCertFile: TLSCertFile, TLSKeyFile: TLSKeyFile,
 			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: StateMount,
 			SetupScript: SetupScript, FirstBootScript: FirstBootScript, ReadyScript: ReadyScript,
-			CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker,
+			CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker, ACMEFailureLog: ACMEFailureLog,
 			HostFirewallConfig: HostFirewallConfig,
 			SetupUnitName:      path.Base(SetupUnit),
 		},
@@ -331,6 +335,7 @@ func newView(p Plan, sec Secrets) view {
 			WorkerConnections: NginxWorkerConnections,
 		},
 		IPv6ClientMask:       ipv6Mask(IPv6ClientPrefix),
+		ACMEFailuresPerHour:  ACMEFailuresPerHour,
 		DNSWaitRounds:        dnsWaitMinutes * 6,
 		DNSWaitMinutes:       dnsWaitMinutes,
 		FirstBootWaitRounds:  firstBootWaitMinutes * 6,

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -511,6 +512,26 @@ func TestSignalingConfig(t *testing.T) {
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("server.conf lacks %q", want)
+		}
+	}
+	// [mcu] blockedcandidates: clients' ICE candidates in these networks
+	// are dropped (signaling 2.1.1 FilterCandidate), as the signaling
+	// server's container.ParseIPList reads the comma-separated list.
+	m := regexp.MustCompile(`(?m)^\[mcu\](?:\n[^\[].*)*\nblockedcandidates = (.+)$`).FindStringSubmatch(conf)
+	if m == nil {
+		t.Fatal("server.conf [mcu] lacks blockedcandidates")
+	}
+	var nets []netip.Prefix
+	for _, e := range strings.Split(m[1], ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(e))
+		if err != nil {
+			t.Fatalf("blockedcandidates entry %q: %v", e, err)
+		}
+		nets = append(nets, p)
+	}
+	for _, ip := range []string{"127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "::1", "fd00::1", "fe80::1"} {
+		if !slices.ContainsFunc(nets, func(p netip.Prefix) bool { return p.Contains(netip.MustParseAddr(ip)) }) {
+			t.Errorf("blockedcandidates does not cover %s", ip)
 		}
 	}
 }

@@ -22,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/images"
@@ -129,7 +132,8 @@ func TestFirstBoot(t *testing.T) {
 	reg := startRegistry(t, logs, tlsCert)
 
 	// Settings as an admin writes them; the registry mirror stands in for
-	// Docker Hub, the janus image (ghcr.io) is overridden to the registry.
+	// Docker Hub (its images pinned by digest below), the janus image
+	// (ghcr.io) is overridden to the registry.
 	settings := cloudconfig.Settings{
 		Domain:         testDomain,
 		NextcloudURLs:  []string{"https://cloud.nctalk-vm.example"},
@@ -150,6 +154,23 @@ func TestFirstBoot(t *testing.T) {
 		t.Fatalf("push: %v", err)
 	}
 	host.add("push to the registry", time.Since(start).Seconds())
+	// The Docker Hub images are pinned as tag@digest (the digest of the
+	// substitute just pushed) and pulled through registryMirror: Docker
+	// asks the mirror for the manifest by digest.
+	for svc, image := range cloudconfig.DefaultImages {
+		if !isDockerHub(image) {
+			continue
+		}
+		ref, err := name.ParseReference(reg.pushHost()+"/"+refs[svc], name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Head(ref, remote.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("digest of the pushed %s: %v", ref, err)
+		}
+		settings.Images[svc] = strings.SplitN(image, "@", 2)[0] + "@" + desc.Digest.String()
+	}
 
 	sshKey := filepath.Join(work, "id_ed25519")
 	run(t, time.Minute, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nctalk-vm-test", "-f", sshKey)
