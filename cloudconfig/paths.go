@@ -101,9 +101,16 @@ const (
 	NATSUID = 852
 	// CoturnUID is the user the coturn container is run as.
 	CoturnUID = 853
-	// NginxWorkerUID is the nginx image's user "nginx" (uid 101), its workers'.
+	// NginxWorkerUID is the nginx image's user "nginx" (uid 101), its
+	// workers' (nginx.conf: user NginxWorkerUser).
 	NginxWorkerUID = 101
 )
+
+// NginxWorkerUser is the account nginx.conf's `user` directive names for
+// the workers: the nginx image's "nginx" (NginxWorkerUID). The image's
+// nginx is built with --user=nginx; the directive makes it explicit, and
+// the host firewall's gates rely on the workers' uid.
+const NginxWorkerUser = "nginx"
 
 // ContainerUIDs maps each service to the uid its processes run as (nginx:
 // its workers; its master is root). A test keeps them distinct.

@@ -192,6 +192,9 @@ type view struct {
 	TURNLimits  TURNLimits
 	DeniedPeers []string
 
+	// nginx.conf: the workers' account (NginxWorkerUser).
+	NginxWorkerUser string
+
 	// nftables.nft: the input chain's rules, from FirewallRules; the
 	// per-client limits (also nginx.conf's) and the IPv6 mask of a client.
 	NFTRules       []string
@@ -335,6 +338,7 @@ func newView(p Plan, sec Secrets) view {
 			WorkerConnections: NginxWorkerConnections,
 		},
 		IPv6ClientMask:       ipv6Mask(IPv6ClientPrefix),
+		NginxWorkerUser:      NginxWorkerUser,
 		ACMEFailuresPerHour:  ACMEFailuresPerHour,
 		DNSWaitRounds:        dnsWaitMinutes * 6,
 		DNSWaitMinutes:       dnsWaitMinutes,

@@ -394,14 +394,32 @@ func TestNginxConfig(t *testing.T) {
 			}
 			// As in the container: the config mounted, a tmpfs for the
 			// temp files (the root is read-only there).
+			// The image has the workers' account (nginx.conf: user); this
+			// machine gets it in the namespace's copy of passwd and group.
+			accounts := t.TempDir()
+			for _, db := range []string{"passwd", "group"} {
+				b, err := os.ReadFile("/etc/" + db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				line := fmt.Sprintf("%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", NginxWorkerUser, NginxWorkerUID, NginxWorkerUID)
+				if db == "group" {
+					line = fmt.Sprintf("%s:x:%d:\n", NginxWorkerUser, NginxWorkerUID)
+				}
+				if err := os.WriteFile(filepath.Join(accounts, db), append(b, line...), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			script := `set -e
 mount -t tmpfs tmpfs /opt
 mkdir -p "$2"
 mount --bind "$1" "$2"
 mount -t tmpfs tmpfs "$(dirname "$5")"
 mkdir -p "$5"
+mount --bind "$6/passwd" /etc/passwd
+mount --bind "$6/group" /etc/group
 exec "$3" -t -c "$4"`
-			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig, NginxTempDir)
+			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig, NginxTempDir, accounts)
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "test is successful") {
 				t.Fatalf("nginx -t: %v\n%s", err, out)

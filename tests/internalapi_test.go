@@ -133,7 +133,31 @@ func TestLoopbackPortsGatedByUID(t *testing.T) {
 	ns := newNetns(t, "gate")
 	loadFirewall(t, ns, files)
 	ports := []int{schema.PortSignalingHTTP, schema.PortHTTPSLocal, schema.PortTURNSLocal, schema.PortNATS, schema.PortJanusWS, schema.PortHTTPS, 2222}
+	// The signaling server's own listener (8080) belongs to its uid: its
+	// answers (SYN-ACK and data, owned by 850, to a local ephemeral port)
+	// must pass the gate on 850's own connections (which took the VM down
+	// before the gate matched new connections only).
+	signalingListener := exec.Command("ip", "netns", "exec", ns, "setpriv", fmt.Sprintf("--reuid=%d", cloudconfig.SignalingUID),
+		fmt.Sprintf("--regid=%d", cloudconfig.SignalingUID), "--clear-groups", "--", "/usr/bin/python3", "-c",
+		fmt.Sprintf(`import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", %d)); s.listen(16)
+while True:
+    c, _ = s.accept(); c.sendall(b"ok"); c.close()`, schema.PortSignalingHTTP))
+	if err := signalingListener.Start(); err != nil {
+		t.Fatalf("/usr/bin/python3 listener as uid %d: %v", cloudconfig.SignalingUID, err)
+	}
+	t.Cleanup(func() { _ = signalingListener.Process.Kill(); _ = signalingListener.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if out, _ := nsExec(ns, 0, 3*time.Second, "timeout", "2", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d && head -c 2 <&3", schema.PortSignalingHTTP)); out == "ok" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("root does not reach the signaling uid's listener on %d (%q): the gate drops its answers", schema.PortSignalingHTTP, out)
+		}
+	}
 	for _, p := range ports {
+		if p == schema.PortSignalingHTTP {
+			continue
+		}
 		var l net.Listener
 		if err := inNetns(ns, func() (err error) { l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); return err }); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -130,5 +131,36 @@ func TestOneUIDPerService(t *testing.T) {
 			t.Errorf("%s and %s both run as uid %s", service, other, uid)
 		}
 		seen[uid] = service
+	}
+}
+
+// TestNginxWorkersRunAsTheirUID: the host firewall admits nginx's workers
+// (not its root master) to the loopback HTTP ports by uid
+// (cloudconfig.NginxWorkerUID), so the workers must run as that uid:
+// nginx.conf names the image's account (`user nginx`). Without the
+// directive the substitute's workers ran as nobody (65534; Debian's nginx
+// is built without --user=nginx) and on the VM the 443 front could not
+// reach 8443 and 8444 through the gate.
+func TestNginxWorkersRunAsTheirUID(t *testing.T) {
+	s := needStack(t)
+	master := s.PID(cloudconfig.ServiceNginx)
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", master, master))
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := strings.Fields(string(raw))
+	if len(workers) == 0 {
+		t.Fatalf("nginx (pid %d) has no workers", master)
+	}
+	for _, w := range workers {
+		status, err := os.ReadFile("/proc/" + w + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && f[1] != strconv.Itoa(cloudconfig.NginxWorkerUID) {
+				t.Errorf("nginx worker %s runs as uid %s, want %d (nginx.conf: user %s)", w, f[1], cloudconfig.NginxWorkerUID, cloudconfig.NginxWorkerUser)
+			}
+		}
 	}
 }
