@@ -21,6 +21,15 @@ const (
 	CoturnTLSDir = BaseDir + "/coturn/tls"
 	// NginxConfig is the nginx server configuration.
 	NginxConfig = BaseDir + "/nginx/nginx.conf"
+	// CoturnStateDir is the coturn image's VOLUME, a tmpfs in its read-only
+	// container: coturn's SQLite user database (unused with REST
+	// credentials, but always opened) and pid file.
+	CoturnStateDir = "/var/lib/coturn"
+	// NginxTempDir holds nginx's temp files (nginx.conf sets every temp
+	// path under it) and NginxRunDir its pid file: tmpfs in its read-only
+	// container.
+	NginxTempDir = "/var/cache/nginx"
+	NginxRunDir  = "/run"
 	// ACMEWebroot is where nginx serves /.well-known/acme-challenge/ from.
 	ACMEWebroot = BaseDir + "/acme"
 	// LetsEncryptDir is certbot's config dir; on the state volume when one is attached.
@@ -29,6 +38,10 @@ const (
 	StateMount = "/mnt/nctalk-state"
 	// ReadyMarker is written when every service answers its health check.
 	ReadyMarker = "/var/lib/nctalk/ready"
+	// ACMEFailureLog keeps the times of failed certbot attempts, one a line,
+	// so the setup stays under Let's Encrypt's failed-validation limit
+	// across its runs (ACMEFailuresPerHour).
+	ACMEFailureLog = "/var/lib/nctalk/acme-failed"
 
 	// NginxTLSDir holds nginx's copy of the certificate (a self-signed
 	// placeholder until Let's Encrypt answers), refreshed by the deploy hook.
@@ -81,18 +94,42 @@ const (
 	AppliedUnits = "/var/lib/nctalk/units"
 )
 
-// Container users: config files carrying a secret are owned by the uid of
-// the one service that reads them.
+// Container users: one uid per service, so the host firewall (nftables.nft,
+// output chain) can tell the host-networked containers apart and each
+// config file carrying a secret is readable by the one service that reads
+// it. compose.yaml runs each service as its uid; none shares one with
+// another service or with the images' defaults (nobody 65534, aio-talk's
+// 1000). NginxWorkerUID is the nginx image's own user (the master runs as
+// root and switches its workers to it by name).
 const (
 	// SignalingUID is the user nextcloud-spreed-signaling runs as (image 2.1.1+).
 	SignalingUID = 850
-	// JanusUID is the user the Janus container is run as (nobody).
-	JanusUID = 65534
-	// CoturnUID is coturn/coturn's user (nobody).
-	CoturnUID = 65534
-	// NATSUID is the user the NATS container is run as (nobody).
-	NATSUID = 65534
+	// JanusUID is the user the Janus container is run as.
+	JanusUID = 851
+	// NATSUID is the user the NATS container is run as.
+	NATSUID = 852
+	// CoturnUID is the user the coturn container is run as.
+	CoturnUID = 853
+	// NginxWorkerUID is the nginx image's user "nginx" (uid 101), its
+	// workers' (nginx.conf: user NginxWorkerUser).
+	NginxWorkerUID = 101
 )
+
+// NginxWorkerUser is the account nginx.conf's `user` directive names for
+// the workers: the nginx image's "nginx" (NginxWorkerUID). The image's
+// nginx is built with --user=nginx; the directive makes it explicit, and
+// the host firewall's gates rely on the workers' uid.
+const NginxWorkerUser = "nginx"
+
+// ContainerUIDs maps each service to the uid its processes run as (nginx:
+// its workers; its master is root). A test keeps them distinct.
+var ContainerUIDs = map[string]int{
+	ServiceSignaling: SignalingUID,
+	ServiceJanus:     JanusUID,
+	ServiceNATS:      NATSUID,
+	ServiceCoturn:    CoturnUID,
+	ServiceNginx:     NginxWorkerUID,
+}
 
 // Janus config files in JanusConfigDir: the core, the one plugin and the one
 // transport that are enabled.

@@ -58,7 +58,6 @@ func FirewallRules(s Settings) []Rule {
 		{Name: "turn", Protocol: TCP, Ports: single(schema.PortTURN)},
 		{Name: "turn", Protocol: UDP, Ports: single(schema.PortTURN)},
 		{Name: "turns", Protocol: TCP, Ports: single(schema.PortTURNS)},
-		{Name: "turns", Protocol: UDP, Ports: single(schema.PortTURNS)},
 		{Name: "janus-rtp", Protocol: UDP, Ports: s.janusRTPPorts()},
 		{Name: "turn-relay", Protocol: UDP, Ports: s.turnRelayPorts()},
 		{Name: "icmp", Protocol: ICMP},

@@ -26,8 +26,9 @@ const MaxTypicalUserDataBytes = 16 * 1024
 
 // TargetUserDataBytes is the user data budget of the reference setting as
 // the stack renders it (with its access: the host key). The in-place apply
-// script (nctalk-apply) and the host key took it from 11.9 to 13.1 KiB.
-const TargetUserDataBytes = 14 * 1024
+// script (nctalk-apply) and the host key took it from 11.9 to 13.1 KiB, the
+// second hardening round (per-client limits) to 14.7 KiB.
+const TargetUserDataBytes = 15*1024 + 512
 
 //go:embed templates/*
 var templateFS embed.FS
@@ -196,9 +197,11 @@ type view struct {
 	Images viewImages
 
 	// signaling-server.conf: one [backend-N] section per Nextcloud URL, and
-	// the list of their IDs.
-	Backends   []backend
-	BackendIDs string
+	// the list of their IDs; the networks Janus is never told to reach
+	// from a client's ICE candidates (DeniedPeerNetworks).
+	Backends          []backend
+	BackendIDs        string
+	BlockedCandidates string
 
 	// janus.jcfg: the RTP range (also the host firewall's relay rule) and
 	// the modules Janus does not load.
@@ -211,13 +214,21 @@ type view struct {
 	TURNLimits  TURNLimits
 	DeniedPeers []string
 
-	// nftables.nft: the input chain's rules, from FirewallRules.
-	NFTRules []string
+	// nginx.conf: the workers' account (NginxWorkerUser).
+	NginxWorkerUser string
+
+	// nftables.nft: the input chain's rules, from FirewallRules; the
+	// per-client limits (also nginx.conf's) and the IPv6 mask of a client.
+	NFTRules       []string
+	Limits         viewLimits
+	IPv6ClientMask string
 
 	// nctalk-setup.sh: the public resolvers the DNS wait asks, and the
-	// wait's bound in rounds of 10 s and in minutes.
+	// wait's bound in rounds of 10 s and in minutes; the failed certbot
+	// attempts it makes in an hour.
 	Resolvers                     []string
 	DNSWaitRounds, DNSWaitMinutes int
+	ACMEFailuresPerHour           int
 
 	// nctalk-first-boot.sh: the wait for a retried setup, in rounds of 10 s
 	// and in minutes.
@@ -274,6 +285,9 @@ type viewPaths struct {
 	NATSConfig, NATSDir           string
 	CoturnConfig, CoturnDir       string
 	NginxConfig, NginxDir         string
+	// CoturnStateDir, NginxTempDir and NginxRunDir are the tmpfs mounts
+	// of the read-only containers: all a service may write.
+	CoturnStateDir, NginxTempDir, NginxRunDir string
 	// CoturnTLSDir and NginxTLSDir hold the copies of the certificate
 	// (TLSCertFile) and key (TLSKeyFile) that the deploy hook refreshes.
 	CoturnTLSDir, NginxTLSDir string
@@ -284,6 +298,8 @@ type viewPaths struct {
 	// SetupScript, FirstBootScript, ReadyScript and CertDeployHook are the
 	// provisioning scripts; ReadyMarker is what ReadyScript writes.
 	SetupScript, FirstBootScript, ReadyScript, CertDeployHook, ReadyMarker string
+	// ACMEFailureLog keeps the setup's failed certbot attempts.
+	ACMEFailureLog string
 	// HostFirewallConfig is the nftables ruleset the firewall unit loads.
 	HostFirewallConfig string
 	// SetupUnitName is the setup unit's name, as FirstBootScript starts it.
@@ -295,11 +311,17 @@ type viewPaths struct {
 // viewUIDs are the container users (paths.go) that compose runs the
 // services as, that own the config files carrying a secret and that the
 // host firewall tells the containers apart by.
-type viewUIDs struct{ Signaling, Janus, NATS, Coturn int }
+type viewUIDs struct{ Signaling, Janus, NATS, Coturn, NginxWorker int }
 
 // viewImages is the container image of every service: DefaultImages with
 // the settings' overrides (Settings.EffectiveImages).
 type viewImages struct{ Signaling, Janus, NATS, Coturn, Nginx string }
+
+// viewLimits are the per-client limits of limits.go.
+type viewLimits struct {
+	ConnectionsPerAddress, NewConnectionsPerSecond, NewConnectionsBurst int
+	RequestsPerSecond, RequestBurst, WorkerConnections                  int
+}
 
 // viewJanus are janus.jcfg's disable lists: comma-separated module file
 // names (JanusPlugins, JanusTransports, JanusLoggers).
@@ -338,16 +360,17 @@ func newView(p Plan, sec Secrets) view {
 			NATSConfig:     NATSConfig, NATSDir: path.Dir(NATSConfig),
 			CoturnConfig: CoturnConfig, CoturnDir: path.Dir(CoturnConfig),
 			NginxConfig: NginxConfig, NginxDir: path.Dir(NginxConfig),
+			CoturnStateDir: CoturnStateDir, NginxTempDir: NginxTempDir, NginxRunDir: NginxRunDir,
 			CoturnTLSDir: CoturnTLSDir, NginxTLSDir: NginxTLSDir,
 			TLSCertFile: TLSCertFile, TLSKeyFile: TLSKeyFile,
 			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: StateMount,
 			SetupScript: SetupScript, FirstBootScript: FirstBootScript, ReadyScript: ReadyScript,
-			CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker,
+			CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker, ACMEFailureLog: ACMEFailureLog,
 			HostFirewallConfig: HostFirewallConfig,
 			SetupUnitName:      path.Base(SetupUnit),
 			AuthorizedKeys:     AuthorizedKeys, ApplyScript: ApplyScript, AppliedUnits: AppliedUnits,
 		},
-		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID},
+		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID, NginxWorker: NginxWorkerUID},
 		Images: viewImages{
 			Signaling: images[ServiceSignaling], Janus: images[ServiceJanus], NATS: images[ServiceNATS],
 			Coturn: images[ServiceCoturn], Nginx: images[ServiceNginx],
@@ -361,6 +384,14 @@ func newView(p Plan, sec Secrets) view {
 		Access:               newViewAccess(p.access),
 		BundleFormat:         BundleFormat,
 		Units:                Units,
+		Limits: viewLimits{
+			ConnectionsPerAddress: ConnectionsPerAddress, NewConnectionsPerSecond: NewConnectionsPerSecond,
+			NewConnectionsBurst: NewConnectionsBurst, RequestsPerSecond: RequestsPerSecond, RequestBurst: RequestBurst,
+			WorkerConnections: NginxWorkerConnections,
+		},
+		IPv6ClientMask:       ipv6Mask(IPv6ClientPrefix),
+		NginxWorkerUser:      NginxWorkerUser,
+		ACMEFailuresPerHour:  ACMEFailuresPerHour,
 		DNSWaitRounds:        dnsWaitMinutes * 6,
 		DNSWaitMinutes:       dnsWaitMinutes,
 		FirstBootWaitRounds:  firstBootWaitMinutes * 6,
@@ -373,6 +404,7 @@ func newView(p Plan, sec Secrets) view {
 		ids = append(ids, b.ID)
 	}
 	v.BackendIDs = strings.Join(ids, ", ")
+	v.BlockedCandidates = strings.Join(DeniedPeerNetworks, ", ")
 	for _, n := range DeniedPeerNetworks {
 		v.DeniedPeers = append(v.DeniedPeers, prefixRange(netip.MustParsePrefix(n)))
 	}
@@ -383,6 +415,16 @@ func newView(p Plan, sec Secrets) view {
 		}
 	}
 	return v
+}
+
+// ipv6Mask is the IPv6 netmask of a prefix length, as nftables reads it
+// (64: ffff:ffff:ffff:ffff::).
+func ipv6Mask(bits int) string {
+	var m [16]byte
+	for i := range bits {
+		m[i/8] |= 1 << (7 - i%8)
+	}
+	return netip.AddrFrom16(m).String()
 }
 
 // prefixRange writes a prefix as coturn's "first-last" address range.

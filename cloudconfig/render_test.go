@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -402,12 +403,34 @@ func TestNginxConfig(t *testing.T) {
 				"-keyout", filepath.Join(tls, TLSKeyFile), "-out", filepath.Join(tls, TLSCertFile)).CombinedOutput(); err != nil {
 				t.Fatalf("openssl: %v\n%s", err, out)
 			}
+			// As in the container: the config mounted, a tmpfs for the
+			// temp files (the root is read-only there).
+			// The image has the workers' account (nginx.conf: user); this
+			// machine gets it in the namespace's copy of passwd and group.
+			accounts := t.TempDir()
+			for _, db := range []string{"passwd", "group"} {
+				b, err := os.ReadFile("/etc/" + db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				line := fmt.Sprintf("%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", NginxWorkerUser, NginxWorkerUID, NginxWorkerUID)
+				if db == "group" {
+					line = fmt.Sprintf("%s:x:%d:\n", NginxWorkerUser, NginxWorkerUID)
+				}
+				if err := os.WriteFile(filepath.Join(accounts, db), append(b, line...), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			script := `set -e
 mount -t tmpfs tmpfs /opt
 mkdir -p "$2"
 mount --bind "$1" "$2"
+mount -t tmpfs tmpfs "$(dirname "$5")"
+mkdir -p "$5"
+mount --bind "$6/passwd" /etc/passwd
+mount --bind "$6/group" /etc/group
 exec "$3" -t -c "$4"`
-			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig)
+			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig, NginxTempDir, accounts)
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "test is successful") {
 				t.Fatalf("nginx -t: %v\n%s", err, out)
@@ -468,10 +491,12 @@ func TestNginxKeepsStatsInside(t *testing.T) {
 func TestNginx443Front(t *testing.T) {
 	on := string(mustFiles(t, settingsCases()["custom-ports"])[NginxConfig].Content)
 	for _, want := range []string{
-		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    ssl_preread on;\n", schema.PortHTTPS, schema.PortHTTPS),
+		fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n    limit_conn front %d;\n    ssl_preread on;\n", schema.PortHTTPS, schema.PortHTTPS, ConnectionsPerAddress),
 		fmt.Sprintf("relay.example.net 127.0.0.1:%d;", schema.PortTURNSLocal),
 		fmt.Sprintf("default 127.0.0.1:%d;", schema.PortHTTPSLocal),
-		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    proxy_pass $coturn;", schema.PortTURNSLocal),
+		// The hop counts TURN connections per client address (PROXY header).
+		fmt.Sprintf("listen 127.0.0.1:%d proxy_protocol;\n    set_real_ip_from 127.0.0.1;\n    limit_conn turn %d;\n    proxy_pass $coturn;",
+			schema.PortTURNSLocal, TURNLimitsFor(settingsCases()["custom-ports"].turnRelayPorts()).AddressQuota),
 		// The hop reaches coturn on the address the client reached 443 on
 		// (coturn relays from it), never on loopback.
 		fmt.Sprintf("~: [$proxy_protocol_server_addr]:%d;\n    default $proxy_protocol_server_addr:%d;", schema.PortTURNS, schema.PortTURNS),
@@ -516,6 +541,26 @@ func TestSignalingConfig(t *testing.T) {
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("server.conf lacks %q", want)
+		}
+	}
+	// [mcu] blockedcandidates: clients' ICE candidates in these networks
+	// are dropped (signaling 2.1.1 FilterCandidate), as the signaling
+	// server's container.ParseIPList reads the comma-separated list.
+	m := regexp.MustCompile(`(?m)^\[mcu\](?:\n[^\[].*)*\nblockedcandidates = (.+)$`).FindStringSubmatch(conf)
+	if m == nil {
+		t.Fatal("server.conf [mcu] lacks blockedcandidates")
+	}
+	var nets []netip.Prefix
+	for _, e := range strings.Split(m[1], ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(e))
+		if err != nil {
+			t.Fatalf("blockedcandidates entry %q: %v", e, err)
+		}
+		nets = append(nets, p)
+	}
+	for _, ip := range []string{"127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "::1", "fd00::1", "fe80::1"} {
+		if !slices.ContainsFunc(nets, func(p netip.Prefix) bool { return p.Contains(netip.MustParseAddr(ip)) }) {
+			t.Errorf("blockedcandidates does not cover %s", ip)
 		}
 	}
 }
@@ -581,7 +626,7 @@ func TestHostFirewallFollowsFirewallRules(t *testing.T) {
 	if regexp.MustCompile(`tcp dport 22 `).MatchString(nft) {
 		t.Error("nftables opens port 22 although sshPort is 2222")
 	}
-	if strings.Contains(nft, "ip6 saddr") {
+	if regexp.MustCompile(`ip6 saddr \{[^}]*\} tcp dport`).MatchString(nft) {
 		t.Error("SSH is open over IPv6 although only an IPv4 address is allowed")
 	}
 	ref := string(mustFiles(t, referenceSettings())[HostFirewallConfig].Content)

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -109,5 +110,69 @@ func TestSetupCertificateNames(t *testing.T) {
 				t.Errorf("certbot got %q, want the names %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSetupLoadsFirewallFirst: the host firewall is loaded before the
+// setup waits for anything (the state volume may take minutes to appear);
+// before, it came after mount_state.
+func TestSetupLoadsFirewallFirst(t *testing.T) {
+	script := string(mustFiles(t, referenceSettings())[SetupScript].Content)
+	body := script[strings.Index(script, "\nlog \"start\"\n"):]
+	fw, mount := strings.Index(body, "\nsystemctl restart nctalk-firewall\n"), strings.Index(body, "\nmount_state\n")
+	if fw < 0 || mount < 0 || fw > mount {
+		t.Errorf("the setup loads the firewall at %d, mounts the state volume at %d: the firewall must come first\n%s", fw, mount, body)
+	}
+}
+
+// TestSetupStaysUnderACMEFailureLimit: Let's Encrypt allows 5 failed
+// validations per account, name and hour. A validation that keeps failing
+// (DNS points here but port 80 is blocked upstream, say) makes every
+// certbot attempt fail; the setup retries within a run and systemd runs it
+// again 60 s after each failure. Three failed runs, with time advanced by
+// the stubs' sleep: no hour may hold more than ACMEFailuresPerHour
+// attempts. Before the budget a run tried 4 times in 3.5 minutes and the
+// three runs made 12 attempts within 14 minutes.
+func TestSetupStaysUnderACMEFailureLimit(t *testing.T) {
+	bash := requireTool(t, "bash", "apt-get install bash")
+	defs := setupDefinitions(t, referenceSettings())
+	bin, calls := stubDir(t)
+	clock := filepath.Join(bin, "clock")
+	if err := os.WriteFile(clock, []byte("1800000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stub := func(name, body string) { stubTool(t, bin, name, body) }
+	stub("ip", "echo '2: eth0    inet 198.51.100.10/32 scope global eth0'\n")
+	stub("dig", "echo 198.51.100.10\n")
+	stub("date", `if [ "$1" = +%s ]; then cat "$CLOCK"; else /bin/date "$@"; fi`)
+	stub("sleep", `echo $(( $(cat "$CLOCK") + ${1%s} )) >"$CLOCK"`)
+	stub("certbot", `cat "$CLOCK" >>"$CALLS"; exit 1`)
+	state := t.TempDir()
+	for run := range 3 {
+		script := defs + "\nle=" + ShellQuote(state) + "\nacme_failures=" + ShellQuote(filepath.Join(state, "acme-failed")) + "\ncertificate"
+		cmd := exec.Command(bash, "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "CLOCK="+clock, "CALLS="+calls)
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Fatalf("run %d: certificate succeeded with a failing certbot\n%s", run, out)
+		}
+		// systemd: RestartSec=60
+		if err := exec.Command(bash, "-c", `echo $(( $(cat "$1") + 60 )) >"$1"`, "sh", clock).Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := os.ReadFile(calls)
+	var times []int
+	for _, f := range strings.Fields(string(raw)) {
+		n, _ := strconv.Atoi(f)
+		times = append(times, n)
+	}
+	if len(times) < ACMEFailuresPerHour {
+		t.Fatalf("certbot ran %d times in three runs, want at least %d", len(times), ACMEFailuresPerHour)
+	}
+	for i := ACMEFailuresPerHour; i < len(times); i++ {
+		if times[i]-times[i-ACMEFailuresPerHour] < 3600 {
+			t.Errorf("attempts %d-%d within %d s (%v): over %d failed validations in an hour", i-ACMEFailuresPerHour+1, i+1, times[i]-times[i-ACMEFailuresPerHour], times, ACMEFailuresPerHour)
+			break
+		}
 	}
 }

@@ -8,6 +8,19 @@ import "github.com/nctalk/nctalk/schema"
 // and screen shares at 2 Mbit/s by default).
 const TURNSessionBytesPerSecond = 375000
 
+// TURNAllocationLifetime is coturn's max-allocate-lifetime in seconds: an
+// allocation lives at most this long without a refresh (clients ask for
+// 600 s and refresh before). The host firewall keeps a TURN client's UDP
+// flow (its conntrack entry) a minute longer, so a flow is counted against
+// the client's share (AddressQuota) while its allocation can live: with the
+// kernel's 30 s for a quiet UDP flow, a client that allocated and fell
+// silent freed its share every 30 s and held ever more allocations.
+const TURNAllocationLifetime = 600
+
+// TURNFlowTimeout is how long the host firewall keeps a replied UDP flow to
+// coturn (nftables ct timeout): TURNAllocationLifetime and a minute.
+const TURNFlowTimeout = TURNAllocationLifetime + 60
+
 // TURNUserShare is the part of the relay range one TURN user may hold: a
 // user gets at most 1/TURNUserShare of the relay ports (at least one).
 const TURNUserShare = 4
@@ -17,23 +30,38 @@ const TURNUserShare = 4
 // relayed PeerConnection.
 type TURNLimits struct {
 	// UserQuota is coturn's user-quota: concurrent allocations per TURN
-	// username (Talk's REST credentials name one client session).
+	// username. It does not limit one client: coturn counts by the REST
+	// username's part after the colon, and Talk mints a new
+	// "<expiry>:<random>" name on every signaling-settings request.
 	UserQuota int
+	// AddressQuota is the allocations one client address may hold: the
+	// host firewall caps new TURN flows (UDP and TCP, 3478 and 5349) per
+	// IPv4 address or IPv6 /64, and nginx's TURN hop on 443 caps TURN
+	// connections per address; each allocation needs a flow or connection
+	// of its own. One address holds at most twice this (direct and 443).
+	AddressQuota int
 	// TotalQuota is coturn's total-quota: one allocation per relay port.
 	TotalQuota int
 	// MaxBPS is coturn's max-bps: bytes per second per allocation and direction.
 	MaxBPS int
 	// BPSCapacity is coturn's bps-capacity: MaxBPS for every relay port.
 	BPSCapacity int
+	// AllocationLifetime is coturn's max-allocate-lifetime and FlowTimeout
+	// the host firewall's timeout of a replied UDP flow to coturn, in
+	// seconds (TURNAllocationLifetime, TURNFlowTimeout).
+	AllocationLifetime, FlowTimeout int
 }
 
 // TURNLimitsFor returns the quotas and caps for r as coturn's relay range.
 func TURNLimitsFor(r schema.PortRange) TURNLimits {
 	total := r.Size()
 	return TURNLimits{
-		UserQuota:   max(1, total/TURNUserShare),
-		TotalQuota:  total,
-		MaxBPS:      TURNSessionBytesPerSecond,
-		BPSCapacity: TURNSessionBytesPerSecond * total,
+		UserQuota:          max(1, total/TURNUserShare),
+		AddressQuota:       max(1, total/TURNUserShare),
+		TotalQuota:         total,
+		MaxBPS:             TURNSessionBytesPerSecond,
+		BPSCapacity:        TURNSessionBytesPerSecond * total,
+		AllocationLifetime: TURNAllocationLifetime,
+		FlowTimeout:        TURNFlowTimeout,
 	}
 }

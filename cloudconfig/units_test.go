@@ -68,7 +68,7 @@ func TestChangesActOnlyOnTheirUnits(t *testing.T) {
 		}, "host-firewall reloaded; " + all},
 		{"the relay range widened", func(s *Settings, _ *Secrets) {
 			s.TURNRelayPorts = schema.PortRange{First: 49160, Last: 49300}
-		}, "host-firewall reloaded, coturn restarted; janus, nats, nginx, signaling untouched"},
+		}, "host-firewall reloaded, coturn restarted, nginx reloaded; janus, nats, signaling untouched"}, // the 443 front's TURN share follows the range
 		{"the RTP range widened", func(s *Settings, _ *Secrets) {
 			s.JanusRTPPorts = schema.PortRange{First: 20000, Last: 20200}
 		}, "host-firewall reloaded, janus restarted; coturn, nats, nginx, signaling untouched"},

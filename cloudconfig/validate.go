@@ -142,6 +142,9 @@ func (s Settings) validateACMEEmail() error {
 	if err != nil || addr.Address != s.ACMEEmail || addr.Name != "" {
 		return schema.Errorf(schema.KeyACMEEmail, "%q is not a plain e-mail address; want e.g. admin@example.com", s.ACMEEmail)
 	}
+	if strings.HasPrefix(s.ACMEEmail, "-") {
+		return schema.Errorf(schema.KeyACMEEmail, "%q starts with '-', which certbot would read as an option; want e.g. admin@example.com", s.ACMEEmail)
+	}
 	_, domain, _ := strings.Cut(s.ACMEEmail, "@")
 	if checkFQDN(strings.ToLower(domain)) != nil || strings.ContainsAny(s.ACMEEmail, " \t'\"\\$`") {
 		return schema.Errorf(schema.KeyACMEEmail, "%q is not an address Let's Encrypt accepts; want e.g. admin@example.com", s.ACMEEmail)

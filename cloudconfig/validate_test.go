@@ -37,7 +37,11 @@ func TestSettingsValidate(t *testing.T) {
 		{"nextcloud two", func(s *Settings) {
 			s.NextcloudURLs = []string{"https://a.example.com", "https://b.example.com"}
 		}, "", ""},
+		// The signaling server expands $(NAME) in its config from its environment.
+		{"nextcloud $(NAME)", func(s *Settings) { s.NextcloudURLs = []string{"https://cloud.example.com/$(HOME)"} }, schema.KeyNextcloudURLs, "U+0024"},
 		{"email empty", func(s *Settings) { s.ACMEEmail = "" }, schema.KeyACMEEmail, "not a plain"},
+		// certbot would read it as an option.
+		{"email leading dash", func(s *Settings) { s.ACMEEmail = "-admin@example.com" }, schema.KeyACMEEmail, "starts with '-'"},
 		{"email no at", func(s *Settings) { s.ACMEEmail = "admin.example.com" }, schema.KeyACMEEmail, "not a plain"},
 		{"email with name", func(s *Settings) { s.ACMEEmail = "Admin <admin@example.com>" }, schema.KeyACMEEmail, "not a plain"},
 		{"email bad domain", func(s *Settings) { s.ACMEEmail = "admin@localhost" }, schema.KeyACMEEmail, "Let's Encrypt"},

@@ -116,7 +116,7 @@ var Keys = []Key{
 	{Name: KeyNextcloudURLs, Kind: KindList, Required: true,
 		Doc:     `Required. Base URLs of the Nextcloud servers allowed to use the backend, e.g. ["https://cloud.example.com"] (https; http only for loopback test hosts).`,
 		Example: "`pulumi config set --path 'nextcloudUrls[0]' https://cloud.example.com`",
-		Grammar: grammar(KeyNextcloudURLs, Grammar{Chars: "A-Z a-z 0-9 and -._~:/?@!$&()*+=%[]", MaxBytes: 2048, MaxEntries: 64, allowed: asciiIn("-._~:/?@!$&()*+=%[]")})},
+		Grammar: grammar(KeyNextcloudURLs, Grammar{Chars: "A-Z a-z 0-9 and -._~:/?@!&()*+=%[] (no $: the signaling server expands $(NAME) from its environment)", MaxBytes: 2048, MaxEntries: 64, allowed: asciiIn("-._~:/?@!&()*+=%[]")})},
 	{Name: KeyACMEEmail, Kind: KindString, Required: true,
 		Doc:     "Required. Let's Encrypt account contact, e.g. admin@example.com.",
 		Example: "`pulumi config set acmeEmail admin@example.com`",

@@ -120,7 +120,7 @@ func TestExposure(t *testing.T) {
 	t.Run("public listeners present", func(t *testing.T) {
 		want := map[string][]string{
 			cloudconfig.ServiceNginx:  {fmt.Sprintf("tcp/%d", schema.PortHTTP), fmt.Sprintf("tcp/%d", schema.PortHTTPS)},
-			cloudconfig.ServiceCoturn: {fmt.Sprintf("udp/%d", schema.PortTURN), fmt.Sprintf("tcp/%d", schema.PortTURN), fmt.Sprintf("tcp/%d", schema.PortTURNS), fmt.Sprintf("udp/%d", schema.PortTURNS)},
+			cloudconfig.ServiceCoturn: {fmt.Sprintf("udp/%d", schema.PortTURN), fmt.Sprintf("tcp/%d", schema.PortTURN), fmt.Sprintf("tcp/%d", schema.PortTURNS)},
 		}
 		for name, ports := range want {
 			socks, err := s.ServiceSockets(name)
@@ -168,6 +168,22 @@ func TestExposure(t *testing.T) {
 	})
 
 	t.Run("stats and metrics refused through nginx", func(t *testing.T) {
+		// serverinfo (2.0.3+: Janus, NATS and the NATS URL) and the pprof
+		// handlers under /debug/ (with [app] debug) are the signaling
+		// server's too: nginx refuses them itself (403), whatever the
+		// version behind it answers.
+		for _, path := range []string{"/api/v1/serverinfo", "/debug/pprof/"} {
+			url := s.Outputs.SignalingURL + path
+			req, _ := http.NewRequestWithContext(bounded(t, 10*time.Second), http.MethodGet, url, nil)
+			resp, err := s.HTTPClient().Do(req)
+			if err != nil {
+				t.Fatalf("nginx: GET %s: %v", url, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("nginx: GET %s answered %s, want nginx's 403 (nginx.conf: deny the location)", url, resp.Status)
+			}
+		}
 		for _, path := range []string{"/api/v1/stats", "/metrics"} {
 			for _, spoof := range []string{"", "127.0.0.1"} {
 				url := s.Outputs.SignalingURL + path

@@ -21,6 +21,8 @@ const (
 // TestLoad holds 200 WebSocket sessions (each authenticated by the fake
 // Nextcloud) and 50 TURN allocations open at the same time. It records the
 // stack's cold start and the session throughput; it asserts no timing.
+// Each session comes from its own loopback address (clientAddr), as 200
+// clients would: nginx limits connections and requests per address.
 func TestLoad(t *testing.T) {
 	s := needStack(t)
 	t.Logf("cold start of the stack (first daemon started -> every service ready): %v", s.ColdStart.Round(time.Millisecond))
@@ -35,7 +37,7 @@ func TestLoad(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c, err := s.DialSignaling(ctx, s.WebSocketURL())
+				c, err := s.DialSignalingFrom(ctx, s.WebSocketURL(), clientAddr(i))
 				if err != nil {
 					errs[i] = err
 					return
@@ -135,8 +137,14 @@ func TestLoad(t *testing.T) {
 	})
 }
 
+// clientAddr is the loopback address of the i-th client of a load test
+// (127.1.0.0/16): nginx's per-address limits (cloudconfig.ConnectionsPerAddress,
+// RequestsPerSecond) must not turn many clients into one.
+func clientAddr(i int) net.IP { return net.IPv4(127, 1, byte(i/250), byte(i%250+1)) }
+
 // BenchmarkSessionHello measures one Talk client session: WebSocket through
-// nginx over TLS, hello, signed auth at the fake Nextcloud, close.
+// nginx over TLS, hello, signed auth at the fake Nextcloud, close. Each
+// session from another address (clientAddr), as the rate limit is per address.
 func BenchmarkSessionHello(b *testing.B) {
 	if stackErr != nil {
 		b.Skipf("test stack: %v", stackErr)
@@ -146,7 +154,7 @@ func BenchmarkSessionHello(b *testing.B) {
 	defer cancel()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		c, err := s.DialSignaling(ctx, s.WebSocketURL())
+		c, err := s.DialSignalingFrom(ctx, s.WebSocketURL(), clientAddr(i))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -31,8 +31,13 @@ func dialRawTURN(server *net.UDPAddr, user, pass, realm string) (*rawTURN, error
 	if err != nil {
 		return nil, err
 	}
+	return newRawTURN(conn, user, pass, realm), nil
+}
+
+// newRawTURN is a client on a connected UDP socket.
+func newRawTURN(conn *net.UDPConn, user, pass, realm string) *rawTURN {
 	return &rawTURN{conn: conn, user: stun.NewUsername(user), realm: stun.NewRealm(realm),
-		integrity: stun.NewLongTermIntegrity(user, realm, pass)}, nil
+		integrity: stun.NewLongTermIntegrity(user, realm, pass)}
 }
 
 func (c *rawTURN) Close() { _ = c.conn.Close() }

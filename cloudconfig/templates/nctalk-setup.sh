@@ -7,6 +7,7 @@ acme={{sh .ACMEServer}}
 resolvers=({{range $i, $r := .Resolvers}}{{if $i}} {{end}}{{sh $r}}{{end}})
 le={{sh .Paths.LetsEncryptDir}}
 hook={{sh .Paths.CertDeployHook}}
+acme_failures={{sh .Paths.ACMEFailureLog}}
 log() { echo "nctalk-setup: $*"; }
 fail() { log "FAILED: $*; nctalk-setup.service runs the setup again in 60 s"; exit 1; }
 compose() { docker compose -f {{sh .Paths.ComposeFile}} "$@"; }
@@ -95,6 +96,26 @@ dns_points_here() {
   return 1
 }
 
+{{/* certbot_try ARGS...: one certbot attempt within Let's Encrypt's limit of
+5 failed validations per name and hour: when the last hour (kept in
+$acme_failures across runs) holds {{.ACMEFailuresPerHour}} failed attempts, it first waits until
+the oldest of them is an hour old. */ -}}
+certbot_try() {
+  local now recent oldest
+  mkdir -p "$(dirname "$acme_failures")"
+  touch "$acme_failures"
+  now=$(date +%s)
+  recent=$(awk -v c="$((now - 3600))" '$1 > c' "$acme_failures")
+  if [ "$(grep -c . <<<"$recent")" -ge {{.ACMEFailuresPerHour}} ]; then
+    oldest=$(head -n 1 <<<"$recent")
+    log "certbot: {{.ACMEFailuresPerHour}} failed attempts in the last hour (Let's Encrypt allows 5 failed validations an hour); next attempt in $((oldest + 3600 - now))s"
+    sleep "$((oldest + 3600 - now))"
+  fi
+  certbot "$@" && return 0
+  date +%s >>"$acme_failures"
+  return 1
+}
+
 has_names() { # the live certificate holds every name
   for n in "${names[@]}"; do
     openssl x509 -in "$le/live/$domain/cert.pem" -noout -checkhost "$n" | grep -q ' does match' || return 1
@@ -118,7 +139,7 @@ certificate() {
     done
     log "DNS: $n points here"
   done
-  retry 4 30 certbot certbot certonly -n --agree-tos --no-eff-email -m {{sh .ACMEEmail}} --server "$acme" \
+  retry 4 30 certbot certbot_try certonly -n --agree-tos --no-eff-email -m {{sh .ACMEEmail}} --server "$acme" \
     --webroot -w {{sh .Paths.ACMEWebroot}} --cert-name "$domain" "${d[@]}" --deploy-hook "$hook" --force-renewal ||
     fail "no certificate for ${names[*]} from $acme (/var/log/letsencrypt)"
   log "certificate: issued for ${names[*]} by $acme"
@@ -134,11 +155,12 @@ fi
 
 rm -f {{sh .Paths.ReadyMarker}}
 log "start"
-mount_state
-prepare_files
+{{- /* The host firewall first: mount_state may wait minutes for the volume. */}}
 systemctl daemon-reload
 systemctl enable nctalk-firewall
 systemctl restart nctalk-firewall
+mount_state
+prepare_files
 systemctl try-reload-or-restart systemd-resolved
 sshd -t || fail "sshd -t rejects the SSH configuration: sshd not restarted"
 systemctl restart ssh

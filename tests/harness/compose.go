@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -24,6 +25,8 @@ type composeService struct {
 	SecurityOpt []string   `yaml:"security_opt"`
 	NetworkMode string     `yaml:"network_mode"`
 	Volumes     []string   `yaml:"volumes"`
+	ReadOnly    bool       `yaml:"read_only"`
+	Tmpfs       stringList `yaml:"tmpfs"`
 }
 
 // stringList is a compose string-or-list field.
@@ -92,7 +95,7 @@ func (cs composeService) volumes(service string) ([]volume, error) {
 // image: the image contract's entrypoint and command combined with the
 // compose entrypoint/command, the compose user (else the image's), the
 // capability bounding set from cap_drop/cap_add, no_new_privs from
-// security_opt. Binds are left to the caller (they need host paths).
+// security_opt, a read-only root (read_only) with its tmpfs mounts. Binds are left to the caller (they need host paths).
 func containerSpec(service string, cs composeService) (images.RunSpec, error) {
 	c, err := images.ContractOf(service)
 	if err != nil {
@@ -109,6 +112,25 @@ func containerSpec(service string, cs composeService) (images.RunSpec, error) {
 	if user == "" {
 		user = c.User
 	}
+	var tmpfs []string
+	for _, t := range cs.Tmpfs {
+		p, _, _ := strings.Cut(t, ":") // options: Docker's defaults are what the harness mounts
+		tmpfs = append(tmpfs, p)
+	}
+	if cs.ReadOnly {
+		// Docker mounts a writable anonymous volume on each image VOLUME
+		// that compose leaves uncovered; the harness does not emulate it.
+		for _, v := range c.Volumes {
+			covered := slices.Contains(tmpfs, v)
+			for _, m := range cs.Volumes {
+				parts := strings.Split(m, ":")
+				covered = covered || len(parts) > 1 && parts[1] == v
+			}
+			if !covered {
+				return images.RunSpec{}, fmt.Errorf("compose service %s: read_only, and the image's VOLUME %s has neither tmpfs nor volume (Docker would make it a writable anonymous volume)", service, v)
+			}
+		}
+	}
 	return images.RunSpec{
 		Service:    service,
 		Argv:       argv,
@@ -117,6 +139,8 @@ func containerSpec(service string, cs composeService) (images.RunSpec, error) {
 		NoNewPrivs: cs.noNewPrivileges(),
 		Env:        c.Env,
 		WorkDir:    c.WorkDir,
+		ReadOnly:   cs.ReadOnly,
+		Tmpfs:      tmpfs,
 	}, nil
 }
 

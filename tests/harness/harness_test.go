@@ -174,7 +174,7 @@ func TestContainerSpecsFromRenderedCompose(t *testing.T) {
 	}{
 		cloudconfig.ServiceNATS:      {[]string{"docker-entrypoint.sh", "-c", cloudconfig.NATSConfig}, fmt.Sprintf("%d:%d", cloudconfig.NATSUID, cloudconfig.NATSUID)},
 		cloudconfig.ServiceCoturn:    {[]string{"docker-entrypoint.sh", "-c", cloudconfig.CoturnConfig}, fmt.Sprintf("%d:%d", cloudconfig.CoturnUID, cloudconfig.CoturnUID)},
-		cloudconfig.ServiceJanus:     {[]string{"janus"}, "65534:65534"},
+		cloudconfig.ServiceJanus:     {[]string{"janus"}, fmt.Sprintf("%d:%d", cloudconfig.JanusUID, cloudconfig.JanusUID)},
 		cloudconfig.ServiceSignaling: {[]string{"/usr/bin/nextcloud-spreed-signaling", "-config", cloudconfig.SignalingConfig}, fmt.Sprintf("%d:%d", cloudconfig.SignalingUID, cloudconfig.SignalingUID)},
 		cloudconfig.ServiceNginx:     {[]string{"/docker-entrypoint.sh", "nginx", "-c", cloudconfig.NginxConfig}, ""},
 	}
@@ -193,6 +193,12 @@ func TestContainerSpecsFromRenderedCompose(t *testing.T) {
 			}
 			if !spec.NoNewPrivs {
 				t.Error("no_new_privs not set: compose security_opt has no-new-privileges")
+			}
+			if !spec.ReadOnly {
+				t.Error("read-only root not set: compose has read_only")
+			}
+			if len(spec.Tmpfs) != len(services[name].Tmpfs) {
+				t.Errorf("tmpfs %q, compose %q", spec.Tmpfs, services[name].Tmpfs)
 			}
 			// A binary whose file capabilities are marked effective cannot
 			// be exec'd when the bounding set lacks one of them (EPERM).
@@ -265,5 +271,21 @@ func TestDialContextStaysOnLoopback(t *testing.T) {
 			c.Close()
 			t.Errorf("DialContext(%s) dialed out", addr)
 		}
+	}
+}
+
+// TestReadOnlyNeedsTheImageVolumesCovered: Docker mounts a writable
+// anonymous volume on an image VOLUME that compose leaves uncovered, which
+// the harness does not emulate, so it refuses such a service rather than
+// run it with a read-only path the real container could write.
+func TestReadOnlyNeedsTheImageVolumesCovered(t *testing.T) {
+	cs := composeService{NetworkMode: "host", ReadOnly: true, Command: stringList{"-c", cloudconfig.CoturnConfig}}
+	if _, err := containerSpec(cloudconfig.ServiceCoturn, cs); err == nil || !strings.Contains(err.Error(), "/var/lib/coturn") {
+		t.Errorf("read_only coturn without a tmpfs on its VOLUME: err %v, want one naming /var/lib/coturn", err)
+	}
+	cs.Tmpfs = stringList{"/var/lib/coturn"}
+	spec, err := containerSpec(cloudconfig.ServiceCoturn, cs)
+	if err != nil || !spec.ReadOnly || len(spec.Tmpfs) != 1 {
+		t.Errorf("with the tmpfs: %+v, %v", spec, err)
 	}
 }

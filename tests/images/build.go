@@ -30,7 +30,7 @@ const (
 
 // recipeVersion changes whenever BuildRoot's steps change in a way the
 // recipe below does not show.
-const recipeVersion = "2"
+const recipeVersion = "3"
 
 // CacheDir is the cache directory tests use: $NCTALK_IMAGE_CACHE or DefaultCacheDir.
 func CacheDir() string {
@@ -254,6 +254,11 @@ func applyFiles(root, overlay string, files []file) error {
 			if err := os.MkdirAll(dst, os.FileMode(f.Mode)); err != nil {
 				return err
 			}
+		case f.Symlink != "" && strings.HasPrefix(f.Symlink, "/dev/"):
+			// a device the container's /dev provides
+			if err := os.Symlink(f.Symlink, dst); err != nil {
+				return err
+			}
 		case f.Symlink != "":
 			if _, err := os.Stat(filepath.Join(root, f.Symlink)); err != nil {
 				return fmt.Errorf("%s -> %s: the root has no %s: %w", f.Path, f.Symlink, f.Symlink, err)
@@ -270,8 +275,17 @@ func applyFiles(root, overlay string, files []file) error {
 				return err
 			}
 		}
-		if !f.Dir && f.Symlink == "" {
+		if f.Symlink == "" {
 			if err := os.Chmod(dst, os.FileMode(f.Mode)); err != nil {
+				return err
+			}
+		}
+		if f.Owner != "" {
+			var uid, gid int
+			if _, err := fmt.Sscanf(f.Owner, "%d:%d", &uid, &gid); err != nil {
+				return fmt.Errorf("%s: owner %q: want uid:gid", f.Path, f.Owner)
+			}
+			if err := os.Lchown(dst, uid, gid); err != nil {
 				return err
 			}
 		}

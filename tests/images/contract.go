@@ -36,6 +36,13 @@ type Contract struct {
 	FileCaps map[string]string
 	// WorkDir is the image's WORKDIR ("" = /).
 	WorkDir string
+	// Modes are paths whose mode and owner the image sets in a way the
+	// compose file's hardening depends on, as "0777 1000:1000".
+	Modes map[string]string
+	// Volumes are the image's VOLUMEs: Docker mounts a writable anonymous
+	// volume there, even on a read-only root, unless compose mounts
+	// something of its own (the harness refuses an uncovered one).
+	Volumes []string
 	// Source is the upstream Dockerfile or entrypoint line(s) the row comes from.
 	Source string
 
@@ -67,12 +74,13 @@ var contracts = []Contract{
 		Cmd:        []string{"--log-file=stdout", "--external-ip=$(detect-external-ip)"},
 		User:       "nobody:nogroup",
 		FileCaps:   map[string]string{"/usr/bin/turnserver": "cap_net_bind_service=ep"},
+		Volumes:    []string{"/var/lib/coturn"},
 		Accounts:   []string{"nobody:65534:65534"},
 		OnPath:     []string{"docker-entrypoint.sh", "turnserver", "detect-external-ip"},
 		Behaviour: "arguments starting with '-' get turnserver put in front; every argument is expanded " +
 			"by the shell (eval \"echo $arg\"), then exec'd",
 		Source: "coturn/coturn docker/coturn/debian/Dockerfile (tag docker/4.17.0-r0, unchanged in 4.18.0-r0): " +
-			"`setcap CAP_NET_BIND_SERVICE=+ep /usr/bin/turnserver`; `USER nobody:nogroup`; " +
+			"`setcap CAP_NET_BIND_SERVICE=+ep /usr/bin/turnserver`; `USER nobody:nogroup`; `VOLUME [\"/var/lib/coturn\"]`; " +
 			"`ENTRYPOINT [\"docker-entrypoint.sh\"]`; `CMD [\"--log-file=stdout\", \"--external-ip=$(detect-external-ip)\"]`; " +
 			"rootfs/usr/local/bin/docker-entrypoint.sh: `if [ \"${1:0:1}\" == '-' ]; then set -- turnserver \"$@\"; fi` … `exec \"${expanded[@]}\"`",
 	},
@@ -83,6 +91,7 @@ var contracts = []Contract{
 		Entrypoint: []string{"/start.sh"},
 		Cmd:        []string{"supervisord", "-c", "/supervisord.conf"},
 		User:       "1000",
+		Modes:      map[string]string{"/usr/local": "0777 1000:1000", "/usr/local/bin/janus": "0777 1000:1000"},
 		Accounts:   []string{"eturnal:1000:1000"},
 		OnPath:     []string{"janus"},
 		Behaviour: "/start.sh writes the AIO configs, then exec \"$@\"; the compose file replaces the entrypoint " +

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -212,6 +214,17 @@ func TestContractsHoldInBuiltRoot(t *testing.T) {
 					t.Errorf("%s: account %s: uid:gid %d:%d (%v), want %s", c.Image, name, uid, gid, err, ids)
 				}
 			}
+			for path, want := range c.Modes {
+				fi, err := os.Lstat(filepath.Join(OverlayDir(root, c.Service), path))
+				if err != nil {
+					t.Errorf("%s: %s: %v (want %s)", c.Image, path, err, want)
+					continue
+				}
+				st := fi.Sys().(*syscall.Stat_t)
+				if got := fmt.Sprintf("%04o %d:%d", fi.Mode().Perm(), st.Uid, st.Gid); got != want {
+					t.Errorf("%s: %s is %s in the substitute, the image has %s", c.Image, path, got, want)
+				}
+			}
 			for _, prog := range c.OnPath {
 				found := false
 				for _, dir := range strings.Split(DefaultPath, ":") {
@@ -287,6 +300,10 @@ func TestEntrypointsBehave(t *testing.T) {
 			"syntax is ok", false},
 		{"janus: on the PATH", RunSpec{Service: janus.Service, User: janus.User, Argv: janus.Argv([]string{"janus", "--version"}, nil)}, "1.4.1", false},
 		{"janus: start.sh execs the command", RunSpec{Service: janus.Service, User: janus.User, Argv: janus.Argv(nil, []string{"id", "-u"})}, "1000", false},
+		{"janus: the image's /usr/local is writable to any user on a writable root", RunSpec{Service: janus.Service, User: "65534:65534",
+			Argv: []string{"sh", "-c", "echo x >>/usr/local/bin/janus && echo written"}}, "written", false},
+		{"read_only: the root refuses writes and a tmpfs takes them", RunSpec{Service: janus.Service, User: "65534:65534", ReadOnly: true, Tmpfs: []string{"/run/x"},
+			Argv: []string{"sh", "-c", "echo ok >/run/x/f && cat /run/x/f && echo x >>/usr/local/bin/janus"}}, "ok\nsh: 1: cannot create /usr/local/bin/janus: Read-only file system", true},
 		{"signaling: arguments are the command", RunSpec{Service: signaling.Service, Env: signaling.Env,
 			Argv: signaling.Argv(nil, []string{"/usr/bin/nextcloud-spreed-signaling", "-version"})}, "nextcloud-spreed-signaling version 2.", false},
 		{"signaling: no arguments and no config refuses", RunSpec{Service: signaling.Service, Env: signaling.Env,

@@ -77,6 +77,12 @@ type RunSpec struct {
 	Env        []string // beyond PATH
 	WorkDir    string   // "" for /
 	Binds      []Bind
+	// ReadOnly mounts the root read-only (compose read_only); the binds,
+	// Tmpfs, /proc, /dev and /dev/shm keep their own modes, as with Docker.
+	ReadOnly bool
+	// Tmpfs are paths that get an empty tmpfs (compose tmpfs), with
+	// Docker's default options (rw, nosuid, nodev, noexec, mode 1777).
+	Tmpfs []string
 }
 
 // Script returns the shell script that, run as PID 1 of new mount, PID and
@@ -131,6 +137,13 @@ mkdir -p "$R/sys"; mount -t sysfs -o ro,nosuid,noexec,nodev sysfs "$R/sys"
 		if m.ReadOnly {
 			fmt.Fprintf(&b, "mount -o remount,bind,ro %s\n", t)
 		}
+	}
+	for _, p := range r.Tmpfs {
+		t := `"$R"` + q(p)
+		fmt.Fprintf(&b, "mkdir -p %s\nmount -t tmpfs -o rw,nosuid,nodev,noexec,mode=1777 tmpfs %s\n", t, t)
+	}
+	if r.ReadOnly {
+		b.WriteString("mount -o remount,bind,ro \"$R\"\n")
 	}
 	uid, gid, err := lookupUser(rootDir, r.Service, r.User)
 	if err != nil {

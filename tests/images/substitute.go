@@ -17,6 +17,8 @@ type file struct {
 	Dir     bool
 	CopyOf  string
 	Caps    string
+	// Owner is "uid:gid" for a path the image gives to a user ("" = root).
+	Owner string
 }
 
 // packages are the sid packages of the one shared root besides the
@@ -102,7 +104,13 @@ exit 1
 `},
 	},
 	cloudconfig.ServiceJanus: {
-		{Path: "/usr/local/bin/janus", Symlink: "/usr/bin/janus"},
+		// The image copies its /usr/local with --chmod=777 --chown=1000:1000
+		// (Contract.Modes): janus itself is writable to every user there.
+		{Path: "/usr/local", Dir: true, Mode: 0o777, Owner: "1000:1000"},
+		{Path: "/usr/local/bin", Dir: true, Mode: 0o777, Owner: "1000:1000"},
+		{Path: "/usr/local/lib", Dir: true, Mode: 0o777, Owner: "1000:1000"},
+		{Path: "/usr/local/lib/janus", Dir: true, Mode: 0o777, Owner: "1000:1000"},
+		{Path: "/usr/local/bin/janus", Mode: 0o777, CopyOf: "/usr/bin/janus", Owner: "1000:1000"},
 		{Path: "/start.sh", Mode: 0o775, Content: `#!/bin/bash
 # nctalk substitute of aio-talk's /start.sh: the AIO configuration is not
 # reproduced (nctalk runs only the janus binary); the command is exec'd.
@@ -125,6 +133,10 @@ exec "$@"
 	},
 	cloudconfig.ServiceNginx: {
 		{Path: "/docker-entrypoint.d", Dir: true, Mode: 0o755},
+		// As the image: logs to the container's output, so nginx opens its
+		// compiled-in error log even on a read-only root.
+		{Path: "/var/log/nginx/error.log", Symlink: "/dev/stderr"},
+		{Path: "/var/log/nginx/access.log", Symlink: "/dev/stdout"},
 		// The image's nginx has the stream module built in (the 443 front
 		// needs it); Debian's loads it as a dynamic module. This nginx on
 		// the PATH ahead of /usr/sbin loads it on every call, so configs

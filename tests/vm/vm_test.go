@@ -25,6 +25,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/images"
@@ -137,7 +140,8 @@ func TestFirstBoot(t *testing.T) {
 	reg := startRegistry(t, logs, tlsCert)
 
 	// Settings as an admin writes them; the registry mirror stands in for
-	// Docker Hub, the janus image (ghcr.io) is overridden to the registry.
+	// Docker Hub (its images pinned by digest below), the janus image
+	// (ghcr.io) is overridden to the registry.
 	settings := cloudconfig.Settings{
 		Domain:         testDomain,
 		NextcloudURLs:  []string{"https://cloud.nctalk-vm.example"},
@@ -158,6 +162,23 @@ func TestFirstBoot(t *testing.T) {
 		t.Fatalf("push: %v", err)
 	}
 	host.add("push to the registry", time.Since(start).Seconds())
+	// The Docker Hub images are pinned as tag@digest (the digest of the
+	// substitute just pushed) and pulled through registryMirror: Docker
+	// asks the mirror for the manifest by digest.
+	for svc, image := range cloudconfig.DefaultImages {
+		if !isDockerHub(image) {
+			continue
+		}
+		ref, err := name.ParseReference(reg.pushHost()+"/"+refs[svc], name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Head(ref, remote.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("digest of the pushed %s: %v", ref, err)
+		}
+		settings.Images[svc] = strings.SplitN(image, "@", 2)[0] + "@" + desc.Digest.String()
+	}
 
 	sshKey := filepath.Join(work, "id_ed25519")
 	run(t, time.Minute, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nctalk-vm-test", "-f", sshKey)
@@ -638,7 +659,7 @@ var wantContainers = map[string]struct {
 	capBnd uint64
 }{
 	"nctalk-nats-1":      {strconv.Itoa(cloudconfig.NATSUID), 0},
-	"nctalk-janus-1":     {"65534", 0},
+	"nctalk-janus-1":     {strconv.Itoa(cloudconfig.JanusUID), 0},
 	"nctalk-coturn-1":    {strconv.Itoa(cloudconfig.CoturnUID), 1 << 10}, // NET_BIND_SERVICE
 	"nctalk-signaling-1": {strconv.Itoa(cloudconfig.SignalingUID), 0},    //
 	"nctalk-nginx-1":     {"0", 1<<0 | 1<<1 | 1<<6 | 1<<7 | 1<<10},       // CHOWN DAC_OVERRIDE SETGID SETUID NET_BIND_SERVICE
