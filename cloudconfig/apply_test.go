@@ -331,6 +331,9 @@ func TestApplyScript(t *testing.T) {
 		if len(got) != 2 || !strings.HasSuffix(got[0], "restart coturn") || !strings.HasSuffix(got[1], "restart signaling") {
 			t.Errorf("actions %q; want coturn, then signaling restarted", got)
 		}
+		if !strings.Contains(out, "done in ") || !strings.Contains(out, ": coturn restarted, signaling restarted;") {
+			t.Errorf("output %q; want it to say \"coturn restarted, signaling restarted\"", out)
+		}
 		if _, mode, uid := box.file(CoturnConfig); mode != 0o400 || uid != CoturnUID {
 			t.Errorf("turnserver.conf: mode %o owner %d; want 0400, %d", mode, uid, CoturnUID)
 		}

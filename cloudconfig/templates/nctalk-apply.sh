@@ -165,5 +165,6 @@ if ! out=$({{sh .Paths.ReadyScript}} 24 2>&1); then
 fi
 install -D -m 0644 "$bundle/units" "$applied"
 rm -rf "$backup"
-summary=$(IFS=,; echo "${done_list[*]}")
+summary=$(printf '%s, ' "${done_list[@]}")
+summary=${summary%, }
 log "done in $((SECONDS - start)) s: ${summary:-files written}; ${#changed[@]} files changed"
