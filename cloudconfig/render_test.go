@@ -251,8 +251,21 @@ func TestCloudInitSchema(t *testing.T) {
 	dir := t.TempDir()
 	for name, s := range settingsCases() {
 		t.Run(name, func(t *testing.T) {
+			// As the stack renders it: with its access (ssh_keys; the VM's
+			// cloud-init reported `ssh_genkeytypes: []` as a schema error).
+			plan, err := NewPlan(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan, err = plan.WithAccess(testAccess(t)); err != nil {
+				t.Fatal(err)
+			}
+			doc, err := plan.Render(fakeSecrets())
+			if err != nil {
+				t.Fatal(err)
+			}
 			p := filepath.Join(dir, name+".yaml")
-			if err := os.WriteFile(p, mustRender(t, s), 0o600); err != nil {
+			if err := os.WriteFile(p, doc, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			out, err := exec.Command(ci, "schema", "--config-file", p).CombinedOutput()
