@@ -25,6 +25,7 @@ func (l *lifecycle) run() error {
 		{"up (create)", l.upCreate},
 		{"preview with no changes", l.previewNoChanges},
 		{"refresh", l.refresh},
+		{"bad input stops the preview, naming the key", l.badInput},
 		{"in place: a Nextcloud URL added", l.changeNextcloudURL},
 		{"in place: an SSH source added", l.changeSSHSource},
 		{"in place: the TURN secret rotated", l.rotateTURNSecret},
@@ -584,4 +585,74 @@ func (l *lifecycle) revealSecrets() error {
 		l.revealedSecrets[k] = v
 	}
 	return nil
+}
+
+// badInput: a value the catalogue or the config check refuses stops the
+// preview with one error naming the key (not the provider's error first,
+// not wrapped in an rpc error), and nothing is written at Hetzner.
+func (l *lifecycle) badInput() error {
+	cases := []struct {
+		setting engine.Setting
+		want    string
+	}{
+		{engine.Setting{Key: "nctalk:image", Value: "debian-99"}, `nctalk:image: "debian-99" is unknown to Hetzner`},
+		{engine.Setting{Key: "nctalk:dnsZone", Value: "other.test"}, `nctalk:dnsZone: zone "other.test" is not in this project's Hetzner DNS`},
+		{engine.Setting{Key: "nctalk:nextcloudUrls[0]", Value: "ftp://cloud.nctalk.test", Path: true}, "nctalk:nextcloudUrls"},
+	}
+	before, err := l.writes()
+	if err != nil {
+		return err
+	}
+	var log []byte
+	for _, c := range cases {
+		old := l.cmd("pulumi", "config", "get", "--path", c.setting.Key) // exit 1: not set (the default)
+		args := []string{"config", "set"}
+		if c.setting.Path {
+			args = append(args, "--path")
+		}
+		if _, err := l.must("pulumi", append(args, c.setting.Key, c.setting.Value)...); err != nil {
+			return err
+		}
+		r := l.cmd("pulumi", "preview")
+		out := append(r.stdout, r.stderr...)
+		log = append(append(log, fmt.Sprintf("$ pulumi config set %s %s; pulumi preview   (exit %d)\n", c.setting.Key, c.setting.Value, r.code)...), out...)
+		switch {
+		case r.code == 0:
+			return fmt.Errorf("%s=%s: the preview succeeded", c.setting.Key, c.setting.Value)
+		case !bytes.Contains(out, []byte(c.want)):
+			return fmt.Errorf("%s=%s: the preview does not say %q:\n%s", c.setting.Key, c.setting.Value, c.want, out)
+		case bytes.Contains(out, []byte("rpc error")) || bytes.Contains(out, []byte("no image found")) || bytes.Contains(out, []byte("was not found")):
+			return fmt.Errorf("%s=%s: the provider's error or an rpc wrapper comes with the program's:\n%s", c.setting.Key, c.setting.Value, out)
+		}
+		restore := append(args, c.setting.Key, strings.TrimSpace(string(old.stdout)))
+		if old.code != 0 {
+			restore = []string{"config", "rm", "--path", c.setting.Key}
+		}
+		if _, err := l.must("pulumi", restore...); err != nil {
+			return err
+		}
+	}
+	after, err := l.writes()
+	if err != nil {
+		return err
+	}
+	if after != before {
+		return fmt.Errorf("the refused previews wrote to Hetzner: %d writes before, %d after", before, after)
+	}
+	return l.record("bad-input.txt", log)
+}
+
+// writes counts the double's write requests so far.
+func (l *lifecycle) writes() (int, error) {
+	_, routes, err := l.stats()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range routes {
+		if !strings.HasPrefix(r.Route, "GET ") {
+			n += r.Count
+		}
+	}
+	return n, nil
 }
