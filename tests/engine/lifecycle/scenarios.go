@@ -596,7 +596,7 @@ func (l *lifecycle) badInput() error {
 		want    string
 	}{
 		{engine.Setting{Key: "nctalk:image", Value: "debian-99"}, `nctalk:image: "debian-99" is unknown to Hetzner`},
-		{engine.Setting{Key: "nctalk:dnsZone", Value: "other.test"}, `nctalk:dnsZone: zone "other.test" is not in this project's Hetzner DNS`},
+		{engine.Setting{Key: "nctalk:dnsZone", Value: "talk.nctalk.test"}, `nctalk:dnsZone: zone "talk.nctalk.test" is not in this project's Hetzner DNS`},
 		{engine.Setting{Key: "nctalk:nextcloudUrls[0]", Value: "ftp://cloud.nctalk.test", Path: true}, "nctalk:nextcloudUrls"},
 	}
 	before, err := l.writes()
