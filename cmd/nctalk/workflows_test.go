@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -102,8 +103,8 @@ func TestWorkflowsSafeByDefault(t *testing.T) {
 	if !strings.Contains(preview.If, "github.event.pull_request.head.repo.full_name == github.repository") {
 		t.Errorf("preview job runs for forks: if = %q", preview.If)
 	}
-	if preview.Permissions["pull-requests"] != "write" || preview.Permissions["contents"] != "read" || len(preview.Permissions) != 2 {
-		t.Errorf("preview permissions = %v, want contents: read, pull-requests: write", preview.Permissions)
+	if preview.Permissions["contents"] != "read" || len(preview.Permissions) != 1 {
+		t.Errorf("preview permissions = %v, want contents: read only (the pull request's program runs there)", preview.Permissions)
 	}
 
 	up, ok := workflows["pulumi-up.yml"].Jobs["up"]
@@ -127,41 +128,108 @@ var credentialEnv = []string{
 	"HCLOUD_TOKEN", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 }
 
-// TestPreviewKeepsCredentialsFromPullRequestTools checks that the preview
-// job hands credentials only to the Pulumi steps (the pull request's
-// program must run with them, read-only), and that the summary tool, which
-// runs after them, is built from the base branch, not from the pull request.
-func TestPreviewKeepsCredentialsFromPullRequestTools(t *testing.T) {
-	preview := readWorkflows(t)["preview.yml"].Jobs["preview"]
-	for _, k := range credentialEnv {
-		if _, ok := preview.Env[k]; ok {
-			t.Errorf("preview job env has %s: every step would see it; give it only to the pulumi steps", k)
-		}
-	}
-	var baseCheckout, built bool
-	for _, s := range preview.Steps {
-		pulumiStep := strings.HasPrefix(s.Uses, "pulumi/actions@") || strings.Contains(s.Run, "pulumi preview")
-		for _, k := range credentialEnv {
-			if _, ok := s.Env[k]; ok && !pulumiStep {
-				t.Errorf("step %q gets %s but runs no pulumi command", s.Name, k)
+// TestPreviewCannotReachProd checks how preview.yml keeps the pull
+// request's program away from what it must not reach (issue 22):
+//   - the job that runs it gets credentials only from its stack's preview
+//     environment (preview-<stack>: read-only state key, the stack's
+//     passphrase behind required reviewers for prod, a read-only Hetzner
+//     token), never a deploy environment's or a repository-wide secret;
+//   - that job holds no token that can write (no pull-requests: write, no
+//     github.token), so the program cannot post or edit a comment;
+//   - the summary runs in another job, on another runner, after it: no
+//     credential, the tool built from the base branch, the pull request's
+//     output read from an artifact, so the program cannot replace the tool
+//     or hide a "server will be replaced" line.
+func TestPreviewCannotReachProd(t *testing.T) {
+	w := readWorkflows(t)["preview.yml"]
+	var programJob, summaryJob string
+	for name, j := range w.Jobs {
+		runsProgram := false
+		for _, s := range j.Steps {
+			if strings.Contains(s.Run, "pulumi preview --stack") || (strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] != "") {
+				runsProgram = true
 			}
 		}
-		if strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["ref"] == "${{ github.event.pull_request.base.sha }}" && s.With["path"] != "" {
+		if runsProgram {
+			programJob = name
+		} else if strings.Contains(fmt.Sprint(j.Needs), "preview") {
+			summaryJob = name
+		}
+	}
+	if programJob == "" {
+		t.Fatal("preview.yml: no job runs pulumi preview")
+	}
+	if summaryJob == "" {
+		t.Errorf("preview.yml: no summary job after %s: the summary tool and the commenting token share the program's runner", programJob)
+	}
+	pj, sj := w.Jobs[programJob], w.Jobs[summaryJob]
+	if pj.Environment != "preview-${{ matrix.stack }}" {
+		t.Errorf("%s: environment %q; want preview-${{ matrix.stack }} (credentials of the stack's preview environment only)", programJob, pj.Environment)
+	}
+	for k, v := range pj.Env {
+		if strings.Contains(v, "secrets.") {
+			t.Errorf("%s: job env %s=%s: every step would see it", programJob, k, v)
+		}
+	}
+	for _, s := range pj.Steps {
+		program := strings.Contains(s.Run, "pulumi preview --stack")
+		for k, v := range s.Env {
+			if strings.Contains(v, "secrets.") && !program {
+				t.Errorf("%s: step %q gets %s but runs no pulumi", programJob, s.Name, k)
+			}
+			if strings.Contains(v, "secrets[") || strings.Contains(v, "format(") {
+				t.Errorf("%s: step %q picks a secret by name (%s=%s): a preview environment holds only its own stack's", programJob, s.Name, k, v)
+			}
+		}
+		for _, v := range append(mapValues(s.Env), mapValues(s.With)...) {
+			if strings.Contains(v, "github.token") || strings.Contains(v, "GITHUB_TOKEN") {
+				t.Errorf("%s: step %q is given the job's GitHub token", programJob, s.Name)
+			}
+		}
+		if s.With["ref"] == "${{ github.event.pull_request.base.sha }}" {
+			t.Errorf("%s: checks out the base branch: the summary tool belongs to the summary job", programJob)
+		}
+	}
+	if summaryJob == "" {
+		return
+	}
+	if len(sj.Env) > 0 || sj.Environment != "" {
+		t.Errorf("%s: env %v, environment %q; want none", summaryJob, sj.Env, sj.Environment)
+	}
+	var baseCheckout, built, artifact bool
+	for _, s := range sj.Steps {
+		for _, k := range credentialEnv {
+			if _, ok := s.Env[k]; ok {
+				t.Errorf("%s: step %q gets %s", summaryJob, s.Name, k)
+			}
+		}
+		if strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["ref"] != "${{ github.event.pull_request.base.sha }}" {
+			t.Errorf("%s: step %q checks out the pull request", summaryJob, s.Name)
+		}
+		if strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["path"] != "" {
 			baseCheckout = true
 		}
-		if strings.Contains(s.Run, "go run ./cmd/nctalk") {
-			t.Errorf("step %q runs the pull request's own nctalk (go run ./cmd/nctalk); build it from the base branch", s.Name)
-		}
 		if baseCheckout && goBuild.MatchString(s.Run) {
-			if pulumiStep {
-				t.Errorf("step %q builds the tool and runs pulumi", s.Name)
-			}
 			built = true
 		}
+		if strings.HasPrefix(s.Uses, "actions/download-artifact@") {
+			artifact = true
+		}
+		if strings.Contains(s.Run, "go run ./cmd/nctalk") {
+			t.Errorf("%s: step %q runs the pull request's own nctalk", summaryJob, s.Name)
+		}
 	}
-	if !baseCheckout || !built {
-		t.Errorf("preview job: base-branch checkout %v, summary tool built from it %v; want both", baseCheckout, built)
+	if !baseCheckout || !built || !artifact {
+		t.Errorf("%s: base-branch checkout %v, tool built from it %v, preview read from an artifact %v; want all", summaryJob, baseCheckout, built, artifact)
 	}
+}
+
+func mapValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // TestDeployRunsTestsFirst checks that deploy.yml runs the test command

@@ -147,9 +147,11 @@ func (l *lifecycle) prPreview(prefix string) error {
 	if _, err := l.must("bash", "-euo", "pipefail", "-c", script); err != nil {
 		return err
 	}
-	args := []string{"preview-summary", "--stack", stackName, "--file", filepath.Join(tmp, "preview.json")}
-	if st, err := os.Stat(filepath.Join(tmp, "plan.json")); err == nil && st.Size() > 0 {
-		args = append(args, "--plan", filepath.Join(tmp, "plan.json"))
+	// The files the workflow hands to its summary job as an artifact.
+	out := filepath.Join(tmp, "out")
+	args := []string{"preview-summary", "--stack", stackName, "--file", filepath.Join(out, "preview.json")}
+	if st, err := os.Stat(filepath.Join(out, "plan.json")); err == nil && st.Size() > 0 {
+		args = append(args, "--plan", filepath.Join(out, "plan.json"))
 	}
 	r := l.cmd("nctalk", args...)
 	if r.code != 0 {
