@@ -827,7 +827,7 @@ func legacyPackagePhase(t *testing.T, userData []byte) []byte {
 		t.Fatal(err)
 	}
 	for old, new := range map[string]string{
-		"package_upgrade: false\n": "package_upgrade: true\n",
+		"package_upgrade: false\n":                                  "package_upgrade: true\n",
 		"apt:\n  conf: |\n    APT::Install-Recommends \"false\";\n": "",
 	} {
 		if !bytes.Contains(doc, []byte(old)) {
