@@ -206,7 +206,13 @@ func checkPin(t *testing.T, service, version string) {
 func TestSubstitutesReadTheRenderedConfigs(t *testing.T) {
 	rendered := renderings(t)
 	wantDiff := map[string][]string{
-		cloudconfig.ServiceSignaling: {"[backend-id] url: deprecated (documented: [backend-id] urls) in 2.1.1, read as documented in 2.0.2"},
+		cloudconfig.ServiceSignaling: {
+			"[backend-id] url: deprecated (documented: [backend-id] urls) in 2.1.1, read as documented in 2.0.2",
+			// 2.0.2 ignores the key (go-ini reads only what it asks for), so
+			// the daemon tests run without the candidate filter; the pinned
+			// 2.1.1 reads it.
+			"[mcu] blockedcandidates: read as documented in 2.1.1, unknown in 2.0.2",
+		},
 	}
 	for _, service := range cloudconfig.ServiceNames() {
 		v := versions[service]
@@ -231,11 +237,11 @@ func TestSubstitutesReadTheRenderedConfigs(t *testing.T) {
 			for _, files := range rendered {
 				p, s := findings(t, pin, service, files), findings(t, sub, service, files)
 				for i := range s {
-					if s[i].Problem != "" {
+					d := fmt.Sprintf("%s: %s in %s, %s in %s", key(pin, p[i]), status(pin, p[i]), pin.Version, status(sub, s[i]), sub.Version)
+					if s[i].Problem != "" && !slices.Contains(wantDiff[service], d) {
 						t.Errorf("the substitute's %s %s: %s", sub.Program, sub.Version, s[i].Problem)
 					}
 					if p[i].Deprecated != s[i].Deprecated || (p[i].Problem == "") != (s[i].Problem == "") {
-						d := fmt.Sprintf("%s: %s in %s, %s in %s", key(pin, p[i]), status(pin, p[i]), pin.Version, status(sub, s[i]), sub.Version)
 						if !slices.Contains(diff, d) {
 							diff = append(diff, d)
 						}
