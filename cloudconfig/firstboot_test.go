@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // TestDeployHookReloadsInPlace runs the reload part of the certificate
@@ -17,7 +19,7 @@ import (
 // `restart: unless-stopped` container as stopped by hand) or `docker
 // restart` (which drops every TURN session).
 func TestDeployHookReloadsInPlace(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	hook := string(mustFiles(t, referenceSettings())[CertDeployHook].Content)
 	i := strings.Index(hook, "\ndone\n")
 	if i < 0 {
@@ -96,7 +98,7 @@ func TestSetupACMEServer(t *testing.T) {
 // the unit succeeded) or never: cloud-init must see success exactly when the
 // backend got ready within the bound.
 func TestFirstBootWaitsThroughRetries(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	script := string(mustFiles(t, referenceSettings())[FirstBootScript].Content)
 	quotedMarker := "marker=" + ShellQuote(ReadyMarker) + "\n"
 	if !strings.Contains(script, quotedMarker) {

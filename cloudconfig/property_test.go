@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 )
 
@@ -137,7 +138,7 @@ var shellScripts = []string{SetupScript, CertDeployHook, ReadyScript}
 // it is embedded) arrives byte for byte, and no shell script changes by
 // more than the quoted value itself (bash -n accepts it too).
 func TestEveryStringKeyRejectsOrNeutralisesHostileValues(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	perKey := 100
 	if testing.Short() {
 		perKey = 30

@@ -18,6 +18,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
 	"gopkg.in/yaml.v3"
@@ -247,7 +248,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestCloudInitSchema(t *testing.T) {
-	ci := requireTool(t, "cloud-init", "apt-get install cloud-init")
+	ci := testenv.Tool(t, "cloud-init", "apt-get install cloud-init")
 	dir := t.TempDir()
 	for name, s := range settingsCases() {
 		t.Run(name, func(t *testing.T) {
@@ -335,7 +336,7 @@ func TestComposeFile(t *testing.T) {
 }
 
 func TestShellScripts(t *testing.T) {
-	sc := requireTool(t, "shellcheck", "apt-get install shellcheck")
+	sc := testenv.Tool(t, "shellcheck", "apt-get install shellcheck")
 	dir := t.TempDir()
 	for name, s := range settingsCases() {
 		n := 0
@@ -362,15 +363,10 @@ func TestShellScripts(t *testing.T) {
 // path: a private mount namespace puts a tmpfs over /opt and binds the
 // rendered tree (plus a test certificate) at BaseDir.
 func TestNginxConfig(t *testing.T) {
-	nginx := requireTool(t, "nginx", "apt-get install nginx")
-	requireTool(t, "unshare", "apt-get install util-linux")
-	requireTool(t, "openssl", "apt-get install openssl")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nginx -t in a mount namespace needs root")
-		}
-		t.Skip("needs root for a private mount namespace")
-	}
+	nginx := testenv.Tool(t, "nginx", "apt-get install nginx")
+	testenv.Tool(t, "unshare", "apt-get install util-linux")
+	testenv.Tool(t, "openssl", "apt-get install openssl")
+	testenv.Root(t, "nginx -t runs in a private mount namespace")
 	if !strings.HasPrefix(BaseDir, "/opt/") {
 		t.Fatalf("BaseDir %s is not under /opt; adjust the tmpfs in this test", BaseDir)
 	}

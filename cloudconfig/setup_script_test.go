@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // TestSetupWaitsForOwnAddressInDNS runs the setup script's DNS check with
@@ -17,7 +19,7 @@ import (
 // machine's own resolver does on a cloud image (manage_etc_hosts maps the
 // FQDN to 127.0.1.1), so a check that asks the local resolver never passes.
 func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	defs := setupDefinitions(t, referenceSettings())
 
 	const ipOutput = `2: eth0    inet 198.51.100.10/32 scope global dynamic eth0
@@ -61,7 +63,7 @@ case " $* " in *" A "*) printf '%s' "$STUB_A";; *" AAAA "*) printf '%s' "$STUB_A
 // waits until the domain AND the TURN name point here and asks for both
 // names in one certificate; without it, for the domain alone.
 func TestSetupCertificateNames(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	tests := []struct {
 		name     string
 		settings func(*Settings)
@@ -134,7 +136,7 @@ func TestSetupLoadsFirewallFirst(t *testing.T) {
 // attempts. Before the budget a run tried 4 times in 3.5 minutes and the
 // three runs made 12 attempts within 14 minutes.
 func TestSetupStaysUnderACMEFailureLimit(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	defs := setupDefinitions(t, referenceSettings())
 	bin, calls := stubDir(t)
 	clock := filepath.Join(bin, "clock")

@@ -31,9 +31,10 @@ const (
 	InstallHint = "as root: apt-get install mmdebstrap libcap2-bin util-linux mount iproute2 ca-certificates curl openssl; the daemons come from the sid root that tests/images.BuildRoot builds (.ci/run builds it first, in $NCTALK_IMAGE_CACHE or /var/cache/nctalk-images)"
 )
 
-// ErrMissingDaemons wraps the error Start returns when the substitute
-// images cannot be had (no root, no mmdebstrap, no mirror) or a host tool
-// is missing: tests skip on a developer machine and fail in CI.
+// ErrMissingDaemons wraps the error Start returns when a prerequisite is
+// missing (root, mmdebstrap, a host tool): tests skip on a developer
+// machine and fail in CI. A substitute root that fails to build is not
+// missing: that error does not wrap it.
 var ErrMissingDaemons = errors.New("test stack prerequisites missing")
 
 // Options configure Start. The zero value is a complete test stack.
@@ -129,13 +130,9 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	}
 	s := &Stack{Domain: opts.Domain, opts: opts, services: map[string]*service{}, imageRoot: opts.ImageRoot}
 	if s.imageRoot == "" {
-		begin := time.Now()
-		root, err := images.BuildRoot(ctx, images.CacheDir())
-		if err != nil {
-			return nil, fmt.Errorf("%w: substitute images: %v; %s", ErrMissingDaemons, err, InstallHint)
+		if s.imageRoot, err = BuildImageRoot(ctx, opts.Logf); err != nil {
+			return nil, err
 		}
-		s.imageRoot = root
-		opts.Logf("substitute image root %s ready in %v", root, time.Since(begin).Round(time.Millisecond))
 	}
 	versions, err := images.DaemonVersions(s.imageRoot)
 	if err != nil {
@@ -236,6 +233,33 @@ func RandomSecrets() (cloudconfig.Secrets, error) {
 		return sec, fmt.Errorf("random secrets: %w", err)
 	}
 	return sec, nil
+}
+
+// BuildImageRoot builds (or reuses) the substitute images' sid root in
+// images.CacheDir(). Without root or mmdebstrap it returns ErrMissingDaemons
+// (a skip on a developer machine); a build that fails or runs out of ctx's
+// time is an error of its own, a failure everywhere. Callers give it a
+// bound of its own: a cold build takes minutes on a busy machine.
+func BuildImageRoot(ctx context.Context, logf func(string, ...any)) (string, error) {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		missing = append(missing, "mmdebstrap")
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%w: the substitute images' root needs %s; %s", ErrMissingDaemons, strings.Join(missing, ", "), InstallHint)
+	}
+	begin := time.Now()
+	root, err := images.BuildRoot(ctx, images.CacheDir())
+	if err != nil {
+		return "", fmt.Errorf("substitute images: %w", err)
+	}
+	if logf != nil {
+		logf("substitute image root %s ready in %v", root, time.Since(begin).Round(time.Millisecond))
+	}
+	return root, nil
 }
 
 func checkPrerequisites() error {

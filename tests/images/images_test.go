@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 func TestContractsCoverEveryPinnedImage(t *testing.T) {
@@ -135,12 +136,7 @@ func builtRoot(t *testing.T) string {
 			missing = append(missing, b)
 		}
 	}
-	if len(missing) > 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("image root needs %s", strings.Join(missing, ", "))
-		}
-		t.Skipf("image root needs %s", strings.Join(missing, ", "))
-	}
+	testenv.Missing(t, missing, "the image root needs them: apt-get install mmdebstrap libcap2-bin, as root")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	begin := time.Now()

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 func TestSplitWords(t *testing.T) {
@@ -57,9 +57,7 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 // ssh, joins its arguments with blanks and hands them to a remote shell.
 // Secrets with blanks, quotes and $ must arrive as they are.
 func TestRunnerOverSSH(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	testenv.Tool(t, "sh", "apt-get install dash")
 	dir := t.TempDir()
 	bin := occtest.Build(t, dir)
 	ssh := filepath.Join(dir, "ssh")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
 )
@@ -22,7 +23,7 @@ func closedPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testenv.Skip(t, "no IPv6 loopback (the exposure check probes ::1): %v", err)
 	}
 	p := l.Addr().(*net.TCPAddr).Port
 	l.Close()
@@ -141,7 +142,7 @@ func TestRunExposedPort(t *testing.T) {
 	b := verifytest.Start(t, verifytest.Config{})
 	l, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testenv.Skip(t, "no IPv6 loopback (the exposure check probes ::1): %v", err)
 	}
 	defer l.Close()
 	opts := standInOptions(t, b)
