@@ -18,6 +18,34 @@ import (
 // waitInterval is the pause between rounds of --wait.
 const waitInterval = 5 * time.Second
 
+// clock is what --wait reads the time from and waits with; tests replace
+// verifyClock with a fake one, so no test waits or depends on how fast
+// the checks run.
+type clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx is done; it reports whether d passed.
+	Sleep(ctx context.Context, d time.Duration) bool
+}
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// verifyClock is the clock of `nctalk verify --wait`.
+var verifyClock clock = realClock{}
+
 // verifyInternalPorts overrides the ports the exposure check probes; nil
 // means verify.InternalPorts(). Tests point it at ports they control.
 var verifyInternalPorts []verify.Port
@@ -94,7 +122,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// use and can reach URLs, error texts and the report.
 	m := newSecretMasker(opts.Outputs.SignalingSecret, opts.Outputs.TURNSecret)
 	stdout, stderr = m.writer(stdout), m.writer(stderr)
-	report := verifyUntil(context.Background(), opts, cfg.wait, func(r verify.Report, next time.Duration) {
+	report := verifyUntil(context.Background(), verifyClock, opts, cfg.wait, func(r verify.Report, next time.Duration) {
 		fmt.Fprintf(stderr, "nctalk verify: attempt %d: not passing yet: %s; next try in %s\n", r.Attempts, joinIDs(r.Failed()), next.Round(time.Second))
 	})
 	if cfg.json {
@@ -145,23 +173,21 @@ func verifyOptions(cfg verifyConfig, stdin io.Reader) (verify.Options, error) {
 // waitInterval until all pass or wait is up. It stops early on a failure
 // that waiting cannot cure (Result.Final, e.g. a rejected signature: each
 // retry would count towards the signaling server's brute-force block).
-func verifyUntil(ctx context.Context, opts verify.Options, wait time.Duration, progress func(verify.Report, time.Duration)) verify.Report {
-	deadline := time.Now().Add(wait)
-	start := time.Now()
+func verifyUntil(ctx context.Context, clk clock, opts verify.Options, wait time.Duration, progress func(verify.Report, time.Duration)) verify.Report {
+	start := clk.Now()
+	deadline := start.Add(wait)
 	for attempt := 1; ; attempt++ {
 		r := verify.Run(ctx, opts)
 		r.Attempts = attempt
-		r.ElapsedMS = time.Since(start).Milliseconds()
-		left := time.Until(deadline)
+		r.ElapsedMS = clk.Now().Sub(start).Milliseconds()
+		left := deadline.Sub(clk.Now())
 		if r.OK || left <= 0 || hasFinal(r) {
 			return r
 		}
 		next := min(waitInterval, left)
 		progress(r, next)
-		select {
-		case <-ctx.Done():
+		if !clk.Sleep(ctx, next) {
 			return r
-		case <-time.After(next):
 		}
 	}
 }
