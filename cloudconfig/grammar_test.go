@@ -1,6 +1,7 @@
 package cloudconfig
 
 import (
+	"crypto/ed25519"
 	"reflect"
 	"slices"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nctalk/nctalk/schema"
+	"golang.org/x/crypto/ssh"
 )
 
 // TestGrammarsCoverEveryStringKey: every string-valued field of Settings
@@ -25,7 +27,7 @@ func TestGrammarsCoverEveryStringKey(t *testing.T) {
 			if !isString {
 				continue
 			}
-			tag, _, _ := strings.Cut(f.Tag.Get("nctalk"), ",")
+			tag := f.Tag.Get("nctalk")
 			name := tag
 			if name == "" { // the generated secrets are named by schema.Secrets
 				name = generatedSecretName(t, f.Name)
@@ -59,6 +61,7 @@ func generatedSecretName(t *testing.T, field string) string {
 // through, or that are too long or too many, are refused naming the key.
 func TestGrammarRejections(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("a", n) }
+	keys33 := distinctKeys(t, 33)
 	tests := []struct {
 		name, key string
 		mutate    func(*Settings)
@@ -73,11 +76,7 @@ func TestGrammarRejections(t *testing.T) {
 		{"key comment ESC", schema.KeySSHPublicKeys, func(s *Settings) { s.SSHAuthorizedKeys = []string{testSSHKey + " \x1b[2J"} }, nil, "U+001B"},
 		{"key comment bidi override", schema.KeySSHPublicKeys, func(s *Settings) { s.SSHAuthorizedKeys = []string{testSSHKey + " \u202e"} }, nil, "U+202E"},
 		{"key too long", schema.KeySSHPublicKeys, func(s *Settings) { s.SSHAuthorizedKeys = []string{testSSHKey + " " + long(16*1024)} }, nil, "limit is 16384"},
-		{"33 keys", schema.KeySSHPublicKeys, func(s *Settings) {
-			for len(s.SSHAuthorizedKeys) < 33 {
-				s.SSHAuthorizedKeys = append(s.SSHAuthorizedKeys, testSSHKey)
-			}
-		}, nil, "limit is 32"},
+		{"33 keys", schema.KeySSHPublicKeys, func(s *Settings) { s.SSHAuthorizedKeys = keys33 }, nil, "limit is 32"},
 		{"e-mail invalid UTF-8", schema.KeyACMEEmail, func(s *Settings) { s.ACMEEmail = "a\xff@example.com" }, nil, "acmeEmail"},
 		{"device paren", schema.KeyStateDevice, func(s *Settings) { s.StateDevice = "/dev/sd(b)" }, nil, "U+0028"},
 		{"device redirect", schema.KeyStateDevice, func(s *Settings) { s.StateDevice = "/dev/sdb>/etc/x" }, nil, "U+003E"},
@@ -122,4 +121,23 @@ func TestGrammarRejections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// distinctKeys returns n different ed25519 public keys as authorized_keys
+// lines.
+func distinctKeys(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		pub, _, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := ssh.NewPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))))
+	}
+	return out
 }

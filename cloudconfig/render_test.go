@@ -43,7 +43,7 @@ func settingsCases() map[string]Settings {
 	custom.Images = map[string]string{ServiceNATS: "nats:2.10.29-alpine", ServiceNginx: "nginx:1.26.3-alpine"}
 	custom.TURNDomain = "relay.example.net"
 	no443 := referenceSettings()
-	no443.TURN443Disabled = true
+	no443.TURNOn443 = false
 	return map[string]Settings{
 		"reference": referenceSettings(), "minimal": minimal, "staging": staging,
 		"many-backends": many, "custom-ports": custom, "turn443-off": no443,

@@ -47,11 +47,10 @@ type Settings struct {
 	TURNRelayPorts schema.PortRange `nctalk:"turnRelayPorts"`
 	// Images overrides DefaultImages by service name.
 	Images map[string]string `nctalk:"images"`
-	// TURN443Disabled turns TURN over TLS on port 443 off (config key
-	// turnOn443 = false). The zero value keeps it on, the default: nginx's
-	// stream front on 443 routes the TURN name (TURNDomain) to coturn and
-	// everything else to the HTTPS server.
-	TURN443Disabled bool `nctalk:"turnOn443,negate"`
+	// TURNOn443 turns TURN over TLS on port 443 on (on by default, as
+	// schema.Keys declares it): nginx's stream front on 443 routes the TURN
+	// name (TURNDomain) to coturn and everything else to the HTTPS server.
+	TURNOn443 bool `nctalk:"turnOn443"`
 	// TURNDomain is the name TURN over TLS on 443 is reached by (SNI); ""
 	// means "turn." + Domain. The certificate carries it as a second name.
 	TURNDomain string `nctalk:"turnDomain"`
@@ -116,9 +115,6 @@ func (s Settings) EffectiveACMEServer() string {
 	}
 	return LetsEncryptDirectory
 }
-
-// TURN443 reports whether TURN over TLS on port 443 is on (turnOn443).
-func (s Settings) TURN443() bool { return !s.TURN443Disabled }
 
 // TURNName is the TURN name on 443: TURNDomain, or "turn." + Domain.
 func (s Settings) TURNName() string {

@@ -75,7 +75,7 @@ func TestSetupCertificateNames(t *testing.T) {
 		{"turn name not yet in DNS", func(*Settings) {}, "talk.example.com", ""},
 		{"custom turn name", func(s *Settings) { s.TURNDomain = "relay.example.net" }, "talk.example.com relay.example.net",
 			"-d talk.example.com -d relay.example.net"},
-		{"turnOn443 false", func(s *Settings) { s.TURN443Disabled = true }, "talk.example.com", "-d talk.example.com"},
+		{"turnOn443 false", func(s *Settings) { s.TURNOn443 = false }, "talk.example.com", "-d talk.example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

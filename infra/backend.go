@@ -120,7 +120,7 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config)
 		if records, err = newDNSRecords(ctx, name, s.Domain, cfg.DNSZone, addrs, labels, child); err != nil {
 			return err
 		}
-		if s.TURN443() { // the TURN name of 443 points at the same host
+		if s.TURNOn443 { // the TURN name of 443 points at the same host
 			turn, err := newDNSRecords(ctx, name+"-turn", s.TURNName(), cfg.DNSZone, addrs, labels, child)
 			if err != nil {
 				return err

@@ -105,7 +105,7 @@ func TestEveryKeyPlansInPlaceOrReplace(t *testing.T) {
 			"in place: host-firewall reloaded, janus restarted; coturn, nats, nginx, signaling untouched"},
 		schema.KeyTURNRelayPorts: {func(c *config.Config) { c.Settings.TURNRelayPorts = schema.PortRange{First: 49160, Last: 49300} },
 			"in place: host-firewall reloaded, coturn restarted, nginx reloaded; janus, nats, signaling untouched"},
-		schema.KeyTURNOn443: {func(c *config.Config) { c.Settings.TURN443Disabled = true },
+		schema.KeyTURNOn443: {func(c *config.Config) { c.Settings.TURNOn443 = false },
 			"in place: files updated, signaling restarted, nginx reloaded, certificate renewed; coturn, janus, nats untouched"},
 		schema.KeyTURNDomain: {func(c *config.Config) { c.Settings.TURNDomain = "relay.example.com" },
 			"in place: files updated, signaling restarted, nginx reloaded, certificate renewed; coturn, janus, nats untouched"},

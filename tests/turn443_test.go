@@ -98,7 +98,7 @@ func roundTrip(relay net.PacketConn, peer net.Addr, msg []byte) error {
 // what coturn sees.
 func TestTURNOn443(t *testing.T) {
 	s := needStack(t)
-	if !s.Settings.TURN443() {
+	if !s.Settings.TURNOn443 {
 		t.Fatal("the test stack renders turnOn443 = false; the default must be on")
 	}
 	user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))

@@ -11,9 +11,11 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// Validated checks every key once: the shared ones by deriving the plan
-// (cloudconfig.NewPlan), the Hetzner-only ones here. It returns the config
-// with its Plan, or all problems found, joined, each a *KeyError.
+// Validated checks every key: the shared ones by deriving the plan
+// (cloudconfig.NewPlan), the Hetzner-only ones' structure here, and then
+// every key's grammar in one loop (schema.CheckGrammars) for the keys not
+// refused already. It returns the config with its Plan, or all problems
+// found, joined, each a *KeyError.
 func (c Config) Validated() (Config, error) {
 	var errs []error
 	plan, err := cloudconfig.NewPlan(c.Settings)
@@ -33,6 +35,14 @@ func (c Config) Validated() (Config, error) {
 	} {
 		if err := check(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if joined, ok := schema.CheckGrammars(&c).(interface{ Unwrap() []error }); ok {
+		refused := schema.KeysOf(errors.Join(errs...))
+		for _, err := range joined.Unwrap() {
+			if !slices.Contains(refused, schema.KeyOf(err)) {
+				errs = append(errs, Namespaced(err))
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -129,7 +139,7 @@ func (c Config) validateDNSZone() error {
 	if d := c.Settings.Domain; d != z && !strings.HasSuffix(d, "."+z) {
 		return KeyErrorf(schema.KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
 	}
-	if t := c.Settings.TURNName(); c.Settings.TURN443() && t != z && !strings.HasSuffix(t, "."+z) {
+	if t := c.Settings.TURNName(); c.Settings.TURNOn443 && t != z && !strings.HasSuffix(t, "."+z) {
 		return KeyErrorf(schema.KeyTURNDomain, "%q is outside dnsZone %q, which gets its A and AAAA records; want a name in the zone such as turn.%s, or turnOn443 false", t, z, c.Settings.Domain)
 	}
 	return nil

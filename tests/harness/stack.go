@@ -222,6 +222,7 @@ func TestSettings(domain, nextcloudURL string) cloudconfig.Settings {
 		NextcloudURLs:  []string{nextcloudURL},
 		ACMEEmail:      "admin@nctalk.test",
 		TURNRelayPorts: TestRelayPorts,
+		TURNOn443:      true,
 	}
 }
 
@@ -677,7 +678,7 @@ func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn
 	if err != nil {
 		return nil, err
 	}
-	if host == s.Domain || host == s.opts.NextcloudHost || host == "localhost" || (s.Settings.TURN443() && host == s.Settings.TURNName()) {
+	if host == s.Domain || host == s.opts.NextcloudHost || host == "localhost" || (s.Settings.TURNOn443 && host == s.Settings.TURNName()) {
 		host = "127.0.0.1"
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
@@ -690,7 +691,7 @@ func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn
 // certNames are the names of the stack's certificate, as the setup script
 // asks Let's Encrypt for them: the domain, and the TURN name with turnOn443.
 func (s *Stack) certNames() []string {
-	if s.Settings.TURN443() {
+	if s.Settings.TURNOn443 {
 		return []string{s.Domain, s.Settings.TURNName()}
 	}
 	return []string{s.Domain}

@@ -406,6 +406,7 @@ func harnessSettings() cloudconfig.Settings {
 		Domain:        "talk.nctalk.test",
 		NextcloudURLs: []string{"https://cloud.nctalk.test"},
 		ACMEEmail:     "admin@nctalk.test",
+		TURNOn443:     true,
 	}
 }
 

@@ -146,6 +146,7 @@ func TestFirstBoot(t *testing.T) {
 		RegistryMirror: "https://" + reg.host(),
 		StateDevice:    stateDevice,
 		Images:         map[string]string{},
+		TURNOn443:      true,
 	}
 	refs := map[string]string{}
 	for svc, image := range cloudconfig.DefaultImages {

@@ -63,11 +63,11 @@ var configFiles = []configFile{
 // and two Nextcloud servers (one and two backend sections).
 func renderings(t *testing.T) map[string]map[string][]byte {
 	t.Helper()
-	base := cloudconfig.Settings{Domain: "talk.example.com", NextcloudURLs: []string{"https://cloud.example.com"}, ACMEEmail: "admin@example.com"}
+	base := cloudconfig.Settings{Domain: "talk.example.com", NextcloudURLs: []string{"https://cloud.example.com"}, ACMEEmail: "admin@example.com", TURNOn443: true}
 	two := base
 	two.NextcloudURLs = []string{"https://cloud.example.com", "https://cloud.example.org/nextcloud"}
 	off := two
-	off.TURN443Disabled = true
+	off.TURNOn443 = false
 	var sec cloudconfig.Secrets
 	if _, err := sec.FillMissing(nil); err != nil {
 		t.Fatal(err)

@@ -236,7 +236,7 @@ func TestExitCode(t *testing.T) {
 // (turnOn443) is the turn-443 check's, over TLS with the TURN name; the
 // turn check keeps coturn's own ports.
 func TestTURNProbesOn443(t *testing.T) {
-	s := cloudconfig.Settings{Domain: "talk.example.com"}
+	s := cloudconfig.Settings{Domain: "talk.example.com", TURNOn443: true}
 	probes, _ := turnProbes(s.Endpoints().TURNServers())
 	on443, rest := turnProbesOn443(probes)
 	if fmt.Sprint(on443) != "[tls turn.talk.example.com:443]" {
@@ -245,7 +245,7 @@ func TestTURNProbesOn443(t *testing.T) {
 	if fmt.Sprint(rest) != "[udp talk.example.com:3478 tcp talk.example.com:3478 tls talk.example.com:5349]" {
 		t.Errorf("other probes = %v", rest)
 	}
-	s.TURN443Disabled = true
+	s.TURNOn443 = false
 	probes, _ = turnProbes(s.Endpoints().TURNServers())
 	if on443, _ := turnProbesOn443(probes); len(on443) != 0 {
 		t.Errorf("turnOn443 false: probes on 443 = %v; want none", on443)
