@@ -62,8 +62,8 @@ func TestHostFirewallLoads(t *testing.T) {
 func TestHostFirewallUnit(t *testing.T) {
 	sa := testenv.Tool(t, "systemd-analyze", "apt-get install systemd")
 	testenv.Tool(t, "nft", "apt-get install nftables") // verify checks that ExecStart exists
-	p := filepath.Join(t.TempDir(), filepath.Base(HostFirewallUnit))
-	unit := mustFiles(t, referenceSettings())[HostFirewallUnit].Content
+	p := filepath.Join(t.TempDir(), filepath.Base(hostFirewallUnit))
+	unit := mustFiles(t, referenceSettings())[hostFirewallUnit].Content
 	if err := os.WriteFile(p, unit, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -168,7 +168,7 @@ var embeddedIn = map[string]func(v string) (string, string){
 	schema.KeyStateDevice: func(v string) (string, string) { return SetupScript, "dev=" + ShellQuote(v) + "\n" },
 	schema.KeyACMEServer:  func(v string) (string, string) { return SetupScript, "acme=" + ShellQuote(v) + "\n" },
 	schema.KeyRegistryMirror: func(v string) (string, string) {
-		return DockerDaemonConfig, `"registry-mirrors": [` + "\n    " + strconv.Quote(v)
+		return dockerDaemonFile, `"registry-mirrors": [` + "\n    " + strconv.Quote(v)
 	},
 	schema.KeySignalingSecret:         func(v string) (string, string) { return SignalingConfig, "secret = " + v + "\n" },
 	schema.KeyTURNSecret:              func(v string) (string, string) { return CoturnConfig, "static-auth-secret=" + v + "\n" },
@@ -416,7 +416,7 @@ func mutate(r *rand.Rand, v string) string {
 }
 
 // shellScripts are the rendered files that run as root.
-var shellScripts = []string{SetupScript, CertDeployHook, ReadyScript}
+var shellScripts = []string{SetupScript, certDeployHook, ReadyScript}
 
 // TestEveryStringKeyRejectsOrNeutralisesHostileValues is the property
 // test of issue 12, over every key stringKeys derives: per key, half the
@@ -491,7 +491,7 @@ func TestEveryStringKeyRejectsOrNeutralisesHostileValues(t *testing.T) {
 				// benign one must give the benign script's parse.
 				got := strings.ReplaceAll(bashNormal(t, bash, string(f.Content)), ShellQuote(v), ShellQuote(k.benign))
 				if k.key == schema.KeyDomain { // the default TURN name (turnOn443) is derived from it
-					got = strings.ReplaceAll(got, ShellQuote(DefaultTURNPrefix+v), ShellQuote(DefaultTURNPrefix+k.benign))
+					got = strings.ReplaceAll(got, ShellQuote(defaultTURNPrefix+v), ShellQuote(defaultTURNPrefix+k.benign))
 				}
 				if got != benignNormal[f.Path] {
 					t.Errorf("%s = %q changes the words of %s beyond the quoted value", k.key, v, f.Path)

@@ -146,16 +146,16 @@ func TestRenderSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	ud := EncodeUserData(doc)
-	t.Logf("reference cloud-config: %d bytes, user data %d bytes (target %d, limit %d)", len(doc), len(ud), TargetUserDataBytes, MaxUserDataBytes)
-	if len(ud) > TargetUserDataBytes {
-		t.Errorf("reference user data is %d bytes, over the %d-byte target", len(ud), TargetUserDataBytes)
+	t.Logf("reference cloud-config: %d bytes, user data %d bytes (target %d, limit %d)", len(doc), len(ud), targetUserDataBytes, MaxUserDataBytes)
+	if len(ud) > targetUserDataBytes {
+		t.Errorf("reference user data is %d bytes, over the %d-byte target", len(ud), targetUserDataBytes)
 	}
 	for name, s := range settingsCases() {
 		doc := mustRender(t, s)
 		n := len(EncodeUserData(doc))
 		t.Logf("%s: %d bytes, user data %d bytes", name, len(doc), n)
-		if n > MaxTypicalUserDataBytes {
-			t.Errorf("%s: user data %d bytes, over %d", name, n, MaxTypicalUserDataBytes)
+		if n > maxTypicalUserDataBytes {
+			t.Errorf("%s: user data %d bytes, over %d", name, n, maxTypicalUserDataBytes)
 		}
 	}
 	// Within every key's grammar (entries, bytes) but over the user data
@@ -426,7 +426,7 @@ mkdir -p "$5"
 mount --bind "$6/passwd" /etc/passwd
 mount --bind "$6/group" /etc/group
 exec "$3" -t -c "$4"`
-			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig, NginxTempDir, accounts)
+			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, BaseDir, nginx, NginxConfig, nginxTempDir, accounts)
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "test is successful") {
 				t.Fatalf("nginx -t: %v\n%s", err, out)

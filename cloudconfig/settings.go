@@ -38,7 +38,7 @@ type Settings struct {
 	// Optional on Hetzner (the API injects keys), needed on other clouds.
 	SSHAuthorizedKeys []string `nctalk:"sshPublicKeys"`
 	// SSHAllowedCIDRs are the source networks (config key sshAllowedCidrs)
-	// the host firewall admits to SSH; empty means anywhere. ParseSSHCIDRs
+	// the host firewall admits to SSH; empty means anywhere. parseSSHCIDRs
 	// parses and checks them for both the cloud and the host firewall.
 	SSHAllowedCIDRs []string `nctalk:"sshAllowedCidrs"`
 	// JanusRTPPorts is Janus' RTP/RTCP UDP range; zero means schema.DefaultJanusRTPPorts.
@@ -100,8 +100,8 @@ func (s Settings) sshPort() int {
 
 // Let's Encrypt's ACME directories.
 const (
-	LetsEncryptDirectory        = "https://acme-v02.api.letsencrypt.org/directory"
-	LetsEncryptStagingDirectory = "https://acme-staging-v02.api.letsencrypt.org/directory"
+	letsEncryptDirectory        = "https://acme-v02.api.letsencrypt.org/directory"
+	letsEncryptStagingDirectory = "https://acme-staging-v02.api.letsencrypt.org/directory"
 )
 
 // EffectiveACMEServer is the ACME directory certbot asks: ACMEServer, or
@@ -111,9 +111,9 @@ func (s Settings) EffectiveACMEServer() string {
 	case s.ACMEServer != "":
 		return s.ACMEServer
 	case s.ACMEStaging:
-		return LetsEncryptStagingDirectory
+		return letsEncryptStagingDirectory
 	}
-	return LetsEncryptDirectory
+	return letsEncryptDirectory
 }
 
 // TURNName is the TURN name on 443: TURNDomain, or "turn." + Domain.
@@ -121,11 +121,11 @@ func (s Settings) TURNName() string {
 	if s.TURNDomain != "" {
 		return s.TURNDomain
 	}
-	return DefaultTURNPrefix + s.Domain
+	return defaultTURNPrefix + s.Domain
 }
 
-// DefaultTURNPrefix makes the default TURN name from the domain.
-const DefaultTURNPrefix = "turn."
+// defaultTURNPrefix makes the default TURN name from the domain.
+const defaultTURNPrefix = "turn."
 
 func (s Settings) janusRTPPorts() schema.PortRange {
 	if s.JanusRTPPorts == (schema.PortRange{}) {

@@ -132,7 +132,7 @@ func TestSetupLoadsFirewallFirst(t *testing.T) {
 // (DNS points here but port 80 is blocked upstream, say) makes every
 // certbot attempt fail; the setup retries within a run and systemd runs it
 // again 60 s after each failure. Three failed runs, with time advanced by
-// the stubs' sleep: no hour may hold more than ACMEFailuresPerHour
+// the stubs' sleep: no hour may hold more than acmeFailuresPerHour
 // attempts. Before the budget a run tried 4 times in 3.5 minutes and the
 // three runs made 12 attempts within 14 minutes.
 func TestSetupStaysUnderACMEFailureLimit(t *testing.T) {
@@ -168,12 +168,12 @@ func TestSetupStaysUnderACMEFailureLimit(t *testing.T) {
 		n, _ := strconv.Atoi(f)
 		times = append(times, n)
 	}
-	if len(times) < ACMEFailuresPerHour {
-		t.Fatalf("certbot ran %d times in three runs, want at least %d", len(times), ACMEFailuresPerHour)
+	if len(times) < acmeFailuresPerHour {
+		t.Fatalf("certbot ran %d times in three runs, want at least %d", len(times), acmeFailuresPerHour)
 	}
-	for i := ACMEFailuresPerHour; i < len(times); i++ {
-		if times[i]-times[i-ACMEFailuresPerHour] < 3600 {
-			t.Errorf("attempts %d-%d within %d s (%v): over %d failed validations in an hour", i-ACMEFailuresPerHour+1, i+1, times[i]-times[i-ACMEFailuresPerHour], times, ACMEFailuresPerHour)
+	for i := acmeFailuresPerHour; i < len(times); i++ {
+		if times[i]-times[i-acmeFailuresPerHour] < 3600 {
+			t.Errorf("attempts %d-%d within %d s (%v): over %d failed validations in an hour", i-acmeFailuresPerHour+1, i+1, times[i]-times[i-acmeFailuresPerHour], times, acmeFailuresPerHour)
 			break
 		}
 	}

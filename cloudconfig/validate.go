@@ -171,16 +171,16 @@ func (s Settings) validateSSHKeys() error {
 }
 
 func (s Settings) validateSSHCIDRs() error {
-	_, err := ParseSSHCIDRs(s.SSHAllowedCIDRs)
+	_, err := parseSSHCIDRs(s.SSHAllowedCIDRs)
 	return err
 }
 
-// ParseSSHCIDRs parses the sshAllowedCidrs entries ("203.0.113.0/24",
+// parseSSHCIDRs parses the sshAllowedCidrs entries ("203.0.113.0/24",
 // "2001:db8::/32", or a bare address meaning a single host), already held
 // to their grammar by validate. An empty list means SSH from anywhere:
 // 0.0.0.0/0 and ::/0. The result is masked, sorted (IPv4 first) and free
 // of duplicates, so renderings are deterministic.
-func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
+func parseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 	if len(values) == 0 {
 		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, nil
 	}
@@ -294,12 +294,12 @@ func (s Settings) validateTURNDomain() error {
 	name := s.TURNName()
 	if err := checkFQDN(name); err != nil {
 		if s.TURNDomain == "" {
-			return schema.Errorf(schema.KeyTURNDomain, "the default %s%s %v; set turnDomain to a shorter name such as turn.example.com, or turnOn443 to false", DefaultTURNPrefix, s.Domain, err)
+			return schema.Errorf(schema.KeyTURNDomain, "the default %s%s %v; set turnDomain to a shorter name such as turn.example.com, or turnOn443 to false", defaultTURNPrefix, s.Domain, err)
 		}
 		return schema.Errorf(schema.KeyTURNDomain, "%q %v; want a fully qualified lower-case host name such as turn.example.com", name, err)
 	}
 	if name == s.Domain {
-		return schema.Errorf(schema.KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, DefaultTURNPrefix, s.Domain)
+		return schema.Errorf(schema.KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, defaultTURNPrefix, s.Domain)
 	}
 	return schema.MustGrammar(schema.KeyTURNDomain).Check(-1, name)
 }
@@ -381,7 +381,7 @@ func (s Settings) validateACMEServer() error {
 		return schema.Errorf(schema.KeyACMEServer, "and %s are both set; set %s (Let's Encrypt's staging CA) or %s (any ACME directory), not both", schema.KeyACMEStaging, schema.KeyACMEStaging, schema.KeyACMEServer)
 	}
 	if err := checkPlainHTTPSURL(s.ACMEServer, true); err != nil {
-		return schema.Errorf(schema.KeyACMEServer, "%q %v; want an ACME directory URL such as %s", s.ACMEServer, err, LetsEncryptDirectory)
+		return schema.Errorf(schema.KeyACMEServer, "%q %v; want an ACME directory URL such as %s", s.ACMEServer, err, letsEncryptDirectory)
 	}
 	return nil
 }

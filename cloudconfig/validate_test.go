@@ -47,7 +47,7 @@ func TestSettingsValidate(t *testing.T) {
 		{"email bad domain", func(s *Settings) { s.ACMEEmail = "admin@localhost" }, schema.KeyACMEEmail, "Let's Encrypt"},
 		{"acme server", func(s *Settings) { s.ACMEServer = "https://acme.example.net:14000/dir" }, "", ""},
 		{"acme server ip", func(s *Settings) { s.ACMEServer = "https://10.0.2.2:14000/dir" }, "", ""},
-		{"acme server and staging", func(s *Settings) { s.ACMEServer, s.ACMEStaging = LetsEncryptDirectory, true }, schema.KeyACMEServer, "acmeStaging"},
+		{"acme server and staging", func(s *Settings) { s.ACMEServer, s.ACMEStaging = letsEncryptDirectory, true }, schema.KeyACMEServer, "acmeStaging"},
 		{"acme server http", func(s *Settings) { s.ACMEServer = "http://acme.example.net/dir" }, schema.KeyACMEServer, "https"},
 		{"acme server shell", func(s *Settings) { s.ACMEServer = "https://acme.example.net/$(id)" }, schema.KeyACMEServer, "contains"},
 		{"acme server query", func(s *Settings) { s.ACMEServer = "https://acme.example.net/dir?x=1" }, schema.KeyACMEServer, "a query"},
@@ -191,7 +191,7 @@ func TestParseSSHCIDRs(t *testing.T) {
 		{[]string{"::ffff:192.0.2.0/120"}, "192.0.2.0/24"},
 	}
 	for _, tt := range tests {
-		got, err := ParseSSHCIDRs(tt.in)
+		got, err := parseSSHCIDRs(tt.in)
 		if err != nil {
 			t.Fatalf("ParseSSHCIDRs(%q): %v", tt.in, err)
 		}
@@ -203,7 +203,7 @@ func TestParseSSHCIDRs(t *testing.T) {
 			t.Errorf("ParseSSHCIDRs(%q) = %q, want %q", tt.in, s, tt.want)
 		}
 	}
-	if _, err := ParseSSHCIDRs([]string{"10.0.0.0/8", "fe80::1%eth0/64"}); schema.KeyOf(err) != schema.KeySSHAllowedCIDRs || !strings.Contains(err.Error(), "entry 1") {
+	if _, err := parseSSHCIDRs([]string{"10.0.0.0/8", "fe80::1%eth0/64"}); schema.KeyOf(err) != schema.KeySSHAllowedCIDRs || !strings.Contains(err.Error(), "entry 1") {
 		t.Errorf("zone prefix: got %v, want an error about entry 1 of %s", err, schema.KeySSHAllowedCIDRs)
 	}
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/nctalk/nctalk/talk"
 )
 
-// TalkBackendType is the component's type token.
-const TalkBackendType = outputs.ComponentType
+// talkBackendType is the component's type token.
+const talkBackendType = outputs.ComponentType
 
 // TalkBackendArgs are the inputs of a TalkBackend.
 type TalkBackendArgs struct {
@@ -80,7 +80,7 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	}
 
 	b := &TalkBackend{}
-	if err := ctx.RegisterComponentResource(TalkBackendType, name, b, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(talkBackendType, name, b, opts...); err != nil {
 		return nil, err
 	}
 	if err := b.build(ctx, name, cfg); err != nil {

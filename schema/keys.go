@@ -52,8 +52,8 @@ type Scope int
 
 // The scopes of config keys.
 const (
-	// Shared keys are read by the stack and by `nctalk render`.
-	Shared Scope = iota
+	// shared keys are read by the stack and by `nctalk render`.
+	shared Scope = iota
 	// StackOnly keys configure Hetzner resources; `nctalk render` accepts
 	// and ignores them, so one file serves both.
 	StackOnly
@@ -227,7 +227,7 @@ func Lookup(name string) (Key, bool) {
 func KeysFor(scope Scope) []string {
 	var names []string
 	for _, k := range Keys {
-		if k.Scope == Shared || k.Scope == scope {
+		if k.Scope == shared || k.Scope == scope {
 			names = append(names, k.Name)
 		}
 	}

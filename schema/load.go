@@ -62,7 +62,7 @@ func Load(src Source, reader Scope, dst any) error {
 		}
 	}
 	for _, k := range Keys {
-		if k.Scope != Shared && k.Scope != reader {
+		if k.Scope != shared && k.Scope != reader {
 			continue
 		}
 		field, ok := fields[k.Name]

@@ -103,7 +103,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 	for _, reader := range []Scope{StackReader, RenderReader} {
 		src := mapSource{values: map[string]string{}, encrypted: map[string]bool{}}
 		for _, k := range Keys {
-			if k.Scope != Shared && k.Scope != reader {
+			if k.Scope != shared && k.Scope != reader {
 				continue
 			}
 			src.values[k.Name] = k.Sample

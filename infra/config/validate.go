@@ -15,7 +15,7 @@ import (
 // (cloudconfig.NewPlan), the Hetzner-only ones' structure here, and then
 // every key's grammar in one loop (schema.CheckGrammars) for the keys not
 // refused already. It returns the config with its Plan, or all problems
-// found, joined, each a *KeyError.
+// found, joined, each a *keyError.
 func (c Config) Validated() (Config, error) {
 	var errs []error
 	plan, err := cloudconfig.NewPlan(c.Settings)
@@ -52,8 +52,8 @@ func (c Config) Validated() (Config, error) {
 }
 
 func (c Config) validateLocation() error {
-	if !slices.Contains(Locations, c.Location) {
-		return KeyErrorf(schema.KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(Locations, ", "))
+	if !slices.Contains(locations, c.Location) {
+		return KeyErrorf(schema.KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(locations, ", "))
 	}
 	return nil
 }
@@ -154,8 +154,8 @@ func parentOf(domain string) string {
 }
 
 func (c Config) validateVolumeSize() error {
-	if v := c.VolumeSize; v != 0 && (v < MinVolumeSize || v > MaxVolumeSize) {
-		return KeyErrorf(schema.KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, MinVolumeSize, MaxVolumeSize)
+	if v := c.VolumeSize; v != 0 && (v < minVolumeSize || v > maxVolumeSize) {
+		return KeyErrorf(schema.KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, minVolumeSize, maxVolumeSize)
 	}
 	return nil
 }

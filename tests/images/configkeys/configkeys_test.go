@@ -102,7 +102,7 @@ func findings(t *testing.T, c Contract, service string, files map[string][]byte)
 		if !ok {
 			t.Fatalf("the rendering has no %s", cf.path)
 		}
-		uses, err := Parse(cf.grammar, content)
+		uses, err := parse(cf.grammar, content)
 		if err != nil {
 			t.Fatalf("%s: %v", cf.path, err)
 		}
@@ -132,7 +132,7 @@ func TestRenderedConfigsKnownToPinnedVersions(t *testing.T) {
 				t.Fatalf("no program version for service %s", service)
 			}
 			checkPin(t, service, v.pinned)
-			c, err := Load(service, v.recorded)
+			c, err := load(service, v.recorded)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,11 +215,11 @@ func TestSubstitutesReadTheRenderedConfigs(t *testing.T) {
 			continue
 		}
 		t.Run(service, func(t *testing.T) {
-			pin, err := Load(service, v.recorded)
+			pin, err := load(service, v.recorded)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sub, err := Load(service, substitute)
+			sub, err := load(service, substitute)
 			if err != nil {
 				if v.gap == "" {
 					t.Fatalf("the substitute runs %s, the pin %s, and no contract is recorded for %s: %v", substitute, v.pinned, substitute, err)
@@ -276,7 +276,7 @@ func status(c Contract, f Finding) string {
 // TestRecordedContracts: each recorded file says where it came from, when,
 // and holds lists.
 func TestRecordedContracts(t *testing.T) {
-	all, err := All()
+	all, err := all()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,11 +319,11 @@ func TestCheckCatches(t *testing.T) {
 		{"nginx", "1.30.4", GrammarNginx, "nginx.conf", "events { worker_connection 1; }\n", `has no directive "worker_connection"`},
 		{"signaling_proxy", "2.1.1", GrammarINI, "proxy.conf", "[tokens]\nserver1 = a.pem\n[backend]\nbackends = x\n", `ignores section "backend"`},
 	} {
-		c, err := Load(tc.service, tc.version)
+		c, err := load(tc.service, tc.version)
 		if err != nil {
 			t.Fatal(err)
 		}
-		uses, err := Parse(tc.grammar, []byte(tc.content))
+		uses, err := parse(tc.grammar, []byte(tc.content))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.content, err)
 		}

@@ -39,8 +39,8 @@ func newTimeoutScene(t testing.TB, launch string) timeoutScene {
 	wrapper, child := filepath.Join(dir, "sudo"), filepath.Join(dir, "php")
 	// The wrapper starts the child as launch says, then waits on its FIFO;
 	// the child holds stdout and stderr and waits on its own.
-	write(wrapper, "#!/bin/sh\n"+launch+"\nread x < "+ShellQuote(sc.wrapGo)+"\n")
-	write(child, "#!/bin/sh\necho $$ > "+ShellQuote(sc.pidFile)+"\necho started\nread x < "+ShellQuote(sc.childGo)+"\n")
+	write(wrapper, "#!/bin/sh\n"+launch+"\nread x < "+shellQuote(sc.wrapGo)+"\n")
+	write(child, "#!/bin/sh\necho $$ > "+shellQuote(sc.pidFile)+"\necho started\nread x < "+shellQuote(sc.childGo)+"\n")
 	sc.runner = Runner{Prefix: []string{wrapper, child}, Timeout: time.Second}
 	return sc
 }
@@ -91,7 +91,7 @@ func TestRunnerTimeoutBehindWrapper(t *testing.T) {
 			}()
 			_, err := sc.runner.Run(context.Background(), "talk:stun:list")
 			close(done)
-			if !errors.Is(err, ErrTimeout) {
+			if !errors.Is(err, errTimeout) {
 				t.Fatalf("Run = %v, want ErrTimeout", err)
 			}
 			if released.Load() {
@@ -140,7 +140,7 @@ func waitDead(pid int) bool {
 func BenchmarkRunnerTimeout(b *testing.B) {
 	for range b.N {
 		sc := newTimeoutScene(b, `setsid "$@" &`)
-		if _, err := sc.runner.Run(context.Background(), "talk:stun:list"); !errors.Is(err, ErrTimeout) {
+		if _, err := sc.runner.Run(context.Background(), "talk:stun:list"); !errors.Is(err, errTimeout) {
 			b.Fatalf("Run = %v, want ErrTimeout", err)
 		}
 		sc.release()
