@@ -169,13 +169,6 @@ func TestVerifyCLIBadInput(t *testing.T) {
 	}
 }
 
-func TestVerifyCLIHelp(t *testing.T) {
-	code, _, errOut := runCLI(t, nil, "-h")
-	if code != 0 || !strings.Contains(errOut, "--resolve") && !strings.Contains(errOut, "-resolve") {
-		t.Fatalf("exit %d, help %q", code, errOut)
-	}
-}
-
 // TestVerifyCLINeverPrintsSecrets feeds outputs whose every field carries a
 // marker and asserts that no line verify prints (stdout or stderr, text or
 // JSON) contains a secret marker, on the input error paths (where no value
