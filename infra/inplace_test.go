@@ -184,7 +184,7 @@ func TestTriggersAreTheRecordedOnes(t *testing.T) {
 // sampleChange sets key k to its Sample, as the stack's loader reads it.
 func sampleChange(t *testing.T, k schema.Key) func(*config.Config) {
 	var loaded config.Config
-	src := sampleSource{k}
+	src := schema.Values{k.Name: {Text: k.Sample, Encrypted: k.Kind == schema.KindSecret}}
 	if err := schema.Load(src, schema.StackReader, &loaded); err != nil {
 		t.Fatalf("%s's Sample does not load: %v", k.Name, err)
 	}
@@ -193,18 +193,6 @@ func sampleChange(t *testing.T, k schema.Key) func(*config.Config) {
 		taggedField(reflect.ValueOf(c).Elem(), k.Name).Set(from)
 	}
 }
-
-// sampleSource holds one key, set to its Sample.
-type sampleSource struct{ k schema.Key }
-
-func (s sampleSource) Lookup(key string) (schema.Value, bool, error) {
-	if key != s.k.Name {
-		return schema.Value{}, false, nil
-	}
-	return schema.Value{Text: s.k.Sample, Encrypted: s.k.Kind == schema.KindSecret}, true, nil
-}
-
-func (sampleSource) Names() []string { return nil }
 
 // taggedField is the field of v tagged with key, in v or an untagged
 // struct field of it.

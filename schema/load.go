@@ -34,6 +34,21 @@ type Source interface {
 	Names() []string
 }
 
+// Values are config values already read from where they are kept (the
+// stack's Pulumi config), by key: Load reads them without calling back into
+// the reader. A key not in it is not set. Names is nil: like a Pulumi
+// program, Values cannot tell which other keys the stack holds.
+type Values map[string]Value
+
+// Lookup returns the value of key.
+func (v Values) Lookup(key string) (Value, bool, error) {
+	x, ok := v[key]
+	return x, ok, nil
+}
+
+// Names returns nil: the keys a source holds beyond these are unknown.
+func (Values) Names() []string { return nil }
+
 // Readers: the scope Load reads for.
 const (
 	// StackReader reads for the Pulumi stack: secrets must be stored

@@ -92,8 +92,8 @@ func TestLoadAppliesDefaults(t *testing.T) {
 
 // TestLoadReadsEveryKey sets every key the stack reads to its Sample the
 // way the Pulumi CLI passes config (secrets encrypted) and finds each value
-// in the field tagged with its key: the stack's source (stackSource) carries
-// every kind.
+// in the field tagged with its key: the stack's reading (stackValues)
+// carries every kind.
 func TestLoadReadsEveryKey(t *testing.T) {
 	cfg := map[string]string{}
 	var secrets []string
@@ -106,7 +106,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 	}
 	var c Config
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		return schema.Load(stackSource{ctx}, schema.StackReader, &c)
+		return schema.Load(stackValues(ctx), schema.StackReader, &c)
 	}, pulumi.WithMocks(schema.Namespace, "dev", &countingMocks{}), infratest.StackConfig(schema.Namespace, cfg, secrets...))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
