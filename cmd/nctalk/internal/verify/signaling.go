@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
 )
 
@@ -76,7 +77,7 @@ func (e *env) signalingURL(path string) (string, string, error) {
 func proxyStatusHint(code int) string {
 	switch code {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return "nginx cannot reach the signaling server on 127.0.0.1:8080: is it running? It only starts listening once NATS and Janus answer (`docker compose ps`, `docker compose logs signaling`)"
+		return fmt.Sprintf("nginx cannot reach the signaling server on 127.0.0.1:%d: is it running? It only starts listening once NATS and Janus answer (`docker compose ps`, `docker compose logs signaling`)", schema.PortSignalingHTTP)
 	case http.StatusNotFound:
 		return "nginx has no location for the signaling path: check the nginx config on the server"
 	default:
