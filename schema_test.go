@@ -259,7 +259,14 @@ func checkTable(t *testing.T, name string, rows, want [][]string) {
 		for _, w := range want {
 			wantFirst = append(wantFirst, w[0])
 		}
-		t.Fatalf("docs/configuration.md's %s has rows %v; the schema has %v", name, first, wantFirst)
+		var missing []string
+		for _, w := range want {
+			if !slices.Contains(first, w[0]) {
+				missing = append(missing, "| "+strings.Join(w, " | ")+" | … |")
+			}
+		}
+		t.Fatalf("docs/configuration.md's %s has rows %v; the schema has %v; rows to add (in the schema's order):\n%s",
+			name, first, wantFirst, strings.Join(missing, "\n"))
 	}
 	for i, w := range want {
 		if len(rows[i]) < len(w) || !slices.Equal(rows[i][:len(w)], w) {

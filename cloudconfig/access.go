@@ -25,11 +25,11 @@ type Access struct {
 	DeployPublicKey string
 }
 
-// AccessHostKey names the host key in markers and errors.
-const AccessHostKey = "sshHostKey"
+// accessHostKey names the host key in markers and errors.
+const accessHostKey = "sshHostKey"
 
-// DeployKeyComment ends the deploy key's line in AuthorizedKeys.
-const DeployKeyComment = "nctalk-deploy"
+// deployKeyComment ends the deploy key's line in AuthorizedKeys.
+const deployKeyComment = "nctalk-deploy"
 
 // WithAccess returns the plan with the stack's access to the box. The keys
 // must be ed25519, and the host key's public half must match.
@@ -103,14 +103,14 @@ func newViewAccess(a Access) viewAccess {
 // nothing else: no terminal, no forwarding (restrict).
 func deployKeyLine(k ssh.PublicKey) string {
 	cmd := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(ApplyCommand)
-	return fmt.Sprintf(`restrict,command="%s" %s %s`, cmd, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))), DeployKeyComment)
+	return fmt.Sprintf(`restrict,command="%s" %s %s`, cmd, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))), deployKeyComment)
 }
 
 // redactedAccess is the access with the host key replaced by its marker.
 func redactedAccess(a Access) viewAccess {
 	v := newViewAccess(a)
 	if len(v.HostKey) > 0 {
-		v.HostKey = []byte(fmt.Sprintf(RedactionMarker, AccessHostKey))
+		v.HostKey = []byte(fmt.Sprintf(RedactionMarker, accessHostKey))
 	}
 	return v
 }

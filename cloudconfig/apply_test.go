@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // applyBox runs the rendered nctalk-apply on a stand-in box: the places
@@ -35,13 +37,8 @@ var boxDirs = []string{"/etc", "/opt", "/var/lib"}
 
 func newApplyBox(t *testing.T) *applyBox {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the apply script's test needs root (a private mount namespace)")
-		}
-		t.Skip("needs root for a private mount namespace")
-	}
-	requireTool(t, "unshare", "apt-get install util-linux")
+	testenv.Root(t, "the apply script's test runs in a private mount namespace")
+	testenv.Tool(t, "unshare", "apt-get install util-linux")
 	dir := t.TempDir()
 	b := &applyBox{t: t, root: filepath.Join(dir, "root"), bin: filepath.Join(dir, "bin"), log: filepath.Join(dir, "calls"), signalled: filepath.Join(dir, "signalled")}
 	for _, d := range boxDirs {

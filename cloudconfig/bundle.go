@@ -28,8 +28,8 @@ type Bundle struct {
 	Units  UnitDigests
 }
 
-// BundleFormat names the bundle's layout; nctalk-apply refuses others.
-const BundleFormat = "nctalk-bundle 1"
+// bundleFormat names the bundle's layout; nctalk-apply refuses others.
+const bundleFormat = "nctalk-bundle 1"
 
 // Bundle entries: the layout of the archive.
 const (
@@ -46,7 +46,7 @@ const (
 // a constant: what changes travels on standard input, never in the
 // command line.
 const ApplyCommand = `set -eu; d=$(mktemp -d /run/nctalk-apply.XXXXXX); trap 'rm -rf "$d"' EXIT; ` +
-	`base64 -d | tar -xzf - -C "$d"; bash "$d/` + bundleRoot + ApplyScript + `" "$d"`
+	`base64 -d | tar -xzf - -C "$d"; bash "$d/` + bundleRoot + applyScript + `" "$d"`
 
 // Bundle renders the files and their digests for an in-place change.
 func (p Plan) Bundle(sec Secrets) (Bundle, error) {
@@ -101,7 +101,7 @@ func (b Bundle) Encode() (string, error) {
 		mode int64
 		body []byte
 	}{
-		{bundleFormatFile, 0o644, []byte(BundleFormat + "\n")},
+		{bundleFormatFile, 0o644, []byte(bundleFormat + "\n")},
 		{bundleFilesList, 0o644, []byte(list.String())},
 		{bundleUnitsList, 0o644, b.Units.text()},
 	}
@@ -141,9 +141,9 @@ func (u UnitDigests) text() []byte {
 	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
-// ParseUnitDigests reads the "unit action digest" lines of a bundle's units
+// parseUnitDigests reads the "unit action digest" lines of a bundle's units
 // list (as nctalk-apply keeps them on the box).
-func ParseUnitDigests(b []byte) (UnitDigests, error) {
+func parseUnitDigests(b []byte) (UnitDigests, error) {
 	out := UnitDigests{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -191,8 +191,8 @@ func DecodeBundle(encoded string) (Bundle, error) {
 		entries[h.Name] = body
 		order = append(order, h.Name)
 	}
-	if got := strings.TrimSpace(string(entries[bundleFormatFile])); got != BundleFormat {
-		return Bundle{}, fmt.Errorf("bundle: format %q, want %q", got, BundleFormat)
+	if got := strings.TrimSpace(string(entries[bundleFormatFile])); got != bundleFormat {
+		return Bundle{}, fmt.Errorf("bundle: format %q, want %q", got, bundleFormat)
 	}
 	b := Bundle{Owners: map[string]int{}}
 	for _, line := range strings.Split(strings.TrimSpace(string(entries[bundleFilesList])), "\n") {
@@ -216,7 +216,7 @@ func DecodeBundle(encoded string) (Bundle, error) {
 	if len(b.Files)+3 != len(order) {
 		return Bundle{}, fmt.Errorf("bundle: %d entries for %d listed files", len(order), len(b.Files))
 	}
-	if b.Units, err = ParseUnitDigests(entries[bundleUnitsList]); err != nil {
+	if b.Units, err = parseUnitDigests(entries[bundleUnitsList]); err != nil {
 		return Bundle{}, fmt.Errorf("bundle: %w", err)
 	}
 	return b, nil

@@ -6,7 +6,7 @@ import "github.com/nctalk/nctalk/talk"
 // describe: by Domain, and with turnOn443 TURN over TLS on 443 by TURNName.
 func (s Settings) Endpoints() talk.Endpoints {
 	e := talk.Endpoints{Domain: s.Domain}
-	if s.TURN443() {
+	if s.TURNOn443 {
 		e.TURNName = s.TURNName()
 	}
 	return e

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // TestSetupFailsClosed runs steps of the rendered setup script in bash with
@@ -14,7 +16,7 @@ import (
 // mounted, and a failing `sshd -t` stops the setup before sshd restarts.
 // Each refusal is an `nctalk-setup: FAILED …` line and a non-zero exit.
 func TestSetupFailsClosed(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	tests := []struct {
 		name, device, blkidExit, uuid string
 		wantFormat                    bool

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // TestDeployHookReloadsInPlace runs the reload part of the certificate
@@ -17,8 +19,8 @@ import (
 // `restart: unless-stopped` container as stopped by hand) or `docker
 // restart` (which drops every TURN session).
 func TestDeployHookReloadsInPlace(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
-	hook := string(mustFiles(t, referenceSettings())[CertDeployHook].Content)
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
+	hook := string(mustFiles(t, referenceSettings())[certDeployHook].Content)
 	i := strings.Index(hook, "\ndone\n")
 	if i < 0 {
 		t.Fatal("cannot find the end of the copy loop in the deploy hook")
@@ -54,7 +56,7 @@ func TestDockerDaemonConfig(t *testing.T) {
 			LiveRestore bool     `json:"live-restore"`
 			Mirrors     []string `json:"registry-mirrors"`
 		}
-		if err := json.Unmarshal(mustFiles(t, s)[DockerDaemonConfig].Content, &got); err != nil {
+		if err := json.Unmarshal(mustFiles(t, s)[dockerDaemonFile].Content, &got); err != nil {
 			t.Fatalf("daemon.json: %v", err)
 		}
 		if !got.LiveRestore {
@@ -73,8 +75,8 @@ func TestSetupACMEServer(t *testing.T) {
 		mutate  func(*Settings)
 		wantDir string
 	}{
-		{"default", func(*Settings) {}, LetsEncryptDirectory},
-		{"staging", func(s *Settings) { s.ACMEStaging = true }, LetsEncryptStagingDirectory},
+		{"default", func(*Settings) {}, letsEncryptDirectory},
+		{"staging", func(s *Settings) { s.ACMEStaging = true }, letsEncryptStagingDirectory},
 		{"own CA", func(s *Settings) { s.ACMEServer = "https://10.0.2.2:14000/dir" }, "https://10.0.2.2:14000/dir"},
 	}
 	for _, tt := range tests {
@@ -96,8 +98,8 @@ func TestSetupACMEServer(t *testing.T) {
 // the unit succeeded) or never: cloud-init must see success exactly when the
 // backend got ready within the bound.
 func TestFirstBootWaitsThroughRetries(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
-	script := string(mustFiles(t, referenceSettings())[FirstBootScript].Content)
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
+	script := string(mustFiles(t, referenceSettings())[firstBootScript].Content)
 	quotedMarker := "marker=" + ShellQuote(ReadyMarker) + "\n"
 	if !strings.Contains(script, quotedMarker) {
 		t.Fatalf("the first-boot script does not set %q", quotedMarker)

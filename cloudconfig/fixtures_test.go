@@ -19,6 +19,7 @@ func referenceSettings() Settings {
 		SSHAuthorizedKeys: []string{testSSHKey},
 		SSHAllowedCIDRs:   []string{"203.0.113.0/24", "2001:db8::/32"},
 		StateDevice:       "/dev/disk/by-id/scsi-0HC_Volume_123456",
+		TURNOn443:         true,
 	}
 }
 

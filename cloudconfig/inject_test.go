@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 )
 
@@ -60,7 +61,7 @@ func TestSSHKeyCommentCannotAddYAMLKeys(t *testing.T) {
 // script's variable prologue and its certbot call run in a real bash with
 // stubbed commands.
 func TestShellValuesArriveAsOneWord(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	tests := []struct {
 		key, value string
 		set        func(*Settings, string)

@@ -15,26 +15,26 @@ const (
 	// clients behind one NAT, while a worker's 4096 connections (a client
 	// on 443 costs nginx about 4) carry about 1000 clients each.
 	ConnectionsPerAddress = 128
-	// NewConnectionsPerSecond and NewConnectionsBurst cap how fast one
+	// newConnectionsPerSecond and newConnectionsBurst cap how fast one
 	// client opens TCP connections to 80 and 443 (host firewall): beyond
 	// them its new connections are dropped (TCP retries).
-	NewConnectionsPerSecond = 50
-	NewConnectionsBurst     = 200
-	// RequestsPerSecond and RequestBurst cap one address's HTTP requests
+	newConnectionsPerSecond = 50
+	newConnectionsBurst     = 200
+	// requestsPerSecond and requestBurst cap one address's HTTP requests
 	// to the signaling server (nginx limit_req; a WebSocket is one request,
 	// and every hello makes the signaling server ask Nextcloud).
-	RequestsPerSecond = 20
-	RequestBurst      = 100
-	// NginxWorkerConnections is each nginx worker's connection limit.
-	NginxWorkerConnections = 4096
+	requestsPerSecond = 20
+	requestBurst      = 100
+	// nginxWorkerConnections is each nginx worker's connection limit.
+	nginxWorkerConnections = 4096
 )
 
-// IPv6ClientPrefix is the prefix length that counts as one client in the
+// ipv6ClientPrefix is the prefix length that counts as one client in the
 // host firewall's per-client limits.
-const IPv6ClientPrefix = 64
+const ipv6ClientPrefix = 64
 
-// ACMEFailuresPerHour is how many failed certbot attempts the setup makes
+// acmeFailuresPerHour is how many failed certbot attempts the setup makes
 // in any hour: Let's Encrypt allows 5 failed validations per account,
 // name and hour, and a failed attempt fails each name once. The setup
-// keeps the times of failed attempts (ACMEFailureLog) across its runs.
-const ACMEFailuresPerHour = 4
+// keeps the times of failed attempts (acmeFailureLog) across its runs.
+const acmeFailuresPerHour = 4

@@ -7,20 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // TestHostFirewallLoads loads the rendered ruleset twice (boot, then the
 // setup script's restart) into a private network namespace with the real
 // nft and checks what the kernel holds.
 func TestHostFirewallLoads(t *testing.T) {
-	nft := requireTool(t, "nft", "apt-get install nftables")
-	requireTool(t, "unshare", "apt-get install util-linux")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("loading nftables rules in a network namespace needs root")
-		}
-		t.Skip("needs root for a private network namespace")
-	}
+	nft := testenv.Tool(t, "nft", "apt-get install nftables")
+	testenv.Tool(t, "unshare", "apt-get install util-linux")
+	testenv.Root(t, "the rules load into a private network namespace")
 	for _, name := range []string{"reference", "custom-ports", "minimal"} {
 		t.Run(name, func(t *testing.T) {
 			s := settingsCases()[name]
@@ -63,10 +60,10 @@ func TestHostFirewallLoads(t *testing.T) {
 // TestHostFirewallUnit checks the systemd unit that loads the ruleset at
 // boot with `systemd-analyze verify`.
 func TestHostFirewallUnit(t *testing.T) {
-	sa := requireTool(t, "systemd-analyze", "apt-get install systemd")
-	requireTool(t, "nft", "apt-get install nftables") // verify checks that ExecStart exists
-	p := filepath.Join(t.TempDir(), filepath.Base(HostFirewallUnit))
-	unit := mustFiles(t, referenceSettings())[HostFirewallUnit].Content
+	sa := testenv.Tool(t, "systemd-analyze", "apt-get install systemd")
+	testenv.Tool(t, "nft", "apt-get install nftables") // verify checks that ExecStart exists
+	p := filepath.Join(t.TempDir(), filepath.Base(hostFirewallUnit))
+	unit := mustFiles(t, referenceSettings())[hostFirewallUnit].Content
 	if err := os.WriteFile(p, unit, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -16,82 +16,82 @@ const (
 	NATSConfig = BaseDir + "/nats/nats.conf"
 	// CoturnConfig is coturn's turnserver.conf.
 	CoturnConfig = BaseDir + "/coturn/turnserver.conf"
-	// CoturnTLSDir holds the copy of the certificate and key that coturn
+	// coturnTLSDir holds the copy of the certificate and key that coturn
 	// (unprivileged) can read; the renewal hook refreshes it.
-	CoturnTLSDir = BaseDir + "/coturn/tls"
+	coturnTLSDir = BaseDir + "/coturn/tls"
 	// NginxConfig is the nginx server configuration.
 	NginxConfig = BaseDir + "/nginx/nginx.conf"
-	// CoturnStateDir is the coturn image's VOLUME, a tmpfs in its read-only
+	// coturnStateDir is the coturn image's VOLUME, a tmpfs in its read-only
 	// container: coturn's SQLite user database (unused with REST
 	// credentials, but always opened) and pid file.
-	CoturnStateDir = "/var/lib/coturn"
-	// NginxTempDir holds nginx's temp files (nginx.conf sets every temp
-	// path under it) and NginxRunDir its pid file: tmpfs in its read-only
+	coturnStateDir = "/var/lib/coturn"
+	// nginxTempDir holds nginx's temp files (nginx.conf sets every temp
+	// path under it) and nginxRunDir its pid file: tmpfs in its read-only
 	// container.
-	NginxTempDir = "/var/cache/nginx"
-	NginxRunDir  = "/run"
+	nginxTempDir = "/var/cache/nginx"
+	nginxRunDir  = "/run"
 	// ACMEWebroot is where nginx serves /.well-known/acme-challenge/ from.
 	ACMEWebroot = BaseDir + "/acme"
 	// LetsEncryptDir is certbot's config dir; on the state volume when one is attached.
 	LetsEncryptDir = "/etc/letsencrypt"
-	// StateMount is where the state volume is mounted.
-	StateMount = "/mnt/nctalk-state"
+	// stateMount is where the state volume is mounted.
+	stateMount = "/mnt/nctalk-state"
 	// ReadyMarker is written when every service answers its health check.
 	ReadyMarker = "/var/lib/nctalk/ready"
-	// ACMEFailureLog keeps the times of failed certbot attempts, one a line,
+	// acmeFailureLog keeps the times of failed certbot attempts, one a line,
 	// so the setup stays under Let's Encrypt's failed-validation limit
-	// across its runs (ACMEFailuresPerHour).
-	ACMEFailureLog = "/var/lib/nctalk/acme-failed"
+	// across its runs (acmeFailuresPerHour).
+	acmeFailureLog = "/var/lib/nctalk/acme-failed"
 
 	// NginxTLSDir holds nginx's copy of the certificate (a self-signed
 	// placeholder until Let's Encrypt answers), refreshed by the deploy hook.
 	NginxTLSDir = BaseDir + "/nginx/tls"
-	// TLSCertFile and TLSKeyFile are the file names in NginxTLSDir and CoturnTLSDir.
+	// TLSCertFile and TLSKeyFile are the file names in NginxTLSDir and coturnTLSDir.
 	TLSCertFile = "fullchain.pem"
 	TLSKeyFile  = "privkey.pem"
-	// ScriptsDir holds the provisioning scripts.
-	ScriptsDir = BaseDir + "/bin"
-	// SetupScript is what SetupUnit runs: volume, TLS, firewall, SSH,
+	// scriptsDir holds the provisioning scripts.
+	scriptsDir = BaseDir + "/bin"
+	// SetupScript is what setupUnit runs: volume, TLS, firewall, SSH,
 	// compose, certificate, readiness, in that order.
-	SetupScript = ScriptsDir + "/nctalk-setup"
-	// FirstBootScript is cloud-init's runcmd: it starts SetupUnit and waits
+	SetupScript = scriptsDir + "/nctalk-setup"
+	// firstBootScript is cloud-init's runcmd: it starts setupUnit and waits
 	// through the unit's retries until ReadyMarker exists (bounded), so
 	// cloud-init reports the first boot done once the backend answers.
-	FirstBootScript = ScriptsDir + "/nctalk-first-boot"
+	firstBootScript = scriptsDir + "/nctalk-first-boot"
 	// ReadyScript checks every service and writes ReadyMarker.
-	ReadyScript = ScriptsDir + "/nctalk-ready"
-	// CertDeployHook is certbot's deploy hook: copies the certificate for
+	ReadyScript = scriptsDir + "/nctalk-ready"
+	// certDeployHook is certbot's deploy hook: copies the certificate for
 	// nginx and coturn and reloads them.
-	CertDeployHook = ScriptsDir + "/nctalk-cert-deploy"
+	certDeployHook = scriptsDir + "/nctalk-cert-deploy"
 	// HostFirewallConfig is the nftables ruleset built from FirewallRules.
 	HostFirewallConfig = BaseDir + "/host/nftables.nft"
-	// SetupUnit runs SetupScript: started by FirstBootScript at first
+	// setupUnit runs SetupScript: started by firstBootScript at first
 	// boot, again at every boot, and again a while after a failed run
 	// (Restart=on-failure) until the backend is ready.
-	SetupUnit = "/etc/systemd/system/nctalk-setup.service"
-	// DockerDaemonConfig is dockerd's config: live-restore (containers keep
+	setupUnit = "/etc/systemd/system/nctalk-setup.service"
+	// dockerDaemonFile is dockerd's config: live-restore (containers keep
 	// running while dockerd restarts) and registryMirror.
-	DockerDaemonConfig = "/etc/docker/daemon.json"
-	// ResolvedConfig turns off systemd-resolved's LLMNR and mDNS responders,
+	dockerDaemonFile = "/etc/docker/daemon.json"
+	// resolvedConfig turns off systemd-resolved's LLMNR and mDNS responders,
 	// which listen on 5355 (and 5353) on every interface of a Debian 13 cloud image.
-	ResolvedConfig = "/etc/systemd/resolved.conf.d/10-nctalk.conf"
-	// HostFirewallUnit loads HostFirewallConfig at boot.
-	HostFirewallUnit = "/etc/systemd/system/nctalk-firewall.service"
-	// SSHDConfig is the sshd drop-in (port, key-only login).
-	SSHDConfig = "/etc/ssh/sshd_config.d/10-nctalk.conf"
-	// AutoUpgradesConfig turns on unattended security upgrades.
-	AutoUpgradesConfig = "/etc/apt/apt.conf.d/52nctalk-auto-upgrades"
+	resolvedConfig = "/etc/systemd/resolved.conf.d/10-nctalk.conf"
+	// hostFirewallUnit loads HostFirewallConfig at boot.
+	hostFirewallUnit = "/etc/systemd/system/nctalk-firewall.service"
+	// sshdConfig is the sshd drop-in (port, key-only login).
+	sshdConfig = "/etc/ssh/sshd_config.d/10-nctalk.conf"
+	// autoUpgradesConfig turns on unattended security upgrades.
+	autoUpgradesConfig = "/etc/apt/apt.conf.d/52nctalk-auto-upgrades"
 	// AuthorizedKeys holds the keys that log in as root besides root's own
 	// ~/.ssh/authorized_keys (the cloud's keys): sshPublicKeys and the
 	// stack's deploy key, which may only run ApplyCommand. Rewritten whole
 	// by every in-place change, so a key removed from the config loses
 	// its access.
 	AuthorizedKeys = "/etc/ssh/nctalk/authorized_keys"
-	// ApplyScript applies an in-place change (a Bundle) to the running box.
-	ApplyScript = ScriptsDir + "/nctalk-apply"
-	// AppliedUnits is the unit digests of what the box runs, written by
-	// ApplyScript after each change it applied.
-	AppliedUnits = "/var/lib/nctalk/units"
+	// applyScript applies an in-place change (a Bundle) to the running box.
+	applyScript = scriptsDir + "/nctalk-apply"
+	// appliedUnits is the unit digests of what the box runs, written by
+	// applyScript after each change it applied.
+	appliedUnits = "/var/lib/nctalk/units"
 )
 
 // Container users: one uid per service, so the host firewall (nftables.nft,
@@ -138,6 +138,3 @@ const (
 	JanusVideoRoomConfig  = JanusConfigDir + "/janus.plugin.videoroom.jcfg"
 	JanusWebsocketsConfig = JanusConfigDir + "/janus.transport.websockets.jcfg"
 )
-
-// CertificateDir is where certbot keeps the live certificate of domain.
-func CertificateDir(domain string) string { return LetsEncryptDir + "/live/" + domain }

@@ -59,7 +59,7 @@ func derivePlan(s Settings) Plan {
 		JanusRTPPorts:  s.janusRTPPorts(),
 		TURNRelayPorts: s.turnRelayPorts(),
 	}
-	if s.TURN443() {
+	if s.TURNOn443 {
 		p.Names = append(p.Names, s.TURNName())
 	}
 	return p

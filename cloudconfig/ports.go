@@ -47,7 +47,7 @@ func (r Rule) PortString() string {
 // port table in docs/architecture.md are all built from it.
 func FirewallRules(s Settings) []Rule {
 	single := func(p int) schema.PortRange { return schema.PortRange{First: p, Last: p} }
-	sshSources, err := ParseSSHCIDRs(s.SSHAllowedCIDRs)
+	sshSources, err := parseSSHCIDRs(s.SSHAllowedCIDRs)
 	if err != nil {
 		sshSources = nil // invalid settings: no SSH source rather than any
 	}

@@ -7,22 +7,22 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // pyyamlScript loads each document with PyYAML's pure-Python SafeLoader
-// (libyaml's CSafeLoader reads line breaks differently) and, when cloud-init
-// is installed, with cloud-init's own loader (cloudinit.safeyaml, derived
-// from SafeLoader); it prints, per document, the top-level keys and
-// write_files entries, or the error (also when the loaders disagree).
+// (libyaml's CSafeLoader reads line breaks differently) and with cloud-init's
+// own loader (cloudinit.safeyaml, derived from SafeLoader); it prints, per
+// document, the top-level keys and write_files entries, or the error (also
+// when the loaders disagree). Both loaders are required (requireYAMLLoaders).
 const pyyamlScript = `
 import json, sys, yaml
-loaders = [('PyYAML SafeLoader', lambda text: yaml.load(text, Loader=yaml.SafeLoader))]
-try:
-    from cloudinit import safeyaml  # cloud-init's own loader, when installed
-    loaders.append(('cloudinit.safeyaml', safeyaml.load))
-except ImportError:
-    pass
+from cloudinit import safeyaml
+loaders = [('PyYAML SafeLoader', lambda text: yaml.load(text, Loader=yaml.SafeLoader)),
+           ('cloudinit.safeyaml', safeyaml.load)]
 
 def view(d):
     files = []
@@ -60,16 +60,16 @@ type pyDoc struct {
 	Error string `json:"error"`
 }
 
-// requirePyYAML returns Debian's python3 when it can import yaml (package
-// python3-yaml). With CI=true a missing module fails the test.
-func requirePyYAML(t *testing.T) string {
+// requireYAMLLoaders returns Debian's python3 when it can import both
+// loaders the documents are read with: PyYAML (python3-yaml) and cloud-init's
+// (cloud-init). Without either the test skips (fails under CI=true): a run
+// with one loader only would prove less than the test says.
+func requireYAMLLoaders(t *testing.T) string {
 	t.Helper()
 	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import yaml").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s cannot import yaml (%v); CI must install python3-yaml", python, err)
-		}
-		t.Skipf("%s cannot import yaml (%v); install it with: apt-get install python3-yaml", python, err)
+	if out, err := exec.Command(python, "-c", "import yaml; from cloudinit import safeyaml").CombinedOutput(); err != nil {
+		testenv.Skip(t, "%s cannot import PyYAML and cloud-init's loader (%v: %s); install them with: apt-get install python3-yaml cloud-init",
+			python, err, strings.TrimSpace(string(out)))
 	}
 	return python
 }
@@ -77,7 +77,7 @@ func requirePyYAML(t *testing.T) string {
 // pyyamlLoad parses documents with PyYAML, in one python process.
 func pyyamlLoad(t *testing.T, docs ...[]byte) []pyDoc {
 	t.Helper()
-	python := requirePyYAML(t)
+	python := requireYAMLLoaders(t)
 	dir := t.TempDir()
 	args := []string{"-c", pyyamlScript}
 	for i, d := range docs {

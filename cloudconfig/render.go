@@ -19,16 +19,16 @@ import (
 // EncodeUserData packs it.
 const MaxUserDataBytes = 32 * 1024
 
-// MaxTypicalUserDataBytes is the user data (EncodeUserData) a typical setting
+// maxTypicalUserDataBytes is the user data (EncodeUserData) a typical setting
 // (a few backends, keys and CIDRs, a volume, 64-character secrets) must stay
 // under: half of Hetzner's limit, headroom for what the backend grows into.
-const MaxTypicalUserDataBytes = 16 * 1024
+const maxTypicalUserDataBytes = 16 * 1024
 
-// TargetUserDataBytes is the user data budget of the reference setting as
+// targetUserDataBytes is the user data budget of the reference setting as
 // the stack renders it (with its access: the host key). The in-place apply
 // script (nctalk-apply) and the host key took it from 11.9 to 13.1 KiB, the
 // second hardening round (per-client limits) to 14.7 KiB.
-const TargetUserDataBytes = 15*1024 + 512
+const targetUserDataBytes = 15*1024 + 512
 
 //go:embed templates/*
 var templateFS embed.FS
@@ -78,17 +78,17 @@ var fileSpecs = []fileSpec{
 	{CoturnConfig, "0400", "turnserver.conf", CoturnUID},
 	{NginxConfig, "0644", "nginx.conf", 0},
 	{HostFirewallConfig, "0644", "nftables.nft", 0},
-	{HostFirewallUnit, "0644", "nctalk-firewall.service", 0},
-	{SSHDConfig, "0644", "sshd.conf", 0},
+	{hostFirewallUnit, "0644", "nctalk-firewall.service", 0},
+	{sshdConfig, "0644", "sshd.conf", 0},
 	{AuthorizedKeys, "0644", "authorized_keys", 0},
-	{ResolvedConfig, "0644", "resolved.conf", 0},
-	{AutoUpgradesConfig, "0644", "auto-upgrades.conf", 0},
-	{SetupUnit, "0644", "nctalk-setup.service", 0},
+	{resolvedConfig, "0644", "resolved.conf", 0},
+	{autoUpgradesConfig, "0644", "auto-upgrades.conf", 0},
+	{setupUnit, "0644", "nctalk-setup.service", 0},
 	{SetupScript, "0755", "nctalk-setup.sh", 0},
-	{FirstBootScript, "0755", "nctalk-first-boot.sh", 0},
-	{CertDeployHook, "0755", "nctalk-cert-deploy.sh", 0},
+	{firstBootScript, "0755", "nctalk-first-boot.sh", 0},
+	{certDeployHook, "0755", "nctalk-cert-deploy.sh", 0},
 	{ReadyScript, "0755", "nctalk-ready.sh", 0},
-	{ApplyScript, "0755", "nctalk-apply.sh", 0},
+	{applyScript, "0755", "nctalk-apply.sh", 0},
 }
 
 // fileOwners maps the files a container user owns to its uid.
@@ -102,32 +102,32 @@ func fileOwners() map[string]int {
 	return out
 }
 
-// Packages are the Debian packages the document installs, without their
+// packages are the Debian packages the document installs, without their
 // recommendations. docker-compose is Debian 13's Compose v2 (it provides
 // `docker compose`); Debian 13 ships the docker CLI as docker-cli, which
 // docker.io and docker-compose only recommend (the VM test's first boot
 // without it: "docker: command not found"). apparmor, which docker.io also
 // only recommends, keeps Docker's docker-default profile on every container.
-var Packages = []string{
+var packages = []string{
 	"apparmor", "bind9-dnsutils", "certbot", "curl", "docker-cli", "docker-compose", "docker.io",
 	"nftables", "openssl", "unattended-upgrades",
 }
 
-// JanusPlugins, JanusTransports and JanusLoggers are the Janus modules
+// janusPlugins, janusTransports and janusLoggers are the Janus modules
 // janus.jcfg disables: everything but the VideoRoom plugin and the websockets
 // transport. Event handlers are not loaded at all (events.broadcast = false).
 var (
-	JanusPlugins = []string{
+	janusPlugins = []string{
 		"libjanus_audiobridge.so", "libjanus_duktape.so", "libjanus_echotest.so",
 		"libjanus_lua.so", "libjanus_nosip.so", "libjanus_recordplay.so", "libjanus_sip.so",
 		"libjanus_streaming.so", "libjanus_textroom.so", "libjanus_videocall.so",
 		"libjanus_voicemail.so",
 	}
-	JanusTransports = []string{
+	janusTransports = []string{
 		"libjanus_http.so", "libjanus_mqtt.so", "libjanus_nanomsg.so",
 		"libjanus_pfunix.so", "libjanus_rabbitmq.so",
 	}
-	JanusLoggers = []string{"libjanus_jsonlog.so"}
+	janusLoggers = []string{"libjanus_jsonlog.so"}
 )
 
 // DeniedPeerNetworks are the networks coturn never relays to, so the relay is
@@ -285,26 +285,26 @@ type viewPaths struct {
 	NATSConfig, NATSDir           string
 	CoturnConfig, CoturnDir       string
 	NginxConfig, NginxDir         string
-	// CoturnStateDir, NginxTempDir and NginxRunDir are the tmpfs mounts
+	// coturnStateDir, nginxTempDir and nginxRunDir are the tmpfs mounts
 	// of the read-only containers: all a service may write.
 	CoturnStateDir, NginxTempDir, NginxRunDir string
-	// CoturnTLSDir and NginxTLSDir hold the copies of the certificate
+	// coturnTLSDir and NginxTLSDir hold the copies of the certificate
 	// (TLSCertFile) and key (TLSKeyFile) that the deploy hook refreshes.
 	CoturnTLSDir, NginxTLSDir string
 	TLSCertFile, TLSKeyFile   string
 	// ACMEWebroot is served by nginx for HTTP-01; LetsEncryptDir is
-	// certbot's, bind-mounted from StateMount when a volume is attached.
+	// certbot's, bind-mounted from stateMount when a volume is attached.
 	ACMEWebroot, LetsEncryptDir, StateMount string
-	// SetupScript, FirstBootScript, ReadyScript and CertDeployHook are the
+	// SetupScript, firstBootScript, ReadyScript and certDeployHook are the
 	// provisioning scripts; ReadyMarker is what ReadyScript writes.
 	SetupScript, FirstBootScript, ReadyScript, CertDeployHook, ReadyMarker string
-	// ACMEFailureLog keeps the setup's failed certbot attempts.
+	// acmeFailureLog keeps the setup's failed certbot attempts.
 	ACMEFailureLog string
 	// HostFirewallConfig is the nftables ruleset the firewall unit loads.
 	HostFirewallConfig string
-	// SetupUnitName is the setup unit's name, as FirstBootScript starts it.
+	// SetupUnitName is the setup unit's name, as firstBootScript starts it.
 	SetupUnitName string
-	// AuthorizedKeys, ApplyScript and AppliedUnits serve in-place changes.
+	// AuthorizedKeys, applyScript and appliedUnits serve in-place changes.
 	AuthorizedKeys, ApplyScript, AppliedUnits string
 }
 
@@ -324,7 +324,7 @@ type viewLimits struct {
 }
 
 // viewJanus are janus.jcfg's disable lists: comma-separated module file
-// names (JanusPlugins, JanusTransports, JanusLoggers).
+// names (janusPlugins, janusTransports, janusLoggers).
 type viewJanus struct{ DisabledPlugins, DisabledTransports, DisabledLoggers string }
 
 // newView builds what the templates see from a plan and the secrets.
@@ -339,7 +339,7 @@ func newView(p Plan, sec Secrets) view {
 		Resolvers:     PublicResolvers,
 		StateDevice:   s.StateDevice,
 		SignalingPath: talk.SignalingPath,
-		TURN443:       s.TURN443(),
+		TURN443:       s.TURNOn443,
 		TURNDomain:    s.TURNName(),
 		TURNURIs:      strings.Join(p.Endpoints.TURNURIs(), ","),
 		SSHPort:       p.SSHPort,
@@ -347,7 +347,7 @@ func newView(p Plan, sec Secrets) view {
 		RTPPorts:      p.JanusRTPPorts,
 		RelayPorts:    p.TURNRelayPorts,
 		TURNLimits:    TURNLimitsFor(p.TURNRelayPorts),
-		Packages:      Packages,
+		Packages:      packages,
 		Ports: viewPorts{
 			HTTP: schema.PortHTTP, HTTPS: schema.PortHTTPS, TURN: schema.PortTURN, TURNS: schema.PortTURNS,
 			SignalingHTTP: schema.PortSignalingHTTP, JanusWS: schema.PortJanusWS, NATS: schema.PortNATS,
@@ -360,15 +360,15 @@ func newView(p Plan, sec Secrets) view {
 			NATSConfig:     NATSConfig, NATSDir: path.Dir(NATSConfig),
 			CoturnConfig: CoturnConfig, CoturnDir: path.Dir(CoturnConfig),
 			NginxConfig: NginxConfig, NginxDir: path.Dir(NginxConfig),
-			CoturnStateDir: CoturnStateDir, NginxTempDir: NginxTempDir, NginxRunDir: NginxRunDir,
-			CoturnTLSDir: CoturnTLSDir, NginxTLSDir: NginxTLSDir,
+			CoturnStateDir: coturnStateDir, NginxTempDir: nginxTempDir, NginxRunDir: nginxRunDir,
+			CoturnTLSDir: coturnTLSDir, NginxTLSDir: NginxTLSDir,
 			TLSCertFile: TLSCertFile, TLSKeyFile: TLSKeyFile,
-			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: StateMount,
-			SetupScript: SetupScript, FirstBootScript: FirstBootScript, ReadyScript: ReadyScript,
-			CertDeployHook: CertDeployHook, ReadyMarker: ReadyMarker, ACMEFailureLog: ACMEFailureLog,
+			ACMEWebroot: ACMEWebroot, LetsEncryptDir: LetsEncryptDir, StateMount: stateMount,
+			SetupScript: SetupScript, FirstBootScript: firstBootScript, ReadyScript: ReadyScript,
+			CertDeployHook: certDeployHook, ReadyMarker: ReadyMarker, ACMEFailureLog: acmeFailureLog,
 			HostFirewallConfig: HostFirewallConfig,
-			SetupUnitName:      path.Base(SetupUnit),
-			AuthorizedKeys:     AuthorizedKeys, ApplyScript: ApplyScript, AppliedUnits: AppliedUnits,
+			SetupUnitName:      path.Base(setupUnit),
+			AuthorizedKeys:     AuthorizedKeys, ApplyScript: applyScript, AppliedUnits: appliedUnits,
 		},
 		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID, NginxWorker: NginxWorkerUID},
 		Images: viewImages{
@@ -376,22 +376,22 @@ func newView(p Plan, sec Secrets) view {
 			Coturn: images[ServiceCoturn], Nginx: images[ServiceNginx],
 		},
 		Janus: viewJanus{
-			DisabledPlugins:    strings.Join(JanusPlugins, ","),
-			DisabledTransports: strings.Join(JanusTransports, ","),
-			DisabledLoggers:    strings.Join(JanusLoggers, ","),
+			DisabledPlugins:    strings.Join(janusPlugins, ","),
+			DisabledTransports: strings.Join(janusTransports, ","),
+			DisabledLoggers:    strings.Join(janusLoggers, ","),
 		},
 		AdminKeys:    append(slices.Clone(s.SSHAuthorizedKeys), p.projectKeys...),
 		Access:       newViewAccess(p.access),
-		BundleFormat: BundleFormat,
+		BundleFormat: bundleFormat,
 		Units:        Units,
 		Limits: viewLimits{
-			ConnectionsPerAddress: ConnectionsPerAddress, NewConnectionsPerSecond: NewConnectionsPerSecond,
-			NewConnectionsBurst: NewConnectionsBurst, RequestsPerSecond: RequestsPerSecond, RequestBurst: RequestBurst,
-			WorkerConnections: NginxWorkerConnections,
+			ConnectionsPerAddress: ConnectionsPerAddress, NewConnectionsPerSecond: newConnectionsPerSecond,
+			NewConnectionsBurst: newConnectionsBurst, RequestsPerSecond: requestsPerSecond, RequestBurst: requestBurst,
+			WorkerConnections: nginxWorkerConnections,
 		},
-		IPv6ClientMask:       ipv6Mask(IPv6ClientPrefix),
+		IPv6ClientMask:       ipv6Mask(ipv6ClientPrefix),
 		NginxWorkerUser:      NginxWorkerUser,
-		ACMEFailuresPerHour:  ACMEFailuresPerHour,
+		ACMEFailuresPerHour:  acmeFailuresPerHour,
 		DNSWaitRounds:        dnsWaitMinutes * 6,
 		DNSWaitMinutes:       dnsWaitMinutes,
 		FirstBootWaitRounds:  firstBootWaitMinutes * 6,
@@ -522,7 +522,7 @@ func renderFiles(p Plan, v view) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, File{Path: DockerDaemonConfig, Perms: "0644", Content: daemon})
+	files = append(files, File{Path: dockerDaemonFile, Perms: "0644", Content: daemon})
 	return files, nil
 }
 
@@ -540,7 +540,7 @@ func dockerDaemonConfig(s Settings) ([]byte, error) {
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", DockerDaemonConfig, err)
+		return nil, fmt.Errorf("rendering %s: %w", dockerDaemonFile, err)
 	}
 	return append(b, '\n'), nil
 }

@@ -38,7 +38,7 @@ type Settings struct {
 	// Optional on Hetzner (the API injects keys), needed on other clouds.
 	SSHAuthorizedKeys []string `nctalk:"sshPublicKeys"`
 	// SSHAllowedCIDRs are the source networks (config key sshAllowedCidrs)
-	// the host firewall admits to SSH; empty means anywhere. ParseSSHCIDRs
+	// the host firewall admits to SSH; empty means anywhere. parseSSHCIDRs
 	// parses and checks them for both the cloud and the host firewall.
 	SSHAllowedCIDRs []string `nctalk:"sshAllowedCidrs"`
 	// JanusRTPPorts is Janus' RTP/RTCP UDP range; zero means schema.DefaultJanusRTPPorts.
@@ -47,11 +47,10 @@ type Settings struct {
 	TURNRelayPorts schema.PortRange `nctalk:"turnRelayPorts"`
 	// Images overrides DefaultImages by service name.
 	Images map[string]string `nctalk:"images"`
-	// TURN443Disabled turns TURN over TLS on port 443 off (config key
-	// turnOn443 = false). The zero value keeps it on, the default: nginx's
-	// stream front on 443 routes the TURN name (TURNDomain) to coturn and
-	// everything else to the HTTPS server.
-	TURN443Disabled bool `nctalk:"turnOn443,negate"`
+	// TURNOn443 turns TURN over TLS on port 443 on (on by default, as
+	// schema.Keys declares it): nginx's stream front on 443 routes the TURN
+	// name (TURNDomain) to coturn and everything else to the HTTPS server.
+	TURNOn443 bool `nctalk:"turnOn443"`
 	// TURNDomain is the name TURN over TLS on 443 is reached by (SNI); ""
 	// means "turn." + Domain. The certificate carries it as a second name.
 	TURNDomain string `nctalk:"turnDomain"`
@@ -101,8 +100,8 @@ func (s Settings) sshPort() int {
 
 // Let's Encrypt's ACME directories.
 const (
-	LetsEncryptDirectory        = "https://acme-v02.api.letsencrypt.org/directory"
-	LetsEncryptStagingDirectory = "https://acme-staging-v02.api.letsencrypt.org/directory"
+	letsEncryptDirectory        = "https://acme-v02.api.letsencrypt.org/directory"
+	letsEncryptStagingDirectory = "https://acme-staging-v02.api.letsencrypt.org/directory"
 )
 
 // EffectiveACMEServer is the ACME directory certbot asks: ACMEServer, or
@@ -112,24 +111,21 @@ func (s Settings) EffectiveACMEServer() string {
 	case s.ACMEServer != "":
 		return s.ACMEServer
 	case s.ACMEStaging:
-		return LetsEncryptStagingDirectory
+		return letsEncryptStagingDirectory
 	}
-	return LetsEncryptDirectory
+	return letsEncryptDirectory
 }
-
-// TURN443 reports whether TURN over TLS on port 443 is on (turnOn443).
-func (s Settings) TURN443() bool { return !s.TURN443Disabled }
 
 // TURNName is the TURN name on 443: TURNDomain, or "turn." + Domain.
 func (s Settings) TURNName() string {
 	if s.TURNDomain != "" {
 		return s.TURNDomain
 	}
-	return DefaultTURNPrefix + s.Domain
+	return defaultTURNPrefix + s.Domain
 }
 
-// DefaultTURNPrefix makes the default TURN name from the domain.
-const DefaultTURNPrefix = "turn."
+// defaultTURNPrefix makes the default TURN name from the domain.
+const defaultTURNPrefix = "turn."
 
 func (s Settings) janusRTPPorts() schema.PortRange {
 	if s.JanusRTPPorts == (schema.PortRange{}) {

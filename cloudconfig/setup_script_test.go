@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // TestSetupWaitsForOwnAddressInDNS runs the setup script's DNS check with
@@ -17,7 +19,7 @@ import (
 // machine's own resolver does on a cloud image (manage_etc_hosts maps the
 // FQDN to 127.0.1.1), so a check that asks the local resolver never passes.
 func TestSetupWaitsForOwnAddressInDNS(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	defs := setupDefinitions(t, referenceSettings())
 
 	const ipOutput = `2: eth0    inet 198.51.100.10/32 scope global dynamic eth0
@@ -61,7 +63,7 @@ case " $* " in *" A "*) printf '%s' "$STUB_A";; *" AAAA "*) printf '%s' "$STUB_A
 // waits until the domain AND the TURN name point here and asks for both
 // names in one certificate; without it, for the domain alone.
 func TestSetupCertificateNames(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	tests := []struct {
 		name     string
 		settings func(*Settings)
@@ -73,7 +75,7 @@ func TestSetupCertificateNames(t *testing.T) {
 		{"turn name not yet in DNS", func(*Settings) {}, "talk.example.com", ""},
 		{"custom turn name", func(s *Settings) { s.TURNDomain = "relay.example.net" }, "talk.example.com relay.example.net",
 			"-d talk.example.com -d relay.example.net"},
-		{"turnOn443 false", func(s *Settings) { s.TURN443Disabled = true }, "talk.example.com", "-d talk.example.com"},
+		{"turnOn443 false", func(s *Settings) { s.TURNOn443 = false }, "talk.example.com", "-d talk.example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,11 +132,11 @@ func TestSetupLoadsFirewallFirst(t *testing.T) {
 // (DNS points here but port 80 is blocked upstream, say) makes every
 // certbot attempt fail; the setup retries within a run and systemd runs it
 // again 60 s after each failure. Three failed runs, with time advanced by
-// the stubs' sleep: no hour may hold more than ACMEFailuresPerHour
+// the stubs' sleep: no hour may hold more than acmeFailuresPerHour
 // attempts. Before the budget a run tried 4 times in 3.5 minutes and the
 // three runs made 12 attempts within 14 minutes.
 func TestSetupStaysUnderACMEFailureLimit(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	defs := setupDefinitions(t, referenceSettings())
 	bin, calls := stubDir(t)
 	clock := filepath.Join(bin, "clock")
@@ -166,12 +168,12 @@ func TestSetupStaysUnderACMEFailureLimit(t *testing.T) {
 		n, _ := strconv.Atoi(f)
 		times = append(times, n)
 	}
-	if len(times) < ACMEFailuresPerHour {
-		t.Fatalf("certbot ran %d times in three runs, want at least %d", len(times), ACMEFailuresPerHour)
+	if len(times) < acmeFailuresPerHour {
+		t.Fatalf("certbot ran %d times in three runs, want at least %d", len(times), acmeFailuresPerHour)
 	}
-	for i := ACMEFailuresPerHour; i < len(times); i++ {
-		if times[i]-times[i-ACMEFailuresPerHour] < 3600 {
-			t.Errorf("attempts %d-%d within %d s (%v): over %d failed validations in an hour", i-ACMEFailuresPerHour+1, i+1, times[i]-times[i-ACMEFailuresPerHour], times, ACMEFailuresPerHour)
+	for i := acmeFailuresPerHour; i < len(times); i++ {
+		if times[i]-times[i-acmeFailuresPerHour] < 3600 {
+			t.Errorf("attempts %d-%d within %d s (%v): over %d failed validations in an hour", i-acmeFailuresPerHour+1, i+1, times[i]-times[i-acmeFailuresPerHour], times, acmeFailuresPerHour)
 			break
 		}
 	}

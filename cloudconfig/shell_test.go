@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // hostileShellStrings are values that break out of an unquoted or
@@ -39,7 +41,7 @@ var hostileShellStrings = []string{
 // into a real bash script and checks that it arrives as exactly one
 // argument, byte for byte.
 func TestShellQuoteInRealBash(t *testing.T) {
-	bash := requireTool(t, "bash", "apt-get install bash")
+	bash := testenv.Tool(t, "bash", "apt-get install bash")
 	var script strings.Builder
 	script.WriteString("set -eu\n")
 	for _, s := range hostileShellStrings {

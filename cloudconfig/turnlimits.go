@@ -2,28 +2,28 @@ package cloudconfig
 
 import "github.com/nctalk/nctalk/schema"
 
-// TURNSessionBytesPerSecond is coturn's max-bps: the bandwidth one TURN
+// turnSessionBytesPerSecond is coturn's max-bps: the bandwidth one TURN
 // allocation may use in each direction, 375000 bytes/s = 3 Mbit/s (a Talk
 // HD video stream with audio and headroom; Janus caps publishers at 1 Mbit/s
 // and screen shares at 2 Mbit/s by default).
-const TURNSessionBytesPerSecond = 375000
+const turnSessionBytesPerSecond = 375000
 
-// TURNAllocationLifetime is coturn's max-allocate-lifetime in seconds: an
+// turnAllocationLifetime is coturn's max-allocate-lifetime in seconds: an
 // allocation lives at most this long without a refresh (clients ask for
 // 600 s and refresh before). The host firewall keeps a TURN client's UDP
 // flow (its conntrack entry) a minute longer, so a flow is counted against
 // the client's share (AddressQuota) while its allocation can live: with the
 // kernel's 30 s for a quiet UDP flow, a client that allocated and fell
 // silent freed its share every 30 s and held ever more allocations.
-const TURNAllocationLifetime = 600
+const turnAllocationLifetime = 600
 
-// TURNFlowTimeout is how long the host firewall keeps a replied UDP flow to
-// coturn (nftables ct timeout): TURNAllocationLifetime and a minute.
-const TURNFlowTimeout = TURNAllocationLifetime + 60
+// turnFlowTimeout is how long the host firewall keeps a replied UDP flow to
+// coturn (nftables ct timeout): turnAllocationLifetime and a minute.
+const turnFlowTimeout = turnAllocationLifetime + 60
 
-// TURNUserShare is the part of the relay range one TURN user may hold: a
-// user gets at most 1/TURNUserShare of the relay ports (at least one).
-const TURNUserShare = 4
+// turnUserShare is the part of the relay range one TURN user may hold: a
+// user gets at most 1/turnUserShare of the relay ports (at least one).
+const turnUserShare = 4
 
 // TURNLimits are coturn's allocation quotas and bandwidth caps, all sized
 // from the relay range: one relay port carries one allocation, i.e. one
@@ -48,7 +48,7 @@ type TURNLimits struct {
 	BPSCapacity int
 	// AllocationLifetime is coturn's max-allocate-lifetime and FlowTimeout
 	// the host firewall's timeout of a replied UDP flow to coturn, in
-	// seconds (TURNAllocationLifetime, TURNFlowTimeout).
+	// seconds (turnAllocationLifetime, turnFlowTimeout).
 	AllocationLifetime, FlowTimeout int
 }
 
@@ -56,12 +56,12 @@ type TURNLimits struct {
 func TURNLimitsFor(r schema.PortRange) TURNLimits {
 	total := r.Size()
 	return TURNLimits{
-		UserQuota:          max(1, total/TURNUserShare),
-		AddressQuota:       max(1, total/TURNUserShare),
+		UserQuota:          max(1, total/turnUserShare),
+		AddressQuota:       max(1, total/turnUserShare),
 		TotalQuota:         total,
-		MaxBPS:             TURNSessionBytesPerSecond,
-		BPSCapacity:        TURNSessionBytesPerSecond * total,
-		AllocationLifetime: TURNAllocationLifetime,
-		FlowTimeout:        TURNFlowTimeout,
+		MaxBPS:             turnSessionBytesPerSecond,
+		BPSCapacity:        turnSessionBytesPerSecond * total,
+		AllocationLifetime: turnAllocationLifetime,
+		FlowTimeout:        turnFlowTimeout,
 	}
 }

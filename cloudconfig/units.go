@@ -17,25 +17,25 @@ type Action int
 
 // The actions, weakest first.
 const (
-	// ActionWrite writes the files; nothing runs them until they are used
+	// actionWrite writes the files; nothing runs them until they are used
 	// (scripts, keys, the unattended-upgrades policy).
-	ActionWrite Action = iota + 1
-	// ActionReload makes the daemon reread its files: nothing restarts,
+	actionWrite Action = iota + 1
+	// actionReload makes the daemon reread its files: nothing restarts,
 	// no session drops.
-	ActionReload
-	// ActionRestart restarts the daemon (its container keeps its
+	actionReload
+	// actionRestart restarts the daemon (its container keeps its
 	// settings): its sessions drop.
-	ActionRestart
-	// ActionRecreate recreates the container (image or container
+	actionRestart
+	// actionRecreate recreates the container (image or container
 	// settings changed).
-	ActionRecreate
+	actionRecreate
 )
 
 var actionNames = map[Action][2]string{
-	ActionWrite:    {"write", "updated"},
-	ActionReload:   {"reload", "reloaded"},
-	ActionRestart:  {"restart", "restarted"},
-	ActionRecreate: {"recreate", "recreated"},
+	actionWrite:    {"write", "updated"},
+	actionReload:   {"reload", "reloaded"},
+	actionRestart:  {"restart", "restarted"},
+	actionRecreate: {"recreate", "recreated"},
 }
 
 // String is the action's name in the unit digests ("reload").
@@ -43,16 +43,6 @@ func (a Action) String() string { return actionNames[a][0] }
 
 // Done is the action in the past tense, for the preview ("reloaded").
 func (a Action) Done() string { return actionNames[a][1] }
-
-// ParseAction reads an action's name.
-func ParseAction(s string) (Action, bool) {
-	for a, n := range actionNames {
-		if n[0] == s {
-			return a, true
-		}
-	}
-	return 0, false
-}
 
 // Unit is something on the box that a change of rendered files acts on:
 // a compose service or a host daemon. Units lists them in the order the
@@ -73,36 +63,36 @@ type Unit struct {
 
 // Host units (the compose services are named by their Service* constants).
 const (
-	// UnitFiles stands for files that only need writing.
-	UnitFiles = "files"
-	// UnitHostFirewall is the nftables ruleset (nctalk-firewall.service).
-	UnitHostFirewall = "host-firewall"
-	// UnitSSHD is the host's sshd.
-	UnitSSHD = "sshd"
-	// UnitResolved is systemd-resolved.
-	UnitResolved = "resolved"
-	// UnitDocker is dockerd (live-restore keeps the containers running).
-	UnitDocker = "dockerd"
-	// UnitCertificate is the setup's certificate step (the names the
+	// unitFiles stands for files that only need writing.
+	unitFiles = "files"
+	// unitHostFirewall is the nftables ruleset (nctalk-firewall.service).
+	unitHostFirewall = "host-firewall"
+	// unitSSHD is the host's sshd.
+	unitSSHD = "sshd"
+	// unitResolved is systemd-resolved.
+	unitResolved = "resolved"
+	// unitDocker is dockerd (live-restore keeps the containers running).
+	unitDocker = "dockerd"
+	// unitCertificate is the setup's certificate step (the names the
 	// certificate carries and the CA that issues it).
-	UnitCertificate = "certificate"
+	unitCertificate = "certificate"
 )
 
 // Units are every unit, in the order nctalk-apply acts on them: the host
 // first (a wider port range is open before a daemon uses it), then the
 // services from the inside out (nginx, the front door, last).
 var Units = []Unit{
-	{Name: UnitFiles, Doc: "files written; nothing restarts"},
-	{Name: UnitHostFirewall, Doc: "reload: the ruleset is replaced atomically (`nft -f`); open connections stay"},
-	{Name: UnitSSHD, Doc: "reload: sshd rereads its configuration; open sessions stay"},
-	{Name: UnitResolved, Doc: "restart: systemd-resolved restarts"},
-	{Name: UnitDocker, Doc: "restart: dockerd restarts; live-restore keeps every container running"},
+	{Name: unitFiles, Doc: "files written; nothing restarts"},
+	{Name: unitHostFirewall, Doc: "reload: the ruleset is replaced atomically (`nft -f`); open connections stay"},
+	{Name: unitSSHD, Doc: "reload: sshd rereads its configuration; open sessions stay"},
+	{Name: unitResolved, Doc: "restart: systemd-resolved restarts"},
+	{Name: unitDocker, Doc: "restart: dockerd restarts; live-restore keeps every container running"},
 	{Name: ServiceNATS, Service: true, Doc: "restart: the container restarts (signaling reconnects); recreate: on an image or container change"},
 	{Name: ServiceJanus, Service: true, Doc: "restart: the container restarts (calls' media drops; signaling reconnects); recreate: on an image or container change"},
 	{Name: ServiceCoturn, Service: true, Doc: "restart: the container restarts (TURN allocations drop; clients allocate again); recreate: on an image or container change"},
 	{Name: ServiceSignaling, Service: true, Doc: "reload (SIGHUP): the Nextcloud backends and their secrets; restart: anything else in server.conf (sessions drop, clients reconnect); recreate: on an image or container change"},
 	{Name: ServiceNginx, Service: true, Doc: "reload (`nginx -s reload`): connections stay; recreate: on an image or container change"},
-	{Name: UnitCertificate, Done: "renewed", Doc: "restart: the setup's certificate step runs again (`nctalk-setup certificate`): a new order only when the names or the CA changed, after the names resolve to the server; the deploy hook then reloads nginx and coturn"},
+	{Name: unitCertificate, Done: "renewed", Doc: "restart: the setup's certificate step runs again (`nctalk-setup certificate`): a new order only when the names or the CA changed, after the names resolve to the server; the deploy hook then reloads nginx and coturn"},
 }
 
 // effect says what a change of (a part of) a file makes a unit do.
@@ -116,17 +106,17 @@ type effect struct {
 // (composeParts); the signaling config reloads when only its backend
 // sections change and restarts otherwise (signalingParts).
 var fileEffects = map[string][]effect{
-	JanusConfigFile:       {{ServiceJanus, ActionRestart}},
-	JanusVideoRoomConfig:  {{ServiceJanus, ActionRestart}},
-	JanusWebsocketsConfig: {{ServiceJanus, ActionRestart}},
-	NATSConfig:            {{ServiceNATS, ActionRestart}},
-	CoturnConfig:          {{ServiceCoturn, ActionRestart}},
-	NginxConfig:           {{ServiceNginx, ActionReload}},
-	HostFirewallConfig:    {{UnitHostFirewall, ActionReload}},
-	HostFirewallUnit:      {{UnitHostFirewall, ActionReload}},
-	SSHDConfig:            {{UnitSSHD, ActionReload}},
-	ResolvedConfig:        {{UnitResolved, ActionRestart}},
-	DockerDaemonConfig:    {{UnitDocker, ActionRestart}},
+	JanusConfigFile:       {{ServiceJanus, actionRestart}},
+	JanusVideoRoomConfig:  {{ServiceJanus, actionRestart}},
+	JanusWebsocketsConfig: {{ServiceJanus, actionRestart}},
+	NATSConfig:            {{ServiceNATS, actionRestart}},
+	CoturnConfig:          {{ServiceCoturn, actionRestart}},
+	NginxConfig:           {{ServiceNginx, actionReload}},
+	HostFirewallConfig:    {{unitHostFirewall, actionReload}},
+	hostFirewallUnit:      {{unitHostFirewall, actionReload}},
+	sshdConfig:            {{unitSSHD, actionReload}},
+	resolvedConfig:        {{unitResolved, actionRestart}},
+	dockerDaemonFile:      {{unitDocker, actionRestart}},
 }
 
 // part is one piece of a file's content that one effect depends on.
@@ -148,7 +138,7 @@ func fileParts(f File) ([]part, error) {
 	}
 	effects, ok := fileEffects[f.Path]
 	if !ok {
-		effects = []effect{{UnitFiles, ActionWrite}}
+		effects = []effect{{unitFiles, actionWrite}}
 	}
 	parts := make([]part, len(effects))
 	for i, e := range effects {
@@ -176,9 +166,9 @@ func composeParts(f File) ([]part, error) {
 	var parts []part
 	for _, name := range append([]string{""}, sortedKeys(services)...) {
 		var v any = head
-		e := effect{UnitFiles, ActionWrite}
+		e := effect{unitFiles, actionWrite}
 		if name != "" {
-			v, e = services[name], effect{name, ActionRecreate}
+			v, e = services[name], effect{name, actionRecreate}
 		}
 		canon, err := yaml.Marshal(v) // maps marshal with sorted keys
 		if err != nil {
@@ -212,8 +202,8 @@ func signalingParts(f File) []part {
 		into.Write(line)
 	}
 	return []part{
-		{effect: effect{ServiceSignaling, ActionReload}, path: f.Path + "#reload", content: reload.Bytes()},
-		{effect: effect{ServiceSignaling, ActionRestart}, path: f.Path + "#restart", content: restart.Bytes()},
+		{effect: effect{ServiceSignaling, actionReload}, path: f.Path + "#reload", content: reload.Bytes()},
+		{effect: effect{ServiceSignaling, actionRestart}, path: f.Path + "#restart", content: restart.Bytes()},
 	}
 }
 
@@ -228,8 +218,8 @@ func setupParts(f File) []part {
 		}
 	}
 	return []part{
-		{effect: effect{UnitFiles, ActionWrite}, path: f.Path, content: f.Content},
-		{effect: effect{UnitCertificate, ActionRestart}, path: f.Path + "#certificate", content: cert.Bytes()},
+		{effect: effect{unitFiles, actionWrite}, path: f.Path, content: f.Content},
+		{effect: effect{unitCertificate, actionRestart}, path: f.Path + "#certificate", content: cert.Bytes()},
 	}
 }
 
@@ -284,7 +274,7 @@ func CompareUnits(old, new UnitDigests) []UnitChange {
 	var out []UnitChange
 	for _, u := range Units {
 		var strongest Action
-		for _, a := range []Action{ActionWrite, ActionReload, ActionRestart, ActionRecreate} {
+		for _, a := range []Action{actionWrite, actionReload, actionRestart, actionRecreate} {
 			if old[u.Name][a.String()] != new[u.Name][a.String()] {
 				strongest = a
 			}
@@ -312,7 +302,7 @@ func DescribeChanges(changes []UnitChange) string {
 	for _, c := range changes {
 		changed[c.Unit] = true
 		verb := c.Action.Done()
-		if v := verbs[c.Unit]; v != "" && c.Action == ActionRestart {
+		if v := verbs[c.Unit]; v != "" && c.Action == actionRestart {
 			verb = v
 		}
 		done = append(done, c.Unit+" "+verb)

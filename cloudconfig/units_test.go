@@ -212,7 +212,7 @@ func TestDeployKeyRunsOnlyTheApply(t *testing.T) {
 			t.Fatalf("authorized keys do not parse: %v\n%s", err, keys)
 		}
 		rest = next
-		if comment != DeployKeyComment {
+		if comment != deployKeyComment {
 			if len(opts) != 0 {
 				t.Errorf("an admin key has options %q", opts)
 			}

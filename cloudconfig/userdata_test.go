@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 // cloudInitDecode is what cloud-init does with user data fetched from
@@ -25,7 +27,7 @@ sys.stdout.write(util.decode_binary(util.decomp_gzip(data, quiet=False)))
 `
 
 func TestEncodeUserDataIsWhatCloudInitReads(t *testing.T) {
-	requireTool(t, "cloud-init", "apt-get install cloud-init")
+	testenv.Tool(t, "cloud-init", "apt-get install cloud-init")
 	python := "/usr/bin/python3" // the interpreter Debian's cloud-init is installed for
 	doc, err := Render(referenceSettings(), fakeSecrets())
 	if err != nil {

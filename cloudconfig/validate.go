@@ -15,8 +15,10 @@ import (
 
 // validate checks every setting the rendering uses and returns the first
 // problem as a *schema.KeyError naming the config key and what would be valid.
-// Cloud-only keys (location, serverType, volumeSize, dnsZone) are checked by
-// the stack, not here.
+// First each key's structure (whose errors say best what would be valid),
+// then every key's grammar, in one loop (schema.CheckGrammars): no value
+// outside its grammar reaches a template. Cloud-only keys (location,
+// serverType, volumeSize, dnsZone) are checked by the stack, not here.
 func (s Settings) validate() error {
 	checks := []func() error{
 		s.validateDomain,
@@ -36,14 +38,14 @@ func (s Settings) validate() error {
 			return err
 		}
 	}
-	return nil
+	return schema.CheckGrammars(&s)
 }
 
 func (s Settings) validateDomain() error {
 	if err := checkFQDN(s.Domain); err != nil {
 		return schema.Errorf(schema.KeyDomain, "%q %v; want a fully qualified lower-case host name such as talk.example.com", s.Domain, err)
 	}
-	return schema.MustGrammar(schema.KeyDomain).Check(-1, s.Domain)
+	return nil
 }
 
 // checkFQDN accepts lower-case DNS names of at least two labels, without a
@@ -99,9 +101,6 @@ func (s Settings) validateNextcloudURLs() error {
 	if len(s.NextcloudURLs) == 0 {
 		return schema.Errorf(schema.KeyNextcloudURLs, "is empty; list at least one Nextcloud base URL such as https://cloud.example.com")
 	}
-	if err := schema.MustGrammar(schema.KeyNextcloudURLs).CheckList(s.NextcloudURLs); err != nil {
-		return err
-	}
 	seen := map[string]bool{}
 	for i, raw := range s.NextcloudURLs {
 		u, err := url.Parse(raw)
@@ -149,14 +148,10 @@ func (s Settings) validateACMEEmail() error {
 	if checkFQDN(strings.ToLower(domain)) != nil || strings.ContainsAny(s.ACMEEmail, " \t'\"\\$`") {
 		return schema.Errorf(schema.KeyACMEEmail, "%q is not an address Let's Encrypt accepts; want e.g. admin@example.com", s.ACMEEmail)
 	}
-	return schema.MustGrammar(schema.KeyACMEEmail).Check(-1, s.ACMEEmail)
+	return nil
 }
 
 func (s Settings) validateSSHKeys() error {
-	g := schema.MustGrammar(schema.KeySSHPublicKeys)
-	if len(s.SSHAuthorizedKeys) > g.MaxEntries {
-		return schema.Errorf(schema.KeySSHPublicKeys, "has %d entries; the limit is %d", len(s.SSHAuthorizedKeys), g.MaxEntries)
-	}
 	seen := map[string]int{}
 	for i, k := range s.SSHAuthorizedKeys {
 		if strings.ContainsAny(k, "\r\n") {
@@ -172,25 +167,22 @@ func (s Settings) validateSSHKeys() error {
 		}
 		seen[fp] = i
 	}
-	return g.CheckList(s.SSHAuthorizedKeys)
+	return nil
 }
 
 func (s Settings) validateSSHCIDRs() error {
-	_, err := ParseSSHCIDRs(s.SSHAllowedCIDRs)
+	_, err := parseSSHCIDRs(s.SSHAllowedCIDRs)
 	return err
 }
 
-// ParseSSHCIDRs parses the sshAllowedCidrs entries ("203.0.113.0/24",
-// "2001:db8::/32", or a bare address meaning a single host). An empty list
-// means SSH from anywhere: 0.0.0.0/0 and ::/0. The result is masked, sorted
-// (IPv4 first) and free of duplicates, so renderings are deterministic.
-func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
+// parseSSHCIDRs parses the sshAllowedCidrs entries ("203.0.113.0/24",
+// "2001:db8::/32", or a bare address meaning a single host), already held
+// to their grammar by validate. An empty list means SSH from anywhere:
+// 0.0.0.0/0 and ::/0. The result is masked, sorted (IPv4 first) and free
+// of duplicates, so renderings are deterministic.
+func parseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 	if len(values) == 0 {
 		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, nil
-	}
-	g := schema.MustGrammar(schema.KeySSHAllowedCIDRs)
-	if len(values) > g.MaxEntries {
-		return nil, schema.Errorf(schema.KeySSHAllowedCIDRs, "has %d entries; the limit is %d", len(values), g.MaxEntries)
 	}
 	seen := map[netip.Prefix]bool{}
 	var out []netip.Prefix
@@ -214,9 +206,6 @@ func ParseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 			seen[p] = true
 			out = append(out, p)
 		}
-	}
-	if err := g.CheckList(values); err != nil {
-		return nil, err
 	}
 	sortPrefixes(out)
 	return out, nil
@@ -299,34 +288,27 @@ func (s Settings) validatePorts() error {
 // the default turn.<domain>): a host name other than the domain, because
 // the 443 front tells TURN from HTTPS by this name alone.
 func (s Settings) validateTURNDomain() error {
-	if s.TURN443Disabled && s.TURNDomain == "" {
+	if !s.TURNOn443 && s.TURNDomain == "" {
 		return nil
 	}
 	name := s.TURNName()
 	if err := checkFQDN(name); err != nil {
 		if s.TURNDomain == "" {
-			return schema.Errorf(schema.KeyTURNDomain, "the default %s%s %v; set turnDomain to a shorter name such as turn.example.com, or turnOn443 to false", DefaultTURNPrefix, s.Domain, err)
+			return schema.Errorf(schema.KeyTURNDomain, "the default %s%s %v; set turnDomain to a shorter name such as turn.example.com, or turnOn443 to false", defaultTURNPrefix, s.Domain, err)
 		}
 		return schema.Errorf(schema.KeyTURNDomain, "%q %v; want a fully qualified lower-case host name such as turn.example.com", name, err)
 	}
 	if name == s.Domain {
-		return schema.Errorf(schema.KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, DefaultTURNPrefix, s.Domain)
+		return schema.Errorf(schema.KeyTURNDomain, "%q is the domain itself; port 443 routes TURN by a name of its own, e.g. %s%s", name, defaultTURNPrefix, s.Domain)
 	}
 	return schema.MustGrammar(schema.KeyTURNDomain).Check(-1, name)
 }
 
 func (s Settings) validateImages() error {
-	g := schema.MustGrammar(schema.KeyImages)
-	if len(s.Images) > g.MaxEntries {
-		return schema.Errorf(schema.KeyImages, "has %d entries; the limit is %d (one per service)", len(s.Images), g.MaxEntries)
-	}
 	for _, name := range sortedKeys(s.Images) {
 		ref := s.Images[name]
 		if _, ok := DefaultImages[name]; !ok {
 			return schema.Errorf(schema.KeyImages, "%q is not a service; want one of %s", name, strings.Join(ServiceNames(), ", "))
-		}
-		if err := g.Check(-1, ref); err != nil {
-			return err
 		}
 		if err := checkImageRef(ref); err != nil {
 			return schema.Errorf(schema.KeyImages, "%s: %q %v; want a pinned reference such as %s", name, ref, err, DefaultImages[name])
@@ -398,11 +380,8 @@ func (s Settings) validateACMEServer() error {
 	if s.ACMEStaging {
 		return schema.Errorf(schema.KeyACMEServer, "and %s are both set; set %s (Let's Encrypt's staging CA) or %s (any ACME directory), not both", schema.KeyACMEStaging, schema.KeyACMEStaging, schema.KeyACMEServer)
 	}
-	if err := schema.MustGrammar(schema.KeyACMEServer).Check(-1, s.ACMEServer); err != nil {
-		return err
-	}
 	if err := checkPlainHTTPSURL(s.ACMEServer, true); err != nil {
-		return schema.Errorf(schema.KeyACMEServer, "%q %v; want an ACME directory URL such as %s", s.ACMEServer, err, LetsEncryptDirectory)
+		return schema.Errorf(schema.KeyACMEServer, "%q %v; want an ACME directory URL such as %s", s.ACMEServer, err, letsEncryptDirectory)
 	}
 	return nil
 }
@@ -410,9 +389,6 @@ func (s Settings) validateACMEServer() error {
 func (s Settings) validateRegistryMirror() error {
 	if s.RegistryMirror == "" {
 		return nil
-	}
-	if err := schema.MustGrammar(schema.KeyRegistryMirror).Check(-1, s.RegistryMirror); err != nil {
-		return err
 	}
 	if err := checkPlainHTTPSURL(s.RegistryMirror, false); err != nil {
 		return schema.Errorf(schema.KeyRegistryMirror, "%q %v; want a pull-through registry mirror such as https://mirror.example.com or https://10.0.0.2:5000", s.RegistryMirror, err)
@@ -426,10 +402,6 @@ func (s Settings) validateStateDevice() error {
 	}
 	if !strings.HasPrefix(s.StateDevice, "/dev/") || len(s.StateDevice) == len("/dev/") || slices.Contains(strings.Split(s.StateDevice, "/"), "..") {
 		return schema.Errorf(schema.KeyStateDevice, "%q is not a device path; want e.g. /dev/disk/by-id/scsi-0HC_Volume_123", s.StateDevice)
-	}
-	var ce *schema.KeyError
-	if err := schema.MustGrammar(schema.KeyStateDevice).Check(-1, s.StateDevice); errors.As(err, &ce) {
-		return schema.Errorf(schema.KeyStateDevice, "%s; want a device path such as /dev/disk/by-id/scsi-0HC_Volume_123", ce.Problem)
 	}
 	return nil
 }

@@ -47,12 +47,12 @@ func TestSettingsValidate(t *testing.T) {
 		{"email bad domain", func(s *Settings) { s.ACMEEmail = "admin@localhost" }, schema.KeyACMEEmail, "Let's Encrypt"},
 		{"acme server", func(s *Settings) { s.ACMEServer = "https://acme.example.net:14000/dir" }, "", ""},
 		{"acme server ip", func(s *Settings) { s.ACMEServer = "https://10.0.2.2:14000/dir" }, "", ""},
-		{"acme server and staging", func(s *Settings) { s.ACMEServer, s.ACMEStaging = LetsEncryptDirectory, true }, schema.KeyACMEServer, "acmeStaging"},
+		{"acme server and staging", func(s *Settings) { s.ACMEServer, s.ACMEStaging = letsEncryptDirectory, true }, schema.KeyACMEServer, "acmeStaging"},
 		{"acme server http", func(s *Settings) { s.ACMEServer = "http://acme.example.net/dir" }, schema.KeyACMEServer, "https"},
 		{"acme server shell", func(s *Settings) { s.ACMEServer = "https://acme.example.net/$(id)" }, schema.KeyACMEServer, "contains"},
-		{"acme server query", func(s *Settings) { s.ACMEServer = "https://acme.example.net/dir?x=1" }, schema.KeyACMEServer, "contains"},
-		{"acme server creds", func(s *Settings) { s.ACMEServer = "https://u:p@acme.example.net/dir" }, schema.KeyACMEServer, "contains"},
-		{"acme server newline", func(s *Settings) { s.ACMEServer = "https://acme.example.net/\n--staging" }, schema.KeyACMEServer, "contains"},
+		{"acme server query", func(s *Settings) { s.ACMEServer = "https://acme.example.net/dir?x=1" }, schema.KeyACMEServer, "a query"},
+		{"acme server creds", func(s *Settings) { s.ACMEServer = "https://u:p@acme.example.net/dir" }, schema.KeyACMEServer, "credentials"},
+		{"acme server newline", func(s *Settings) { s.ACMEServer = "https://acme.example.net/\n--staging" }, schema.KeyACMEServer, "not an https URL"},
 		{"mirror", func(s *Settings) { s.RegistryMirror = "https://mirror.example.net:5000" }, "", ""},
 		{"mirror path", func(s *Settings) { s.RegistryMirror = "https://mirror.example.net/v2" }, schema.KeyRegistryMirror, "path"},
 		{"mirror http", func(s *Settings) { s.RegistryMirror = "http://mirror.example.net" }, schema.KeyRegistryMirror, "https"},
@@ -88,7 +88,7 @@ func TestSettingsValidate(t *testing.T) {
 		}, schema.KeyTURNDomain, "set turnDomain"},
 		{"turn 443 off ignores the default name", func(s *Settings) {
 			s.Domain = strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 57) + ".io"
-			s.TURN443Disabled = true
+			s.TURNOn443 = false
 		}, "", ""},
 		{"relay has signaling", func(s *Settings) { s.TURNRelayPorts = schema.PortRange{First: 8080, Last: 8080} }, schema.KeyTURNRelayPorts, "8080"},
 		{"ranges overlap", func(s *Settings) { s.TURNRelayPorts = schema.PortRange{First: 20100, Last: 20200} }, schema.KeyTURNRelayPorts, "overlaps"},
@@ -105,7 +105,7 @@ func TestSettingsValidate(t *testing.T) {
 			s.Images = map[string]string{"coturn": "coturn/coturn@sha256:" + strings.Repeat("a", 64)}
 		}, "", ""},
 		{"state device relative", func(s *Settings) { s.StateDevice = "sdb" }, schema.KeyStateDevice, "device path"},
-		{"state device shell", func(s *Settings) { s.StateDevice = "/dev/sdb;reboot" }, schema.KeyStateDevice, "device path"},
+		{"state device shell", func(s *Settings) { s.StateDevice = "/dev/sdb;reboot" }, schema.KeyStateDevice, "U+003B"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestParseSSHCIDRs(t *testing.T) {
 		{[]string{"::ffff:192.0.2.0/120"}, "192.0.2.0/24"},
 	}
 	for _, tt := range tests {
-		got, err := ParseSSHCIDRs(tt.in)
+		got, err := parseSSHCIDRs(tt.in)
 		if err != nil {
 			t.Fatalf("ParseSSHCIDRs(%q): %v", tt.in, err)
 		}
@@ -203,7 +203,7 @@ func TestParseSSHCIDRs(t *testing.T) {
 			t.Errorf("ParseSSHCIDRs(%q) = %q, want %q", tt.in, s, tt.want)
 		}
 	}
-	if _, err := ParseSSHCIDRs([]string{"10.0.0.0/8", "fe80::1%eth0/64"}); schema.KeyOf(err) != schema.KeySSHAllowedCIDRs || !strings.Contains(err.Error(), "entry 1") {
+	if _, err := parseSSHCIDRs([]string{"10.0.0.0/8", "fe80::1%eth0/64"}); schema.KeyOf(err) != schema.KeySSHAllowedCIDRs || !strings.Contains(err.Error(), "entry 1") {
 		t.Errorf("zone prefix: got %v, want an error about entry 1 of %s", err, schema.KeySSHAllowedCIDRs)
 	}
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/nctalk/nctalk/talk"
 )
 
-// TalkBackendType is the component's type token.
-const TalkBackendType = outputs.ComponentType
+// talkBackendType is the component's type token.
+const talkBackendType = outputs.ComponentType
 
 // TalkBackendArgs are the inputs of a TalkBackend.
 type TalkBackendArgs struct {
@@ -80,7 +80,7 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	}
 
 	b := &TalkBackend{}
-	if err := ctx.RegisterComponentResource(TalkBackendType, name, b, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(talkBackendType, name, b, opts...); err != nil {
 		return nil, err
 	}
 	if err := b.build(ctx, name, cfg); err != nil {
@@ -120,7 +120,7 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config)
 		if records, err = newDNSRecords(ctx, name, s.Domain, cfg.DNSZone, addrs, labels, child); err != nil {
 			return err
 		}
-		if s.TURN443() { // the TURN name of 443 points at the same host
+		if s.TURNOn443 { // the TURN name of 443 points at the same host
 			turn, err := newDNSRecords(ctx, name+"-turn", s.TURNName(), cfg.DNSZone, addrs, labels, child)
 			if err != nil {
 				return err

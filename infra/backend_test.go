@@ -390,7 +390,7 @@ func TestDNSRecordsOnlyWithZone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig(t)
-			cfg.Settings.Domain, cfg.DNSZone, cfg.Settings.TURN443Disabled = tt.domain, tt.zone, tt.turnOff
+			cfg.Settings.Domain, cfg.DNSZone, cfg.Settings.TURNOn443 = tt.domain, tt.zone, !tt.turnOff
 			m := infratest.New(defaultSeed)
 			mustDeploy(t, cfg, m)
 			rrsets := m.OfType(infratest.TypeZoneRrset)

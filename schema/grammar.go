@@ -1,7 +1,10 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -9,10 +12,11 @@ import (
 
 // Grammar is the written grammar of one string config key: which
 // characters its values may hold and how long a value and the key's list
-// may be. Validation checks it before the key's own structural check (host
-// name, URL, e-mail address, OpenSSH key, CIDR, image reference, device
-// path), so no value outside it reaches a template. docs/configuration.md's
-// "Value grammar" table is checked against the keys' grammars by a test.
+// may be. CheckGrammars checks it for every key, after the key's own
+// structural check (host name, URL, e-mail address, OpenSSH key, CIDR,
+// image reference, device path), whose errors say best what would be
+// valid; no value outside it reaches a template. docs/configuration.md's "Value grammar" table is checked
+// against the keys' grammars by a test.
 type Grammar struct {
 	// Key is the config key (or secret name).
 	Key string
@@ -117,3 +121,53 @@ func (g Grammar) CheckList(values []string) error {
 
 // Allows reports whether a value may hold r.
 func (g Grammar) Allows(r rune) bool { return g.allowed(r) }
+
+// CheckGrammars checks every field of v (a pointer to a struct tagged as
+// for Load) against its key's grammar, in one loop over Keys: a string
+// (or string type, such as a secret) as one value, a list entry by entry,
+// a map value by value with the number of entries. It returns every
+// violation, joined, each a *KeyError naming its key; keys without a
+// grammar (booleans, numbers, port ranges) and keys v has no field for
+// are not its business.
+func CheckGrammars(v any) error {
+	fields := map[string]reflect.Value{}
+	bindFields(reflect.ValueOf(v).Elem(), fields)
+	var errs []error
+	for _, k := range Keys {
+		field, ok := fields[k.Name]
+		if !ok || k.Grammar == nil {
+			continue
+		}
+		if err := k.Grammar.checkValue(field); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkValue checks one field's value, as CheckGrammars says.
+func (g Grammar) checkValue(field reflect.Value) error {
+	switch field.Kind() {
+	case reflect.String:
+		return g.Check(-1, field.String())
+	case reflect.Slice:
+		list := make([]string, field.Len())
+		for i := range list {
+			list[i] = field.Index(i).String()
+		}
+		return g.CheckList(list)
+	case reflect.Map:
+		if g.MaxEntries > 0 && field.Len() > g.MaxEntries {
+			return Errorf(g.Key, "has %d entries; the limit is %d", field.Len(), g.MaxEntries)
+		}
+		keys := field.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, mk := range keys {
+			if err := g.Check(-1, field.MapIndex(mk).String()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	panic(fmt.Sprintf("schema: key %s has a grammar but its field is a %s", g.Key, field.Type()))
+}

@@ -52,8 +52,8 @@ type Scope int
 
 // The scopes of config keys.
 const (
-	// Shared keys are read by the stack and by `nctalk render`.
-	Shared Scope = iota
+	// shared keys are read by the stack and by `nctalk render`.
+	shared Scope = iota
 	// StackOnly keys configure Hetzner resources; `nctalk render` accepts
 	// and ignores them, so one file serves both.
 	StackOnly
@@ -83,13 +83,23 @@ type Key struct {
 	Doc string
 	// Example shows how to set the key, for errors about its type.
 	Example string
-	// Grammar is the characters and sizes a string value may have; nil for
-	// booleans, numbers and port ranges, which parse strictly.
+	// Sample is a valid value other than the default, as Pulumi config
+	// holds it (lists and maps as JSON). The tests set the key to it: that
+	// it loads into its field, reaches what it configures, and what a
+	// change of it plans.
+	Sample string
+	// Grammar is the characters and sizes a string value may have: every
+	// string, list, map and secret key has one, checked for every key in
+	// one loop (CheckGrammars); nil for booleans, numbers and port ranges,
+	// which parse strictly.
 	Grammar *Grammar
 	// Min and Max bound a number the loader accepts, when Max is set (a
 	// given 0 is then an error, not the default).
 	Min, Max int
 }
+
+// lowerAlnum admits a-z and 0-9.
+func lowerAlnum(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' }
 
 // hostChars is the alphabet of host names.
 func hostChars(r rune) bool {
@@ -112,74 +122,89 @@ var Keys = []Key{
 	{Name: KeyDomain, Kind: KindString, Required: true,
 		Doc:     "Required. FQDN of the backend, e.g. talk.example.com; nginx serves https://<domain>/standalone-signaling.",
 		Example: "`pulumi config set domain talk.example.com`",
+		Sample:  "talk.example.org",
 		Grammar: grammar(KeyDomain, Grammar{Chars: "a-z 0-9 - .", MaxBytes: 253, allowed: hostChars})},
 	{Name: KeyNextcloudURLs, Kind: KindList, Required: true,
 		Doc:     `Required. Base URLs of the Nextcloud servers allowed to use the backend, e.g. ["https://cloud.example.com"] (https; http only for loopback test hosts).`,
 		Example: "`pulumi config set --path 'nextcloudUrls[0]' https://cloud.example.com`",
+		Sample:  `["https://cloud.example.org/nextcloud"]`,
 		Grammar: grammar(KeyNextcloudURLs, Grammar{Chars: "A-Z a-z 0-9 and -._~:/?@!&()*+=%[] (no $: the signaling server expands $(NAME) from its environment)", MaxBytes: 2048, MaxEntries: 64, allowed: asciiIn("-._~:/?@!&()*+=%[]")})},
 	{Name: KeyACMEEmail, Kind: KindString, Required: true,
 		Doc:     "Required. Let's Encrypt account contact, e.g. admin@example.com.",
 		Example: "`pulumi config set acmeEmail admin@example.com`",
+		Sample:  "ops@example.org",
 		Grammar: grammar(KeyACMEEmail, Grammar{Chars: "A-Z a-z 0-9 and .@!#%&*+/=?^_{|}~-", MaxBytes: 254, allowed: asciiIn(".@!#%&*+/=?^_{|}~-")})},
-	{Name: KeyACMEStaging, Kind: KindBool, Default: false,
+	{Name: KeyACMEStaging, Kind: KindBool, Default: false, Sample: "true",
 		Doc: "Use Let's Encrypt's staging CA (untrusted certificates, generous rate limits) for trials."},
 	{Name: KeyACMEServer, Kind: KindString, Default: "",
 		Doc:     "ACME directory URL (https) certbot uses instead of Let's Encrypt; not together with acmeStaging.",
 		Example: "`pulumi config set acmeServer https://acme.example.com/directory`",
+		Sample:  "https://acme.example.org/directory",
 		Grammar: grammar(KeyACMEServer, Grammar{Chars: "A-Z a-z 0-9 and .-_~/:[]", MaxBytes: 200, allowed: asciiIn(".-_~/:[]")})},
 	{Name: KeyRegistryMirror, Kind: KindString, Default: "",
 		Doc:     "Pull-through registry mirror (https://host[:port]) the VM's Docker uses for Docker Hub images.",
 		Example: "`pulumi config set registryMirror https://mirror.example.com`",
+		Sample:  "https://mirror.example.org:5000",
 		Grammar: grammar(KeyRegistryMirror, Grammar{Chars: "A-Z a-z 0-9 and .-_~/:[]", MaxBytes: 200, allowed: asciiIn(".-_~/:[]")})},
-	{Name: KeyLocation, Kind: KindString, Scope: StackOnly, Default: "fsn1",
-		Doc: "Hetzner location of the server, its primary IPs and volume (fsn1, nbg1, hel1, ash, hil, sin)."},
-	{Name: KeyServerType, Kind: KindString, Scope: StackOnly, Default: "cx23",
-		Doc: "Hetzner server type (x86 cx23/33/43/53, cpx12-62; Arm cax11+). Changes in place with a reboot."},
-	{Name: KeyImage, Kind: KindString, Scope: StackOnly, Default: "debian-13",
-		Doc: "Hetzner image, debian-N or a numeric Debian snapshot ID. Changing it replaces the server."},
+	{Name: KeyLocation, Kind: KindString, Scope: StackOnly, Default: "fsn1", Sample: "hel1",
+		Doc:     "Hetzner location of the server, its primary IPs and volume (fsn1, nbg1, hel1, ash, hil, sin).",
+		Grammar: grammar(KeyLocation, Grammar{Chars: "a-z 0-9", MaxBytes: 16, allowed: lowerAlnum})},
+	{Name: KeyServerType, Kind: KindString, Scope: StackOnly, Default: "cx23", Sample: "cpx22",
+		Doc:     "Hetzner server type (x86 cx23/33/43/53, cpx12-62; Arm cax11+). Changes in place with a reboot.",
+		Grammar: grammar(KeyServerType, Grammar{Chars: "a-z 0-9", MaxBytes: 16, allowed: lowerAlnum})},
+	{Name: KeyImage, Kind: KindString, Scope: StackOnly, Default: "debian-13", Sample: "debian-12",
+		Doc:     "Hetzner image, debian-N or a numeric Debian snapshot ID. Changing it replaces the server.",
+		Grammar: grammar(KeyImage, Grammar{Chars: "a-z 0-9 -", MaxBytes: 64, allowed: func(r rune) bool { return lowerAlnum(r) || r == '-' }})},
 	{Name: KeySSHPublicKeys, Kind: KindList, Default: []any{},
 		Doc:     "OpenSSH public keys to upload and put on the server. With sshKeySelector, at least one key must result.",
 		Example: "`pulumi config set --path 'sshPublicKeys[0]' \"$(cat ~/.ssh/id_ed25519.pub)\"`",
+		Sample:  `["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBfUHbVCx8mUKP6yi/nE7NuLzfSw5UXYmulhUXgGbwSP ops@example"]`,
 		Grammar: grammar(KeySSHPublicKeys, Grammar{Chars: "printable Unicode and space (no control, format or line-separator characters)", MaxBytes: 16 * 1024, MaxEntries: 32, allowed: printableUnicode})},
-	{Name: KeySSHKeySelector, Kind: KindString, Scope: StackOnly, Default: "",
-		Doc: "Label selector (e.g. team=ops) of SSH keys already in the Hetzner project, for keys that are uploaded there already."},
+	{Name: KeySSHKeySelector, Kind: KindString, Scope: StackOnly, Default: "", Sample: "team=ops",
+		Doc:     "Label selector (e.g. team=ops) of SSH keys already in the Hetzner project, for keys that are uploaded there already.",
+		Grammar: grammar(KeySSHKeySelector, Grammar{Chars: "A-Z a-z 0-9, space and ._-/=!,()", MaxBytes: 512, allowed: asciiIn("._-/=!,() ")})},
 	{Name: KeySSHAllowedCIDRs, Kind: KindList, Default: []any{"0.0.0.0/0", "::/0"},
 		Doc:     "Networks allowed to reach SSH, in the Hetzner firewall and the host firewall.",
 		Example: "`pulumi config set --path 'sshAllowedCidrs[0]' 203.0.113.0/24`",
+		Sample:  `["203.0.113.0/24"]`,
 		Grammar: grammar(KeySSHAllowedCIDRs, Grammar{Chars: "0-9 a-f A-F . : /", MaxBytes: 43, MaxEntries: 100, allowed: func(r rune) bool {
 			return r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '.' || r == ':' || r == '/'
 		}})},
-	{Name: KeySSHPort, Kind: KindInt, Default: DefaultSSHPort, Min: 1, Max: 65535,
+	{Name: KeySSHPort, Kind: KindInt, Default: DefaultSSHPort, Min: 1, Max: 65535, Sample: "2222",
 		Doc: "Port sshd listens on."},
-	{Name: KeyDNSZone, Kind: KindString, Scope: StackOnly, Default: "",
-		Doc: "Hetzner DNS zone (Cloud API) that gets the A and AAAA records of domain; empty means you create them yourself."},
-	{Name: KeyVolumeSize, Kind: KindInt, Scope: StackOnly, Default: 10,
+	{Name: KeyDNSZone, Kind: KindString, Scope: StackOnly, Default: "", Sample: "example.org",
+		Doc:     "Hetzner DNS zone (Cloud API) that gets the A and AAAA records of domain; empty means you create them yourself.",
+		Grammar: grammar(KeyDNSZone, Grammar{Chars: "a-z 0-9 - .", MaxBytes: 253, allowed: hostChars})},
+	{Name: KeyVolumeSize, Kind: KindInt, Scope: StackOnly, Default: 10, Sample: "20",
 		Doc: "Size in GiB of the volume that keeps certificates and state across server rebuilds; 0 for none, else 10-10240."},
-	{Name: KeyKeepOnTeardown, Kind: KindBool, Scope: StackOnly, Default: true,
+	{Name: KeyKeepOnTeardown, Kind: KindBool, Scope: StackOnly, Default: true, Sample: "false",
 		Doc: "Protect the primary IPs and the state volume (Pulumi protect and Hetzner delete protection) so `nctalk teardown` keeps them; set false and run `pulumi up` before a teardown that deletes them too."},
-	{Name: KeySignalingSecret, Kind: KindSecret, Default: "", DefaultDoc: "generated",
+	{Name: KeySignalingSecret, Kind: KindSecret, Default: "", DefaultDoc: "generated", Sample: "givenSignalingSecret0123456789",
 		Doc:     "Secret shared with Nextcloud (talk:signaling:add). Set with --secret to keep an existing setup's secret; empty means generated.",
 		Grammar: &secretGrammar},
-	{Name: KeyTURNSecret, Kind: KindSecret, Default: "", DefaultDoc: "generated",
+	{Name: KeyTURNSecret, Kind: KindSecret, Default: "", DefaultDoc: "generated", Sample: "givenTurnSecret0123456789abcde",
 		Doc:     "TURN secret shared with Nextcloud (talk:turn:add). Set with --secret to keep an existing one; empty means generated.",
 		Grammar: grammar(KeyTURNSecret, secretGrammar)},
-	{Name: KeyJanusRTPPorts, Kind: KindPortRange, Default: DefaultJanusRTPPorts.String(),
+	{Name: KeyJanusRTPPorts, Kind: KindPortRange, Default: DefaultJanusRTPPorts.String(), Sample: "30000-30500",
 		Doc: "Janus RTP UDP port range, first-last within 1024-65535; about one port per PeerConnection."},
-	{Name: KeyTURNRelayPorts, Kind: KindPortRange, Default: DefaultTURNRelayPorts.String(),
+	{Name: KeyTURNRelayPorts, Kind: KindPortRange, Default: DefaultTURNRelayPorts.String(), Sample: "40000-40100",
 		Doc: "coturn relay UDP port range, first-last within 1024-65535, disjoint from janusRtpPorts."},
-	{Name: KeyTURNOn443, Kind: KindBool, Default: true,
+	{Name: KeyTURNOn443, Kind: KindBool, Default: true, Sample: "false",
 		Doc: "TURN over TLS on port 443 for networks that allow only HTTPS; nginx routes turnDomain (TLS SNI) to coturn, every other name to HTTPS."},
 	{Name: KeyTURNDomain, Kind: KindString, Default: "", DefaultDoc: "turn.<domain>",
 		Doc:     "Name of TURN over TLS on 443 (a second name on the certificate; A/AAAA records with dnsZone); empty means turn.<domain>.",
 		Example: "`pulumi config set turnDomain turn.example.com`",
+		Sample:  "relay.example.org",
 		Grammar: grammar(KeyTURNDomain, Grammar{Chars: "a-z 0-9 - .", MaxBytes: 253, allowed: hostChars})},
 	{Name: KeyImages, Kind: KindMap, Default: map[string]any{},
 		Doc:     "Container image overrides by service name (signaling, janus, nats, coturn, nginx), pinned by tag or digest.",
 		Example: "`pulumi config set --path 'images.janus' <image:tag>`",
+		Sample:  `{"nats":"nats:2.11.10-alpine"}`,
 		Grammar: grammar(KeyImages, Grammar{Chars: "A-Z a-z 0-9 and ._-/:@, starting with a letter or digit", MaxBytes: 512, MaxEntries: ImageServices, allowed: asciiIn("._-/:@")})},
 	{Name: KeyStateDevice, Kind: KindString, Scope: RenderOnly, Default: "",
 		Doc:     "Block device (e.g. /dev/disk/by-id/scsi-0HC_Volume_123) that keeps certificates and state across rebuilds; the stack uses its volume's.",
 		Example: "`stateDevice: /dev/disk/by-id/scsi-0HC_Volume_123`",
+		Sample:  "/dev/disk/by-id/scsi-0HC_Volume_123",
 		Grammar: grammar(KeyStateDevice, Grammar{Chars: "/dev/ then A-Z a-z 0-9 and ._-:+@/", MaxBytes: 255, allowed: asciiIn("._-:+@/")})},
 }
 
@@ -202,7 +227,7 @@ func Lookup(name string) (Key, bool) {
 func KeysFor(scope Scope) []string {
 	var names []string
 	for _, k := range Keys {
-		if k.Scope == Shared || k.Scope == scope {
+		if k.Scope == shared || k.Scope == scope {
 			names = append(names, k.Name)
 		}
 	}

@@ -34,6 +34,21 @@ type Source interface {
 	Names() []string
 }
 
+// Values are config values already read from where they are kept (the
+// stack's Pulumi config), by key: Load reads them without calling back into
+// the reader. A key not in it is not set. Names is nil: like a Pulumi
+// program, Values cannot tell which other keys the stack holds.
+type Values map[string]Value
+
+// Lookup returns the value of key.
+func (v Values) Lookup(key string) (Value, bool, error) {
+	x, ok := v[key]
+	return x, ok, nil
+}
+
+// Names returns nil: the keys a source holds beyond these are unknown.
+func (Values) Names() []string { return nil }
+
 // Readers: the scope Load reads for.
 const (
 	// StackReader reads for the Pulumi stack: secrets must be stored
@@ -47,15 +62,13 @@ const (
 // Load is the one config loader. It reads every key the reader reads
 // (Shared and its own scope) from src into dst, a pointer to a struct
 // whose fields are tagged `nctalk:"<key>"` (untagged struct fields are
-// walked into, `nctalk:"-"` ones skipped; `nctalk:"<key>,negate"` stores
-// a boolean key inverted), and
-// gives every unset key its Default. It checks each value's type; the
+// walked into, `nctalk:"-"` ones skipped), and gives every unset key its
+// Default. It checks each value's type; the
 // grammar and meaning of values are checked by validation afterwards. All
 // problems are returned joined, each a *KeyError naming its key.
 func Load(src Source, reader Scope, dst any) error {
 	fields := map[string]reflect.Value{}
-	negate := map[string]bool{}
-	bindFields(reflect.ValueOf(dst).Elem(), fields, negate)
+	bindFields(reflect.ValueOf(dst).Elem(), fields)
 
 	var errs []error
 	if names := src.Names(); names != nil {
@@ -64,7 +77,7 @@ func Load(src Source, reader Scope, dst any) error {
 		}
 	}
 	for _, k := range Keys {
-		if k.Scope != Shared && k.Scope != reader {
+		if k.Scope != shared && k.Scope != reader {
 			continue
 		}
 		field, ok := fields[k.Name]
@@ -85,7 +98,7 @@ func Load(src Source, reader Scope, dst any) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := decode(k, v, field, negate[k.Name]); err != nil {
+		if err := decode(k, v, field); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -94,7 +107,7 @@ func Load(src Source, reader Scope, dst any) error {
 
 // bindFields maps each tagged field of v (and of its untagged struct
 // fields) to its key.
-func bindFields(v reflect.Value, fields map[string]reflect.Value, negate map[string]bool) {
+func bindFields(v reflect.Value, fields map[string]reflect.Value) {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -107,13 +120,11 @@ func bindFields(v reflect.Value, fields map[string]reflect.Value, negate map[str
 		}
 		if !tagged {
 			if f.Type.Kind() == reflect.Struct {
-				bindFields(v.Field(i), fields, negate)
+				bindFields(v.Field(i), fields)
 			}
 			continue
 		}
-		name, opt, _ := strings.Cut(tag, ",")
-		fields[name] = v.Field(i)
-		negate[name] = opt == "negate"
+		fields[tag] = v.Field(i)
 	}
 }
 
@@ -162,7 +173,7 @@ func defaultValue(d any) Value {
 }
 
 // decode parses v as k's kind into field.
-func decode(k Key, v Value, field reflect.Value, negate bool) error {
+func decode(k Key, v Value, field reflect.Value) error {
 	scalar := func(want string) error {
 		if v.Structured {
 			return Errorf(k.Name, "is a list or map; want %s", want)
@@ -180,7 +191,7 @@ func decode(k Key, v Value, field reflect.Value, negate bool) error {
 		if err != nil || v.Structured {
 			return Errorf(k.Name, "%q is not true or false", v.Text)
 		}
-		field.SetBool(b != negate)
+		field.SetBool(b)
 	case KindInt:
 		n, err := strconv.Atoi(strings.TrimSpace(v.Text))
 		if err != nil || v.Structured {

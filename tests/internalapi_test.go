@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/harness"
 )
@@ -29,14 +30,7 @@ func TestInternalAPIsOnlyForSignaling(t *testing.T) {
 	needNetnsRoot(t)
 	bins := map[string]string{}
 	for _, b := range []string{"curl"} {
-		p, err := exec.LookPath(b)
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed", b)
-			}
-			t.Skipf("%s not installed", b)
-		}
-		bins[b] = p
+		bins[b] = testenv.Tool(t, b, "apt-get install "+b)
 	}
 	files, _ := renderedFiles(t, harness.TestSettings("api.nctalk.test", "https://cloud.nctalk.test"))
 	ns := newNetns(t, "api")

@@ -146,9 +146,7 @@ func clientAddr(i int) net.IP { return net.IPv4(127, 1, byte(i/250), byte(i%250+
 // nginx over TLS, hello, signed auth at the fake Nextcloud, close. Each
 // session from another address (clientAddr), as the rate limit is per address.
 func BenchmarkSessionHello(b *testing.B) {
-	if stackErr != nil {
-		b.Skipf("test stack: %v", stackErr)
-	}
+	needStack(b)
 	s := stack
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -29,9 +30,7 @@ func TestMain(m *testing.M) {
 	if code, done := harness.RunInOwnNetwork(); done {
 		os.Exit(code)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	stack, stackErr = harness.Start(ctx, harness.Options{Logf: log.Printf})
-	cancel()
+	stack, stackErr = startStack()
 	if stackErr == nil {
 		for _, c := range stack.Transforms {
 			log.Printf("harness transform: %s", c)
@@ -56,14 +55,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// Bounds of the shared stack's start: the substitute root is built (or
+// reused) first, under a bound of its own (a cold build took 4 minutes on a
+// busy 2-core machine), then the daemons have 90 s to come up.
+const (
+	imageRootBudget  = 20 * time.Minute
+	stackStartBudget = 90 * time.Second
+)
+
+func startStack() (*harness.Stack, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), imageRootBudget)
+	root, err := harness.BuildImageRoot(ctx, log.Printf)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), stackStartBudget)
+	defer cancel()
+	return harness.Start(ctx, harness.Options{ImageRoot: root, Logf: log.Printf})
+}
+
 // needStack returns the shared stack, or skips (developer machine without
 // the daemons) or fails (CI, or a stack that did not come up). On failure
 // the tails of every daemon's log become test output.
-func needStack(t *testing.T) *harness.Stack {
+func needStack(t testing.TB) *harness.Stack {
 	t.Helper()
 	if stackErr != nil {
-		if errors.Is(stackErr, harness.ErrMissingDaemons) && os.Getenv("CI") != "true" {
-			t.Skipf("skipping: %v", stackErr)
+		if errors.Is(stackErr, harness.ErrMissingDaemons) {
+			testenv.Skip(t, "%v", stackErr)
 		}
 		t.Fatalf("the test stack did not start: %v", stackErr)
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/tests/harness"
 	"github.com/nctalk/nctalk/tests/images"
 )
@@ -36,10 +37,7 @@ func needNetnsRoot(t *testing.T) {
 	case len(missing) == 0:
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("network namespace tests need %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("skipping: network namespace tests need %s", strings.Join(missing, ", "))
+	testenv.Missing(t, missing, "the network namespace tests need them")
 }
 
 // newNetns creates a named network namespace with loopback up and removes

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/tests/harness"
 	"github.com/nctalk/nctalk/tests/images"
 )
@@ -19,12 +20,7 @@ import (
 // machine without root or mmdebstrap) or fails (CI).
 func needImageRoot(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("containers of the substitute images need root")
-		}
-		t.Skip("skipping: containers of the substitute images need root")
-	}
+	testenv.Root(t, "containers of the substitute images")
 	root, err := images.BuildRoot(context.Background(), images.CacheDir())
 	if err != nil {
 		t.Fatalf("substitute images: %v", err)

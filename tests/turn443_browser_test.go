@@ -20,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
 	"github.com/nctalk/nctalk/tests/harness"
@@ -33,20 +34,8 @@ import (
 // routing by SNI alone.
 func TestBrowserRelayOn443(t *testing.T) {
 	s := needStack(t)
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is missing: apt-get install chromium")
-		}
-		t.Skip("chromium is missing: apt-get install chromium")
-	}
-	certutil, err := exec.LookPath("certutil")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("certutil is missing: apt-get install libnss3-tools")
-		}
-		t.Skip("certutil is missing: apt-get install libnss3-tools")
-	}
+	chromium := testenv.Tool(t, "chromium", "apt-get install chromium")
+	certutil := testenv.Tool(t, "certutil", "apt-get install libnss3-tools")
 	browserNetwork(t)
 	name := s.Settings.TURNName()
 	home := t.TempDir()

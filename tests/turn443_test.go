@@ -98,7 +98,7 @@ func roundTrip(relay net.PacketConn, peer net.Addr, msg []byte) error {
 // what coturn sees.
 func TestTURNOn443(t *testing.T) {
 	s := needStack(t)
-	if !s.Settings.TURN443() {
+	if !s.Settings.TURNOn443 {
 		t.Fatal("the test stack renders turnOn443 = false; the default must be on")
 	}
 	user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, "alice", time.Now().Add(time.Hour))
@@ -213,9 +213,7 @@ func TestTURNOn443(t *testing.T) {
 // 1000-byte datagrams to an echoing UDP peer, 64 in flight. b.SetBytes
 // counts each datagram once each way.
 func BenchmarkRelay(b *testing.B) {
-	if stackErr != nil {
-		b.Skipf("no test stack: %v", stackErr)
-	}
+	needStack(b)
 	s := stack
 	user, pass := talk.TURNCredentials(s.Outputs.TURNSecret, "bench", time.Now().Add(time.Hour))
 	peer := udpPeer(b)

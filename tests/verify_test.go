@@ -14,6 +14,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/tests/harness"
 )
 
@@ -356,9 +357,7 @@ func TestVerifyJanusStopped(t *testing.T) {
 // reconnect attempts); from then on every room request answers 500, which
 // the backend-secret check reports as NATS. The test polls for that.
 func TestVerifyNATSDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: waits up to 3 minutes for the signaling server's NATS client to give up")
-	}
+	testenv.SkipShort(t, "waits up to 3 minutes for the signaling server's NATS client to give up")
 	s := needStack(t)
 	if err := s.StopService(cloudconfig.ServiceNATS); err != nil {
 		t.Fatal(err)

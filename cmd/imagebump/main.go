@@ -32,7 +32,7 @@ func main() {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	changes, err := Plan(ctx, cloudconfig.DefaultImages)
+	changes, err := plan(ctx, cloudconfig.DefaultImages)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "imagebump:", err)
 		os.Exit(1)
@@ -48,7 +48,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "imagebump:", err)
 		os.Exit(1)
 	}
-	out, err := Rewrite(src, changes)
+	out, err := rewrite(src, changes)
 	if err == nil {
 		err = os.WriteFile(*write, out, 0o644)
 	}
@@ -58,16 +58,16 @@ func main() {
 	}
 }
 
-// Change is one image's new pin.
-type Change struct {
+// change is one image's new pin.
+type change struct {
 	Service, Old, New string
 }
 
-// Plan returns the new pin of every image that has a newer stable tag or
+// plan returns the new pin of every image that has a newer stable tag or
 // lacks a digest, sorted by service.
-func Plan(ctx context.Context, images map[string]string, opts ...remote.Option) ([]Change, error) {
+func plan(ctx context.Context, images map[string]string, opts ...remote.Option) ([]change, error) {
 	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
-	var out []Change
+	var out []change
 	for _, service := range sortedKeys(images) {
 		old := images[service]
 		ref, _, _ := strings.Cut(old, "@")
@@ -84,14 +84,14 @@ func Plan(ctx context.Context, images map[string]string, opts ...remote.Option) 
 		if err != nil {
 			return nil, fmt.Errorf("%s: tags of %s: %w", service, repoName, err)
 		}
-		best := Newest(repoName, tag, tags)
+		best := newest(repoName, tag, tags)
 		desc, err := remote.Head(repo.Tag(best), opts...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: digest of %s:%s: %w", service, repoName, best, err)
 		}
 		pin := repoName + ":" + best + "@" + desc.Digest.String()
 		if pin != old {
-			out = append(out, Change{Service: service, Old: old, New: pin})
+			out = append(out, change{Service: service, Old: old, New: pin})
 		}
 	}
 	return out, nil
@@ -99,11 +99,11 @@ func Plan(ctx context.Context, images map[string]string, opts ...remote.Option) 
 
 var digits = regexp.MustCompile(`\d+`)
 
-// Newest returns the newest tag of tags with the form of current: the
+// newest returns the newest tag of tags with the form of current: the
 // same text between its numbers (so 1.30.6-alpine stays -alpine and
 // 4.18.0-r0 stays -rN), numerically greater field by field, and for nginx
 // an even minor version (its stable line). current when none is newer.
-func Newest(repo, current string, tags []string) string {
+func newest(repo, current string, tags []string) string {
 	shape := regexp.MustCompile("^" + digits.ReplaceAllString(regexp.QuoteMeta(current), `\d+`) + "$")
 	best := current
 	for _, t := range tags {
@@ -140,9 +140,9 @@ func newer(a, b string) bool {
 	return len(fa) > len(fb)
 }
 
-// Rewrite replaces each change's old pin, as a Go string literal, by the
+// rewrite replaces each change's old pin, as a Go string literal, by the
 // new one; a pin that is not in src exactly once is an error.
-func Rewrite(src []byte, changes []Change) ([]byte, error) {
+func rewrite(src []byte, changes []change) ([]byte, error) {
 	for _, c := range changes {
 		old, repl := []byte(strconv.Quote(c.Old)), []byte(strconv.Quote(c.New))
 		if n := bytes.Count(src, old); n != 1 {

@@ -54,7 +54,7 @@ func TestPlanPicksNewestStableTagAndPinsItsDigest(t *testing.T) {
 		"janus":     host + "/nextcloud-releases/aio-talk:20260817_082005",
 		"signaling": host + "/strukturag/nextcloud-spreed-signaling:2.1.1@sha256:" + strings.Repeat("0", 64),
 	}
-	changes, err := Plan(context.Background(), pinned)
+	changes, err := plan(context.Background(), pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestPlanPicksNewestStableTagAndPinsItsDigest(t *testing.T) {
 	for _, svc := range sortedKeys(pinned) {
 		src += "\t" + svc + ": \"" + pinned[svc] + "\",\n"
 	}
-	out, err := Rewrite([]byte(src+"}\n"), changes)
+	out, err := rewrite([]byte(src+"}\n"), changes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,13 +92,13 @@ func TestPlanPicksNewestStableTagAndPinsItsDigest(t *testing.T) {
 			t.Errorf("%s: rewrite left %q or lacks %q:\n%s", c.Service, c.Old, c.New, out)
 		}
 	}
-	if _, err := Rewrite([]byte(src), []Change{{Service: "x", Old: "absent:1", New: "absent:2"}}); err == nil {
+	if _, err := rewrite([]byte(src), []change{{Service: "x", Old: "absent:1", New: "absent:2"}}); err == nil {
 		t.Error("Rewrite accepted a pin that is not in the source")
 	}
 
 	// An image already on its newest tag and digest is left alone.
 	again := map[string]string{"nats": host + "/library/nats:2.15.3-alpine@" + digests["library/nats:2.15.3-alpine"]}
-	if changes, err := Plan(context.Background(), again); err != nil || len(changes) != 0 {
+	if changes, err := plan(context.Background(), again); err != nil || len(changes) != 0 {
 		t.Errorf("Plan of a current pin = %v, %v; want no change", changes, err)
 	}
 }

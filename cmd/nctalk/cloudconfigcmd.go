@@ -6,32 +6,24 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
-const cloudConfigUsage = `usage: nctalk cloud-config [--stack NAME] [--pulumi PATH] > cloud-config.yaml
-
-Prints the deployed #cloud-config of the stack with every secret replaced by
+const cloudConfigAbout = `Prints the deployed #cloud-config of the stack with every secret replaced by
 <redacted:name>, read with ` + "`pulumi stack export`" + ` from the TalkBackend
 component's cloudConfigRedacted output (it is not a stack output, so
 ` + "`pulumi up`" + ` does not print its ~300 lines; the stack output
-cloudConfigDigest says when it changes). Exit codes: 0 printed, 1 pulumi
-failed or the state holds no document, 2 bad flags.
-
-flags:
-`
+cloudConfigDigest says when it changes). pulumi failing, or a state without
+the document (deployed by an older version, or torn down), is exit 1.`
 
 func runCloudConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fl := newFlagSet("cloud-config", cloudConfigUsage, stderr)
-	stack := fl.String("stack", "", "Pulumi stack (default: the selected one)")
-	pulumiBin := fl.String("pulumi", "pulumi", "the Pulumi CLI")
-	if code, done := parseFlags(fl, args); done {
+	fl := newFlagSet("cloud-config", "nctalk cloud-config [--stack NAME] [--pulumi PATH] > cloud-config.yaml", cloudConfigAbout, stdout, stderr)
+	stack := fl.stackFlag("")
+	pulumiBin := fl.pulumiFlag()
+	if code, done := fl.parse(args); done {
 		return code
-	}
-	if fl.NArg() > 0 {
-		fmt.Fprintf(stderr, "nctalk cloud-config: no arguments are taken (got %q)\n", fl.Arg(0))
-		return 2
 	}
 	a := []string{"stack", "export"}
 	if *stack != "" {
@@ -41,19 +33,16 @@ func runCloudConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var out, errOut bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errOut
 	if err := c.Run(); err != nil {
-		fmt.Fprintf(stderr, "nctalk cloud-config: %s stack export: %v\n%s", *pulumiBin, err, errOut.String())
-		return 1
+		return fl.fail(exitFailed, "%s stack export: %v\n%s", *pulumiBin, err, strings.TrimSpace(errOut.String()))
 	}
 	doc, err := redactedFromExport(out.Bytes())
 	if err != nil {
-		fmt.Fprintf(stderr, "nctalk cloud-config: %v\n", err)
-		return 1
+		return fl.fail(exitFailed, "%v", err)
 	}
 	if _, err := io.WriteString(stdout, doc); err != nil {
-		fmt.Fprintf(stderr, "nctalk cloud-config: %v\n", err)
-		return 1
+		return fl.fail(exitFailed, "writing the document: %v", err)
 	}
-	return 0
+	return exitOK
 }
 
 // redactedFromExport finds the TalkBackend component's redacted

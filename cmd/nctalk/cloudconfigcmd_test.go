@@ -29,7 +29,7 @@ func TestCloudConfigCommand(t *testing.T) {
 		{"empty stack", `{"version": 3, "deployment": {"resources": []}}`, "", nil, 1, "", "nothing is deployed", "stack export"},
 		{"not json", "oops", "", nil, 1, "", "did not print a deployment", "stack export"},
 		{"pulumi fails", withDoc, "stack", nil, 1, "", "boom", "stack export"},
-		{"argument", withDoc, "", []string{"prod"}, 2, "", "no arguments", ""},
+		{"argument", withDoc, "", []string{"prod"}, 2, "", "unexpected argument", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

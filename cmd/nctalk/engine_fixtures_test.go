@@ -120,13 +120,13 @@ func TestCloudConfigAfterTeardown(t *testing.T) {
 	if code != exitFailed || stdout.Len() != 0 || !strings.Contains(stderr.String(), "the backend is torn down") {
 		t.Errorf("exit %d, stdout %d bytes, stderr %q; want exit 1, nothing printed, \"the backend is torn down\"", code, stdout.Len(), stderr.String())
 	}
-	_, err = readStackOutputs(fixtureFile(t, "teardown.outputs.json"), nil)
+	_, err = readStackOutputs(fixtureFile(t, "teardown.outputs.json"), "", "pulumi", nil)
 	if err == nil || !strings.Contains(err.Error(), "torn down") {
 		t.Errorf("reading the outputs after teardown: %v; want torn down", err)
 	}
 	// The running backend's recorded outputs read (secrets hidden, as
 	// `pulumi stack output --json` prints them without --show-secrets).
-	if _, err := readStackOutputs(fixtureFile(t, "url.outputs.json"), nil); err == nil || !strings.Contains(err.Error(), "--show-secrets") {
+	if _, err := readStackOutputs(fixtureFile(t, "url.outputs.json"), "", "pulumi", nil); err == nil || !strings.Contains(err.Error(), "--show-secrets") {
 		t.Errorf("reading the recorded outputs: %v; want the hint to show the secrets", err)
 	}
 }

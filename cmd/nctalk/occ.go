@@ -13,9 +13,7 @@ import (
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire"
 )
 
-const occUsage = `usage: pulumi stack output --json --show-secrets | nctalk occ --occ '<command prefix>' [flags]
-
-Reads the stack outputs, asks occ for Talk's signaling, TURN and STUN
+const occAbout = `Reads the stack outputs, asks occ for Talk's signaling, TURN and STUN
 settings and runs only the occ commands that bring them to this backend.
 Running it again after a success changes nothing.
 
@@ -27,48 +25,38 @@ pipes, no variables); occ's arguments are appended as separate words:
   --occ 'ssh cloud.example.com sudo -u www-data php /var/www/nextcloud/occ'
 
 Entries the installed Talk would refuse (talk:stun:add '[2001:db8::1]:3478')
-stop the run before any occ call; entries Talk stores in another spelling
-(host:03478 as host:3478) are planned in that spelling. At --timeout the
-whole process tree of the prefix (sudo and the php below it) is killed.
-
-Exit codes: 0 applied or nothing to do, 1 an occ command failed (also when
-occ exits 0 with a reason instead of Talk's output, e.g. Cannot write into
-"config" directory!), 2 bad input (flags, stack outputs, entries Talk
-refuses). See docs/occ.md.
-
-flags:
-`
+stop the run before any occ call (exit 2); entries Talk stores in another
+spelling (host:03478 as host:3478) are planned in that spelling. An occ
+command that fails, or exits 0 with a reason instead of Talk's output
+(Cannot write into "config" directory!), is exit 1. At --timeout the whole
+process tree of the prefix (sudo and the php below it) is killed. See
+docs/occ.md.`
 
 // runOcc is `nctalk occ`.
 func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("occ", occUsage, stderr)
-	prefix := fs.String("occ", "", "command prefix that runs Nextcloud's occ (required)")
-	outputsFile := fs.String("outputs", "-", outputsFlagUsage)
-	dryRun := fs.Bool("dry-run", false, "print the plan (secrets masked) and change nothing")
-	replace := fs.Bool("replace", false, "also remove signaling, TURN and STUN entries of other servers")
+	fs := newFlagSet("occ", "nctalk occ --occ PREFIX [--outputs SOURCE] [--stack NAME] [--pulumi PATH] [flags]", occAbout, stdout, stderr)
+	prefix := fs.String("occ", "PREFIX", "", "the command that runs Nextcloud's occ (required)")
+	outputsSource := fs.outputsFlag()
+	stack := fs.stackFlag("")
+	pulumiBin := fs.pulumiFlag()
+	dryRun := fs.Bool("dry-run", "print the plan (secrets masked) and change nothing")
+	replace := fs.Bool("replace", "also remove signaling, TURN and STUN entries of other servers")
 	timeout := fs.Duration("timeout", 2*time.Minute, "limit for each occ command; at the limit the prefix's whole process tree is killed")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "nctalk occ: "+format+"\n", a...)
-		return exitBadInput
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q (occ's arguments come from the stack outputs)", fs.Arg(0))
-	}
 	if strings.TrimSpace(*prefix) == "" {
-		return fail("--occ is required, e.g. --occ 'sudo -u www-data php /var/www/nextcloud/occ'")
+		return fs.fail(exitBadInput, "--occ is required, e.g. --occ 'sudo -u www-data php /var/www/nextcloud/occ'")
 	}
 	runner, err := occwire.NewRunner(*prefix)
 	if err != nil {
-		return fail("--occ: %v", err)
+		return fs.fail(exitBadInput, "--occ: %v", err)
 	}
 	runner.Timeout = *timeout
 
-	want, err := readDesired(*outputsFile, stdin)
+	want, err := readDesired(*outputsSource, *stack, *pulumiBin, stdin)
 	if err != nil {
-		return fail("%v", err)
+		return fs.fail(exitFor(err), "%v", err)
 	}
 	m := occwire.NewMasker(want.Secrets()...)
 
@@ -127,8 +115,8 @@ func runOcc(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // readDesired reads the stack outputs from source (readStackOutputs) into
 // the desired Talk settings.
-func readDesired(source string, stdin io.Reader) (occwire.Desired, error) {
-	o, err := readStackOutputs(source, stdin)
+func readDesired(source, stack, pulumiBin string, stdin io.Reader) (occwire.Desired, error) {
+	o, err := readStackOutputs(source, stack, pulumiBin, stdin)
 	if err != nil {
 		return occwire.Desired{}, err
 	}

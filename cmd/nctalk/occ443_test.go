@@ -13,7 +13,7 @@ import (
 // `talk:turn:add turns turn.<domain>:443 tcp` with the TURN secret, a
 // second run changes nothing.
 func TestOccAddsTURNOn443(t *testing.T) {
-	turnServers := cloudconfig.Settings{Domain: occTestDomain}.Endpoints().TURNServers()
+	turnServers := cloudconfig.Settings{Domain: occTestDomain, TURNOn443: true}.Endpoints().TURNServers()
 	outputs := stackOutputs(t, func(o map[string]any) { o["turnServers"] = turnServers })
 	f := occtest.New(t, occFixture(t), occtest.State{})
 	if r := runOccWith(t, outputs, "--occ", f.Prefix()); r.code != 0 {

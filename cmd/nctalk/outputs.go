@@ -11,13 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/nctalk/nctalk/infra/outputs"
 )
-
-// outputsFlagUsage is the --outputs flag's help, the same for every command
-// that reads the stack outputs.
-const outputsFlagUsage = "where the stack outputs come from: `SOURCE` is - (stdin: pipe in `pulumi stack output --json --show-secrets`), " +
-	"pulumi (run that command for the current stack), pulumi:STACK (for that stack) or a JSON file"
 
 // maxOutputsBytes caps what is read as stack outputs: a real stack's
 // outputs are a few KiB.
@@ -26,21 +23,24 @@ const maxOutputsBytes = 1 << 20
 // pulumiTimeout bounds `pulumi stack output`.
 const pulumiTimeout = 2 * time.Minute
 
-// readStackOutputs reads and parses the stack outputs from source (see
-// outputsFlagUsage). It is the one reader every command uses.
-func readStackOutputs(source string, stdin io.Reader) (outputs.Outputs, error) {
+// readStackOutputs reads and parses the stack outputs from source (the
+// --outputs flag): "-" stdin, "pulumi" `pulumi stack output` of stack run
+// with pulumiBin, anything else a JSON file. It is the one reader every
+// command uses. A failure of pulumi is a worldError (exit 1); everything
+// else is bad input (exit 2).
+func readStackOutputs(source, stack, pulumiBin string, stdin io.Reader) (outputs.Outputs, error) {
 	var raw []byte
 	var err error
 	switch {
 	case source == "" || source == "-":
-		if f, ok := stdin.(*os.File); ok {
-			if st, statErr := f.Stat(); statErr == nil && st.Mode()&os.ModeCharDevice != 0 {
-				return outputs.Outputs{}, errors.New("stdin is a terminal: pipe in `pulumi stack output --json --show-secrets`, or pass --outputs pulumi or --outputs FILE")
-			}
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return outputs.Outputs{}, errors.New("stdin is a terminal: pipe in `pulumi stack output --json --show-secrets`, or pass --outputs pulumi or --outputs FILE")
 		}
 		raw, err = readCapped(stdin, "stdin")
-	case source == "pulumi" || strings.HasPrefix(source, "pulumi:"):
-		raw, err = pulumiStackOutput(strings.TrimPrefix(strings.TrimPrefix(source, "pulumi"), ":"))
+	case source == "pulumi":
+		raw, err = pulumiStackOutput(pulumiBin, stack)
+	case strings.HasPrefix(source, "pulumi:"):
+		return outputs.Outputs{}, fmt.Errorf("--outputs %s: name the stack with --stack: --outputs pulumi --stack %s", source, strings.TrimPrefix(source, "pulumi:"))
 	default:
 		var f *os.File
 		if f, err = os.Open(source); err != nil {
@@ -51,6 +51,9 @@ func readStackOutputs(source string, stdin io.Reader) (outputs.Outputs, error) {
 	}
 	if err != nil {
 		return outputs.Outputs{}, err
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return outputs.Outputs{}, errors.New("the stack outputs are empty: pipe in `pulumi stack output --json --show-secrets`, or pass --outputs pulumi or --outputs FILE")
 	}
 	return outputs.Parse(bytes.NewReader(raw))
 }
@@ -70,18 +73,18 @@ func readCapped(r io.Reader, name string) ([]byte, error) {
 // pulumiStackOutput runs `pulumi stack output --json --show-secrets` (for
 // stack, when given). Its stderr is shown only on failure, and never its
 // stdout, which holds the secrets.
-func pulumiStackOutput(stack string) ([]byte, error) {
+func pulumiStackOutput(pulumiBin, stack string) ([]byte, error) {
 	args := []string{"stack", "output", "--json", "--show-secrets"}
 	if stack != "" {
 		args = append(args, "--stack", stack)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pulumiTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "pulumi", args...)
+	cmd := exec.CommandContext(ctx, pulumiBin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("pulumi %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return nil, worldError{fmt.Errorf("%s %s: %w: %s", pulumiBin, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))}
 	}
 	return readCapped(&stdout, "`pulumi stack output`")
 }

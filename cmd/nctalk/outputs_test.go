@@ -38,19 +38,19 @@ func TestReadStackOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name, source, stdin string
-		wantArgs            string // the fake pulumi's arguments, "" when it must not run
+		name, source, stack, stdin string
+		wantArgs                   string // the fake pulumi's arguments, "" when it must not run
 	}{
-		{"stdin", "-", sampleOutputs, ""},
-		{"stdin by default", "", sampleOutputs, ""},
-		{"file", file, "", ""},
-		{"pulumi, current stack", "pulumi", "", "stack output --json --show-secrets"},
-		{"pulumi, named stack", "pulumi:prod", "", "stack output --json --show-secrets --stack prod"},
+		{"stdin", "-", "", sampleOutputs, ""},
+		{"stdin by default", "", "", sampleOutputs, ""},
+		{"file", file, "", "", ""},
+		{"pulumi, current stack", "pulumi", "", "", "stack output --json --show-secrets"},
+		{"pulumi, named stack", "pulumi", "prod", "", "stack output --json --show-secrets --stack prod"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			argsFile := fakePulumiStackOutput(t, sampleOutputs, 0)
-			o, err := readStackOutputs(tt.source, strings.NewReader(tt.stdin))
+			o, err := readStackOutputs(tt.source, tt.stack, "pulumi", strings.NewReader(tt.stdin))
 			if err != nil {
 				t.Fatalf("readStackOutputs(%q): %v", tt.source, err)
 			}
@@ -68,21 +68,43 @@ func TestReadStackOutputs(t *testing.T) {
 func TestReadStackOutputsErrors(t *testing.T) {
 	fakePulumiStackOutput(t, sampleOutputs, 1)
 	huge := strings.Repeat(" ", maxOutputsBytes+1)
-	tests := []struct{ name, source, stdin, want string }{
-		{"missing file", filepath.Join(t.TempDir(), "nope.json"), "", "--outputs"},
-		{"pulumi fails", "pulumi:dev", "", "no stack named dev"},
-		{"too large", "-", huge, "over"},
-		{"not JSON", "-", "Current stack outputs (2):", "not valid JSON"},
+	tests := []struct {
+		name, source, stdin, want string
+		code                      int
+	}{
+		{"missing file", filepath.Join(t.TempDir(), "nope.json"), "", "--outputs", exitBadInput},
+		{"pulumi fails", "pulumi", "", "no stack named dev", exitFailed},
+		{"the old pulumi:STACK", "pulumi:dev", "", "--outputs pulumi --stack dev", exitBadInput},
+		{"too large", "-", huge, "over", exitBadInput},
+		{"not JSON", "-", "Current stack outputs (2):", "not valid JSON", exitBadInput},
+		{"empty (</dev/null)", "-", "", "empty", exitBadInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := readStackOutputs(tt.source, strings.NewReader(tt.stdin))
+			_, err := readStackOutputs(tt.source, "dev", "pulumi", strings.NewReader(tt.stdin))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v; want one saying %q", err, tt.want)
+			}
+			if exitFor(err) != tt.code {
+				t.Errorf("exit %d for %v; want %d", exitFor(err), err, tt.code)
 			}
 			if strings.Contains(err.Error(), "sigSecretValue") {
 				t.Errorf("error repeats a secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestOutputsFromDevNull: stdin from /dev/null (a character device, not a
+// terminal) is empty input, not a terminal.
+func TestOutputsFromDevNull(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = readStackOutputs("-", "", "pulumi", f)
+	if err == nil || strings.Contains(err.Error(), "terminal") || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("</dev/null: %v; want the outputs are empty, not a terminal", err)
 	}
 }

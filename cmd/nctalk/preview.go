@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,36 +10,27 @@ import (
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
+const previewSummaryAbout = `Writes a Markdown summary of a preview to stdout: resources by operation, a
+loud line when the server is replaced, what the running box does, and the
+diff of the redacted cloud-config. Prints no secret. On any error nothing
+is written to stdout, so the workflow never posts half a comment. A file
+that cannot be read, or that is not (exactly one) ` + "`pulumi preview --json`" + `
+or plan, is exit 2; stdout that cannot be written is exit 1.`
+
 // runPreviewSummary reads `pulumi preview --json` from --file or stdin and
 // writes the Markdown summary to stdout.
 func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("preview-summary", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("file", "-", "the output of `pulumi preview --json`; - reads stdin")
-	planFile := fs.String("plan", "", "the update plan of the same preview (`pulumi preview --save-plan FILE`), for the new cloud-config")
-	stack := fs.String("stack", "", "stack name for the heading and the comment marker (default: from the URNs)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nctalk preview-summary [--file preview.json] [--plan plan.json] [--stack NAME]")
-		fmt.Fprintln(stderr, "\nWrites a Markdown summary of a preview: resources by operation, a loud line when the")
-		fmt.Fprintln(stderr, "server is replaced, and the diff of the redacted cloud-config. Prints no secret.")
-		fmt.Fprintln(stderr, "\nExit codes: 0 summary written; 1 a file could not be read or stdout not written;")
-		fmt.Fprintln(stderr, "2 bad flags, or a document that is not (exactly one) `pulumi preview --json` or plan.")
-		fmt.Fprintln(stderr, "On any error nothing is written to stdout.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	fs := newFlagSet("preview-summary", "nctalk preview-summary [--file FILE] [--plan FILE] [--stack NAME] > summary.md", previewSummaryAbout, stdout, stderr)
+	file := fs.String("file", "FILE", "-", "the output of `pulumi preview --json --show-sames`; - reads stdin")
+	planFile := fs.String("plan", "FILE", "", "the update plan of the same preview (`pulumi preview --save-plan FILE`), for the new cloud-config")
+	stack := fs.stackFlag("the stack the preview is of, for the heading and the comment marker (default: from the URNs)")
+	if code, done := fs.parse(args); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "nctalk preview-summary: unexpected argument %q\n", fs.Arg(0))
-		return exitBadInput
 	}
 
 	raw, err := readInput(*file, "--file", stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "nctalk preview-summary: %v\n", err)
-		return exitFailed
+		return fs.fail(exitBadInput, "%v", err)
 	}
 	preview, err := previewsummary.ParsePreview(bytes.NewReader(raw))
 	if err != nil {
@@ -51,8 +41,7 @@ func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	if *planFile != "" {
 		raw, err := readInput(*planFile, "--plan", nil)
 		if err != nil {
-			fmt.Fprintf(stderr, "nctalk preview-summary: %v\n", err)
-			return exitFailed
+			return fs.fail(exitBadInput, "%v", err)
 		}
 		plan, err := previewsummary.ParsePlan(bytes.NewReader(raw))
 		if err != nil {
@@ -69,8 +58,8 @@ func runPreviewSummary(args []string, stdin io.Reader, stdout, stderr io.Writer)
 }
 
 // readInput reads a whole input file, or stdin for "-" (--file only).
-// Reading first keeps "cannot read" (exit 1) apart from "not a preview"
-// (exit 2).
+// Reading first keeps "cannot read" apart from "not a preview" in the
+// message.
 func readInput(path, flagName string, stdin io.Reader) ([]byte, error) {
 	if path == "-" && stdin != nil {
 		b, err := io.ReadAll(stdin)

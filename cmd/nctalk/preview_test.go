@@ -104,13 +104,13 @@ func TestPreviewSummaryCommand(t *testing.T) {
 		{
 			name:     "missing file",
 			args:     []string{"preview-summary", "--file", filepath.Join(dir, "nope.json")},
-			wantCode: 1,
+			wantCode: exitBadInput,
 			wantErr:  "reading --file",
 		},
 		{
 			name:     "plan that is not a plan",
 			args:     []string{"preview-summary", "--file", previewPath, "--plan", previewPath + "x"},
-			wantCode: 1,
+			wantCode: exitBadInput,
 			wantErr:  "reading --plan",
 		},
 		{
@@ -184,9 +184,9 @@ func TestPreviewSummaryBadInput(t *testing.T) {
 		{"step without urn", nil, `{"steps":[{"op":"same"}]}`, exitBadInput, "step 0 has no op or urn"},
 		{"truncated", nil, replacePreviewJSON[:200], exitBadInput, "not the JSON of `pulumi preview --json`"},
 		{"two documents", nil, replacePreviewJSON + replacePreviewJSON, exitBadInput, "more than one JSON document"},
-		{"missing file", []string{"--file", filepath.Join(dir, "nope.json")}, "", exitFailed, "reading --file"},
-		{"file is a directory", []string{"--file", unreadable}, "", exitFailed, "reading --file"},
-		{"missing plan", []string{"--file", preview, "--plan", filepath.Join(dir, "nope.json")}, "", exitFailed, "reading --plan"},
+		{"missing file", []string{"--file", filepath.Join(dir, "nope.json")}, "", exitBadInput, "reading --file"},
+		{"file is a directory", []string{"--file", unreadable}, "", exitBadInput, "reading --file"},
+		{"missing plan", []string{"--file", preview, "--plan", filepath.Join(dir, "nope.json")}, "", exitBadInput, "reading --plan"},
 		{"preview given as plan", []string{"--file", preview, "--plan", preview}, "", exitBadInput, "has no resourcePlans"},
 		{"plan not JSON", []string{"--file", preview, "--plan", write("plan.txt", "plan")}, "", exitBadInput, "plan is not the JSON of `pulumi preview --save-plan`"},
 		{"empty plan", []string{"--file", preview, "--plan", write("empty.json", "")}, "", exitBadInput, "plan is empty"},
@@ -210,8 +210,8 @@ func TestPreviewSummaryBadInput(t *testing.T) {
 	}
 	t.Run("help", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{"preview-summary", "-h"}, strings.NewReader(""), &stdout, &stderr); code != exitOK || !strings.Contains(stderr.String(), "Exit codes") {
-			t.Errorf("-h: exit %d, usage %q; want 0 and the exit codes", code, stderr.String())
+		if code := run([]string{"preview-summary", "-h"}, strings.NewReader(""), &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "Exit codes") {
+			t.Errorf("-h: exit %d, usage %q; want 0 and the exit codes on stdout", code, stdout.String())
 		}
 	})
 }

@@ -17,9 +17,7 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-const renderUsage = `usage: nctalk render --config FILE [--secrets FILE] > cloud-config.yaml
-
-Renders the #cloud-config of the Talk backend from FILE (at most 256 KiB), a YAML file with the
+const renderAbout = `Renders the #cloud-config of the Talk backend from FILE (at most 256 KiB), a YAML file with the
 stack's config keys without the "nctalk:" prefix, or a Pulumi stack file
 (Pulumi.<stack>.yaml; its nctalk: keys are read). The stack's Hetzner keys
 (location, serverType, image, sshKeySelector, dnsZone, volumeSize,
@@ -28,10 +26,7 @@ secrets are generated; with --secrets they are read from and saved to that
 file (mode 0600), so rendering again gives the same document.
 
 stdout gets the cloud-config and nothing else; stderr gets what to enter in
-Nextcloud's Talk settings.
-
-flags:
-`
+Nextcloud's Talk settings. A bad value is exit 2 with an error naming its key.`
 
 // maxInputFileBytes caps the --config and --secrets files: both are a few
 // hundred bytes in practice, and the limit refuses a huge file before it is
@@ -57,15 +52,16 @@ func readInputFile(path string) ([]byte, error) {
 }
 
 func runRender(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fl := newFlagSet("render", renderUsage, stderr)
-	configPath := fl.String("config", "", "YAML file with the settings (required)")
-	secretsPath := fl.String("secrets", "", "YAML file the secrets are read from and generated ones saved to")
-	if code, done := parseFlags(fl, args); done {
+	fl := newFlagSet("render", "nctalk render --config FILE [--secrets FILE] > cloud-config.yaml", renderAbout, stdout, stderr)
+	configPath := fl.String("config", "FILE", "", "YAML file with the settings (required)")
+	secretsPath := fl.String("secrets", "FILE", "", "YAML file the secrets are read from and generated ones saved to")
+	if code, done := fl.parse(args); done {
 		return code
 	}
-	if *configPath == "" || fl.NArg() > 0 {
-		fmt.Fprintln(stderr, "nctalk render: --config FILE is required and no arguments are taken")
-		fl.Usage()
+	if *configPath == "" {
+		fmt.Fprintln(stderr, "nctalk render: --config FILE is required")
+		fmt.Fprintln(stderr)
+		fl.usage(stderr)
 		return exitBadInput
 	}
 	raw, err := readInputFile(*configPath)

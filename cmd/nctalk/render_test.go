@@ -87,6 +87,7 @@ func TestRenderCommandSecretsFileGivesTheSameDocument(t *testing.T) {
 		ACMEEmail: "admin@example.com", ACMEStaging: true, SSHAuthorizedKeys: []string{renderTestKey},
 		SSHAllowedCIDRs: []string{"203.0.113.0/24"}, SSHPort: 2222,
 		JanusRTPPorts: schema.PortRange{First: 20000, Last: 20200}, TURNRelayPorts: schema.PortRange{First: 49160, Last: 49200},
+		TURNOn443: true,
 	}, sec)
 	if err != nil {
 		t.Fatal(err)

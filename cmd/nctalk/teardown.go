@@ -16,9 +16,7 @@ import (
 	"github.com/nctalk/nctalk/infra/outputs"
 )
 
-const teardownUsage = `usage: nctalk teardown [--stack NAME] [--release] [--yes] [--pulumi PATH]
-
-Deletes the backend, run where you run pulumi (the project directory,
+const teardownAbout = `Deletes the backend, run where you run pulumi (the project directory,
 logged in to the state backend, HCLOUD_TOKEN set).
 
 Without --release it keeps the primary IPs and the state volume
@@ -42,11 +40,8 @@ state:
   3. pulumi destroy
 
 --yes is passed on to pulumi; without it Pulumi asks before it deletes.
-Exit codes: 0 done, 1 a pulumi command or the Hetzner API failed (its
-output is shown; nothing is deleted before the destroy), 2 bad flags.
-
-flags:
-`
+A pulumi command or the Hetzner API failing is exit 1 (its output is
+shown; nothing is deleted before the destroy).`
 
 // stateResource is one resource of `pulumi stack export`.
 type stateResource struct {
@@ -115,17 +110,13 @@ type teardown struct {
 }
 
 func runTeardown(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fl := newFlagSet("teardown", teardownUsage, stderr)
-	stack := fl.String("stack", "", "Pulumi stack (default: the selected one)")
-	release := fl.Bool("release", false, "delete the primary IPs and the state volume too")
-	yes := fl.Bool("yes", false, "pass --yes to pulumi (no confirmation prompts)")
-	pulumiBin := fl.String("pulumi", "pulumi", "the Pulumi CLI")
-	if code, done := parseFlags(fl, args); done {
+	fl := newFlagSet("teardown", "nctalk teardown [--stack NAME] [--pulumi PATH] [--release] [--yes]", teardownAbout, stdout, stderr)
+	stack := fl.stackFlag("")
+	pulumiBin := fl.pulumiFlag()
+	release := fl.Bool("release", "delete the primary IPs and the state volume too")
+	yes := fl.Bool("yes", "pass --yes to pulumi (no confirmation prompts)")
+	if code, done := fl.parse(args); done {
 		return code
-	}
-	if fl.NArg() > 0 {
-		fmt.Fprintf(stderr, "nctalk teardown: no arguments are taken (got %q)\n", fl.Arg(0))
-		return exitBadInput
 	}
 	td := teardown{stack: *stack, pulumiBin: *pulumiBin, yes: *yes, stdin: stdin, stdout: stdout, stderr: stderr}
 	var err error
@@ -135,8 +126,7 @@ func runTeardown(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = td.keep()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nctalk teardown: %v\n", err)
-		return exitFailed
+		return fl.fail(exitFailed, "%v", err)
 	}
 	return exitOK
 }

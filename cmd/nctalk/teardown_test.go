@@ -165,7 +165,7 @@ func TestTeardown(t *testing.T) {
 		{"export not json", nil, "not json", "", "", 201, exitFailed, []string{"stack export"}, 0, []string{"did not print a deployment"}, false},
 		{"destroy fails", nil, running, left, "destroy", 201, exitFailed,
 			[]string{"stack export", "destroy --exclude-protected"}, 0, []string{"destroy"}, false},
-		{"argument", []string{"dev"}, running, "", "", 201, exitBadInput, nil, 0, []string{"no arguments"}, false},
+		{"argument", []string{"dev"}, running, "", "", 201, exitBadInput, nil, 0, []string{"unexpected argument"}, false},
 		{"unknown flag", []string{"--force"}, running, "", "", 201, exitBadInput, nil, 0, []string{"-force"}, false},
 	}
 	for _, tt := range tests {

@@ -44,17 +44,11 @@ type Config struct {
 // acmeEmail) empty.
 func Default() Config {
 	var c Config
-	if err := schema.Load(unset{}, schema.StackReader, &c); err != nil {
+	if err := schema.Load(schema.Values{}, schema.StackReader, &c); err != nil {
 		panic("config: the schema's defaults do not load: " + err.Error())
 	}
 	return c
 }
-
-// unset is a source without any key.
-type unset struct{}
-
-func (unset) Lookup(string) (schema.Value, bool, error) { return schema.Value{}, false, nil }
-func (unset) Names() []string                           { return nil }
 
 // GivenSecret returns the value the config gives for a configurable
 // secret of schema.Secrets; "" means it is generated.

@@ -7,28 +7,28 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// KeyError is a problem with one stack config key. Its message names the
+// keyError is a problem with one stack config key. Its message names the
 // key as `nctalk:<key>`; it unwraps to the *schema.KeyError, so
 // schema.KeyOf and schema.KeysOf work on it.
-type KeyError struct {
+type keyError struct {
 	Err *schema.KeyError
 }
 
-func (e *KeyError) Error() string {
+func (e *keyError) Error() string {
 	return fmt.Sprintf("%s:%s: %s", schema.Namespace, e.Err.Key, e.Err.Problem)
 }
 
 // Unwrap returns the underlying *schema.KeyError.
-func (e *KeyError) Unwrap() error { return e.Err }
+func (e *keyError) Unwrap() error { return e.Err }
 
-// KeyErrorf builds a *KeyError about key; the problem is formatted as by
+// KeyErrorf builds a *keyError about key; the problem is formatted as by
 // fmt.Sprintf.
 func KeyErrorf(key, format string, args ...any) error {
-	return &KeyError{Err: &schema.KeyError{Key: key, Problem: fmt.Sprintf(format, args...)}}
+	return &keyError{Err: &schema.KeyError{Key: key, Problem: fmt.Sprintf(format, args...)}}
 }
 
 // Namespaced lifts every *schema.KeyError in err (possibly joined) into a
-// *KeyError, so its message names `nctalk:<key>`; other errors pass through.
+// *keyError, so its message names `nctalk:<key>`; other errors pass through.
 func Namespaced(err error) error {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
@@ -39,7 +39,7 @@ func Namespaced(err error) error {
 	}
 	var ke *schema.KeyError
 	if errors.As(err, &ke) {
-		return &KeyError{Err: ke}
+		return &keyError{Err: ke}
 	}
 	return err
 }

@@ -7,10 +7,10 @@ package config
 
 // Volume size limits in GiB (Hetzner's minimum and maximum volume size).
 const (
-	MinVolumeSize = 10
-	MaxVolumeSize = 10240
+	minVolumeSize = 10
+	maxVolumeSize = 10240
 )
 
-// Locations are the Hetzner Cloud locations a server and its primary IPs
+// locations are the Hetzner Cloud locations a server and its primary IPs
 // can be created in.
-var Locations = []string{"ash", "fsn1", "hel1", "hil", "nbg1", "sin"}
+var locations = []string{"ash", "fsn1", "hel1", "hil", "nbg1", "sin"}

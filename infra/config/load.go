@@ -15,25 +15,23 @@ import (
 // be valid.
 func Load(ctx *pulumi.Context) (Config, error) {
 	var c Config
-	if err := schema.Load(stackSource{ctx}, schema.StackReader, &c); err != nil {
+	if err := schema.Load(stackValues(ctx), schema.StackReader, &c); err != nil {
 		return Config{}, fmt.Errorf("stack configuration: %w", Namespaced(err))
 	}
 	return c.Validated()
 }
 
-// stackSource is the stack's Pulumi config as a schema.Source.
-type stackSource struct{ ctx *pulumi.Context }
-
-// Lookup returns `nctalk:<key>` as Pulumi holds it: text (lists and maps
-// as JSON), and whether it is stored encrypted.
-func (s stackSource) Lookup(key string) (schema.Value, bool, error) {
-	full := schema.Namespace + ":" + key
-	text, ok := s.ctx.GetConfig(full)
-	if !ok {
-		return schema.Value{}, false, nil
+// stackValues reads every key the stack reads from its Pulumi config
+// (`nctalk:<key>`), as Pulumi holds it: text (lists and maps as JSON), and
+// whether it is stored encrypted. schema.Load then reads the values, not
+// the Pulumi context: the config key's path only runs down.
+func stackValues(ctx *pulumi.Context) schema.Values {
+	v := schema.Values{}
+	for _, key := range schema.KeysFor(schema.StackReader) {
+		full := schema.Namespace + ":" + key
+		if text, ok := ctx.GetConfig(full); ok {
+			v[key] = schema.Value{Text: text, Encrypted: ctx.IsConfigSecret(full)}
+		}
 	}
-	return schema.Value{Text: text, Encrypted: s.ctx.IsConfigSecret(full)}, true, nil
+	return v
 }
-
-// Names returns nil: a Pulumi program cannot list the stack's keys.
-func (stackSource) Names() []string { return nil }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -89,53 +90,72 @@ func TestLoadAppliesDefaults(t *testing.T) {
 	}
 }
 
+// TestLoadReadsEveryKey sets every key the stack reads to its Sample the
+// way the Pulumi CLI passes config (secrets encrypted) and finds each value
+// in the field tagged with its key: the stack's reading (stackValues)
+// carries every kind.
 func TestLoadReadsEveryKey(t *testing.T) {
-	cfg := map[string]string{
-		"domain":          "talk.example.org",
-		"nextcloudUrls":   `["https://a.example.org","https://b.example.org/nc"]`,
-		"acmeEmail":       "ops@example.org",
-		"acmeStaging":     "false",
-		"acmeServer":      "https://acme.example.org/directory",
-		"registryMirror":  "https://mirror.example.org:5000",
-		"location":        "hel1",
-		"serverType":      "cpx22",
-		"image":           "debian-12",
-		"sshPublicKeys":   `["` + testKey + `"]`,
-		"sshKeySelector":  "team=ops",
-		"sshAllowedCidrs": `["203.0.113.0/24"]`,
-		"sshPort":         "2222",
-		"dnsZone":         "example.org",
-		"volumeSize":      "20",
-		"keepOnTeardown":  "false",
-		"signalingSecret": "givenSignalingSecret0123456789",
-		"turnSecret":      "givenTurnSecret0123456789abcde",
-		"janusRtpPorts":   "30000-30500",
-		"turnRelayPorts":  "40000-40100",
-		"turnOn443":       "false",
-		"turnDomain":      "relay.example.org",
-		"images":          `{"nats":"nats:2.11.10-alpine"}`,
+	cfg := map[string]string{}
+	var secrets []string
+	for _, name := range schema.KeysFor(schema.StackReader) {
+		k, _ := schema.Lookup(name)
+		cfg[name] = k.Sample
+		if k.Kind == schema.KindSecret {
+			secrets = append(secrets, name)
+		}
 	}
-	if got, want := slices.Sorted(maps.Keys(cfg)), slices.Sorted(slices.Values(schema.KeysFor(schema.StackReader))); !slices.Equal(got, want) {
-		t.Fatalf("test config covers %v; want every key %v", got, want)
-	}
-	c, err := load(t, cfg, "signalingSecret", "turnSecret")
+	var c Config
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		return schema.Load(stackValues(ctx), schema.StackReader, &c)
+	}, pulumi.WithMocks(schema.Namespace, "dev", &countingMocks{}), infratest.StackConfig(schema.Namespace, cfg, secrets...))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	s := c.Settings
-	got := []any{s.Domain, s.NextcloudURLs, s.ACMEEmail, s.ACMEStaging, s.ACMEServer, s.RegistryMirror, c.Location, c.ServerType, c.Image,
-		s.SSHAuthorizedKeys, c.SSHKeySelector, s.SSHAllowedCIDRs, s.SSHPort, c.DNSZone, c.VolumeSize, c.KeepOnTeardown,
-		c.SignalingSecret.Reveal(), c.TURNSecret.Reveal(), s.JanusRTPPorts, s.TURNRelayPorts, !s.TURN443Disabled, s.TURNDomain, s.Images}
-	want := []any{"talk.example.org", []string{"https://a.example.org", "https://b.example.org/nc"}, "ops@example.org", false,
-		"https://acme.example.org/directory", "https://mirror.example.org:5000", "hel1", "cpx22", "debian-12", []string{testKey}, "team=ops", []string{"203.0.113.0/24"}, 2222, "example.org", 20, false,
-		"givenSignalingSecret0123456789", "givenTurnSecret0123456789abcde",
-		schema.PortRange{First: 30000, Last: 30500}, schema.PortRange{First: 40000, Last: 40100},
-		false, "relay.example.org", map[string]string{"nats": "nats:2.11.10-alpine"}}
-	for i := range want {
-		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Errorf("key %s = %#v; want %#v", schema.KeysFor(schema.StackReader)[i], got[i], want[i])
+	fields := taggedFields(reflect.ValueOf(&c).Elem())
+	for name, sample := range cfg {
+		f, ok := fields[name]
+		if !ok {
+			t.Errorf("Config has no field tagged nctalk:%q", name)
+			continue
+		}
+		if got := configText(t, f); got != sample {
+			t.Errorf("%s: %q reached its field as %q", name, sample, got)
 		}
 	}
+}
+
+// taggedFields maps each key to its field in v, walking untagged structs
+// as schema.Load does.
+func taggedFields(v reflect.Value) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		tag, ok := f.Tag.Lookup("nctalk")
+		switch {
+		case tag == "-":
+		case ok:
+			out[tag] = v.Field(i)
+		case f.Type.Kind() == reflect.Struct:
+			maps.Copy(out, taggedFields(v.Field(i)))
+		}
+	}
+	return out
+}
+
+// configText writes a field's value as Pulumi config text.
+func configText(t *testing.T, f reflect.Value) string {
+	t.Helper()
+	switch f.Kind() {
+	case reflect.String:
+		return f.String() // Secret's String hides the value
+	case reflect.Slice, reflect.Map:
+		b, err := json.Marshal(f.Interface())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	return fmt.Sprint(f.Interface())
 }
 
 func TestLoadRejectsBadInput(t *testing.T) {

@@ -5,14 +5,14 @@ package config
 // print it; Reveal returns it.
 type Secret string
 
-// Redacted is what Secret prints instead of its value.
-const Redacted = "[secret]"
+// redacted is what Secret prints instead of its value.
+const redacted = "[secret]"
 
 // String hides the value.
-func (Secret) String() string { return Redacted }
+func (Secret) String() string { return redacted }
 
 // GoString hides the value.
-func (Secret) GoString() string { return Redacted }
+func (Secret) GoString() string { return redacted }
 
 // Reveal returns the value.
 func (s Secret) Reveal() string { return string(s) }

@@ -11,9 +11,11 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// Validated checks every key once: the shared ones by deriving the plan
-// (cloudconfig.NewPlan), the Hetzner-only ones here. It returns the config
-// with its Plan, or all problems found, joined, each a *KeyError.
+// Validated checks every key: the shared ones by deriving the plan
+// (cloudconfig.NewPlan), the Hetzner-only ones' structure here, and then
+// every key's grammar in one loop (schema.CheckGrammars) for the keys not
+// refused already. It returns the config with its Plan, or all problems
+// found, joined, each a *keyError.
 func (c Config) Validated() (Config, error) {
 	var errs []error
 	plan, err := cloudconfig.NewPlan(c.Settings)
@@ -35,6 +37,14 @@ func (c Config) Validated() (Config, error) {
 			errs = append(errs, err)
 		}
 	}
+	if joined, ok := schema.CheckGrammars(&c).(interface{ Unwrap() []error }); ok {
+		refused := schema.KeysOf(errors.Join(errs...))
+		for _, err := range joined.Unwrap() {
+			if !slices.Contains(refused, schema.KeyOf(err)) {
+				errs = append(errs, Namespaced(err))
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("stack configuration: %w", errors.Join(errs...))
 	}
@@ -42,8 +52,8 @@ func (c Config) Validated() (Config, error) {
 }
 
 func (c Config) validateLocation() error {
-	if !slices.Contains(Locations, c.Location) {
-		return KeyErrorf(schema.KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(Locations, ", "))
+	if !slices.Contains(locations, c.Location) {
+		return KeyErrorf(schema.KeyLocation, "%q is not a Hetzner Cloud location; want one of %s", c.Location, strings.Join(locations, ", "))
 	}
 	return nil
 }
@@ -129,7 +139,7 @@ func (c Config) validateDNSZone() error {
 	if d := c.Settings.Domain; d != z && !strings.HasSuffix(d, "."+z) {
 		return KeyErrorf(schema.KeyDNSZone, "%q does not contain the domain %q; want the zone the domain lives in, e.g. %s", z, d, parentOf(d))
 	}
-	if t := c.Settings.TURNName(); c.Settings.TURN443() && t != z && !strings.HasSuffix(t, "."+z) {
+	if t := c.Settings.TURNName(); c.Settings.TURNOn443 && t != z && !strings.HasSuffix(t, "."+z) {
 		return KeyErrorf(schema.KeyTURNDomain, "%q is outside dnsZone %q, which gets its A and AAAA records; want a name in the zone such as turn.%s, or turnOn443 false", t, z, c.Settings.Domain)
 	}
 	return nil
@@ -144,8 +154,8 @@ func parentOf(domain string) string {
 }
 
 func (c Config) validateVolumeSize() error {
-	if v := c.VolumeSize; v != 0 && (v < MinVolumeSize || v > MaxVolumeSize) {
-		return KeyErrorf(schema.KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, MinVolumeSize, MaxVolumeSize)
+	if v := c.VolumeSize; v != 0 && (v < minVolumeSize || v > maxVolumeSize) {
+		return KeyErrorf(schema.KeyVolumeSize, "%d GiB is not possible; want 0 (no volume) or %d-%d GiB", v, minVolumeSize, maxVolumeSize)
 	}
 	return nil
 }

@@ -52,13 +52,13 @@ type Image struct {
 	Deprecated   string // RFC 3339 time, or ""
 }
 
-// DefaultCatalogue is a catalogue in the shape of Hetzner's at the end of
+// defaultCatalogue is a catalogue in the shape of Hetzner's at the end of
 // 2026 (docs/configuration.md's date for the offline list, 2026-12-05): current x86
 // types cx23/33/43/53 in the EU locations and cpx12–62 everywhere, Arm
 // cax11–41 in the EU; the withdrawn cx22/32/42/52 and cpx11–51 still listed,
 // deprecated in every location; debian-12/13 for both architectures and a
 // deprecated debian-11. IDs are made up.
-func DefaultCatalogue() Catalogue {
+func defaultCatalogue() Catalogue {
 	eu := []string{"fsn1", "hel1", "nbg1"}
 	all := []string{"ash", "fsn1", "hel1", "hil", "nbg1", "sin"}
 	at := func(names []string, deprecated bool) []TypeLocation {

@@ -39,12 +39,12 @@ const (
 	TypePrivateKey       = "tls:index/privateKey:PrivateKey"
 	TypeCommand          = "command:remote:Command"
 	TypeStash            = "pulumi:index:Stash"
-	// TokenGetSSHKeys is the invoke that looks up SSH keys by label selector.
-	TokenGetSSHKeys = "hcloud:index/getSshKeys:getSshKeys"
+	// tokenGetSSHKeys is the invoke that looks up SSH keys by label selector.
+	tokenGetSSHKeys = "hcloud:index/getSshKeys:getSshKeys"
 	// The catalogue look-ups the stack makes at preview time.
 	TokenGetLocations   = "hcloud:index/getLocations:getLocations"
 	TokenGetServerTypes = "hcloud:index/getServerTypes:getServerTypes"
-	TokenGetImage       = "hcloud:index/getImage:getImage"
+	tokenGetImage       = "hcloud:index/getImage:getImage"
 	TokenGetImages      = "hcloud:index/getImages:getImages"
 	TokenGetZone        = "hcloud:index/getZone:getZone"
 	TokenGetZones       = "hcloud:index/getZones:getZones"
@@ -55,8 +55,8 @@ const (
 // reports an IPv6 primary IP as its /64 network address.
 const (
 	IPv4Address    = "203.0.113.10"
-	IPv6Network    = "2001:db8:10:20::"
-	IPv6HostSuffix = "::1"
+	ipv6Network    = "2001:db8:10:20::"
+	ipv6HostSuffix = "::1"
 )
 
 // ExistingSSHKey is a key already in the (mocked) Hetzner project.
@@ -95,7 +95,7 @@ type Mocks struct {
 	// SSHKeys are the keys getSshKeys returns, by label selector.
 	SSHKeys map[string][]ExistingSSHKey
 	// Catalogue is what the location, server type and image look-ups
-	// answer; New sets DefaultCatalogue.
+	// answer; New sets defaultCatalogue.
 	Catalogue Catalogue
 	// Running are the servers getServers finds (the stack's server of an
 	// earlier update); none by default.
@@ -109,7 +109,7 @@ type Mocks struct {
 
 // New returns mocks with the given secret seed.
 func New(seed string) *Mocks {
-	return &Mocks{Seed: seed, SSHKeys: map[string][]ExistingSSHKey{}, Catalogue: DefaultCatalogue(), idOwner: map[string]string{}}
+	return &Mocks{Seed: seed, SSHKeys: map[string][]ExistingSSHKey{}, Catalogue: defaultCatalogue(), idOwner: map[string]string{}}
 }
 
 // NewResource records the registration and returns a numeric ID and the
@@ -149,8 +149,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case TypePrimaryIP:
 		addr := IPv4Address
 		if t := args.Inputs["type"]; t.IsString() && t.StringValue() == "ipv6" {
-			addr = IPv6Network
-			state["ipNetwork"] = resource.NewStringProperty(IPv6Network + "/64")
+			addr = ipv6Network
+			state["ipNetwork"] = resource.NewStringProperty(ipv6Network + "/64")
 		}
 		state["ipAddress"] = resource.NewStringProperty(addr)
 	case TypeVolume:
@@ -182,12 +182,12 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.calls = append(m.calls, args)
 	m.mu.Unlock()
 	switch args.Token {
-	case TokenGetSSHKeys:
+	case tokenGetSSHKeys:
 	case TokenGetLocations:
 		return m.Catalogue.locations(), nil
 	case TokenGetServerTypes:
 		return m.Catalogue.serverTypes(), nil
-	case TokenGetImage:
+	case tokenGetImage:
 		return m.Catalogue.image(args.Args)
 	case TokenGetImages:
 		return m.Catalogue.images(args.Args), nil

@@ -53,12 +53,12 @@ type Outputs struct {
 	TornDown string `json:"tornDown"`
 }
 
-// ErrTornDown is returned for the outputs of a torn-down backend.
-var ErrTornDown = errors.New("the backend is torn down")
+// errTornDown is returned for the outputs of a torn-down backend.
+var errTornDown = errors.New("the backend is torn down")
 
-// ErrSecretsHidden is returned when the outputs were printed without
+// errSecretsHidden is returned when the outputs were printed without
 // --show-secrets, so the secrets read "[secret]".
-var ErrSecretsHidden = errors.New("secrets are hidden: run `pulumi stack output --json --show-secrets`")
+var errSecretsHidden = errors.New("secrets are hidden: run `pulumi stack output --json --show-secrets`")
 
 // Parse decodes the JSON outputs and checks that the keys the companion
 // commands need are present. Errors name the missing or bad key and never
@@ -71,7 +71,7 @@ func Parse(r io.Reader) (Outputs, error) {
 		return Outputs{}, fmt.Errorf("stack outputs are not valid JSON (want the output of `pulumi stack output --json --show-secrets`): %w", err)
 	}
 	if o.TornDown != "" {
-		return Outputs{}, fmt.Errorf("%w (%s)", ErrTornDown, o.TornDown)
+		return Outputs{}, fmt.Errorf("%w (%s)", errTornDown, o.TornDown)
 	}
 	required := []struct{ key, value string }{
 		{schema.OutputSignalingURL, o.SignalingURL},
@@ -85,7 +85,7 @@ func Parse(r io.Reader) (Outputs, error) {
 	}
 	for _, s := range []string{o.SignalingSecret, o.TURNSecret} {
 		if s == "[secret]" {
-			return Outputs{}, ErrSecretsHidden
+			return Outputs{}, errSecretsHidden
 		}
 	}
 	u, err := url.Parse(o.SignalingURL)

@@ -43,8 +43,8 @@ const (
 	// orderable) from the start, the type the stack is built on: Hetzner
 	// deprecating the type of a running stack must not lock it.
 	DeprecatedServerType = "cx23"
-	// AdminKey is the admin's SSH public key (sshPublicKeys).
-	AdminKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@nctalk.test"
+	// adminKey is the admin's SSH public key (sshPublicKeys).
+	adminKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF6vBETkDs1Y2lfftnHZ44axD+n6mqcrcffWJB5jey08 admin@nctalk.test"
 )
 
 // DoubleIPv4Ranges are the ranges the double hands out IPv4 primary IPs
@@ -85,7 +85,7 @@ func BaseConfig() []Setting {
 		{Key: "nctalk:nextcloudUrls[0]", Value: "https://cloud.nctalk.test", Path: true},
 		{Key: "nctalk:acmeEmail", Value: "admin@nctalk.test"},
 		{Key: "nctalk:acmeStaging", Value: "true", Type: "bool"},
-		{Key: "nctalk:sshPublicKeys[0]", Value: AdminKey, Path: true},
+		{Key: "nctalk:sshPublicKeys[0]", Value: adminKey, Path: true},
 		{Key: "nctalk:sshAllowedCidrs[0]", Value: "203.0.113.0/24", Path: true},
 		{Key: "nctalk:sshAllowedCidrs[1]", Value: "2001:db8::/32", Path: true},
 		{Key: "nctalk:dnsZone", Value: Zone},
@@ -135,17 +135,17 @@ func WorkflowPreviewCommand(repo string) (string, error) {
 	}
 	for _, job := range wf.Jobs {
 		for _, s := range job.Steps {
-			if s.Name == PreviewStepName {
+			if s.Name == previewStepName {
 				return strings.TrimSpace(s.Run), nil
 			}
 		}
 	}
-	return "", fmt.Errorf("%s has no step named %q", path, PreviewStepName)
+	return "", fmt.Errorf("%s has no step named %q", path, previewStepName)
 }
 
 // SecretOutputs are the stack outputs that are secrets.
 var SecretOutputs = []string{"signalingSecret", "turnSecret"}
 
-// PreviewStepName is the name of preview.yml's step that writes the JSON
+// previewStepName is the name of preview.yml's step that writes the JSON
 // preview and the plan for the summary.
-const PreviewStepName = "pulumi preview --json"
+const previewStepName = "pulumi preview --json"

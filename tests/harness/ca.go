@@ -23,8 +23,8 @@ type TestCA struct {
 	CertPEM []byte
 }
 
-// NewTestCA creates a CA valid for a day.
-func NewTestCA() (*TestCA, error) {
+// newTestCA creates a CA valid for a day.
+func newTestCA() (*TestCA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("test CA key: %w", err)

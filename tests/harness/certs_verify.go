@@ -152,7 +152,7 @@ func (s *Stack) waitWorkersRetired(ctx context.Context, workers []int) error {
 
 // listeningWorkers counts the given processes that still hold a listening socket.
 func (s *Stack) listeningWorkers(pids []int) (int, error) {
-	all, err := ReadSockets()
+	all, err := readSockets()
 	if err != nil {
 		return 0, err
 	}

@@ -17,7 +17,7 @@ import (
 // name (turnOn443) as SNI, so nginx's stream front routes it to coturn.
 // local is the client's source address (nil: the kernel's choice).
 func (s *Stack) DialTURNOn443(local net.IP, username, password string) (*TURNClient, error) {
-	if !s.Settings.TURN443() {
+	if !s.Settings.TURNOn443 {
 		return nil, fmt.Errorf("the stack renders turnOn443 = false")
 	}
 	name := s.Settings.TURNName()

@@ -60,7 +60,7 @@ func TestTransformOnRenderedConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := cloudconfig.Render(TestSettings(DefaultDomain, "https://"+DefaultNextcloudHost), sec)
+	doc, err := cloudconfig.Render(TestSettings(defaultDomain, "https://"+defaultNextcloudHost), sec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestTransformOnRenderedConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	orig, _ := WriteFiles(doc)
-	changes, err := Transform(files, TransformEnv{Domain: DefaultDomain})
+	changes, err := transform(files, transformEnv{Domain: defaultDomain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +113,13 @@ func TestTransformRefusesStaleOrConflictingRules(t *testing.T) {
 				cloudconfig.NginxConfig:  {Content: []byte(c.nginx)},
 				cloudconfig.CoturnConfig: {Content: []byte(c.coturn)},
 			}
-			_, err := Transform(files, TransformEnv{Domain: DefaultDomain})
+			_, err := transform(files, transformEnv{Domain: defaultDomain})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Transform error %v, want one containing %q", err, c.want)
 			}
 		})
 	}
-	if _, err := Transform(map[string]WrittenFile{}, TransformEnv{}); err == nil {
+	if _, err := transform(map[string]WrittenFile{}, transformEnv{}); err == nil {
 		t.Error("Transform accepted a document without nginx.conf")
 	}
 }
@@ -132,9 +132,9 @@ func TestParseProcNetLine(t *testing.T) {
 		inode       uint64
 	}{
 		{"tcp", "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000   850        0 123456 1 0000000000000000 100 0 0 10 0",
-			"127.0.0.1:8080", TCPListen, 123456},
+			"127.0.0.1:8080", tcpListen, 123456},
 		{"tcp6", "   1: 00000000000000000000000001000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0",
-			"[::1]:443", TCPListen, 777},
+			"[::1]:443", tcpListen, 777},
 		{"udp", "  5: 00000000:0D96 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 42 2 0000000000000000 0",
 			"0.0.0.0:3478", 7, 42},
 	}
@@ -156,7 +156,7 @@ func TestContainerSpecsFromRenderedCompose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := cloudconfig.Render(TestSettings(DefaultDomain, "https://"+DefaultNextcloudHost), sec)
+	doc, err := cloudconfig.Render(TestSettings(defaultDomain, "https://"+defaultNextcloudHost), sec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,11 +227,11 @@ func fileCapNames(caps string) []string {
 }
 
 func TestTestCAIssuesVerifiableCertificates(t *testing.T) {
-	ca, err := NewTestCA()
+	ca, err := newTestCA()
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := ca.Issue(DefaultDomain)
+	files, err := ca.Issue(defaultDomain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,8 +243,8 @@ func TestTestCAIssuesVerifiableCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: DefaultDomain, Roots: ca.Pool()}); err != nil {
-		t.Errorf("leaf does not verify for %s: %v", DefaultDomain, err)
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: defaultDomain, Roots: ca.Pool()}); err != nil {
+		t.Errorf("leaf does not verify for %s: %v", defaultDomain, err)
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "other.nctalk.test", Roots: ca.Pool()}); err == nil {
 		t.Error("leaf verifies for a name it was not issued for")
@@ -265,7 +265,7 @@ func TestNamespaceScript(t *testing.T) {
 }
 
 func TestDialContextStaysOnLoopback(t *testing.T) {
-	s := &Stack{Domain: DefaultDomain, opts: Options{NextcloudHost: DefaultNextcloudHost}}
+	s := &Stack{Domain: defaultDomain, opts: Options{NextcloudHost: defaultNextcloudHost}}
 	for _, addr := range []string{"example.com:443", "192.0.2.1:443", "[2001:db8::1]:443"} {
 		if c, err := s.DialContext(t.Context(), "tcp", addr); err == nil {
 			c.Close()

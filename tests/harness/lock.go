@@ -12,15 +12,15 @@ import (
 	"time"
 )
 
-// ErrLocked is the cause when another process held a lock until the
+// errLocked is the cause when another process held a lock until the
 // caller's context ended.
-var ErrLocked = errors.New("held by another process")
+var errLocked = errors.New("held by another process")
 
 // Lock takes an exclusive flock on path for a test that needs what the lock
 // guards on this machine (ports, a tap device), retrying every 200 ms until
 // ctx ends (an already ended ctx tries once), and writes this process's PID
 // into the file. The lock lasts until the file is closed or the process
-// ends. When ctx ends first, the error wraps ErrLocked and names the
+// ends. When ctx ends first, the error wraps errLocked and names the
 // holder's PID.
 func Lock(ctx context.Context, path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -46,7 +46,7 @@ func Lock(ctx context.Context, path string) (*os.File, error) {
 		case <-ctx.Done():
 			holder, _ := os.ReadFile(path)
 			f.Close()
-			return nil, fmt.Errorf("pid %s holds %s: %w", strings.TrimSpace(string(holder)), path, ErrLocked)
+			return nil, fmt.Errorf("pid %s holds %s: %w", strings.TrimSpace(string(holder)), path, errLocked)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -21,7 +21,7 @@ func TestLock(t *testing.T) {
 	now, cancel := context.WithCancel(context.Background())
 	cancel() // try once
 	_, err = Lock(now, path)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())+" ") {
+	if !errors.Is(err, errLocked) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())+" ") {
 		t.Fatalf("second lock while the first is held: %v; want refused, naming pid %d", err, os.Getpid())
 	}
 	first.Close()

@@ -21,13 +21,13 @@ import (
 // Spreed-Signaling-Random (at least 32 characters) and
 // Spreed-Signaling-Checksum = hex(HMAC-SHA256(secret, random + body)).
 const (
-	HeaderRandom   = "Spreed-Signaling-Random"
-	HeaderChecksum = "Spreed-Signaling-Checksum"
-	HeaderBackend  = "Spreed-Signaling-Backend"
+	headerRandom   = "Spreed-Signaling-Random"
+	headerChecksum = "Spreed-Signaling-Checksum"
+	headerBackend  = "Spreed-Signaling-Backend"
 )
 
-// NewRandom returns a 64-character random hex string for Spreed-Signaling-Random.
-func NewRandom() string {
+// newRandom returns a 64-character random hex string for Spreed-Signaling-Random.
+func newRandom() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
@@ -37,13 +37,13 @@ func NewRandom() string {
 
 // SignRequest sets the signing headers of a Nextcloud → signaling request.
 func SignRequest(req *http.Request, secret string, body []byte, backendURL string) {
-	random := NewRandom()
-	req.Header.Set(HeaderRandom, random)
-	req.Header.Set(HeaderChecksum, talk.BackendChecksum(secret, random, body))
+	random := newRandom()
+	req.Header.Set(headerRandom, random)
+	req.Header.Set(headerChecksum, talk.BackendChecksum(secret, random, body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("OCS-APIRequest", "true")
 	if backendURL != "" {
-		req.Header.Set(HeaderBackend, backendURL)
+		req.Header.Set(headerBackend, backendURL)
 	}
 }
 
@@ -65,9 +65,9 @@ type FakeNextcloud struct {
 	BadChecksum  atomic.Int64
 }
 
-// StartFakeNextcloud listens on 127.0.0.1 (a free port) with a certificate
+// startFakeNextcloud listens on 127.0.0.1 (a free port) with a certificate
 // for host from ca.
-func StartFakeNextcloud(ca *TestCA, host string) (*FakeNextcloud, error) {
+func startFakeNextcloud(ca *TestCA, host string) (*FakeNextcloud, error) {
 	cert, err := ca.Issue(host)
 	if err != nil {
 		return nil, err
@@ -142,8 +142,8 @@ func (f *FakeNextcloud) backend(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	secret := f.secret
 	f.mu.Unlock()
-	random := r.Header.Get(HeaderRandom)
-	if len(random) < 32 || !hmac.Equal([]byte(talk.BackendChecksum(secret, random, body)), []byte(r.Header.Get(HeaderChecksum))) {
+	random := r.Header.Get(headerRandom)
+	if len(random) < 32 || !hmac.Equal([]byte(talk.BackendChecksum(secret, random, body)), []byte(r.Header.Get(headerChecksum))) {
 		f.BadChecksum.Add(1)
 		ocs(w, http.StatusForbidden, map[string]any{"error": "invalid checksum"})
 		return

@@ -114,7 +114,7 @@ func probeNATS(ctx context.Context) error {
 // probeJanus asks Janus' websockets transport for its server info and
 // checks that the VideoRoom plugin is loaded.
 func probeJanus(ctx context.Context) error {
-	info, err := JanusInfo(ctx)
+	info, err := janusInfo(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,8 +124,8 @@ func probeJanus(ctx context.Context) error {
 	return nil
 }
 
-// JanusServerInfo is the part of Janus' "info" answer the tests read.
-type JanusServerInfo struct {
+// janusServerInfo is the part of Janus' "info" answer the tests read.
+type janusServerInfo struct {
 	Janus        string                     `json:"janus"`
 	Version      string                     `json:"version_string"`
 	DataChannels bool                       `json:"data_channels"`
@@ -137,8 +137,8 @@ type JanusServerInfo struct {
 	Loggers      map[string]json.RawMessage `json:"loggers"`
 }
 
-// JanusInfo asks Janus (websockets on loopback) for its server info.
-func JanusInfo(ctx context.Context) (*JanusServerInfo, error) {
+// janusInfo asks Janus (websockets on loopback) for its server info.
+func janusInfo(ctx context.Context) (*janusServerInfo, error) {
 	c, _, err := websocket.Dial(ctx, "ws://"+loopback(schema.PortJanusWS), &websocket.DialOptions{Subprotocols: []string{"janus-protocol"}})
 	if err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func JanusInfo(ctx context.Context) (*JanusServerInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var info JanusServerInfo
+	var info janusServerInfo
 	if err := json.Unmarshal(msg, &info); err != nil {
 		return nil, fmt.Errorf("janus info answer %q: %w", msg, err)
 	}

@@ -170,7 +170,7 @@ func (c *SignalingConn) HelloClient(ctx context.Context, backendURL string, para
 // HelloInternal says hello as an internal client (e.g. the recording or
 // SIP bridge), authenticated by the internal client secret.
 func (c *SignalingConn) HelloInternal(ctx context.Context, internalSecret, backendURL string) error {
-	random := NewRandom()
+	random := newRandom()
 	m := hmac.New(sha256.New, []byte(internalSecret))
 	m.Write([]byte(random))
 	return c.hello(ctx, map[string]any{

@@ -16,14 +16,14 @@ type Socket struct {
 	Proto  string // tcp, tcp6, udp, udp6
 	Local  netip.AddrPort
 	Remote netip.AddrPort
-	State  int // TCP state; TCPListen or TCPEstablished; UDP: 7 (unconnected)
+	State  int // TCP state; tcpListen or TCPEstablished; UDP: 7 (unconnected)
 	Inode  uint64
 }
 
 // TCP states as /proc/net/tcp writes them.
 const (
 	TCPEstablished = 0x01
-	TCPListen      = 0x0A
+	tcpListen      = 0x0A
 	udpUnconnected = 0x07
 )
 
@@ -31,7 +31,7 @@ const (
 // listening TCP socket, or an unconnected UDP socket.
 func (s Socket) Listening() bool {
 	if strings.HasPrefix(s.Proto, "tcp") {
-		return s.State == TCPListen
+		return s.State == tcpListen
 	}
 	return s.State == udpUnconnected
 }
@@ -40,8 +40,8 @@ func (s Socket) String() string {
 	return fmt.Sprintf("%s %s", s.Proto, s.Local)
 }
 
-// ReadSockets reads every socket of the network namespace from /proc/net.
-func ReadSockets() ([]Socket, error) {
+// readSockets reads every socket of the network namespace from /proc/net.
+func readSockets() ([]Socket, error) {
 	var all []Socket
 	for _, proto := range []string{"tcp", "tcp6", "udp", "udp6"} {
 		f, err := os.Open("/proc/net/" + proto)
@@ -150,7 +150,7 @@ func (s *Stack) ServiceSockets(name string) ([]Socket, error) {
 			}
 		}
 	}
-	all, err := ReadSockets()
+	all, err := readSockets()
 	if err != nil {
 		return nil, err
 	}

@@ -25,22 +25,23 @@ import (
 
 // Defaults of a test stack.
 const (
-	DefaultDomain        = "talk.nctalk.test"
-	DefaultNextcloudHost = "cloud.nctalk.test"
-	// InstallHint says how to get everything the stack needs on a Debian machine.
-	InstallHint = "as root: apt-get install mmdebstrap libcap2-bin util-linux mount iproute2 ca-certificates curl openssl; the daemons come from the sid root that tests/images.BuildRoot builds (.ci/run builds it first, in $NCTALK_IMAGE_CACHE or /var/cache/nctalk-images)"
+	defaultDomain        = "talk.nctalk.test"
+	defaultNextcloudHost = "cloud.nctalk.test"
+	// installHint says how to get everything the stack needs on a Debian machine.
+	installHint = "as root: apt-get install mmdebstrap libcap2-bin util-linux mount iproute2 ca-certificates curl openssl; the daemons come from the sid root that tests/images.BuildRoot builds (.ci/run builds it first, in $NCTALK_IMAGE_CACHE or /var/cache/nctalk-images)"
 )
 
-// ErrMissingDaemons wraps the error Start returns when the substitute
-// images cannot be had (no root, no mmdebstrap, no mirror) or a host tool
-// is missing: tests skip on a developer machine and fail in CI.
+// ErrMissingDaemons wraps the error Start returns when a prerequisite is
+// missing (root, mmdebstrap, a host tool): tests skip on a developer
+// machine and fail in CI. A substitute root that fails to build is not
+// missing: that error does not wrap it.
 var ErrMissingDaemons = errors.New("test stack prerequisites missing")
 
 // Options configure Start. The zero value is a complete test stack.
 type Options struct {
-	// Domain is the backend's test domain; DefaultDomain when empty.
+	// Domain is the backend's test domain; defaultDomain when empty.
 	Domain string
-	// NextcloudHost is the host name of the fake Nextcloud; DefaultNextcloudHost when empty.
+	// NextcloudHost is the host name of the fake Nextcloud; defaultNextcloudHost when empty.
 	NextcloudHost string
 	// ImageRoot is a root built by images.BuildRoot; empty builds (or
 	// reuses) the one in images.CacheDir().
@@ -116,10 +117,10 @@ var startOrder = []string{
 // Start needs root; ports 80, 443, 3478, 5349 and the internal ports must be free.
 func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if opts.Domain == "" {
-		opts.Domain = DefaultDomain
+		opts.Domain = defaultDomain
 	}
 	if opts.NextcloudHost == "" {
-		opts.NextcloudHost = DefaultNextcloudHost
+		opts.NextcloudHost = defaultNextcloudHost
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
@@ -129,13 +130,9 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	}
 	s := &Stack{Domain: opts.Domain, opts: opts, services: map[string]*service{}, imageRoot: opts.ImageRoot}
 	if s.imageRoot == "" {
-		begin := time.Now()
-		root, err := images.BuildRoot(ctx, images.CacheDir())
-		if err != nil {
-			return nil, fmt.Errorf("%w: substitute images: %v; %s", ErrMissingDaemons, err, InstallHint)
+		if s.imageRoot, err = BuildImageRoot(ctx, opts.Logf); err != nil {
+			return nil, err
 		}
-		s.imageRoot = root
-		opts.Logf("substitute image root %s ready in %v", root, time.Since(begin).Round(time.Millisecond))
 	}
 	versions, err := images.DaemonVersions(s.imageRoot)
 	if err != nil {
@@ -156,14 +153,14 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if s.root, err = os.MkdirTemp("", "nctalk-stack-"); err != nil {
 		return nil, fmt.Errorf("temp tree: %w", err)
 	}
-	if s.CA, err = NewTestCA(); err != nil {
+	if s.CA, err = newTestCA(); err != nil {
 		return nil, err
 	}
 	s.CAFile = filepath.Join(s.root, "ca.pem")
 	if err := os.WriteFile(s.CAFile, s.CA.CertPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("write CA: %w", err)
 	}
-	if s.Nextcloud, err = StartFakeNextcloud(s.CA, opts.NextcloudHost); err != nil {
+	if s.Nextcloud, err = startFakeNextcloud(s.CA, opts.NextcloudHost); err != nil {
 		return nil, err
 	}
 	s.Settings = TestSettings(opts.Domain, s.Nextcloud.URL)
@@ -211,20 +208,21 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	return s, nil
 }
 
-// TestRelayPorts is the test stack's TURN relay range: set explicitly (not
+// testRelayPorts is the test stack's TURN relay range: set explicitly (not
 // the default) so the stack carries the 50 concurrent allocations of the
 // load test (one relay port per allocation; the default 49160-49200 has 41)
 // and so a non-default range is checked to reach coturn and the firewall.
-var TestRelayPorts = schema.PortRange{First: 49160, Last: 49260}
+var testRelayPorts = schema.PortRange{First: 49160, Last: 49260}
 
 // TestSettings are the settings of a test rendering: the domain, one
-// Nextcloud, TestRelayPorts, the default Janus RTP range.
+// Nextcloud, testRelayPorts, the default Janus RTP range.
 func TestSettings(domain, nextcloudURL string) cloudconfig.Settings {
 	return cloudconfig.Settings{
 		Domain:         domain,
 		NextcloudURLs:  []string{nextcloudURL},
 		ACMEEmail:      "admin@nctalk.test",
-		TURNRelayPorts: TestRelayPorts,
+		TURNRelayPorts: testRelayPorts,
+		TURNOn443:      true,
 	}
 }
 
@@ -238,6 +236,33 @@ func RandomSecrets() (cloudconfig.Secrets, error) {
 	return sec, nil
 }
 
+// BuildImageRoot builds (or reuses) the substitute images' sid root in
+// images.CacheDir(). Without root or mmdebstrap it returns ErrMissingDaemons
+// (a skip on a developer machine); a build that fails or runs out of ctx's
+// time is an error of its own, a failure everywhere. Callers give it a
+// bound of its own: a cold build takes minutes on a busy machine.
+func BuildImageRoot(ctx context.Context, logf func(string, ...any)) (string, error) {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		missing = append(missing, "mmdebstrap")
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%w: the substitute images' root needs %s; %s", ErrMissingDaemons, strings.Join(missing, ", "), installHint)
+	}
+	begin := time.Now()
+	root, err := images.BuildRoot(ctx, images.CacheDir())
+	if err != nil {
+		return "", fmt.Errorf("substitute images: %w", err)
+	}
+	if logf != nil {
+		logf("substitute image root %s ready in %v", root, time.Since(begin).Round(time.Millisecond))
+	}
+	return root, nil
+}
+
 func checkPrerequisites() error {
 	var missing []string
 	if os.Geteuid() != 0 {
@@ -249,7 +274,7 @@ func checkPrerequisites() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s; %s", ErrMissingDaemons, strings.Join(missing, ", "), InstallHint)
+		return fmt.Errorf("%w: %s; %s", ErrMissingDaemons, strings.Join(missing, ", "), installHint)
 	}
 	return nil
 }
@@ -292,7 +317,7 @@ func checkPortsFree() error {
 // certificate into the Let's Encrypt layout and the coturn TLS copy, and the
 // hosts file and CA bundle the daemons see.
 func (s *Stack) layOut() error {
-	changes, err := Transform(s.Files, TransformEnv{Domain: s.Domain})
+	changes, err := transform(s.Files, transformEnv{Domain: s.Domain})
 	if err != nil {
 		return err
 	}
@@ -633,12 +658,12 @@ func (s *Stack) Close() error {
 	return err
 }
 
-// LockFile serialises test stacks on one machine (they bind the same ports).
-const LockFile = "/tmp/nctalk-test-stack.lock"
+// lockFile serialises test stacks on one machine (they bind the same ports).
+const lockFile = "/tmp/nctalk-test-stack.lock"
 
 // lockMachine waits (bounded by ctx) until no other test stack runs.
 func lockMachine(ctx context.Context) (*os.File, error) {
-	f, err := Lock(ctx, LockFile)
+	f, err := Lock(ctx, lockFile)
 	if err != nil {
 		return nil, fmt.Errorf("another test stack (another `go test` of tests/ or cmd/nctalk running?): %w", err)
 	}
@@ -653,7 +678,7 @@ func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn
 	if err != nil {
 		return nil, err
 	}
-	if host == s.Domain || host == s.opts.NextcloudHost || host == "localhost" || (s.Settings.TURN443() && host == s.Settings.TURNName()) {
+	if host == s.Domain || host == s.opts.NextcloudHost || host == "localhost" || (s.Settings.TURNOn443 && host == s.Settings.TURNName()) {
 		host = "127.0.0.1"
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
@@ -666,7 +691,7 @@ func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn
 // certNames are the names of the stack's certificate, as the setup script
 // asks Let's Encrypt for them: the domain, and the TURN name with turnOn443.
 func (s *Stack) certNames() []string {
-	if s.Settings.TURN443() {
+	if s.Settings.TURNOn443 {
 		return []string{s.Domain, s.Settings.TURNName()}
 	}
 	return []string{s.Domain}

@@ -8,8 +8,8 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-// TransformEnv is what the transforms need to know about this machine.
-type TransformEnv struct {
+// transformEnv is what the transforms need to know about this machine.
+type transformEnv struct {
 	Domain string
 }
 
@@ -32,7 +32,7 @@ type rule struct {
 	path string
 	re   *regexp.Regexp
 	// repl returns the replacement of one match.
-	repl func(env TransformEnv, match []string) string
+	repl func(env transformEnv, match []string) string
 }
 
 // transformRules is THE list of differences between the rendered configs
@@ -56,7 +56,7 @@ var transformRules = []rule{
 		// Only listen lines on every address: the loopback-only ones (the
 		// 443 front's HTTPS server and TURN hop) stay as rendered.
 		re: regexp.MustCompile(`(?m)^(\s*)listen\s+(\[::\]:|0\.0\.0\.0:|\*:)?(\d+)((?:\s[^;]*)?);`),
-		repl: func(_ TransformEnv, m []string) string {
+		repl: func(_ transformEnv, m []string) string {
 			addr := "127.0.0.1"
 			if m[2] == "[::]:" {
 				addr = "[::1]"
@@ -70,7 +70,7 @@ var transformRules = []rule{
 		name: "coturn listens and relays on loopback only",
 		path: cloudconfig.CoturnConfig,
 		re:   regexp.MustCompile(`\z`),
-		repl: func(TransformEnv, []string) string {
+		repl: func(transformEnv, []string) string {
 			return "listening-ip=127.0.0.1\nlistening-ip=::1\nrelay-ip=127.0.0.1\nrelay-ip=::1\n"
 		},
 	},
@@ -82,10 +82,10 @@ var forbidden = map[string]*regexp.Regexp{
 	cloudconfig.CoturnConfig: regexp.MustCompile(`(?m)^\s*(listening-ip|relay-ip|external-ip)\s*=`),
 }
 
-// Transform applies transformRules to the files in place and returns what
+// transform applies transformRules to the files in place and returns what
 // it changed. A rule whose file is missing or that matches nothing is an
 // error naming the file and the rule.
-func Transform(files map[string]WrittenFile, env TransformEnv) ([]Change, error) {
+func transform(files map[string]WrittenFile, env transformEnv) ([]Change, error) {
 	var changes []Change
 	for _, r := range transformRules {
 		f, ok := files[r.path]

@@ -19,25 +19,25 @@ import (
 
 // Environment variables BuildRoot reads.
 const (
-	// MirrorEnv overrides the Debian mirror (default DefaultMirror).
-	MirrorEnv     = "NCTALK_DEBIAN_MIRROR"
-	DefaultMirror = "http://deb.debian.org/debian"
+	// mirrorEnv overrides the Debian mirror (default defaultMirror).
+	mirrorEnv     = "NCTALK_DEBIAN_MIRROR"
+	defaultMirror = "http://deb.debian.org/debian"
 	// CacheEnv names the cache directory the tests pass to BuildRoot
-	// (default DefaultCacheDir); .ci/run builds the root there first.
+	// (default defaultCacheDir); .ci/run builds the root there first.
 	CacheEnv        = "NCTALK_IMAGE_CACHE"
-	DefaultCacheDir = "/var/cache/nctalk-images"
+	defaultCacheDir = "/var/cache/nctalk-images"
 )
 
 // recipeVersion changes whenever BuildRoot's steps change in a way the
 // recipe below does not show.
 const recipeVersion = "3"
 
-// CacheDir is the cache directory tests use: $NCTALK_IMAGE_CACHE or DefaultCacheDir.
+// CacheDir is the cache directory tests use: $NCTALK_IMAGE_CACHE or defaultCacheDir.
 func CacheDir() string {
 	if d := os.Getenv(CacheEnv); d != "" {
 		return d
 	}
-	return DefaultCacheDir
+	return defaultCacheDir
 }
 
 // recipe is everything the built root depends on; its hash keys the cache.
@@ -62,10 +62,10 @@ func currentRecipe() recipe {
 }
 
 func mirror() string {
-	if m := os.Getenv(MirrorEnv); m != "" {
+	if m := os.Getenv(mirrorEnv); m != "" {
 		return m
 	}
-	return DefaultMirror
+	return defaultMirror
 }
 
 // accounts are the image accounts the contracts rely on, as name:uid:gid,
@@ -92,15 +92,15 @@ func (r recipe) key() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// OverlayDir is the directory of the files the named service's image adds
+// overlayDir is the directory of the files the named service's image adds
 // on top of the root BuildRoot returned (its image's own layer).
-func OverlayDir(rootDir, service string) string {
+func overlayDir(rootDir, service string) string {
 	return filepath.Join(filepath.Dir(rootDir), "overlay", service)
 }
 
 // BuildRoot returns a Debian sid root file system with every daemon's
 // package (coturn, janus, nginx, nats-server, nextcloud-spreed-signaling)
-// and the image accounts, plus, in OverlayDir(root, service), each image's
+// and the image accounts, plus, in overlayDir(root, service), each image's
 // own files (entrypoint scripts at the image's paths, the binary at the
 // image's path, file capabilities). It is built once with mmdebstrap under
 // cacheDir, keyed by a hash of its inputs, and reused while they do not
@@ -135,11 +135,11 @@ func BuildRoot(ctx context.Context, cacheDir string) (string, error) {
 	if err := mmdebstrap(ctx, r, root, filepath.Join(dir, "mmdebstrap.log")); err != nil {
 		return "", err
 	}
-	if err := writeVersions(root, filepath.Join(dir, VersionsFile)); err != nil {
+	if err := writeVersions(root, filepath.Join(dir, versionsFile)); err != nil {
 		return "", err
 	}
 	for service, files := range substitutes {
-		if err := applyFiles(root, OverlayDir(root, service), files); err != nil {
+		if err := applyFiles(root, overlayDir(root, service), files); err != nil {
 			return "", fmt.Errorf("substitute %s: %w", service, err)
 		}
 	}
@@ -186,7 +186,7 @@ func mmdebstrap(ctx context.Context, r recipe, root, logFile string) error {
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		b, _ := os.ReadFile(logFile)
-		for _, p := range Pinned {
+		for _, p := range pinned {
 			if strings.Contains(string(b), "'"+p.Version+"' for '"+p.Package+"' was not found") {
 				return fmt.Errorf("the Debian %s mirror no longer has %s %s (tests/images.Pinned): pin the version it has, and record that version's config contract (tests/images/configkeys); log %s", r.Suite, p.Package, p.Version, logFile)
 			}
@@ -196,9 +196,9 @@ func mmdebstrap(ctx context.Context, r recipe, root, logFile string) error {
 	return nil
 }
 
-// VersionsFile, beside a built root, lists every package of the root and
+// versionsFile, beside a built root, lists every package of the root and
 // its version ("package version" lines, sorted).
-const VersionsFile = "versions.txt"
+const versionsFile = "versions.txt"
 
 // writeVersions writes the root's package versions to file and checks the
 // pinned ones.
@@ -214,7 +214,7 @@ func writeVersions(root, file string) error {
 		name, version, _ := strings.Cut(l, " ")
 		have[name] = version
 	}
-	for _, p := range Pinned {
+	for _, p := range pinned {
 		if have[p.Package] != p.Version {
 			return fmt.Errorf("the sid root has %s %q, pinned %s", p.Package, have[p.Package], p.Version)
 		}
@@ -223,17 +223,17 @@ func writeVersions(root, file string) error {
 }
 
 // DaemonVersions returns "package version" of every pinned package in the
-// built root whose path BuildRoot returned, from its VersionsFile, for
+// built root whose path BuildRoot returned, from its versionsFile, for
 // test logs.
 func DaemonVersions(root string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(root), VersionsFile))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(root), versionsFile))
 	if err != nil {
 		return nil, fmt.Errorf("versions of the sid root: %w", err)
 	}
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
 		name, _, _ := strings.Cut(l, " ")
-		for _, p := range Pinned {
+		for _, p := range pinned {
 			if p.Package == name {
 				out = append(out, l)
 			}

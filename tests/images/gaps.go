@@ -6,19 +6,19 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-// Gap is one way the substitutes' runtime is still more lenient than
+// gap is one way the substitutes' runtime is still more lenient than
 // Docker's on the VM, and why it stays so here. The per-image differences
 // are each Contract's Gaps; docs/testing.md lists both.
-type Gap struct {
+type gap struct {
 	// What differs.
 	What string
 	// Why it is not closed in the daemon tests, and what covers it.
 	Why string
 }
 
-// RuntimeGaps are the remaining differences between how RunSpec runs a
+// runtimeGaps are the remaining differences between how RunSpec runs a
 // container and how Docker runs the compose service.
-var RuntimeGaps = []Gap{
+var runtimeGaps = []gap{
 	{"no seccomp filter (Docker loads its default profile, an allow-list of system calls)",
 		"loading one needs a BPF program of that profile; a hand-written copy would be a second, untested profile. The VM test runs the real images under Docker's profile"},
 	{"no AppArmor profile (docker-default on the VM)",
@@ -40,11 +40,11 @@ var imageGapWhy = map[string]string{
 	cloudconfig.ServiceSignaling: "sid has no 2.1.1 and the image cannot be pulled; the compose file passes -config, so the entrypoint's generation is not used (tests/images/configkeys names the config differences)",
 }
 
-// GapsTable is the markdown table rows of every gap: RuntimeGaps, then each
+// gapsTable is the markdown table rows of every gap: runtimeGaps, then each
 // image's Gaps, as docs/testing.md lists them.
-func GapsTable() []string {
+func gapsTable() []string {
 	var rows []string
-	for _, g := range RuntimeGaps {
+	for _, g := range runtimeGaps {
 		where := "runtime"
 		if strings.HasPrefix(g.What, "only the daemon packages") {
 			where = "root"

@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 func TestContractsCoverEveryPinnedImage(t *testing.T) {
@@ -87,7 +88,7 @@ func TestCapabilities(t *testing.T) {
 		{"drop all, add one", []string{"NET_BIND_SERVICE"}, []string{"ALL"}, []string{"NET_BIND_SERVICE"}},
 		{"nginx's set", []string{"CHOWN", "DAC_OVERRIDE", "NET_BIND_SERVICE", "SETGID", "SETUID"}, []string{"ALL"},
 			[]string{"CHOWN", "DAC_OVERRIDE", "NET_BIND_SERVICE", "SETGID", "SETUID"}},
-		{"docker default minus one", nil, []string{"cap_net_raw"}, without(DockerDefaultCaps, "NET_RAW")},
+		{"docker default minus one", nil, []string{"cap_net_raw"}, without(dockerDefaultCaps, "NET_RAW")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,12 +136,7 @@ func builtRoot(t *testing.T) string {
 			missing = append(missing, b)
 		}
 	}
-	if len(missing) > 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("image root needs %s", strings.Join(missing, ", "))
-		}
-		t.Skipf("image root needs %s", strings.Join(missing, ", "))
-	}
+	testenv.Missing(t, missing, "the image root needs them: apt-get install mmdebstrap libcap2-bin, as root")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	begin := time.Now()
@@ -163,7 +159,7 @@ func inImage(t *testing.T, root, service, path string) string {
 	t.Helper()
 	for range 10 {
 		var host string
-		for _, layer := range []string{OverlayDir(root, service), root} {
+		for _, layer := range []string{overlayDir(root, service), root} {
 			if _, err := os.Lstat(filepath.Join(layer, path)); err == nil {
 				host = filepath.Join(layer, path)
 				break
@@ -199,7 +195,7 @@ func TestContractsHoldInBuiltRoot(t *testing.T) {
 				t.Errorf("%s: %s is not an executable file in the image (%v)", c.Image, c.Binary, err)
 			}
 			for path, want := range c.FileCaps {
-				out, err := exec.Command("getcap", filepath.Join(OverlayDir(root, c.Service), path)).CombinedOutput()
+				out, err := exec.Command("getcap", filepath.Join(overlayDir(root, c.Service), path)).CombinedOutput()
 				if err != nil || !strings.Contains(string(out), want) {
 					t.Errorf("%s: getcap %s = %q (%v), want %q", c.Image, path, out, err, want)
 				}
@@ -215,7 +211,7 @@ func TestContractsHoldInBuiltRoot(t *testing.T) {
 				}
 			}
 			for path, want := range c.Modes {
-				fi, err := os.Lstat(filepath.Join(OverlayDir(root, c.Service), path))
+				fi, err := os.Lstat(filepath.Join(overlayDir(root, c.Service), path))
 				if err != nil {
 					t.Errorf("%s: %s: %v (want %s)", c.Image, path, err, want)
 					continue
@@ -227,8 +223,8 @@ func TestContractsHoldInBuiltRoot(t *testing.T) {
 			}
 			for _, prog := range c.OnPath {
 				found := false
-				for _, dir := range strings.Split(DefaultPath, ":") {
-					for _, layer := range []string{OverlayDir(root, c.Service), root} {
+				for _, dir := range strings.Split(defaultPath, ":") {
+					for _, layer := range []string{overlayDir(root, c.Service), root} {
 						if _, err := os.Stat(filepath.Join(layer, dir, prog)); err == nil {
 							found = true
 						}
@@ -286,9 +282,9 @@ func TestEntrypointsBehave(t *testing.T) {
 		wantErr bool
 	}{
 		{"coturn: an option gets turnserver in front", RunSpec{Service: coturn.Service, User: coturn.User,
-			Caps: DockerDefaultCaps, Argv: coturn.Argv(nil, []string{"--version"})}, "4.18", false},
+			Caps: dockerDefaultCaps, Argv: coturn.Argv(nil, []string{"--version"})}, "4.18", false},
 		{"coturn: arguments are shell-expanded", RunSpec{Service: coturn.Service, User: coturn.User,
-			Caps: DockerDefaultCaps, Argv: coturn.Argv(nil, []string{"echo", "$((40+2))"})}, "42", false},
+			Caps: dockerDefaultCaps, Argv: coturn.Argv(nil, []string{"echo", "$((40+2))"})}, "42", false},
 		{"coturn: file capability outside the bounding set refuses exec", RunSpec{Service: coturn.Service, User: "65534:65534",
 			NoNewPrivs: true, Argv: coturn.Argv(nil, []string{"--version"})}, "Operation not permitted", true},
 		{"coturn: with NET_BIND_SERVICE in the bounding set exec works", RunSpec{Service: coturn.Service, User: "65534:65534", NoNewPrivs: true,
@@ -332,7 +328,7 @@ func TestPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Push of %d images: %v", len(Contracts()), time.Since(begin).Round(time.Millisecond))
-	local := LocalImages(host)
+	local := localImages(host)
 	withLocal := harnessSettings()
 	withLocal.Images = local
 	if _, err := cloudconfig.NewPlan(withLocal); err != nil {
@@ -410,6 +406,7 @@ func harnessSettings() cloudconfig.Settings {
 		Domain:        "talk.nctalk.test",
 		NextcloudURLs: []string{"https://cloud.nctalk.test"},
 		ACMEEmail:     "admin@nctalk.test",
+		TURNOn443:     true,
 	}
 }
 
@@ -417,7 +414,7 @@ func harnessSettings() cloudconfig.Settings {
 // pins are in the cache key, and the root lists what it holds.
 func TestRootIsPinned(t *testing.T) {
 	r := currentRecipe()
-	for _, p := range Pinned {
+	for _, p := range pinned {
 		if !slices.Contains(r.Packages, p.Package+"="+p.Version) {
 			t.Errorf("the recipe installs %s without its pinned version %s: %q", p.Package, p.Version, r.Packages)
 		}
@@ -447,7 +444,7 @@ func TestRootIsPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range Pinned {
+	for _, p := range pinned {
 		if !slices.Contains(versions, p.Package+" "+p.Version) {
 			t.Errorf("the built root lists %q, not %s %s", versions, p.Package, p.Version)
 		}
@@ -493,7 +490,7 @@ func TestRuntimeLikeDocker(t *testing.T) {
 	if m, ok := mounts["/proc"]; !ok || !hasOpt(m, "nosuid") || !hasOpt(m, "noexec") || !hasOpt(m, "nodev") {
 		t.Errorf("/proc: %+v, want proc nosuid,noexec,nodev", m)
 	}
-	for _, p := range DockerReadonlyPaths {
+	for _, p := range dockerReadonlyPaths {
 		if _, err := os.Stat(p); err != nil {
 			continue // the host kernel has no such path
 		}
@@ -501,7 +498,7 @@ func TestRuntimeLikeDocker(t *testing.T) {
 			t.Errorf("%s: %+v, want it mounted read-only", p, m)
 		}
 	}
-	for _, p := range DockerMaskedPaths {
+	for _, p := range dockerMaskedPaths {
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
@@ -574,7 +571,7 @@ func TestGapsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	for _, row := range GapsTable() {
+	for _, row := range gapsTable() {
 		if n := strings.Count(doc, row+"\n"); n != 1 {
 			t.Errorf("docs/testing.md has %d times the row\n%s", n, row)
 		}

@@ -25,8 +25,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultPath is the PATH of every substitute image (Docker's default).
-const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// defaultPath is the PATH of every substitute image (Docker's default).
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // epoch is the creation time recorded in every image: the same root gives
 // the same image bytes.
@@ -44,10 +44,10 @@ func RepoPath(image string) string {
 	return image
 }
 
-// LocalImages maps every service to its substitute's reference in the
+// localImages maps every service to its substitute's reference in the
 // registry at registryHost, as Push (with nil refs) names them: the value
 // for the `images` setting of a stack that pulls from that registry.
-func LocalImages(registryHost string) map[string]string {
+func localImages(registryHost string) map[string]string {
 	out := map[string]string{}
 	for _, c := range Contracts() {
 		out[c.Service] = registryHost + "/" + RepoPath(c.Image)
@@ -60,7 +60,7 @@ func LocalImages(registryHost string) map[string]string {
 // the repository:tag to push it as (without the host); nil pushes every
 // service as RepoPath of its pinned image. Every image is two uncompressed
 // layers: the shared root (one blob, uploaded once, pulled once) and the
-// image's own files (OverlayDir), with the contract's Entrypoint, Cmd,
+// image's own files (overlayDir), with the contract's Entrypoint, Cmd,
 // User, WorkingDir, Env and StopSignal in its config.
 func Push(ctx context.Context, rootDir, registryHost string, refs map[string]string) error {
 	if refs == nil {
@@ -78,7 +78,7 @@ func Push(ctx context.Context, rootDir, registryHost string, refs map[string]str
 		if err != nil {
 			return err
 		}
-		img, err := Image(rootDir, base, c)
+		img, err := image(rootDir, base, c)
 		if err != nil {
 			return err
 		}
@@ -93,10 +93,10 @@ func Push(ctx context.Context, rootDir, registryHost string, refs map[string]str
 	return nil
 }
 
-// Image is the substitute image of one contract: the base layer (see
+// image is the substitute image of one contract: the base layer (see
 // Push), the service's own layer and a config from the contract.
-func Image(rootDir string, base v1.Layer, c Contract) (v1.Image, error) {
-	own, err := dirLayer(OverlayDir(rootDir, c.Service))
+func image(rootDir string, base v1.Layer, c Contract) (v1.Image, error) {
+	own, err := dirLayer(overlayDir(rootDir, c.Service))
 	if err != nil {
 		return nil, fmt.Errorf("layer of %s: %w", c.Service, err)
 	}
@@ -119,7 +119,7 @@ func Image(rootDir string, base v1.Layer, c Contract) (v1.Image, error) {
 	cf.Config.Cmd = c.Cmd
 	cf.Config.User = c.User
 	cf.Config.WorkingDir = c.WorkDir
-	cf.Config.Env = append([]string{"PATH=" + DefaultPath}, c.Env...)
+	cf.Config.Env = append([]string{"PATH=" + defaultPath}, c.Env...)
 	cf.Config.StopSignal = c.StopSignal
 	cf.Config.Labels = map[string]string{
 		"org.opencontainers.image.title":       "nctalk substitute for " + c.Image,

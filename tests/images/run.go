@@ -14,9 +14,9 @@ import (
 	"github.com/nctalk/nctalk/cloudconfig"
 )
 
-// DockerDefaultCaps is the capability set Docker gives a container before
+// dockerDefaultCaps is the capability set Docker gives a container before
 // cap_add and cap_drop (moby's default profile).
-var DockerDefaultCaps = []string{
+var dockerDefaultCaps = []string{
 	"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
 	"NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 }
@@ -26,7 +26,7 @@ var DockerDefaultCaps = []string{
 // (ALL drops every one), plus cap_add. Names are upper case without CAP_.
 func Capabilities(capAdd, capDrop []string) []string {
 	set := map[string]bool{}
-	for _, c := range DockerDefaultCaps {
+	for _, c := range dockerDefaultCaps {
 		set[c] = true
 	}
 	for _, c := range capDrop {
@@ -50,13 +50,13 @@ func Capabilities(capAdd, capDrop []string) []string {
 
 func normCap(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
 
-// DockerMaskedPaths and DockerReadonlyPaths are the paths Docker hides
+// dockerMaskedPaths and dockerReadonlyPaths are the paths Docker hides
 // (masks) and makes read-only in every unprivileged container (moby
 // oci/defaults.go, DefaultLinuxSpec: MaskedPaths, ReadonlyPaths).
 var (
-	DockerMaskedPaths = []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	dockerMaskedPaths = []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}
-	DockerReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+	dockerReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
 // Bind is a bind mount into a container.
@@ -69,7 +69,7 @@ type Bind struct {
 // RunSpec is one container start from a built root, as Docker would run it
 // with host networking.
 type RunSpec struct {
-	Service    string   // selects OverlayDir(root, Service) as the image's own layer
+	Service    string   // selects overlayDir(root, Service) as the image's own layer
 	Argv       []string // entrypoint + command (Contract.Argv)
 	User       string   // "uid[:gid]" or a name; "" for root
 	Caps       []string // bounding set (Capabilities)
@@ -89,7 +89,7 @@ type RunSpec struct {
 // IPC namespaces (as root, by the host's /bin/sh), starts the container as
 // Docker's defaults would: an overlay of the image's layer over the root
 // with a fresh writable layer in stateDir, /proc (nosuid, noexec, nodev)
-// with DockerMaskedPaths masked and DockerReadonlyPaths read-only, a
+// with dockerMaskedPaths masked and dockerReadonlyPaths read-only, a
 // read-only /sys, a minimal /dev with /dev/shm and /dev/mqueue, the binds,
 // then chroot and util-linux's setpriv (from the root) for user, bounding
 // set, inheritable set and no_new_privs, and exec of Argv. Only the daemon
@@ -109,7 +109,7 @@ func (r RunSpec) Script(rootDir, stateDir string) (string, error) {
 	b.WriteString("set -e\n")
 	fmt.Fprintf(&b, "mkdir -p %s %s %s\n", q(filepath.Join(stateDir, "upper")), q(filepath.Join(stateDir, "work")), q(merged))
 	fmt.Fprintf(&b, "mount -t overlay overlay -o %s %s\n",
-		q("lowerdir="+OverlayDir(rootDir, r.Service)+":"+rootDir+",upperdir="+filepath.Join(stateDir, "upper")+",workdir="+filepath.Join(stateDir, "work")), q(merged))
+		q("lowerdir="+overlayDir(rootDir, r.Service)+":"+rootDir+",upperdir="+filepath.Join(stateDir, "upper")+",workdir="+filepath.Join(stateDir, "work")), q(merged))
 	fmt.Fprintf(&b, "R=%s\n", q(merged))
 	b.WriteString(`mount -t proc -o nosuid,noexec,nodev proc "$R/proc"
 mount -t tmpfs -o nosuid,mode=0755 tmpfs "$R/dev"
@@ -122,11 +122,11 @@ mkdir -p "$R/sys"; mount -t sysfs -o ro,nosuid,noexec,nodev sysfs "$R/sys"
 `)
 	// Docker's masked paths: a file gets /dev/null over it, a directory
 	// an empty read-only tmpfs; its read-only paths are bound read-only.
-	for _, p := range DockerMaskedPaths {
+	for _, p := range dockerMaskedPaths {
 		t := `"$R"` + q(p)
 		fmt.Fprintf(&b, "if [ -d %s ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec tmpfs %s; elif [ -e %s ]; then mount --bind /dev/null %s; fi\n", t, t, t, t)
 	}
-	for _, p := range DockerReadonlyPaths {
+	for _, p := range dockerReadonlyPaths {
 		t := `"$R"` + q(p)
 		fmt.Fprintf(&b, "if [ -e %s ]; then mount --bind %s %s; mount -o remount,bind,ro %s; fi\n", t, t, t, t)
 	}
@@ -149,7 +149,7 @@ mkdir -p "$R/sys"; mount -t sysfs -o ro,nosuid,noexec,nodev sysfs "$R/sys"
 	if err != nil {
 		return "", err
 	}
-	env := []string{"PATH=" + DefaultPath}
+	env := []string{"PATH=" + defaultPath}
 	if uid == 0 {
 		env = append(env, "HOME=/root")
 	} else {
@@ -244,7 +244,7 @@ func lookupUser(rootDir, service, spec string) (int, int, error) {
 // readDB reads a colon-separated account file of the image (its own layer
 // first, then the root).
 func readDB(rootDir, service, path string) ([][]string, error) {
-	p := filepath.Join(OverlayDir(rootDir, service), path)
+	p := filepath.Join(overlayDir(rootDir, service), path)
 	if _, err := os.Stat(p); err != nil {
 		p = filepath.Join(rootDir, path)
 	}
@@ -273,7 +273,7 @@ func (r RunSpec) Command(rootDir, stateDir string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd := exec.Command("/bin/sh", "-c", script, r.Service)
-	cmd.Env = []string{"PATH=" + DefaultPath}
+	cmd.Env = []string{"PATH=" + defaultPath}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:      true,

@@ -26,20 +26,20 @@ type file struct {
 // signaling's, util-linux's setpriv in place of su-exec, CA certificates).
 var packages = []string{"bash", "ca-certificates", "libcap2-bin", "util-linux"}
 
-// PinnedPackage is one daemon package of the sid root at the exact version
+// pinnedPackage is one daemon package of the sid root at the exact version
 // the substitute runs.
-type PinnedPackage struct {
+type pinnedPackage struct {
 	// Service is the compose service whose program the package holds.
 	Service string
 	// Package and Version are the Debian package and its version.
 	Package, Version string
 }
 
-// Pinned are the daemon packages, installed at exactly these versions (they
+// pinned are the daemon packages, installed at exactly these versions (they
 // are part of the cache key, so a new pin builds a new root). When sid
 // moves on, BuildRoot fails naming the package: update the version here,
 // and the config contract of the new version (tests/images/configkeys).
-var Pinned = []PinnedPackage{
+var pinned = []pinnedPackage{
 	{cloudconfig.ServiceCoturn, "coturn", "4.18.0-1"},
 	{cloudconfig.ServiceJanus, "janus", "1.4.1+ds-4+b2"},
 	{cloudconfig.ServiceNATS, "nats-server", "2.15.1-1"},
@@ -52,7 +52,7 @@ var Pinned = []PinnedPackage{
 // its substitute: the first pinned package's Debian version without epoch,
 // revision and repack suffix (1.4.1+ds-4+b2 is 1.4.1).
 func SubstituteVersion(service string) string {
-	for _, p := range Pinned {
+	for _, p := range pinned {
 		if p.Service == service {
 			v := p.Version
 			if _, after, ok := strings.Cut(v, ":"); ok {
@@ -72,7 +72,7 @@ func SubstituteVersion(service string) string {
 // package as name=version.
 func rootPackages() []string {
 	out := append([]string{}, packages...)
-	for _, p := range Pinned {
+	for _, p := range pinned {
 		out = append(out, p.Package+"="+p.Version)
 	}
 	return out

@@ -310,7 +310,7 @@ func TestVerifyTargets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := cloudconfig.Settings{Domain: testDomain, NextcloudURLs: []string{"https://cloud.nctalk-vm.example"},
-				ACMEEmail: "admin@nctalk-vm.example", TURN443Disabled: tc.off443}
+				ACMEEmail: "admin@nctalk-vm.example", TURNOn443: !tc.off443}
 			o := stackOutputs(t, s, cloudconfig.Secrets{SignalingSecret: "s", TURNSecret: "t"}, publicAddr)
 			hosts, fwds, err := verifyTargets(o)
 			if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/tests/images"
 )
@@ -43,12 +44,8 @@ var prerequisites = []string{"qemu-system-x86_64", "qemu-img", "mmdebstrap", "mk
 
 func requireVM(t *testing.T) {
 	t.Helper()
-	if os.Getenv("CI") == "" {
-		t.Skip("boots Debian 13 VMs (about 15 min under TCG): set CI=true and run as root")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (mmdebstrap, mkfs.ext4 -d with ownership): run as root")
-	}
+	testenv.SkipUnless(t, testenv.CI(), "boots Debian 13 VMs under QEMU (docs/testing.md, \"The first boot on a real VM\"): set CI=true and run as root")
+	testenv.Root(t, "mmdebstrap and mkfs.ext4 -d with ownership")
 	for _, p := range prerequisites {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Fatalf("%s missing (CI=true): apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs genisoimage openssh-client iproute2", p)
@@ -149,6 +146,7 @@ func TestFirstBoot(t *testing.T) {
 		RegistryMirror: "https://" + reg.host(),
 		StateDevice:    stateDevice,
 		Images:         map[string]string{},
+		TURNOn443:      true,
 	}
 	refs := map[string]string{}
 	for svc, image := range cloudconfig.DefaultImages {

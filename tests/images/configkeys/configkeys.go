@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -94,8 +93,8 @@ const AnyKey = "*"
 // FileName is the testdata file of a program version.
 func FileName(service, version string) string { return service + "-" + version + ".json" }
 
-// Load returns the recorded contract of service at version.
-func Load(service, version string) (Contract, error) {
+// load returns the recorded contract of service at version.
+func load(service, version string) (Contract, error) {
 	b, err := fs.ReadFile(recorded, path.Join("testdata", FileName(service, version)))
 	if err != nil {
 		return Contract{}, fmt.Errorf("no recorded config contract for %s %s (go run ./tests/images/configkeys/record): %w", service, version, err)
@@ -110,8 +109,8 @@ func Load(service, version string) (Contract, error) {
 	return c, nil
 }
 
-// All returns every recorded contract, by file name.
-func All() ([]Contract, error) {
+// all returns every recorded contract, by file name.
+func all() ([]Contract, error) {
 	names, err := fs.Glob(recorded, "testdata/*.json")
 	if err != nil {
 		return nil, err
@@ -121,7 +120,7 @@ func All() ([]Contract, error) {
 		base := strings.TrimSuffix(path.Base(n), ".json")
 		i := strings.LastIndex(base, "-")
 		service, version := base[:i], base[i+1:]
-		c, err := Load(service, version)
+		c, err := load(service, version)
 		if err != nil {
 			return nil, err
 		}
@@ -210,23 +209,5 @@ func (c Contract) Check(file string, uses []Use) []Finding {
 		f.Deprecated = slices.Contains(c.Deprecated[section], u.Key)
 		out = append(out, f)
 	}
-	return out
-}
-
-// Keys lists the section-qualified keys of findings, sorted ("[s] k").
-func Keys(fs []Finding) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, f := range fs {
-		k := f.Key
-		if f.Section != "" {
-			k = "[" + f.Section + "] " + f.Key
-		}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
 	return out
 }

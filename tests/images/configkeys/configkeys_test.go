@@ -63,11 +63,11 @@ var configFiles = []configFile{
 // and two Nextcloud servers (one and two backend sections).
 func renderings(t *testing.T) map[string]map[string][]byte {
 	t.Helper()
-	base := cloudconfig.Settings{Domain: "talk.example.com", NextcloudURLs: []string{"https://cloud.example.com"}, ACMEEmail: "admin@example.com"}
+	base := cloudconfig.Settings{Domain: "talk.example.com", NextcloudURLs: []string{"https://cloud.example.com"}, ACMEEmail: "admin@example.com", TURNOn443: true}
 	two := base
 	two.NextcloudURLs = []string{"https://cloud.example.com", "https://cloud.example.org/nextcloud"}
 	off := two
-	off.TURN443Disabled = true
+	off.TURNOn443 = false
 	var sec cloudconfig.Secrets
 	if _, err := sec.FillMissing(nil); err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func findings(t *testing.T, c Contract, service string, files map[string][]byte)
 		if !ok {
 			t.Fatalf("the rendering has no %s", cf.path)
 		}
-		uses, err := Parse(cf.grammar, content)
+		uses, err := parse(cf.grammar, content)
 		if err != nil {
 			t.Fatalf("%s: %v", cf.path, err)
 		}
@@ -132,7 +132,7 @@ func TestRenderedConfigsKnownToPinnedVersions(t *testing.T) {
 				t.Fatalf("no program version for service %s", service)
 			}
 			checkPin(t, service, v.pinned)
-			c, err := Load(service, v.recorded)
+			c, err := load(service, v.recorded)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -221,11 +221,11 @@ func TestSubstitutesReadTheRenderedConfigs(t *testing.T) {
 			continue
 		}
 		t.Run(service, func(t *testing.T) {
-			pin, err := Load(service, v.recorded)
+			pin, err := load(service, v.recorded)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sub, err := Load(service, substitute)
+			sub, err := load(service, substitute)
 			if err != nil {
 				if v.gap == "" {
 					t.Fatalf("the substitute runs %s, the pin %s, and no contract is recorded for %s: %v", substitute, v.pinned, substitute, err)
@@ -282,7 +282,7 @@ func status(c Contract, f Finding) string {
 // TestRecordedContracts: each recorded file says where it came from, when,
 // and holds lists.
 func TestRecordedContracts(t *testing.T) {
-	all, err := All()
+	all, err := all()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,11 +325,11 @@ func TestCheckCatches(t *testing.T) {
 		{"nginx", "1.30.4", GrammarNginx, "nginx.conf", "events { worker_connection 1; }\n", `has no directive "worker_connection"`},
 		{"signaling_proxy", "2.1.1", GrammarINI, "proxy.conf", "[tokens]\nserver1 = a.pem\n[backend]\nbackends = x\n", `ignores section "backend"`},
 	} {
-		c, err := Load(tc.service, tc.version)
+		c, err := load(tc.service, tc.version)
 		if err != nil {
 			t.Fatal(err)
 		}
-		uses, err := Parse(tc.grammar, []byte(tc.content))
+		uses, err := parse(tc.grammar, []byte(tc.content))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.content, err)
 		}

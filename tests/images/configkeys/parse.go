@@ -6,9 +6,9 @@ import (
 	"unicode"
 )
 
-// Parse returns the keys or directives a config file of the given grammar
+// parse returns the keys or directives a config file of the given grammar
 // sets, with the section (or nginx context) each is set in.
-func Parse(grammar string, content []byte) ([]Use, error) {
+func parse(grammar string, content []byte) ([]Use, error) {
 	switch grammar {
 	case GrammarINI:
 		return parseINI(string(content))

@@ -21,7 +21,7 @@ type Current struct {
 	// TURN are the configured TURN entries, in Nextcloud's order.
 	TURN []TURNEntry
 	// STUN are the configured STUN servers (host:port). Empty means the
-	// setting is unset and Nextcloud uses DefaultSTUNServer.
+	// setting is unset and Nextcloud uses defaultSTUNServer.
 	STUN []string
 }
 
@@ -37,18 +37,18 @@ type TURNEntry struct {
 	Secret string
 }
 
-// DefaultSTUNServer is the STUN server Nextcloud uses when none is set, and
+// defaultSTUNServer is the STUN server Nextcloud uses when none is set, and
 // the one `talk:stun:delete` puts back when the last entry is deleted.
-const DefaultSTUNServer = "stun.nextcloud.com:443"
+const defaultSTUNServer = "stun.nextcloud.com:443"
 
-// ErrNotJSON is wrapped by the parse functions when occ's output holds no
+// errNotJSON is wrapped by the parse functions when occ's output holds no
 // JSON document.
-var ErrNotJSON = errors.New("occ output is not JSON")
+var errNotJSON = errors.New("occ output is not JSON")
 
-// ParseSignalingList decodes `talk:signaling:list --output=json`:
+// parseSignalingList decodes `talk:signaling:list --output=json`:
 // `{"servers":[{"server":"…","verify":true}],"secret":"…"}`, or `[]` when
 // nothing was ever configured.
-func ParseSignalingList(out []byte) (servers []SignalingServer, secret string, err error) {
+func parseSignalingList(out []byte) (servers []SignalingServer, secret string, err error) {
 	doc, err := jsonDocument(out)
 	if err != nil {
 		return nil, "", err
@@ -76,9 +76,9 @@ func ParseSignalingList(out []byte) (servers []SignalingServer, secret string, e
 	return servers, raw.Secret, nil
 }
 
-// ParseTURNList decodes `talk:turn:list --output=json`:
+// parseTURNList decodes `talk:turn:list --output=json`:
 // `[{"schemes":"turn","server":"host:3478","secret":"…","protocols":"udp,tcp"}]`.
-func ParseTURNList(out []byte) ([]TURNEntry, error) {
+func parseTURNList(out []byte) ([]TURNEntry, error) {
 	doc, err := jsonDocument(out)
 	if err != nil {
 		return nil, err
@@ -102,8 +102,8 @@ func ParseTURNList(out []byte) ([]TURNEntry, error) {
 	return list, nil
 }
 
-// ParseSTUNList decodes `talk:stun:list --output=json`: `["host:port"]` or `[]`.
-func ParseSTUNList(out []byte) ([]string, error) {
+// parseSTUNList decodes `talk:stun:list --output=json`: `["host:port"]` or `[]`.
+func parseSTUNList(out []byte) ([]string, error) {
 	doc, err := jsonDocument(out)
 	if err != nil {
 		return nil, err
@@ -120,22 +120,22 @@ func ParseSTUNList(out []byte) ([]string, error) {
 // is not JSON the last line that is JSON wins. Each candidate is first
 // read back from Symfony's formatter (see Unformat).
 func jsonDocument(out []byte) ([]byte, error) {
-	trimmed := Unformat(bytes.TrimSpace(out))
+	trimmed := unformat(bytes.TrimSpace(out))
 	if json.Valid(trimmed) {
 		return trimmed, nil
 	}
 	// Line by line, so that quotes in a warning cannot upset Unformat.
 	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
-		line := Unformat(bytes.TrimSpace(lines[i]))
+		line := unformat(bytes.TrimSpace(lines[i]))
 		if len(line) > 0 && (line[0] == '[' || line[0] == '{') && json.Valid(line) {
 			return line, nil
 		}
 	}
-	return nil, fmt.Errorf("%w (%d bytes)", ErrNotJSON, len(out))
+	return nil, fmt.Errorf("%w (%d bytes)", errNotJSON, len(out))
 }
 
-// Unformat undoes what Symfony's OutputFormatter did to a JSON document
+// unformat undoes what Symfony's OutputFormatter did to a JSON document
 // that occ printed with $output->writeln(json_encode(…)): the formatter
 // turns `\<` and `\>` into `<` and `>`, so a value holding a backslash
 // before < or > (JSON `\\<`) comes out as `\<`, which is not a JSON
@@ -143,7 +143,7 @@ func jsonDocument(out []byte) ([]byte, error) {
 // backslash it was; everything else is left alone (valid JSON never has
 // these escapes, so valid JSON is unchanged). A tag naming a style
 // (`<info>`, `<fg=red>`) that the formatter removed cannot be restored.
-func Unformat(doc []byte) []byte {
+func unformat(doc []byte) []byte {
 	if !bytes.Contains(doc, []byte(`\<`)) && !bytes.Contains(doc, []byte(`\>`)) {
 		return doc
 	}

@@ -30,7 +30,7 @@ func TestParseSignalingList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, secret, err := ParseSignalingList([]byte(tt.out))
+			got, secret, err := parseSignalingList([]byte(tt.out))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +42,7 @@ func TestParseSignalingList(t *testing.T) {
 }
 
 func TestParseTURNAndSTUNLists(t *testing.T) {
-	turn, err := ParseTURNList([]byte(`[{"schemes":"turns","server":"a.example:5349","secret":"s\/x","protocols":"tcp"}]`))
+	turn, err := parseTURNList([]byte(`[{"schemes":"turns","server":"a.example:5349","secret":"s\/x","protocols":"tcp"}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,28 +50,28 @@ func TestParseTURNAndSTUNLists(t *testing.T) {
 	if !reflect.DeepEqual(turn, want) {
 		t.Errorf("turn: got %v, want %v", turn, want)
 	}
-	if turn, err := ParseTURNList([]byte("[]")); err != nil || len(turn) != 0 {
+	if turn, err := parseTURNList([]byte("[]")); err != nil || len(turn) != 0 {
 		t.Errorf("empty turn list: %v %v", turn, err)
 	}
-	stun, err := ParseSTUNList([]byte(`["stun.nextcloud.com:443","a.example:3478"]`))
-	if err != nil || !reflect.DeepEqual(stun, []string{DefaultSTUNServer, "a.example:3478"}) {
+	stun, err := parseSTUNList([]byte(`["stun.nextcloud.com:443","a.example:3478"]`))
+	if err != nil || !reflect.DeepEqual(stun, []string{defaultSTUNServer, "a.example:3478"}) {
 		t.Errorf("stun: %v %v", stun, err)
 	}
 }
 
 func TestParseRejectsNonJSON(t *testing.T) {
 	for _, out := range []string{"", "  - servers: none\n", "An unhandled exception has been thrown"} {
-		if _, _, err := ParseSignalingList([]byte(out)); !errors.Is(err, ErrNotJSON) {
+		if _, _, err := parseSignalingList([]byte(out)); !errors.Is(err, errNotJSON) {
 			t.Errorf("signaling %q: got %v, want ErrNotJSON", out, err)
 		}
-		if _, err := ParseTURNList([]byte(out)); !errors.Is(err, ErrNotJSON) {
+		if _, err := parseTURNList([]byte(out)); !errors.Is(err, errNotJSON) {
 			t.Errorf("turn %q: got %v, want ErrNotJSON", out, err)
 		}
-		if _, err := ParseSTUNList([]byte(out)); !errors.Is(err, ErrNotJSON) {
+		if _, err := parseSTUNList([]byte(out)); !errors.Is(err, errNotJSON) {
 			t.Errorf("stun %q: got %v, want ErrNotJSON", out, err)
 		}
 	}
-	if _, err := ParseSTUNList([]byte(`{"servers":1}`)); err == nil {
+	if _, err := parseSTUNList([]byte(`{"servers":1}`)); err == nil {
 		t.Error("stun list of the wrong shape: want an error")
 	}
 }
@@ -112,7 +112,7 @@ func TestUnformatReadsRecordedFormatterOutput(t *testing.T) {
 func TestParseAfterAWarningWithAQuote(t *testing.T) {
 	out := "PHP Warning:  Undefined array key \"x in /var/www/nextcloud/lib/private/x.php on line 1\n" +
 		`{"servers":[],"secret":"a\<b"}` + "\n"
-	_, secret, err := ParseSignalingList([]byte(out))
+	_, secret, err := parseSignalingList([]byte(out))
 	if err != nil || secret != `a\<b` {
 		t.Errorf("got %q, %v; want the secret a\\<b", secret, err)
 	}

@@ -9,8 +9,8 @@ import (
 	"unicode/utf16"
 )
 
-// Mask is what a secret reads as in anything printed.
-const Mask = "********"
+// mask is what a secret reads as in anything printed.
+const mask = "********"
 
 // Masker replaces secrets in text. Every line the occ command prints goes
 // through it: plans, commands, errors and occ's own output.
@@ -46,7 +46,7 @@ func (m *Masker) Add(secrets ...string) {
 // String masks every secret in s.
 func (m *Masker) String(s string) string {
 	for _, n := range m.needles {
-		s = strings.ReplaceAll(s, n, Mask)
+		s = strings.ReplaceAll(s, n, mask)
 	}
 	return s
 }

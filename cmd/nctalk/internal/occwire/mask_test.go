@@ -6,12 +6,12 @@ func TestMasker(t *testing.T) {
 	m := NewMasker("s/e\"c", "", "  ", "short")
 	m.Add("short-and-longer", "grün")
 	tests := []struct{ in, want string }{
-		{`raw s/e"c here`, "raw " + Mask + " here"},
-		{`php json "s\/e\"c"`, `php json "` + Mask + `"`},
-		{`go json "s/e\"c"`, `go json "` + Mask + `"`},
-		{"longest first: short-and-longer", "longest first: " + Mask},
-		{"short", Mask},
-		{`php unicode "gr\u00fcn"`, `php unicode "` + Mask + `"`},
+		{`raw s/e"c here`, "raw " + mask + " here"},
+		{`php json "s\/e\"c"`, `php json "` + mask + `"`},
+		{`go json "s/e\"c"`, `go json "` + mask + `"`},
+		{"longest first: short-and-longer", "longest first: " + mask},
+		{"short", mask},
+		{`php unicode "gr\u00fcn"`, `php unicode "` + mask + `"`},
 		{"blank secrets are not masked:   two spaces", "blank secrets are not masked:   two spaces"},
 	}
 	for _, tt := range tests {

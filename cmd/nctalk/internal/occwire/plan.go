@@ -65,15 +65,15 @@ func (d Desired) isOurs(host string) bool {
 // Secrets returns the secret values of d, for masking.
 func (d Desired) Secrets() []string { return []string{d.SignalingSecret, d.TURNSecret} }
 
-// InputError is a problem with the stack outputs: the command must not run.
-type InputError struct {
+// inputError is a problem with the stack outputs: the command must not run.
+type inputError struct {
 	// Key is the stack output key, e.g. "turnServers[1].protocols".
 	Key string
 	// Problem says what is wrong and what would be valid.
 	Problem string
 }
 
-func (e *InputError) Error() string { return fmt.Sprintf("stack output %s: %s", e.Key, e.Problem) }
+func (e *inputError) Error() string { return fmt.Sprintf("stack output %s: %s", e.Key, e.Problem) }
 
 var (
 	validSchemes   = []string{"turn", "turns", "turn,turns"}
@@ -85,7 +85,7 @@ var (
 func DesiredFrom(o outputs.Outputs) (Desired, error) {
 	u, err := url.Parse(o.SignalingURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return Desired{}, &InputError{Key: schema.OutputSignalingURL, Problem: fmt.Sprintf("%q is not an https URL (want e.g. %s)", o.SignalingURL, talk.Endpoints{Domain: "talk.example.com"}.SignalingURL())}
+		return Desired{}, &inputError{Key: schema.OutputSignalingURL, Problem: fmt.Sprintf("%q is not an https URL (want e.g. %s)", o.SignalingURL, talk.Endpoints{Domain: "talk.example.com"}.SignalingURL())}
 	}
 	d := Desired{
 		SignalingURL:    strings.TrimRight(o.SignalingURL, "/"),
@@ -100,61 +100,61 @@ func DesiredFrom(o outputs.Outputs) (Desired, error) {
 	}
 	for _, s := range d.Secrets() {
 		if strings.TrimSpace(s) == "" {
-			return Desired{}, &InputError{Key: schema.OutputSignalingSecret + "/" + schema.OutputTURNSecret, Problem: "a secret is blank"}
+			return Desired{}, &inputError{Key: schema.OutputSignalingSecret + "/" + schema.OutputTURNSecret, Problem: "a secret is blank"}
 		}
 	}
-	if err := TalkSignalingCheck(d.SignalingURL, d.SignalingSecret); err != nil {
-		return Desired{}, &InputError{Key: schema.OutputSignalingURL + "/" + schema.OutputSignalingSecret, Problem: err.Error()}
+	if err := talkSignalingCheck(d.SignalingURL, d.SignalingSecret); err != nil {
+		return Desired{}, &inputError{Key: schema.OutputSignalingURL + "/" + schema.OutputSignalingSecret, Problem: err.Error()}
 	}
 	// Talk's own rules come first: an entry Talk refuses stops the run
 	// here, and an entry Talk stores in another spelling is planned in that
 	// spelling, so that the lists match it afterwards.
 	d.TURN = slices.Clone(d.TURN)
 	for i, t := range d.TURN {
-		stored, err := TalkTURNStored(t.Schemes, t.Server, t.Protocols)
-		var rule *TalkRuleError
+		stored, err := talkTURNStored(t.Schemes, t.Server, t.Protocols)
+		var rule *talkRuleError
 		if errors.As(err, &rule) {
-			field := map[string]string{TalkMsgSchemes: ".schemes", TalkMsgProtocols: ".protocols", TalkMsgServerEmpty: ".server"}[rule.Message]
-			return Desired{}, &InputError{Key: fmt.Sprintf("%s[%d]%s", schema.OutputTURNServers, i, field), Problem: err.Error()}
+			field := map[string]string{talkMsgSchemes: ".schemes", talkMsgProtocols: ".protocols", talkMsgServerEmpty: ".server"}[rule.Message]
+			return Desired{}, &inputError{Key: fmt.Sprintf("%s[%d]%s", schema.OutputTURNServers, i, field), Problem: err.Error()}
 		}
 		d.TURN[i].Server = stored
 	}
 	d.STUN = slices.Clone(d.STUN)
 	for i, s := range d.STUN {
 		key := fmt.Sprintf("%s[%d]", schema.OutputSTUNServers, i)
-		stored, err := TalkSTUNStored(s)
+		stored, err := talkSTUNStored(s)
 		if err != nil {
-			return Desired{}, &InputError{Key: key, Problem: err.Error()}
+			return Desired{}, &inputError{Key: key, Problem: err.Error()}
 		}
 		if strings.HasPrefix(stored, "-") {
-			return Desired{}, &InputError{Key: key, Problem: fmt.Sprintf("%q starts with '-': occ (Symfony console) would read it as an option", s)}
+			return Desired{}, &inputError{Key: key, Problem: fmt.Sprintf("%q starts with '-': occ (Symfony console) would read it as an option", s)}
 		}
 		d.STUN[i] = stored
 	}
 	if len(d.TURN) == 0 {
-		return Desired{}, &InputError{Key: schema.OutputTURNServers, Problem: "no TURN entries"}
+		return Desired{}, &inputError{Key: schema.OutputTURNServers, Problem: "no TURN entries"}
 	}
 	for i, t := range d.TURN {
 		key := fmt.Sprintf("%s[%d]", schema.OutputTURNServers, i)
 		if !slices.Contains(validSchemes, t.Schemes) {
-			return Desired{}, &InputError{Key: key + ".schemes", Problem: fmt.Sprintf("%q is not one of %s", t.Schemes, strings.Join(validSchemes, " | "))}
+			return Desired{}, &inputError{Key: key + ".schemes", Problem: fmt.Sprintf("%q is not one of %s", t.Schemes, strings.Join(validSchemes, " | "))}
 		}
 		if !slices.Contains(validProtocols, t.Protocols) {
-			return Desired{}, &InputError{Key: key + ".protocols", Problem: fmt.Sprintf("%q is not one of %s", t.Protocols, strings.Join(validProtocols, " | "))}
+			return Desired{}, &inputError{Key: key + ".protocols", Problem: fmt.Sprintf("%q is not one of %s", t.Protocols, strings.Join(validProtocols, " | "))}
 		}
 		if strings.Contains(t.Schemes, "turns") && strings.Contains(t.Protocols, "udp") {
-			return Desired{}, &InputError{Key: key, Problem: "turns over udp yields unusable URLs: give turns the protocol tcp"}
+			return Desired{}, &inputError{Key: key, Problem: "turns over udp yields unusable URLs: give turns the protocol tcp"}
 		}
 		if _, err := splitHostPort(t.Server); err != nil {
-			return Desired{}, &InputError{Key: key + ".server", Problem: err.Error()}
+			return Desired{}, &inputError{Key: key + ".server", Problem: err.Error()}
 		}
 	}
 	if len(d.STUN) == 0 {
-		return Desired{}, &InputError{Key: schema.OutputSTUNServers, Problem: "no STUN entries"}
+		return Desired{}, &inputError{Key: schema.OutputSTUNServers, Problem: "no STUN entries"}
 	}
 	for i, s := range d.STUN {
 		if _, err := splitHostPort(s); err != nil {
-			return Desired{}, &InputError{Key: fmt.Sprintf("%s[%d]", schema.OutputSTUNServers, i), Problem: err.Error()}
+			return Desired{}, &inputError{Key: fmt.Sprintf("%s[%d]", schema.OutputSTUNServers, i), Problem: err.Error()}
 		}
 	}
 	return d, nil
@@ -311,7 +311,7 @@ func planSTUN(p *Plan, cur Current, want Desired, opt Options) {
 		}
 		var why string
 		switch {
-		case s == DefaultSTUNServer:
+		case s == defaultSTUNServer:
 			why = "Nextcloud's default, replaced by this backend (removed after the new one is in)"
 		case want.isOurs(hostOf(s)):
 			why = "an outdated entry of this backend"

@@ -64,7 +64,7 @@ var (
 	delTURNA   = args("talk:turn:delete", "turn", testDomain+":3478", "udp,tcp")
 	delTURNB   = args("talk:turn:delete", "turns", testDomain+":5349", "tcp")
 	addSTUN    = args("talk:stun:add", testDomain+":3478")
-	delDefault = args("talk:stun:delete", DefaultSTUNServer)
+	delDefault = args("talk:stun:delete", defaultSTUNServer)
 )
 
 func TestMakePlan(t *testing.T) {
@@ -83,7 +83,7 @@ func TestMakePlan(t *testing.T) {
 		},
 		{
 			name: "default STUN is removed only after ours is added",
-			cur:  func() Current { return Current{STUN: []string{DefaultSTUNServer}} },
+			cur:  func() Current { return Current{STUN: []string{defaultSTUNServer}} },
 			want: [][]string{addSig, addTURNA, addTURNB, addSTUN, delDefault},
 		},
 		{
@@ -177,7 +177,7 @@ func TestMakePlan(t *testing.T) {
 			name:    "other servers go with --replace, after ours are in",
 			replace: true,
 			cur: func() Current {
-				c := Current{STUN: []string{"stun.other.org:3478", DefaultSTUNServer}}
+				c := Current{STUN: []string{"stun.other.org:3478", defaultSTUNServer}}
 				c.Signaling = []SignalingServer{{Server: "https://hpb.other.org/", Verify: true}}
 				c.SignalingSecret = "old"
 				c.TURN = []TURNEntry{foreignTURN}
@@ -274,7 +274,7 @@ func TestDesiredFromRejectsBadEntries(t *testing.T) {
 			o := good()
 			tt.mutate(&o)
 			_, err := DesiredFrom(o)
-			var ie *InputError
+			var ie *inputError
 			if !errors.As(err, &ie) {
 				t.Fatalf("got %v, want an *InputError", err)
 			}

@@ -29,10 +29,10 @@ type Runner struct {
 	Timeout time.Duration
 }
 
-// NewRunner splits prefix into words (see SplitWords). A prefix that starts
+// NewRunner splits prefix into words (see splitWords). A prefix that starts
 // with ssh gets RemoteShell.
 func NewRunner(prefix string) (Runner, error) {
-	words, err := SplitWords(prefix)
+	words, err := splitWords(prefix)
 	if err != nil {
 		return Runner{}, err
 	}
@@ -47,7 +47,7 @@ func (r Runner) Argv(args []string) []string {
 	argv := append([]string(nil), r.Prefix...)
 	for _, a := range args {
 		if r.RemoteShell {
-			a = ShellQuote(a)
+			a = shellQuote(a)
 		}
 		argv = append(argv, a)
 	}
@@ -59,10 +59,10 @@ func (r Runner) Argv(args []string) []string {
 func (r Runner) Display(args []string, m *Masker) string {
 	words := make([]string, 0, len(r.Prefix)+len(args))
 	for _, w := range r.Prefix {
-		words = append(words, ShellQuote(m.String(w)))
+		words = append(words, shellQuote(m.String(w)))
 	}
 	for _, a := range args {
-		words = append(words, ShellQuote(m.String(a)))
+		words = append(words, shellQuote(m.String(a)))
 	}
 	return strings.Join(words, " ")
 }
@@ -79,7 +79,7 @@ const pipeGrace = 100 * time.Millisecond
 
 // Run runs occ with args and waits for it. The error is an *exec.ExitError
 // when occ ran and failed, another error when it could not be started or
-// ctx ended (ErrTimeout when the timeout struck).
+// ctx ended (errTimeout when the timeout struck).
 //
 // When ctx ends or the timeout strikes, occ's whole process tree is killed:
 // the wrapper (sudo, docker, ssh) and everything it started, the php below
@@ -102,13 +102,13 @@ func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
 	cmd.WaitDelay = pipeGrace
 	err := cmd.Run()
 	if err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("%w after %s (%v)", ErrTimeout, r.Timeout, err)
+		err = fmt.Errorf("%w after %s (%v)", errTimeout, r.Timeout, err)
 	}
 	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, err
 }
 
-// ErrTimeout is wrapped by Run's error when occ ran past Runner.Timeout.
-var ErrTimeout = errors.New("occ did not finish within --timeout; it was killed with every process it started")
+// errTimeout is wrapped by Run's error when occ ran past Runner.Timeout.
+var errTimeout = errors.New("occ did not finish within --timeout; it was killed with every process it started")
 
 // killTree sends SIGKILL to pid and to every process descended from it.
 // The tree is read before anything is killed: a killed parent's children
@@ -202,21 +202,21 @@ func Read(ctx context.Context, r Runner) (Current, error) {
 	var cur Current
 	res, err := list(ctx, r, "talk:signaling:list")
 	if err == nil {
-		cur.Signaling, cur.SignalingSecret, err = ParseSignalingList(res.Stdout)
+		cur.Signaling, cur.SignalingSecret, err = parseSignalingList(res.Stdout)
 		err = listParseError("talk:signaling:list", res, err)
 	}
 	if err == nil {
 		res, err = list(ctx, r, "talk:turn:list")
 	}
 	if err == nil {
-		cur.TURN, err = ParseTURNList(res.Stdout)
+		cur.TURN, err = parseTURNList(res.Stdout)
 		err = listParseError("talk:turn:list", res, err)
 	}
 	if err == nil {
 		res, err = list(ctx, r, "talk:stun:list")
 	}
 	if err == nil {
-		cur.STUN, err = ParseSTUNList(res.Stdout)
+		cur.STUN, err = parseSTUNList(res.Stdout)
 		err = listParseError("talk:stun:list", res, err)
 	}
 	if err != nil {
@@ -266,7 +266,7 @@ func listParseError(command string, res Result, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrNotJSON) {
+	if errors.Is(err, errNotJSON) {
 		return &OccError{
 			Args:   []string{command, "--output=json"},
 			Output: append(withoutJSONLines(res.Stdout), res.Stderr...),
@@ -280,9 +280,9 @@ func listParseError(command string, res Result, err error) error {
 	}
 }
 
-// ErrNotConfirmed is wrapped when occ exited 0 without Talk's confirmation
+// errNotConfirmed is wrapped when occ exited 0 without Talk's confirmation
 // of a change: occ stopped before running the command.
-var ErrNotConfirmed = errors.New("occ exited 0 but did not print Talk's confirmation, so the change was not made; its output (below) says why")
+var errNotConfirmed = errors.New("occ exited 0 but did not print Talk's confirmation, so the change was not made; its output (below) says why")
 
 // confirmed reports whether stdout holds Talk's message for a change that
 // ran (lib/Command/*/Add.php and Delete.php; the formatter removed the
@@ -294,7 +294,7 @@ func confirmed(command string, stdout []byte) bool {
 		switch {
 		case strings.HasSuffix(command, ":add") && strings.HasPrefix(line, "Added "):
 			return true
-		case strings.HasSuffix(command, ":delete") && (strings.HasPrefix(line, "Deleted ") || line == TalkMsgNothingDeleted || line == TalkMsgDefaultSTUN):
+		case strings.HasSuffix(command, ":delete") && (strings.HasPrefix(line, "Deleted ") || line == talkMsgNothingDeleted || line == talkMsgDefaultSTUN):
 			return true
 		}
 	}
@@ -310,7 +310,7 @@ func Apply(ctx context.Context, r Runner, steps []Step, before func(Step)) error
 		}
 		res, err := r.Run(ctx, s.Args...)
 		if err == nil && !confirmed(s.Args[0], res.Stdout) {
-			err = ErrNotConfirmed
+			err = errNotConfirmed
 		}
 		if err != nil {
 			return &OccError{Args: s.Args, Output: append(res.Stdout, res.Stderr...), Err: err}
@@ -319,11 +319,11 @@ func Apply(ctx context.Context, r Runner, steps []Step, before func(Step)) error
 	return nil
 }
 
-// SplitWords splits a command prefix into words like a POSIX shell would,
+// splitWords splits a command prefix into words like a POSIX shell would,
 // without expanding anything: blanks separate words, 'single quotes' and
 // "double quotes" group (inside double quotes a backslash escapes " \ $ and
 // `), and a backslash outside quotes escapes the next character.
-func SplitWords(s string) ([]string, error) {
+func splitWords(s string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
 	inWord := false
@@ -389,9 +389,9 @@ func SplitWords(s string) ([]string, error) {
 	return words, nil
 }
 
-// ShellQuote quotes s for a POSIX shell; words made only of safe characters
+// shellQuote quotes s for a POSIX shell; words made only of safe characters
 // stay as they are.
-func ShellQuote(s string) string {
+func shellQuote(s string) string {
 	if s == "" {
 		return "''"
 	}

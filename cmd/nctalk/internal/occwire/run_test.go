@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
+	"github.com/nctalk/nctalk/internal/testenv"
 )
 
 func TestSplitWords(t *testing.T) {
@@ -28,7 +28,7 @@ func TestSplitWords(t *testing.T) {
 		{`a'b'"c"d`, []string{"abcd"}},
 	}
 	for _, tt := range tests {
-		got, err := SplitWords(tt.in)
+		got, err := splitWords(tt.in)
 		if err != nil {
 			t.Errorf("SplitWords(%q): %v", tt.in, err)
 			continue
@@ -38,7 +38,7 @@ func TestSplitWords(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{`php 'occ`, `php "occ`, `php occ\`, `php occ | tee log`, `php $OCC`, `php occ; rm x`} {
-		if _, err := SplitWords(bad); err == nil {
+		if _, err := splitWords(bad); err == nil {
 			t.Errorf("SplitWords(%q): want an error", bad)
 		}
 	}
@@ -46,9 +46,9 @@ func TestSplitWords(t *testing.T) {
 
 func TestShellQuoteRoundTrip(t *testing.T) {
 	for _, s := range []string{"", "plain", "with space", `it's`, `"dq"`, `$HOME`, "a\\b", "tab\there", "*", "--secret=x y'z"} {
-		words, err := SplitWords(ShellQuote(s))
+		words, err := splitWords(shellQuote(s))
 		if err != nil || len(words) != 1 || words[0] != s {
-			t.Errorf("ShellQuote(%q) = %q splits into %q (%v)", s, ShellQuote(s), words, err)
+			t.Errorf("ShellQuote(%q) = %q splits into %q (%v)", s, shellQuote(s), words, err)
 		}
 	}
 }
@@ -57,9 +57,7 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 // ssh, joins its arguments with blanks and hands them to a remote shell.
 // Secrets with blanks, quotes and $ must arrive as they are.
 func TestRunnerOverSSH(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	testenv.Tool(t, "sh", "apt-get install dash")
 	dir := t.TempDir()
 	bin := occtest.Build(t, dir)
 	ssh := filepath.Join(dir, "ssh")
@@ -67,7 +65,7 @@ func TestRunnerOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := occtest.New(t, bin, occtest.State{})
-	r, err := NewRunner(ShellQuote(ssh) + " cloud.example.com " + f.Prefix())
+	r, err := NewRunner(shellQuote(ssh) + " cloud.example.com " + f.Prefix())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +96,7 @@ func TestRunnerReportsFailures(t *testing.T) {
 	// and is shown (the caller masks the known secrets).
 	r, _ = NewRunner("echo Cannot write into config")
 	_, err = Read(context.Background(), r)
-	if !errors.As(err, &oe) || !errors.Is(err, ErrNotJSON) {
+	if !errors.As(err, &oe) || !errors.Is(err, errNotJSON) {
 		t.Fatalf("got %v, want an *OccError wrapping ErrNotJSON", err)
 	}
 	if !strings.Contains(string(oe.Output), "Cannot write into config talk:signaling:list") {
@@ -117,7 +115,7 @@ func TestRunnerDisplayMasks(t *testing.T) {
 	r := Runner{Prefix: []string{"sudo", "-u", "www-data", "php", "/srv/my cloud/occ"}}
 	m := NewMasker("s3cr3t")
 	got := r.Display([]string{"talk:turn:add", "turn", "a:3478", "udp,tcp", "--secret=s3cr3t"}, m)
-	want := "sudo -u www-data php '/srv/my cloud/occ' talk:turn:add turn a:3478 udp,tcp '--secret=" + Mask + "'"
+	want := "sudo -u www-data php '/srv/my cloud/occ' talk:turn:add turn a:3478 udp,tcp '--secret=" + mask + "'"
 	if got != want {
 		t.Errorf("Display = %q, want %q", got, want)
 	}

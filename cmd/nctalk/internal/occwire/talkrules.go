@@ -15,19 +15,19 @@ import (
 
 // Talk's messages for refused entries.
 const (
-	TalkMsgSTUNIncorrect  = "Incorrect value. Must be stunserver:port."
-	TalkMsgSchemes        = "Not allowed schemes, must be turn or turns or turn,turns."
-	TalkMsgProtocols      = "Not allowed protocols, must be udp or tcp or udp,tcp."
-	TalkMsgServerEmpty    = "Server cannot be empty."
-	TalkMsgSecretEmpty    = "Secret cannot be empty."
-	TalkMsgSTUNExists     = "Server already exists."
-	TalkMsgTURNExists     = "Server already exists with the same configuration."
-	TalkMsgNothingDeleted = "There is nothing to delete."
-	TalkMsgDefaultSTUN    = "You deleted all STUN servers. A default STUN server was added."
+	talkMsgSTUNIncorrect  = "Incorrect value. Must be stunserver:port."
+	talkMsgSchemes        = "Not allowed schemes, must be turn or turns or turn,turns."
+	talkMsgProtocols      = "Not allowed protocols, must be udp or tcp or udp,tcp."
+	talkMsgServerEmpty    = "Server cannot be empty."
+	talkMsgSecretEmpty    = "Secret cannot be empty."
+	talkMsgSTUNExists     = "Server already exists."
+	talkMsgTURNExists     = "Server already exists with the same configuration."
+	talkMsgNothingDeleted = "There is nothing to delete."
+	talkMsgDefaultSTUN    = "You deleted all STUN servers. A default STUN server was added."
 )
 
-// TalkRuleError is an entry the installed Talk refuses.
-type TalkRuleError struct {
+// talkRuleError is an entry the installed Talk refuses.
+type talkRuleError struct {
 	// Entry is the refused value.
 	Entry string
 	// Command is the occ command that refuses it.
@@ -38,15 +38,15 @@ type TalkRuleError struct {
 	Why string
 }
 
-func (e *TalkRuleError) Error() string {
+func (e *talkRuleError) Error() string {
 	return fmt.Sprintf("%q is refused by Talk's %s (%q): %s", e.Entry, e.Command, e.Message, e.Why)
 }
 
-// TalkSTUNStored is what `talk:stun:add entry` stores: Talk takes
+// talkSTUNStored is what `talk:stun:add entry` stores: Talk takes
 // parse_url(entry)'s host and port, refuses the entry when either is empty
 // (PHP's empty(): "", "0", 0), and stores "host:port". So
 // "host:03478" is stored as "host:3478" and "[2001:db8::1]:3478" is refused.
-func TalkSTUNStored(entry string) (string, error) {
+func talkSTUNStored(entry string) (string, error) {
 	host, port, ok := phpParseURLHostPort(entry)
 	if !ok || host == "" || host == "0" || port == 0 {
 		why := "PHP's parse_url finds no host and port in it"
@@ -58,23 +58,23 @@ func TalkSTUNStored(entry string) (string, error) {
 		case strings.HasPrefix(entry, "["):
 			why = "PHP's parse_url reads no host from a bracketed IPv6 address without a scheme; use a host name"
 		}
-		return "", &TalkRuleError{Entry: entry, Command: "talk:stun:add", Message: TalkMsgSTUNIncorrect, Why: why}
+		return "", &talkRuleError{Entry: entry, Command: "talk:stun:add", Message: talkMsgSTUNIncorrect, Why: why}
 	}
 	return host + ":" + strconv.Itoa(port), nil
 }
 
-// TalkTURNStored is the server `talk:turn:add schemes server protocols`
+// talkTURNStored is the server `talk:turn:add schemes server protocols`
 // stores: schemes and protocols must be one of Talk's spellings, the
 // server must not be blank (PHP's trim), and a leading https:// or then
 // http:// (any case) is cut off.
-func TalkTURNStored(schemes, server, protocols string) (string, error) {
+func talkTURNStored(schemes, server, protocols string) (string, error) {
 	switch {
 	case schemes != "turn" && schemes != "turns" && schemes != "turn,turns":
-		return "", &TalkRuleError{Entry: schemes, Command: "talk:turn:add", Message: TalkMsgSchemes, Why: "schemes must be spelled exactly so"}
+		return "", &talkRuleError{Entry: schemes, Command: "talk:turn:add", Message: talkMsgSchemes, Why: "schemes must be spelled exactly so"}
 	case protocols != "tcp" && protocols != "udp" && protocols != "udp,tcp":
-		return "", &TalkRuleError{Entry: protocols, Command: "talk:turn:add", Message: TalkMsgProtocols, Why: "protocols must be spelled exactly so"}
+		return "", &talkRuleError{Entry: protocols, Command: "talk:turn:add", Message: talkMsgProtocols, Why: "protocols must be spelled exactly so"}
 	case phpTrim(server) == "":
-		return "", &TalkRuleError{Entry: server, Command: "talk:turn:add", Message: TalkMsgServerEmpty, Why: "the server is blank"}
+		return "", &talkRuleError{Entry: server, Command: "talk:turn:add", Message: talkMsgServerEmpty, Why: "the server is blank"}
 	}
 	if len(server) >= 8 && strings.EqualFold(server[:8], "https://") {
 		server = server[8:]
@@ -85,15 +85,15 @@ func TalkTURNStored(schemes, server, protocols string) (string, error) {
 	return server, nil
 }
 
-// TalkSignalingCheck applies `talk:signaling:add`'s check: neither the
+// talkSignalingCheck applies `talk:signaling:add`'s check: neither the
 // server nor the secret may be blank (PHP's trim). The server is stored as
 // given.
-func TalkSignalingCheck(server, secret string) error {
+func talkSignalingCheck(server, secret string) error {
 	if phpTrim(server) == "" {
-		return &TalkRuleError{Entry: server, Command: "talk:signaling:add", Message: TalkMsgServerEmpty, Why: "the server is blank"}
+		return &talkRuleError{Entry: server, Command: "talk:signaling:add", Message: talkMsgServerEmpty, Why: "the server is blank"}
 	}
 	if phpTrim(secret) == "" {
-		return &TalkRuleError{Entry: "(secret)", Command: "talk:signaling:add", Message: TalkMsgSecretEmpty, Why: "the secret is blank"}
+		return &talkRuleError{Entry: "(secret)", Command: "talk:signaling:add", Message: talkMsgSecretEmpty, Why: "the secret is blank"}
 	}
 	return nil
 }

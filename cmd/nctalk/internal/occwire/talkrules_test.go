@@ -15,7 +15,7 @@ func TestTalkSTUNStoredMatchesRecordedPHP(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, row := range rec.Rows {
-			got, err := TalkSTUNStored(row.Entry)
+			got, err := talkSTUNStored(row.Entry)
 			switch {
 			case row.Stored == nil && err == nil:
 				t.Errorf("%s: %q: Talk refuses it, TalkSTUNStored stores %q", v.Dir, row.Entry, got)
@@ -24,8 +24,8 @@ func TestTalkSTUNStoredMatchesRecordedPHP(t *testing.T) {
 			case row.Stored != nil && got != *row.Stored:
 				t.Errorf("%s: %q: Talk stores %q, TalkSTUNStored %q", v.Dir, row.Entry, *row.Stored, got)
 			}
-			var rule *TalkRuleError
-			if err != nil && (!errors.As(err, &rule) || rule.Message != TalkMsgSTUNIncorrect) {
+			var rule *talkRuleError
+			if err != nil && (!errors.As(err, &rule) || rule.Message != talkMsgSTUNIncorrect) {
 				t.Errorf("%q: error %v does not name Talk's rule", row.Entry, err)
 			}
 		}
@@ -45,7 +45,7 @@ func TestTalkRulesMatchRecordedOcc(t *testing.T) {
 		}
 		check := func(input string, got string, err error, stored *string, stdout string) {
 			t.Helper()
-			var rule *TalkRuleError
+			var rule *talkRuleError
 			switch {
 			case stored == nil && err == nil:
 				t.Errorf("%s: %s: Talk refuses it (%q), nctalk plans %q", v.Dir, input, stdout, got)
@@ -58,11 +58,11 @@ func TestTalkRulesMatchRecordedOcc(t *testing.T) {
 			}
 		}
 		for _, c := range tr.STUNAdd {
-			got, err := TalkSTUNStored(c.Entry)
+			got, err := talkSTUNStored(c.Entry)
 			check(fmt.Sprintf("talk:stun:add %q", c.Entry), got, err, c.Stored, c.Stdout)
 		}
 		for _, c := range tr.TURNAdd {
-			got, err := TalkTURNStored(c.Schemes, c.Server, c.Protocols)
+			got, err := talkTURNStored(c.Schemes, c.Server, c.Protocols)
 			check(fmt.Sprintf("talk:turn:add %q %q %q", c.Schemes, c.Server, c.Protocols), got, err, c.Stored, c.Stdout)
 		}
 	}
@@ -76,12 +76,12 @@ func TestTalkTURNStored(t *testing.T) {
 		{"turns", "HTTPS://talk.example.com:5349", "tcp", "talk.example.com:5349", ""},
 		{"turn", "Http://talk.example.com:3478", "udp", "talk.example.com:3478", ""},
 		{"turn", "https://http://x:1", "udp", "x:1", ""},
-		{"turn", " \t", "udp", "", TalkMsgServerEmpty},
-		{"stun", "x:1", "udp", "", TalkMsgSchemes},
-		{"turn,turns", "x:1", "tcp,udp", "", TalkMsgProtocols},
+		{"turn", " \t", "udp", "", talkMsgServerEmpty},
+		{"stun", "x:1", "udp", "", talkMsgSchemes},
+		{"turn,turns", "x:1", "tcp,udp", "", talkMsgProtocols},
 	} {
-		got, err := TalkTURNStored(tc.schemes, tc.server, tc.protocols)
-		var rule *TalkRuleError
+		got, err := talkTURNStored(tc.schemes, tc.server, tc.protocols)
+		var rule *talkRuleError
 		switch {
 		case tc.msg == "" && (err != nil || got != tc.want):
 			t.Errorf("%q %q %q: got %q, %v; want %q", tc.schemes, tc.server, tc.protocols, got, err, tc.want)

@@ -120,13 +120,13 @@ func decodeOne(r io.Reader, v any, what, source string) error {
 
 // Type tokens the summary knows.
 const (
-	StackType     = "pulumi:pulumi:Stack"
-	ServerType    = "hcloud:index/server:Server"
-	PrimaryIPType = "hcloud:index/primaryIp:PrimaryIp"
-	// ApplyType is the in-place change's command (infra's apply).
-	ApplyType = "command:remote:Command"
-	// StashType is the boot document (infra's bootDocument).
-	StashType = "pulumi:index:Stash"
+	stackType     = "pulumi:pulumi:Stack"
+	serverType    = "hcloud:index/server:Server"
+	primaryIPType = "hcloud:index/primaryIp:PrimaryIp"
+	// applyType is the in-place change's command (infra's apply).
+	applyType = "command:remote:Command"
+	// stashType is the boot document (infra's bootDocument).
+	stashType = "pulumi:index:Stash"
 )
 
 // resourceType returns the step's resource type: from its state, else from

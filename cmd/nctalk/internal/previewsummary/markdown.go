@@ -7,17 +7,17 @@ import (
 
 // opTitles are the headings of the operation groups.
 var opTitles = map[string]string{
-	OpReplace: "To replace",
-	OpDelete:  "To delete",
-	OpCreate:  "To create",
-	OpUpdate:  "To update in place",
+	groupReplace: "To replace",
+	groupDelete:  "To delete",
+	groupCreate:  "To create",
+	groupUpdate:  "To update in place",
 }
 
 // Markdown renders the summary as a pull-request comment, starting with
 // Marker(Stack).
 func (s Summary) Markdown() string {
 	var b strings.Builder
-	b.WriteString(Marker(s.Stack) + "\n")
+	b.WriteString(marker(s.Stack) + "\n")
 	fmt.Fprintf(&b, "### nctalk preview: stack %s\n\n", code(s.Stack))
 
 	for _, a := range s.Alerts {
@@ -30,7 +30,7 @@ func (s Summary) Markdown() string {
 		fmt.Fprintf(&b, "The preview reported %d warning(s); the workflow log has them.\n\n", s.Warnings)
 	}
 
-	if len(s.Groups) == 0 && (s.Box.State == BoxInPlace || s.Box.State == BoxUnknown) {
+	if len(s.Groups) == 0 && (s.Box.State == boxInPlace || s.Box.State == boxUnknown) {
 		fmt.Fprintf(&b, "**No resource changes;** the running box takes the change (below). %d unchanged.\n\n", s.Unchanged)
 	} else if len(s.Groups) == 0 {
 		fmt.Fprintf(&b, "**No resource changes.** %d unchanged.\n\n", s.Unchanged)
@@ -68,13 +68,13 @@ func (s Summary) Markdown() string {
 // writeBox writes what the running box does.
 func writeBox(b *strings.Builder, c BoxChange) {
 	switch c.State {
-	case BoxUnchanged:
+	case boxUnchanged:
 		b.WriteString("No command reaches the running box.\n\n")
-	case BoxInPlace:
+	case boxInPlace:
 		fmt.Fprintf(b, "**In place:** %s. No reboot; the addresses, the volume and the certificate stay.\n\n", c.Words)
-	case BoxUnknown:
+	case boxUnknown:
 		b.WriteString("**In place**, with values this update creates (a rotated secret): the box reports what it reloads or restarts during the update.\n\n")
-	case BoxNew:
+	case boxNew:
 		b.WriteString("A new server boots the current settings; the stack then checks its files over SSH.\n\n")
 	default:
 		b.WriteString("Not listed: run `pulumi preview --json --show-sames`, which lists the unchanged steps too.\n\n")
@@ -89,15 +89,15 @@ func writeAlert(b *strings.Builder, a Alert) {
 		because = " Because of: " + codeList(r.Reasons) + "."
 	}
 	switch {
-	case r.Type == ServerType && a.Op == OpReplace:
+	case r.Type == serverType && a.Op == groupReplace:
 		fmt.Fprintf(b, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE REPLACED:** %s is deleted and created anew. "+
 			"That is minutes of downtime: every running call drops and the VM boots from scratch.%s\n\n", code(r.Name), because)
-	case r.Type == ServerType && a.Op == OpDelete:
+	case r.Type == serverType && a.Op == groupDelete:
 		fmt.Fprintf(b, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE DELETED:** %s. The backend is gone until it is created again.\n\n", code(r.Name))
-	case r.Type == ServerType:
+	case r.Type == serverType:
 		fmt.Fprintf(b, "> [!WARNING]\n> **The server will be powered off** to change its type (a reboot): %s keeps its disk and addresses, "+
 			"but running calls drop while it restarts.%s\n\n", code(r.Name), because)
-	case a.Op == OpReplace:
+	case a.Op == groupReplace:
 		fmt.Fprintf(b, "> [!WARNING]\n> **A public IP address will be replaced:** %s gets a new address; "+
 			"DNS records and Nextcloud's TURN/STUN settings must follow.%s\n\n", code(r.Name), because)
 	default:
@@ -108,22 +108,22 @@ func writeAlert(b *strings.Builder, a Alert) {
 // writeCloudConfig writes the cloud-config section.
 func writeCloudConfig(b *strings.Builder, c CloudConfigChange) {
 	switch c.State {
-	case CloudConfigUnchanged:
+	case cloudConfigUnchanged:
 		fmt.Fprintf(b, "Unchanged (%d lines).\n", c.Lines)
-	case CloudConfigSecret:
+	case cloudConfigSecret:
 		b.WriteString("Not shown: the stack exports `cloudConfigRedacted` as a secret. " +
 			"It is redacted already; the program should export it with `pulumi.Unsecret` so previews can show it.\n")
-	case CloudConfigUnknown:
+	case cloudConfigUnknown:
 		b.WriteString("Not known before the update: it depends on values this update creates.\n")
-	case CloudConfigNotListed:
+	case cloudConfigNotListed:
 		b.WriteString("Not available: the preview lists no step of the component that holds `cloudConfigRedacted`. " +
 			"`pulumi preview --json` leaves unchanged steps out: run it with `--show-sames` (and `--save-plan plan.json`, " +
 			"then `nctalk preview-summary --plan plan.json`).\n")
-	case CloudConfigMissing:
+	case cloudConfigMissing:
 		b.WriteString("Not available: the preview carries no new `cloudConfigRedacted` output. " +
 			"Pass the update plan of the same preview (`pulumi preview --save-plan plan.json`, then " +
 			"`nctalk preview-summary --plan plan.json`).\n")
-	case CloudConfigChanged:
+	case cloudConfigChanged:
 		what := fmt.Sprintf("%d line(s) added, %d removed", c.Added, c.Removed)
 		if c.Created {
 			what = fmt.Sprintf("new, %d lines", c.Lines)

@@ -22,11 +22,11 @@ const (
 
 // Operation groups of the summary, in the order they are listed.
 const (
-	OpReplace = "replace"
-	OpDelete  = "delete"
-	OpCreate  = "create"
-	OpUpdate  = "update"
-	OpSame    = "same"
+	groupReplace = "replace"
+	groupDelete  = "delete"
+	groupCreate  = "create"
+	groupUpdate  = "update"
+	groupSame    = "same"
 )
 
 // replacementOps are the step ops that belong to replacing a resource.
@@ -44,17 +44,17 @@ type Options struct {
 	// cloud-config (outputs.KeyCloudConfigRedacted).
 	CloudConfigOutput string
 	// CloudConfigType is the type of the resource whose output that is
-	// (outputs.ComponentType); "" means the stack (StackType).
+	// (outputs.ComponentType); "" means the stack (stackType).
 	CloudConfigType string
 	// Plan, when set, supplies the stack's proposed outputs.
 	Plan *Plan
 	// MaxDiffBytes cuts the cloud-config diff (GitHub comments hold 65536
-	// characters); 0 means DefaultMaxDiffBytes.
+	// characters); 0 means defaultMaxDiffBytes.
 	MaxDiffBytes int
 }
 
-// DefaultMaxDiffBytes leaves room in a 65536-character comment for the rest.
-const DefaultMaxDiffBytes = 48 << 10
+// defaultMaxDiffBytes leaves room in a 65536-character comment for the rest.
+const defaultMaxDiffBytes = 48 << 10
 
 // Summary is what a preview changes, reduced to what a reviewer may see.
 type Summary struct {
@@ -92,7 +92,7 @@ type Resource struct {
 // Alert is a change that costs downtime or moves an address.
 type Alert struct {
 	Resource Resource
-	// Op is OpReplace, OpDelete, or OpUpdate for a server type change.
+	// Op is groupReplace, groupDelete, or groupUpdate for a server type change.
 	Op string
 }
 
@@ -101,25 +101,25 @@ type BoxState int
 
 // In-place change states.
 const (
-	// BoxNotListed: the preview lists no step of the apply command (it
+	// boxNotListed: the preview lists no step of the apply command (it
 	// was made without --show-sames and the command is unchanged, or the
 	// stack has none).
-	BoxNotListed BoxState = iota
-	// BoxUnchanged: no command reaches the box.
-	BoxUnchanged
-	// BoxInPlace: the box takes the change in place; Words says how.
-	BoxInPlace
-	// BoxNew: the first apply on a new server (created or replaced).
-	BoxNew
-	// BoxUnknown: the box takes the change in place, but what it does
+	boxNotListed BoxState = iota
+	// boxUnchanged: no command reaches the box.
+	boxUnchanged
+	// boxInPlace: the box takes the change in place; Words says how.
+	boxInPlace
+	// boxNew: the first apply on a new server (created or replaced).
+	boxNew
+	// boxUnknown: the box takes the change in place, but what it does
 	// depends on values the update creates (a rotated secret).
-	BoxUnknown
+	boxUnknown
 )
 
 // BoxChange is what the running box does with the change.
 type BoxChange struct {
 	State BoxState
-	// Words says what reloads, restarts or is recreated (BoxInPlace).
+	// Words says what reloads, restarts or is recreated (boxInPlace).
 	Words string
 }
 
@@ -128,27 +128,27 @@ type CloudConfigState int
 
 // Cloud-config states.
 const (
-	// CloudConfigMissing: the preview has no new value (no plan given, or
+	// cloudConfigMissing: the preview has no new value (no plan given, or
 	// no stack resource, or the program does not export the output).
-	CloudConfigMissing CloudConfigState = iota
-	// CloudConfigUnchanged: old and new are the same text.
-	CloudConfigUnchanged
-	// CloudConfigChanged: Diff holds the unified diff.
-	CloudConfigChanged
-	// CloudConfigSecret: the output is a secret, so it is not shown.
-	CloudConfigSecret
-	// CloudConfigUnknown: the new value is known only during the update.
-	CloudConfigUnknown
-	// CloudConfigNotListed: the preview lists no step of the resource that
+	cloudConfigMissing CloudConfigState = iota
+	// cloudConfigUnchanged: old and new are the same text.
+	cloudConfigUnchanged
+	// cloudConfigChanged: Diff holds the unified diff.
+	cloudConfigChanged
+	// cloudConfigSecret: the output is a secret, so it is not shown.
+	cloudConfigSecret
+	// cloudConfigUnknown: the new value is known only during the update.
+	cloudConfigUnknown
+	// cloudConfigNotListed: the preview lists no step of the resource that
 	// holds it: `pulumi preview --json` leaves unchanged ("same") steps out
 	// unless --show-sames is given, and a component is always "same".
-	CloudConfigNotListed
+	cloudConfigNotListed
 )
 
 // CloudConfigChange is the change of the redacted cloud-config output.
 type CloudConfigChange struct {
 	State CloudConfigState
-	// Diff is the unified diff (CloudConfigChanged).
+	// Diff is the unified diff (cloudConfigChanged).
 	Diff string
 	// Added and Removed count the diff's lines; Lines counts the new text.
 	Added, Removed, Lines int
@@ -189,17 +189,17 @@ func Summarize(p Preview, opt Options) Summary {
 	for _, urn := range order {
 		steps := byURN[urn].steps
 		op := headlineOp(steps)
-		if op == OpSame {
+		if op == groupSame {
 			sameSteps++
 			continue
 		}
-		if steps[0].resourceType() == StashType && op == OpUpdate {
+		if steps[0].resourceType() == stashType && op == groupUpdate {
 			// The boot document keeps what a new server boots; its
 			// update changes nothing that runs.
 			sameSteps++
 			continue
 		}
-		if steps[0].resourceType() == ApplyType {
+		if steps[0].resourceType() == applyType {
 			// A run on the box, not a resource that is built or
 			// replaced (pulumi-command replaces the command when its
 			// triggers change): Box says what it does.
@@ -217,12 +217,12 @@ func Summarize(p Preview, opt Options) Summary {
 	// The JSON lists unchanged resources only with --show-sames; the
 	// engine's change summary counts them all.
 	s.Unchanged = sameSteps
-	if n, ok := p.ChangeSummary[OpSame]; ok {
+	if n, ok := p.ChangeSummary[groupSame]; ok {
 		s.Unchanged = n
 	}
 	// Server alerts first: they are the ones that cost downtime.
 	sort.SliceStable(s.Alerts, func(i, j int) bool {
-		return s.Alerts[i].Resource.Type == ServerType && s.Alerts[j].Resource.Type != ServerType
+		return s.Alerts[i].Resource.Type == serverType && s.Alerts[j].Resource.Type != serverType
 	})
 	for _, d := range p.Diagnostics {
 		switch d.Severity {
@@ -242,34 +242,34 @@ func Summarize(p Preview, opt Options) Summary {
 func boxChange(p Preview, alerts []Alert) BoxChange {
 	var step *Step
 	for i := range p.Steps {
-		if p.Steps[i].resourceType() == ApplyType {
+		if p.Steps[i].resourceType() == applyType {
 			step = &p.Steps[i]
 		}
 	}
 	if step == nil {
-		return BoxChange{State: BoxNotListed}
+		return BoxChange{State: boxNotListed}
 	}
 	for _, a := range alerts {
-		if a.Resource.Type == ServerType && (a.Op == OpReplace || a.Op == OpDelete) {
-			return BoxChange{State: BoxNew}
+		if a.Resource.Type == serverType && (a.Op == groupReplace || a.Op == groupDelete) {
+			return BoxChange{State: boxNew}
 		}
 	}
 	switch headlineOp([]Step{*step}) {
-	case OpSame:
-		return BoxChange{State: BoxUnchanged}
-	case OpCreate:
-		return BoxChange{State: BoxNew}
+	case groupSame:
+		return BoxChange{State: boxUnchanged}
+	case groupCreate:
+		return BoxChange{State: boxNew}
 	}
 	if step.NewState != nil {
 		if triggers, _ := step.NewState.Inputs["triggers"].([]any); len(triggers) > 0 && triggers[0] == unknownValue {
-			return BoxChange{State: BoxUnknown}
+			return BoxChange{State: boxUnknown}
 		}
 	}
 	old, new := unitDigests(step.OldState), unitDigests(step.NewState)
 	if old == nil || new == nil {
-		return BoxChange{State: BoxNew}
+		return BoxChange{State: boxNew}
 	}
-	return BoxChange{State: BoxInPlace, Words: cloudconfig.DescribeChanges(cloudconfig.CompareUnits(old, new))}
+	return BoxChange{State: boxInPlace, Words: cloudconfig.DescribeChanges(cloudconfig.CompareUnits(old, new))}
 }
 
 // unitDigests reads the digests from a state's triggers[0].
@@ -301,9 +301,9 @@ func unitDigests(st *State) cloudconfig.UnitDigests {
 // (a new server type).
 func alerting(r Resource, op string) bool {
 	switch {
-	case op == OpReplace || op == OpDelete:
-		return r.Type == ServerType || r.Type == PrimaryIPType
-	case op == OpUpdate && r.Type == ServerType:
+	case op == groupReplace || op == groupDelete:
+		return r.Type == serverType || r.Type == primaryIPType
+	case op == groupUpdate && r.Type == serverType:
 		return slices.Contains(r.Reasons, serverTypeProperty)
 	}
 	return false
@@ -316,7 +316,7 @@ const serverTypeProperty = "serverType"
 func headlineOp(steps []Step) string {
 	for _, st := range steps {
 		if slices.Contains(replacementOps, st.Op) {
-			return OpReplace
+			return groupReplace
 		}
 	}
 	return steps[0].Op
@@ -329,7 +329,7 @@ func headlineOp(steps []Step) string {
 func reasons(steps []Step, op string) []string {
 	set := map[string]bool{}
 	for _, st := range steps {
-		if op == OpReplace {
+		if op == groupReplace {
 			for _, k := range st.ReplaceReasons {
 				set[k] = true
 			}
@@ -347,7 +347,7 @@ func reasons(steps []Step, op string) []string {
 			set[k] = true
 		}
 	}
-	if op == OpReplace && len(set) == 0 {
+	if op == groupReplace && len(set) == 0 {
 		for _, st := range steps {
 			for _, k := range st.DiffReasons {
 				set[k] = true
@@ -365,7 +365,7 @@ func reasons(steps []Step, op string) []string {
 // groupOrder lists the operations present: the main ones in a fixed order,
 // then any other op alphabetically.
 func groupOrder(groups map[string][]Resource) []string {
-	main := []string{OpReplace, OpDelete, OpCreate, OpUpdate}
+	main := []string{groupReplace, groupDelete, groupCreate, groupUpdate}
 	var out, rest []string
 	for _, op := range main {
 		if len(groups[op]) > 0 {
@@ -420,7 +420,7 @@ func classify(v any, present bool) (string, valueKind) {
 func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
 	typ := opt.CloudConfigType
 	if typ == "" {
-		typ = StackType
+		typ = stackType
 	}
 	var stack *Step
 	for i := range p.Steps {
@@ -430,7 +430,7 @@ func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
 		}
 	}
 	if stack == nil {
-		return CloudConfigChange{State: CloudConfigNotListed}
+		return CloudConfigChange{State: cloudConfigNotListed}
 	}
 	key := opt.CloudConfigOutput
 	var oldV, newV any
@@ -448,23 +448,23 @@ func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
 	newText, newKind := classify(newV, newOK)
 	switch {
 	case oldKind == valueSecret || newKind == valueSecret:
-		return CloudConfigChange{State: CloudConfigSecret}
+		return CloudConfigChange{State: cloudConfigSecret}
 	case newKind == valueUnknown:
-		return CloudConfigChange{State: CloudConfigUnknown}
+		return CloudConfigChange{State: cloudConfigUnknown}
 	case newKind != valueText || (oldKind != valueText && oldKind != valueAbsent):
-		return CloudConfigChange{State: CloudConfigMissing}
+		return CloudConfigChange{State: cloudConfigMissing}
 	}
 	c := CloudConfigChange{Lines: strings.Count(newText, "\n"), Created: oldKind == valueAbsent}
 	if oldText == newText {
-		c.State = CloudConfigUnchanged
+		c.State = cloudConfigUnchanged
 		return c
 	}
-	c.State = CloudConfigChanged
+	c.State = cloudConfigChanged
 	oldName := "cloud-config (deployed)"
 	if c.Created {
 		oldName = "/dev/null (no deployed value)"
 	}
-	c.Diff = UnifiedDiff(oldName, "cloud-config (this change)", oldText, newText, 3)
+	c.Diff = unifiedDiff(oldName, "cloud-config (this change)", oldText, newText, 3)
 	for _, line := range strings.Split(c.Diff, "\n") {
 		switch {
 		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
@@ -476,7 +476,7 @@ func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
 	}
 	limit := opt.MaxDiffBytes
 	if limit <= 0 {
-		limit = DefaultMaxDiffBytes
+		limit = defaultMaxDiffBytes
 	}
 	if len(c.Diff) > limit {
 		cut := strings.LastIndexByte(c.Diff[:limit], '\n')
@@ -486,8 +486,8 @@ func cloudConfigChange(p Preview, opt Options) CloudConfigChange {
 	return c
 }
 
-// Marker is the first line of a summary: an HTML comment the workflow finds
+// marker is the first line of a summary: an HTML comment the workflow finds
 // to edit its earlier comment for the same stack instead of adding one.
-func Marker(stack string) string {
+func marker(stack string) string {
 	return fmt.Sprintf("<!-- nctalk-preview-summary stack=%s -->", strings.ReplaceAll(stack, "--", "-"))
 }

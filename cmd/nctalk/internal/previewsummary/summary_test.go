@@ -108,7 +108,7 @@ const (
 
 func state(urn, typ string, outputs map[string]any) *resourceV3Doc {
 	return &resourceV3Doc{
-		URN: urn, Custom: typ != StackType, Type: typ, ID: "4711",
+		URN: urn, Custom: typ != stackType, Type: typ, ID: "4711",
 		// Inputs a summary must not show: a secret, a plain label, an address.
 		Inputs:  map[string]any{"userData": secretMask, "labels": map[string]any{"note": canaryLabel}},
 		Outputs: outputs,
@@ -122,11 +122,11 @@ func serverOutputs() map[string]any {
 func stackStep(op string, oldCC, newCC any) *stepDoc {
 	s := &stepDoc{Op: op, URN: stackURN}
 	if oldCC != nil {
-		s.OldState = state(stackURN, StackType, map[string]any{"cloudConfigRedacted": oldCC, "signalingSecret": secretMask, "ipv4": canaryAddress})
+		s.OldState = state(stackURN, stackType, map[string]any{"cloudConfigRedacted": oldCC, "signalingSecret": secretMask, "ipv4": canaryAddress})
 	}
 	// The real CLI records the stack's new state before its outputs are
 	// registered, so newState carries no outputs unless a test sets them.
-	s.NewState = &resourceV3Doc{URN: stackURN, Type: StackType}
+	s.NewState = &resourceV3Doc{URN: stackURN, Type: stackType}
 	if newCC != nil {
 		s.NewState.Outputs = map[string]any{"cloudConfigRedacted": newCC, "signalingSecret": secretMask}
 	}
@@ -190,10 +190,10 @@ func summarize(t *testing.T, d digestDoc, pl *planDoc) (Summary, string) {
 func TestSummarizeCreate(t *testing.T) {
 	d := digestDoc{
 		Steps: []*stepDoc{
-			{Op: "create", URN: stackURN, NewState: &resourceV3Doc{URN: stackURN, Type: StackType}},
+			{Op: "create", URN: stackURN, NewState: &resourceV3Doc{URN: stackURN, Type: stackType}},
 			{Op: "create", URN: secretURN, NewState: state(secretURN, "random:index/randomPassword:RandomPassword", map[string]any{"result": secretMask})},
-			{Op: "create", URN: ipv4URN, NewState: state(ipv4URN, PrimaryIPType, map[string]any{"ipAddress": canaryAddress})},
-			{Op: "create", URN: serverURN, NewState: state(serverURN, ServerType, serverOutputs())},
+			{Op: "create", URN: ipv4URN, NewState: state(ipv4URN, primaryIPType, map[string]any{"ipAddress": canaryAddress})},
+			{Op: "create", URN: serverURN, NewState: state(serverURN, serverType, serverOutputs())},
 		},
 		ChangeSummary: map[string]int{"create": 4},
 	}
@@ -203,11 +203,11 @@ func TestSummarizeCreate(t *testing.T) {
 		if s.Stack != "dev" {
 			t.Errorf("Stack = %q, want dev (from the URNs)", s.Stack)
 		}
-		wantGroups := []Group{{Op: OpCreate, Resources: []Resource{
-			{Name: "nctalk-dev", Type: StackType, Reasons: []string{}},
+		wantGroups := []Group{{Op: groupCreate, Resources: []Resource{
+			{Name: "nctalk-dev", Type: stackType, Reasons: []string{}},
 			{Name: "signaling-secret", Type: "random:index/randomPassword:RandomPassword", Reasons: []string{}},
-			{Name: "talk-v4", Type: PrimaryIPType, Reasons: []string{}},
-			{Name: "talk", Type: ServerType, Reasons: []string{}},
+			{Name: "talk-v4", Type: primaryIPType, Reasons: []string{}},
+			{Name: "talk", Type: serverType, Reasons: []string{}},
 		}}}
 		if !reflect.DeepEqual(s.Groups, wantGroups) {
 			t.Errorf("Groups = %+v\nwant %+v", s.Groups, wantGroups)
@@ -215,10 +215,10 @@ func TestSummarizeCreate(t *testing.T) {
 		if len(s.Alerts) != 0 {
 			t.Errorf("a first create raised alerts: %+v", s.Alerts)
 		}
-		if s.CloudConfig.State != CloudConfigMissing {
+		if s.CloudConfig.State != cloudConfigMissing {
 			t.Errorf("CloudConfig.State = %v, want missing", s.CloudConfig.State)
 		}
-		for _, want := range []string{Marker("dev") + "\n", "**Resources:** 4 to create · 0 unchanged", "**To create (4)**", "- `talk` `hcloud:index/server:Server`\n", "--save-plan"} {
+		for _, want := range []string{marker("dev") + "\n", "**Resources:** 4 to create · 0 unchanged", "**To create (4)**", "- `talk` `hcloud:index/server:Server`\n", "--save-plan"} {
 			if !strings.Contains(md, want) {
 				t.Errorf("summary lacks %q:\n%s", want, md)
 			}
@@ -228,7 +228,7 @@ func TestSummarizeCreate(t *testing.T) {
 	t.Run("with the plan the whole cloud-config is new", func(t *testing.T) {
 		s, md := summarize(t, d, planWith(ccNew))
 		c := s.CloudConfig
-		if c.State != CloudConfigChanged || !c.Created || c.Added != 10 || c.Removed != 0 || c.Lines != 10 {
+		if c.State != cloudConfigChanged || !c.Created || c.Added != 10 || c.Removed != 0 || c.Lines != 10 {
 			t.Fatalf("CloudConfig = %+v, want a created document of 10 added lines", c)
 		}
 		if !strings.Contains(md, "+image: strukturag/nextcloud-spreed-signaling:2.1.1\n") || !strings.Contains(md, "--- /dev/null") {
@@ -250,8 +250,8 @@ func TestSummarizeUpdateInPlace(t *testing.T) {
 			},
 			{
 				Op: "update", URN: serverURN,
-				OldState:     state(serverURN, ServerType, serverOutputs()),
-				NewState:     state(serverURN, ServerType, serverOutputs()),
+				OldState:     state(serverURN, serverType, serverOutputs()),
+				NewState:     state(serverURN, serverType, serverOutputs()),
 				DiffReasons:  []string{"serverType"},
 				DetailedDiff: map[string]propertyDiffDoc{"serverType": {Kind: "update"}},
 			},
@@ -259,9 +259,9 @@ func TestSummarizeUpdateInPlace(t *testing.T) {
 		ChangeSummary: map[string]int{"update": 2, "same": 7},
 	}
 	s, md := summarize(t, d, planWith(ccOld))
-	want := []Group{{Op: OpUpdate, Resources: []Resource{
+	want := []Group{{Op: groupUpdate, Resources: []Resource{
 		{Name: "talk", Type: "hcloud:index/firewall:Firewall", Reasons: []string{"rules", "rules[3].port"}},
-		{Name: "talk", Type: ServerType, Reasons: []string{"serverType"}},
+		{Name: "talk", Type: serverType, Reasons: []string{"serverType"}},
 	}}}
 	if !reflect.DeepEqual(s.Groups, want) {
 		t.Errorf("Groups = %+v\nwant %+v", s.Groups, want)
@@ -269,11 +269,11 @@ func TestSummarizeUpdateInPlace(t *testing.T) {
 	if s.Unchanged != 7 {
 		t.Errorf("Unchanged = %d, want 7 from changeSummary", s.Unchanged)
 	}
-	wantAlerts := []Alert{{Resource: want[0].Resources[1], Op: OpUpdate}}
+	wantAlerts := []Alert{{Resource: want[0].Resources[1], Op: groupUpdate}}
 	if !reflect.DeepEqual(s.Alerts, wantAlerts) {
 		t.Errorf("Alerts = %+v\nwant the server type change only: %+v", s.Alerts, wantAlerts)
 	}
-	if s.CloudConfig.State != CloudConfigUnchanged || s.CloudConfig.Lines != 10 {
+	if s.CloudConfig.State != cloudConfigUnchanged || s.CloudConfig.Lines != 10 {
 		t.Errorf("CloudConfig = %+v, want unchanged, 10 lines", s.CloudConfig)
 	}
 	for _, want := range []string{"**Resources:** 2 to update · 7 unchanged", "because of `serverType`", "Unchanged (10 lines).",
@@ -291,8 +291,8 @@ func TestSummarizeServerReplacement(t *testing.T) {
 	replace := func(op string) *stepDoc {
 		return &stepDoc{
 			Op: op, URN: serverURN,
-			OldState:       state(serverURN, ServerType, serverOutputs()),
-			NewState:       state(serverURN, ServerType, serverOutputs()),
+			OldState:       state(serverURN, serverType, serverOutputs()),
+			NewState:       state(serverURN, serverType, serverOutputs()),
 			DiffReasons:    []string{"image", "userData"},
 			ReplaceReasons: []string{"userData"},
 			DetailedDiff: map[string]propertyDiffDoc{
@@ -309,11 +309,11 @@ func TestSummarizeServerReplacement(t *testing.T) {
 	}
 	s, md := summarize(t, d, planWith(ccNew))
 
-	wantServer := Resource{Name: "talk", Type: ServerType, Reasons: []string{"userData"}}
-	if want := []Group{{Op: OpReplace, Resources: []Resource{wantServer}}}; !reflect.DeepEqual(s.Groups, want) {
+	wantServer := Resource{Name: "talk", Type: serverType, Reasons: []string{"userData"}}
+	if want := []Group{{Op: groupReplace, Resources: []Resource{wantServer}}}; !reflect.DeepEqual(s.Groups, want) {
 		t.Errorf("Groups = %+v\nwant %+v", s.Groups, want)
 	}
-	if want := []Alert{{Resource: wantServer, Op: OpReplace}}; !reflect.DeepEqual(s.Alerts, want) {
+	if want := []Alert{{Resource: wantServer, Op: groupReplace}}; !reflect.DeepEqual(s.Alerts, want) {
 		t.Errorf("Alerts = %+v\nwant %+v", s.Alerts, want)
 	}
 	if !strings.Contains(md, "> [!CAUTION]\n> 🚨 **THE SERVER WILL BE REPLACED:** `talk`") || !strings.Contains(md, "Because of: `userData`.") {
@@ -333,7 +333,7 @@ func TestSummarizeServerReplacement(t *testing.T) {
 		"-image: strukturag/nextcloud-spreed-signaling:2.1.0\n" +
 		"+image: strukturag/nextcloud-spreed-signaling:2.1.1\n"
 	c := s.CloudConfig
-	if c.State != CloudConfigChanged || c.Diff != wantDiff || c.Added != 1 || c.Removed != 1 || c.Created {
+	if c.State != cloudConfigChanged || c.Diff != wantDiff || c.Added != 1 || c.Removed != 1 || c.Created {
 		t.Errorf("CloudConfig = %+v\nwant diff:\n%s", c, wantDiff)
 	}
 	if !strings.Contains(md, "```diff\n"+wantDiff+"```\n") {
@@ -350,7 +350,7 @@ func TestSummarizeNoChange(t *testing.T) {
 	if len(s.Groups) != 0 || len(s.Alerts) != 0 || s.Unchanged != 9 {
 		t.Errorf("Summary = %+v, want no groups, no alerts, 9 unchanged", s)
 	}
-	if s.CloudConfig.State != CloudConfigUnchanged {
+	if s.CloudConfig.State != cloudConfigUnchanged {
 		t.Errorf("CloudConfig.State = %v, want unchanged (new value from newState)", s.CloudConfig.State)
 	}
 	if !strings.Contains(md, "**No resource changes.** 9 unchanged.") {
@@ -365,15 +365,15 @@ func TestSummarizeSecretsStayHidden(t *testing.T) {
 		plan     *planDoc
 		want     CloudConfigState
 	}{
-		{name: "deployed output is secret", old: secretMask, plan: planWith(ccNew), want: CloudConfigSecret},
-		{name: "new output is secret in the preview", old: ccOld, new: secretMask, want: CloudConfigSecret},
+		{name: "deployed output is secret", old: secretMask, plan: planWith(ccNew), want: cloudConfigSecret},
+		{name: "new output is secret in the preview", old: ccOld, new: secretMask, want: cloudConfigSecret},
 		{
 			name: "new output is an encrypted secret in the plan", old: ccOld,
 			plan: planWith(map[string]any{secretSig: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": canaryCiphertext}),
-			want: CloudConfigSecret,
+			want: cloudConfigSecret,
 		},
-		{name: "new output is unknown", old: ccOld, plan: planWith(unknownValue), want: CloudConfigUnknown},
-		{name: "new output is not text", old: ccOld, plan: planWith(42.0), want: CloudConfigMissing},
+		{name: "new output is unknown", old: ccOld, plan: planWith(unknownValue), want: cloudConfigUnknown},
+		{name: "new output is not text", old: ccOld, plan: planWith(42.0), want: cloudConfigMissing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,9 +401,9 @@ func TestSummarizeSecretsStayHidden(t *testing.T) {
 func TestSummarizeDeletionsAndAddresses(t *testing.T) {
 	d := digestDoc{
 		Steps: []*stepDoc{
-			{Op: "replace", URN: ipv4URN, OldState: state(ipv4URN, PrimaryIPType, nil), NewState: state(ipv4URN, PrimaryIPType, nil),
+			{Op: "replace", URN: ipv4URN, OldState: state(ipv4URN, primaryIPType, nil), NewState: state(ipv4URN, primaryIPType, nil),
 				ReplaceReasons: []string{"location"}},
-			{Op: "delete", URN: serverURN, OldState: state(serverURN, ServerType, serverOutputs())},
+			{Op: "delete", URN: serverURN, OldState: state(serverURN, serverType, serverOutputs())},
 		},
 		Diagnostics: []diagnosticDoc{
 			{URN: serverURN, Message: canaryMessage, Severity: "error"},
@@ -411,7 +411,7 @@ func TestSummarizeDeletionsAndAddresses(t *testing.T) {
 		},
 	}
 	s, md := summarize(t, d, nil)
-	if len(s.Alerts) != 2 || s.Alerts[0].Resource.Type != ServerType || s.Alerts[0].Op != OpDelete || s.Alerts[1].Op != OpReplace {
+	if len(s.Alerts) != 2 || s.Alerts[0].Resource.Type != serverType || s.Alerts[0].Op != groupDelete || s.Alerts[1].Op != groupReplace {
 		t.Fatalf("Alerts = %+v, want server deletion first, then the address replacement", s.Alerts)
 	}
 	if s.Errors != 1 || s.Warnings != 1 {
@@ -422,7 +422,7 @@ func TestSummarizeDeletionsAndAddresses(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
 	}
-	if s.CloudConfig.State != CloudConfigNotListed {
+	if s.CloudConfig.State != cloudConfigNotListed {
 		t.Errorf("CloudConfig.State = %v, want not listed without a step of the component", s.CloudConfig.State)
 	}
 }
@@ -480,21 +480,21 @@ func TestParsePreviewRejectsOtherJSON(t *testing.T) {
 }
 
 func TestAlerting(t *testing.T) {
-	server := func(reasons ...string) Resource { return Resource{Name: "talk", Type: ServerType, Reasons: reasons} }
+	server := func(reasons ...string) Resource { return Resource{Name: "talk", Type: serverType, Reasons: reasons} }
 	tests := []struct {
 		name string
 		r    Resource
 		op   string
 		want bool
 	}{
-		{"server replaced", server("userData"), OpReplace, true},
-		{"server deleted", server(), OpDelete, true},
-		{"server type changed", server("labels", "serverType"), OpUpdate, true},
-		{"server labels changed", server("labels"), OpUpdate, false},
-		{"server created", server(), OpCreate, false},
-		{"primary IP replaced", Resource{Type: PrimaryIPType}, OpReplace, true},
-		{"primary IP updated", Resource{Type: PrimaryIPType, Reasons: []string{"labels"}}, OpUpdate, false},
-		{"firewall replaced", Resource{Type: "hcloud:index/firewall:Firewall"}, OpReplace, false},
+		{"server replaced", server("userData"), groupReplace, true},
+		{"server deleted", server(), groupDelete, true},
+		{"server type changed", server("labels", "serverType"), groupUpdate, true},
+		{"server labels changed", server("labels"), groupUpdate, false},
+		{"server created", server(), groupCreate, false},
+		{"primary IP replaced", Resource{Type: primaryIPType}, groupReplace, true},
+		{"primary IP updated", Resource{Type: primaryIPType, Reasons: []string{"labels"}}, groupUpdate, false},
+		{"firewall replaced", Resource{Type: "hcloud:index/firewall:Firewall"}, groupReplace, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

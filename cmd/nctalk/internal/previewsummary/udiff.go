@@ -10,10 +10,10 @@ import (
 // middle is shown as removed and added, which is still a correct diff.
 const maxDiffCells = 16 << 20
 
-// UnifiedDiff returns a unified diff (the format of `diff -u`) from oldText
+// unifiedDiff returns a unified diff (the format of `diff -u`) from oldText
 // to newText with the given lines of context, labelled oldName and newName.
 // It returns "" when the texts are equal.
-func UnifiedDiff(oldName, newName, oldText, newText string, context int) string {
+func unifiedDiff(oldName, newName, oldText, newText string, context int) string {
 	if oldText == newText {
 		return ""
 	}

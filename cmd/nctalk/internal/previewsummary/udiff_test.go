@@ -69,7 +69,7 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := UnifiedDiff("old", "new", tt.old, tt.new, tt.context)
+			got := unifiedDiff("old", "new", tt.old, tt.new, tt.context)
 			if got != tt.want {
 				t.Errorf("UnifiedDiff:\n got %q\nwant %q", got, tt.want)
 			}
@@ -77,7 +77,7 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 }
 
-// applyUnified applies a diff made by UnifiedDiff to old, to check that
+// applyUnified applies a diff made by unifiedDiff to old, to check that
 // the hunks' line numbers and bodies really turn old into new.
 func applyUnified(t *testing.T, old, diff string) string {
 	t.Helper()
@@ -142,7 +142,7 @@ func TestUnifiedDiffAppliesBack(t *testing.T) {
 	for _, old := range texts {
 		for _, new := range texts {
 			for _, ctx := range []int{0, 1, 3} {
-				d := UnifiedDiff("old", "new", old, new, ctx)
+				d := unifiedDiff("old", "new", old, new, ctx)
 				if old == new {
 					if d != "" {
 						t.Errorf("equal texts %q gave a diff", old)
@@ -165,7 +165,7 @@ func TestUnifiedDiffOverCellLimitStaysCorrect(t *testing.T) {
 		fmt.Fprintf(&a, "old %d\n", i)
 		fmt.Fprintf(&b, "new %d\n", i)
 	}
-	d := UnifiedDiff("old", "new", a.String(), b.String(), 3)
+	d := unifiedDiff("old", "new", a.String(), b.String(), 3)
 	if !strings.HasPrefix(d, "--- old\n+++ new\n@@ -1,5000 +1,5000 @@\n-old 0\n") {
 		t.Fatalf("diff starts %q", d[:80])
 	}
@@ -185,6 +185,6 @@ func BenchmarkUnifiedDiffCloudConfig(b *testing.B) {
 	newText := strings.NewReplacer("line 100 ", "LINE 100 ", "line 450 ", "LINE 450 ", "line 800 ", "LINE 800 ").Replace(oldText)
 	b.SetBytes(int64(len(oldText)))
 	for b.Loop() {
-		UnifiedDiff("old", "new", oldText, newText, 3)
+		unifiedDiff("old", "new", oldText, newText, 3)
 	}
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// InternalPorts are the loopback-only ports of the stack (from cloudconfig)
+// internalPorts are the loopback-only ports of the stack (from cloudconfig)
 // plus Janus' ports that Debian's and upstream's defaults open.
-func InternalPorts() []Port {
+func internalPorts() []Port {
 	return []Port{
 		{"signaling HTTP", schema.PortSignalingHTTP},
 		{"Janus WebSocket", schema.PortJanusWS},

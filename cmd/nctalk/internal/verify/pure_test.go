@@ -30,7 +30,7 @@ func TestParseFeatures(t *testing.T) {
 		{" switchto ,federation", []string{"switchto", "federation"}},
 	}
 	for _, tt := range tests {
-		if got := ParseFeatures(tt.header); !reflect.DeepEqual(got, tt.want) {
+		if got := parseFeatures(tt.header); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ParseFeatures(%q) = %q, want %q", tt.header, got, tt.want)
 		}
 	}
@@ -45,10 +45,10 @@ func TestJudgeFeatures(t *testing.T) {
 		inReason     []string
 		inWarning    string
 	}{
-		{"2.0.2 passes, warns about chat-relay", real202, StatusOK, []string{"2.0.2"}, "chat-relay"},
-		{"everything", real202 + ", chat-relay", StatusOK, []string{"2.0.2"}, ""},
-		{"1.x without federation", "audio-video-permissions, incall-all, hello-v2, switchto, mcu", StatusFail, []string{"federation", "2.0.2"}, ""},
-		{"ancient", "mcu", StatusFail, []string{"audio-video-permissions, federation, incall-all, hello-v2, switchto"}, ""},
+		{"2.0.2 passes, warns about chat-relay", real202, statusOK, []string{"2.0.2"}, "chat-relay"},
+		{"everything", real202 + ", chat-relay", statusOK, []string{"2.0.2"}, ""},
+		{"1.x without federation", "audio-video-permissions, incall-all, hello-v2, switchto, mcu", statusFail, []string{"federation", "2.0.2"}, ""},
+		{"ancient", "mcu", statusFail, []string{"audio-video-permissions, federation, incall-all, hello-v2, switchto"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +68,7 @@ func TestJudgeFeatures(t *testing.T) {
 			if tt.inWarning == "" && w != "" {
 				t.Errorf("unexpected warnings %q", w)
 			}
-			if r.Status == StatusFail && r.Hint == "" {
+			if r.Status == statusFail && r.Hint == "" {
 				t.Error("a failure without a hint")
 			}
 		})
@@ -83,12 +83,12 @@ func TestJudgeRoomStatus(t *testing.T) {
 		final    bool
 		inReason string
 	}{
-		{http.StatusOK, "{}", StatusOK, false, "accepted"},
-		{http.StatusForbidden, "Authentication check failed", StatusFail, true, "signalingSecret"},
-		{http.StatusTooManyRequests, "Too many requests", StatusFail, true, "throttles"},
-		{http.StatusInternalServerError, "Error while processing\n", StatusFail, false, "NATS"},
-		{http.StatusInternalServerError, "<html>nginx</html>", StatusFail, false, "500"},
-		{http.StatusBadGateway, "<html>502</html>", StatusFail, false, "502"},
+		{http.StatusOK, "{}", statusOK, false, "accepted"},
+		{http.StatusForbidden, "Authentication check failed", statusFail, true, "signalingSecret"},
+		{http.StatusTooManyRequests, "Too many requests", statusFail, true, "throttles"},
+		{http.StatusInternalServerError, "Error while processing\n", statusFail, false, "NATS"},
+		{http.StatusInternalServerError, "<html>nginx</html>", statusFail, false, "500"},
+		{http.StatusBadGateway, "<html>502</html>", statusFail, false, "502"},
 	}
 	for _, tt := range tests {
 		r := judgeRoomStatus(tt.code, strconv.Itoa(tt.code)+" "+http.StatusText(tt.code), []byte(tt.body))
@@ -180,24 +180,24 @@ func TestJudgeCertificate(t *testing.T) {
 		inReason string
 		warning  string
 	}{
-		{"valid", ca.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, StatusOK, "expires", ""},
-		{"wrong name", ca.leaf(t, "other.example.com", now.Add(-day), now.Add(60*day)), ca.pool, StatusFail, "is for other.example.com, not talk.example.com", ""},
-		{"expired", ca.leaf(t, domain, now.Add(-90*day), now.Add(-2*day)), ca.pool, StatusFail, "expired", ""},
-		{"expires soon", ca.leaf(t, domain, now.Add(-80*day), now.Add(5*day)), ca.pool, StatusFail, "expires in 5 days", ""},
-		{"untrusted", other.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, StatusFail, "not issued by a trusted CA", ""},
-		{"staging untrusted", staging.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, StatusFail, "STAGING", ""},
-		{"staging trusted by --ca", staging.leaf(t, domain, now.Add(-day), now.Add(60*day)), staging.pool, StatusOK, "expires", "STAGING"},
+		{"valid", ca.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, statusOK, "expires", ""},
+		{"wrong name", ca.leaf(t, "other.example.com", now.Add(-day), now.Add(60*day)), ca.pool, statusFail, "is for other.example.com, not talk.example.com", ""},
+		{"expired", ca.leaf(t, domain, now.Add(-90*day), now.Add(-2*day)), ca.pool, statusFail, "expired", ""},
+		{"expires soon", ca.leaf(t, domain, now.Add(-80*day), now.Add(5*day)), ca.pool, statusFail, "expires in 5 days", ""},
+		{"untrusted", other.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, statusFail, "not issued by a trusted CA", ""},
+		{"staging untrusted", staging.leaf(t, domain, now.Add(-day), now.Add(60*day)), ca.pool, statusFail, "STAGING", ""},
+		{"staging trusted by --ca", staging.leaf(t, domain, now.Add(-day), now.Add(60*day)), staging.pool, statusOK, "expires", "STAGING"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := judgeCertificate([]*x509.Certificate{tt.leaf}, domain, tt.roots, now, DefaultMinCertValidity)
+			r := judgeCertificate([]*x509.Certificate{tt.leaf}, domain, tt.roots, now, defaultMinCertValidity)
 			if r.Status != tt.status || !strings.Contains(r.Reason, tt.inReason) {
 				t.Fatalf("got %s %q, want %s containing %q", r.Status, r.Reason, tt.status, tt.inReason)
 			}
 			if w := strings.Join(r.Warnings, "|"); (tt.warning == "") != (w == "") || !strings.Contains(w, tt.warning) {
 				t.Errorf("warnings %q, want %q", w, tt.warning)
 			}
-			if r.Status == StatusFail && r.Hint == "" {
+			if r.Status == statusFail && r.Hint == "" {
 				t.Error("a failure without a hint")
 			}
 		})
@@ -224,8 +224,8 @@ func TestVerifyChainOnly(t *testing.T) {
 }
 
 func TestExitCode(t *testing.T) {
-	pass := Report{OK: true, Results: []Result{{Status: StatusOK}}}
-	failed := Report{OK: false, Results: []Result{{Status: StatusOK}, {Status: StatusFail}}}
+	pass := Report{OK: true, Results: []Result{{Status: statusOK}}}
+	failed := Report{OK: false, Results: []Result{{Status: statusOK}, {Status: statusFail}}}
 	empty := Report{OK: true}
 	if ExitCode(pass) != 0 || ExitCode(failed) != 1 || ExitCode(empty) != 1 {
 		t.Fatalf("exit codes %d %d %d, want 0 1 1", ExitCode(pass), ExitCode(failed), ExitCode(empty))
@@ -236,7 +236,7 @@ func TestExitCode(t *testing.T) {
 // (turnOn443) is the turn-443 check's, over TLS with the TURN name; the
 // turn check keeps coturn's own ports.
 func TestTURNProbesOn443(t *testing.T) {
-	s := cloudconfig.Settings{Domain: "talk.example.com"}
+	s := cloudconfig.Settings{Domain: "talk.example.com", TURNOn443: true}
 	probes, _ := turnProbes(s.Endpoints().TURNServers())
 	on443, rest := turnProbesOn443(probes)
 	if fmt.Sprint(on443) != "[tls turn.talk.example.com:443]" {
@@ -245,7 +245,7 @@ func TestTURNProbesOn443(t *testing.T) {
 	if fmt.Sprint(rest) != "[udp talk.example.com:3478 tcp talk.example.com:3478 tls talk.example.com:5349]" {
 		t.Errorf("other probes = %v", rest)
 	}
-	s.TURN443Disabled = true
+	s.TURNOn443 = false
 	probes, _ = turnProbes(s.Endpoints().TURNServers())
 	if on443, _ := turnProbesOn443(probes); len(on443) != 0 {
 		t.Errorf("turnOn443 false: probes on 443 = %v; want none", on443)
@@ -277,7 +277,7 @@ func TestJudgeFeaturesOfEachRelease(t *testing.T) {
 	for _, rel := range releases {
 		t.Run(rel.version, func(t *testing.T) {
 			r := judgeFeatures(rel.version, rel.header)
-			if r.Status != StatusOK {
+			if r.Status != statusOK {
 				t.Fatalf("%s (%s): status %s: %s", rel.version, rel.source, r.Status, r.Reason)
 			}
 			w := strings.Join(r.Warnings, "|")
@@ -297,7 +297,7 @@ func TestJudgeFeaturesOfEachRelease(t *testing.T) {
 				header = strings.Replace(header, f, "", 1)
 			}
 			r := judgeFeatures(rel.version, header)
-			if r.Status != StatusOK {
+			if r.Status != statusOK {
 				t.Fatalf("status %s: %s", r.Status, r.Reason)
 			}
 			if w := strings.Join(r.Warnings, "|"); !strings.Contains(w, "no MCU") {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
+	"github.com/nctalk/nctalk/internal/testenv"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
 )
@@ -22,7 +23,7 @@ func closedPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testenv.Skip(t, "no IPv6 loopback (the exposure check probes ::1): %v", err)
 	}
 	p := l.Addr().(*net.TCPAddr).Port
 	l.Close()
@@ -74,13 +75,13 @@ func TestRunHealthy(t *testing.T) {
 	if b.RoomRequests.Load() != 1 || b.Hellos.Load() != 1 {
 		t.Errorf("stand-in saw %d signed room requests and %d hellos, want 1 and 1", b.RoomRequests.Load(), b.Hellos.Load())
 	}
-	if r := result(rep, CheckDNS); !strings.Contains(r.Reason, "--resolve") {
+	if r := result(rep, idDNS); !strings.Contains(r.Reason, "--resolve") {
 		t.Errorf("dns reason %q does not say the addresses came from --resolve", r.Reason)
 	}
-	if r := result(rep, CheckTURN); !strings.Contains(r.Reason, "udp") || !strings.Contains(r.Reason, "tcp") || !strings.Contains(r.Reason, "tls") {
+	if r := result(rep, idTURN); !strings.Contains(r.Reason, "udp") || !strings.Contains(r.Reason, "tcp") || !strings.Contains(r.Reason, "tls") {
 		t.Errorf("turn reason %q does not name all three transports", r.Reason)
 	}
-	if r := result(rep, CheckExposure); !strings.Contains(strings.Join(r.Warnings, " "), "127.0.0.1 not probed") {
+	if r := result(rep, idExposure); !strings.Contains(strings.Join(r.Warnings, " "), "127.0.0.1 not probed") {
 		t.Errorf("exposure warnings %q do not say 127.0.0.1 was left out", r.Warnings)
 	}
 	t.Logf("whole run: %d ms", rep.ElapsedMS)
@@ -96,17 +97,17 @@ func TestRunBreaks(t *testing.T) {
 		want     CheckID
 		inReason string
 	}{
-		{"wrong signaling secret", verifytest.Config{}, func(o *Options) { o.Outputs.SignalingSecret = "not-the-secret" }, CheckBackendSecret, "403"},
-		{"wrong TURN secret", verifytest.Config{}, func(o *Options) { o.Outputs.TURNSecret = "not-the-secret" }, CheckTURN, "credentials refused (400 Bad Request)"}, // pion answers 400, coturn 401 (tests/verify_test.go)
-		{"relay range differs", verifytest.Config{}, func(o *Options) { o.Outputs.TURNRelayPorts = "40000-40010" }, CheckTURN, "outside turnRelayPorts 40000-40010"},
-		{"expired certificate", verifytest.Config{CertNotAfter: time.Now().Add(-time.Hour)}, nil, CheckTLS, "expired"},
-		{"certificate expiring", verifytest.Config{CertNotAfter: time.Now().Add(3 * 24 * time.Hour)}, nil, CheckTLS, "expires in 3 days"},
-		{"wrong-name certificate", verifytest.Config{CertNames: []string{"elsewhere.verify.test"}}, nil, CheckTLS, "is for elsewhere.verify.test"},
-		{"old signaling server", verifytest.Config{Features: "audio-video-permissions, incall-all, hello-v2, switchto"}, nil, CheckSignaling, "lacks features current Talk requires: federation"},
-		{"NATS client closed", verifytest.Config{RoomNATSClosed: true}, nil, CheckBackendSecret, "NATS"},
+		{"wrong signaling secret", verifytest.Config{}, func(o *Options) { o.Outputs.SignalingSecret = "not-the-secret" }, idBackendSecret, "403"},
+		{"wrong TURN secret", verifytest.Config{}, func(o *Options) { o.Outputs.TURNSecret = "not-the-secret" }, idTURN, "credentials refused (400 Bad Request)"}, // pion answers 400, coturn 401 (tests/verify_test.go)
+		{"relay range differs", verifytest.Config{}, func(o *Options) { o.Outputs.TURNRelayPorts = "40000-40010" }, idTURN, "outside turnRelayPorts 40000-40010"},
+		{"expired certificate", verifytest.Config{CertNotAfter: time.Now().Add(-time.Hour)}, nil, idTLS, "expired"},
+		{"certificate expiring", verifytest.Config{CertNotAfter: time.Now().Add(3 * 24 * time.Hour)}, nil, idTLS, "expires in 3 days"},
+		{"wrong-name certificate", verifytest.Config{CertNames: []string{"elsewhere.verify.test"}}, nil, idTLS, "is for elsewhere.verify.test"},
+		{"old signaling server", verifytest.Config{Features: "audio-video-permissions, incall-all, hello-v2, switchto"}, nil, idSignaling, "lacks features current Talk requires: federation"},
+		{"NATS client closed", verifytest.Config{RoomNATSClosed: true}, nil, idBackendSecret, "NATS"},
 		{"stale AAAA", verifytest.Config{}, func(o *Options) {
 			o.Resolve = map[string][]net.IP{verifytest.Domain: {net.ParseIP("127.0.0.1"), net.ParseIP("::2")}}
-		}, CheckDNS, "stale AAAA record ::2 (the stack has ::1)"},
+		}, idDNS, "stale AAAA record ::2 (the stack has ::1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +120,7 @@ func TestRunBreaks(t *testing.T) {
 			logReport(t, rep)
 			var failed []CheckID // FAIL only: a check behind the failing one may say skip
 			for _, r := range rep.Results {
-				if r.Status == StatusFail {
+				if r.Status == statusFail {
 					failed = append(failed, r.Check)
 				}
 			}
@@ -127,7 +128,7 @@ func TestRunBreaks(t *testing.T) {
 				t.Fatalf("failed checks %v, want exactly [%s]", failed, tt.want)
 			}
 			r := result(rep, tt.want)
-			if r.Status != StatusFail || !strings.Contains(r.Reason, tt.inReason) || r.Hint == "" {
+			if r.Status != statusFail || !strings.Contains(r.Reason, tt.inReason) || r.Hint == "" {
 				t.Fatalf("%s: %s %q (hint %q), want FAIL containing %q with a hint", tt.want, r.Status, r.Reason, r.Hint, tt.inReason)
 			}
 			if ExitCode(rep) != 1 {
@@ -141,17 +142,17 @@ func TestRunExposedPort(t *testing.T) {
 	b := verifytest.Start(t, verifytest.Config{})
 	l, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testenv.Skip(t, "no IPv6 loopback (the exposure check probes ::1): %v", err)
 	}
 	defer l.Close()
 	opts := standInOptions(t, b)
 	port := l.Addr().(*net.TCPAddr).Port
 	opts.InternalPorts = append(opts.InternalPorts, Port{"pretend NATS", port})
 	rep, failed := runFailed(t, opts)
-	if len(failed) != 1 || failed[0] != CheckExposure {
+	if len(failed) != 1 || failed[0] != idExposure {
 		t.Fatalf("failed checks %v, want exactly [exposure]", failed)
 	}
-	if r := result(rep, CheckExposure); !strings.Contains(r.Reason, net.JoinHostPort("::1", itoa(port))+" (pretend NATS)") {
+	if r := result(rep, idExposure); !strings.Contains(r.Reason, net.JoinHostPort("::1", itoa(port))+" (pretend NATS)") {
 		t.Fatalf("exposure reason %q does not name [::1]:%d (pretend NATS)", r.Reason, port)
 	}
 }
@@ -159,7 +160,7 @@ func TestRunExposedPort(t *testing.T) {
 func TestInternalPortsFromCloudconfig(t *testing.T) {
 	want := map[int]bool{schema.PortSignalingHTTP: true, schema.PortJanusWS: true, schema.PortNATS: true,
 		schema.PortJanusAdminHTTP: true, schema.PortJanusAdminWS: true, schema.PortJanusHTTP: true}
-	for _, p := range InternalPorts() {
+	for _, p := range internalPorts() {
 		if !want[p.Port] {
 			t.Errorf("unexpected internal port %d", p.Port)
 		}
@@ -169,7 +170,7 @@ func TestInternalPortsFromCloudconfig(t *testing.T) {
 		t.Errorf("internal ports missing: %v", want)
 	}
 	for _, r := range cloudconfig.FirewallRules(cloudconfig.Settings{}) {
-		for _, p := range InternalPorts() {
+		for _, p := range internalPorts() {
 			if r.Protocol == cloudconfig.TCP && r.Ports.Contains(p.Port) {
 				t.Errorf("internal port %d (%s) is opened by firewall rule %s", p.Port, p.Name, r.Name)
 			}
@@ -182,11 +183,11 @@ func TestRunSignalingDownSkipsDependents(t *testing.T) {
 	opts := standInOptions(t, b)
 	opts.Outputs.SignalingURL = "https://" + net.JoinHostPort(verifytest.Domain, itoa(closedPort4(t))) + talk.SignalingPath
 	rep := Run(context.Background(), opts)
-	if r := result(rep, CheckSignaling); r.Status != StatusFail || !strings.Contains(r.Reason, "connection refused") {
+	if r := result(rep, idSignaling); r.Status != statusFail || !strings.Contains(r.Reason, "connection refused") {
 		t.Fatalf("signaling: %s %q, want FAIL with connection refused", r.Status, r.Reason)
 	}
-	for _, id := range []CheckID{CheckBackendSecret, CheckWebSocket} {
-		if r := result(rep, id); r.Status != StatusSkip || !strings.Contains(r.Reason, "see check signaling") {
+	for _, id := range []CheckID{idBackendSecret, idWebSocket} {
+		if r := result(rep, id); r.Status != statusSkip || !strings.Contains(r.Reason, "see check signaling") {
 			t.Errorf("%s: %s %q, want skip pointing at the signaling check", id, r.Status, r.Reason)
 		}
 	}
@@ -231,12 +232,12 @@ func TestCheckDNS(t *testing.T) {
 		status     Status
 		inReason   string
 	}{
-		{"both match", []string{"203.0.113.7", "2001:db8::1"}, "203.0.113.7", "2001:db8::1", StatusOK, "via DNS, as the stack's addresses"},
-		{"network form of IPv6", []string{"203.0.113.7", "2001:db8::1"}, "203.0.113.7", "2001:db8::/64", StatusOK, "as the stack's addresses"},
-		{"stale A", []string{"198.51.100.1", "2001:db8::1"}, "203.0.113.7", "2001:db8::1", StatusFail, "stale A record 198.51.100.1 (the stack has 203.0.113.7); missing A record 203.0.113.7"},
-		{"missing AAAA", []string{"203.0.113.7"}, "203.0.113.7", "2001:db8::1", StatusFail, "missing AAAA record 2001:db8::1"},
-		{"AAAA without stack IPv6", []string{"203.0.113.7", "2001:db8::9"}, "203.0.113.7", "", StatusFail, "stale AAAA record 2001:db8::9 (the stack has no IPv6 address)"},
-		{"does not resolve", nil, "203.0.113.7", "", StatusFail, "does not resolve"},
+		{"both match", []string{"203.0.113.7", "2001:db8::1"}, "203.0.113.7", "2001:db8::1", statusOK, "via DNS, as the stack's addresses"},
+		{"network form of IPv6", []string{"203.0.113.7", "2001:db8::1"}, "203.0.113.7", "2001:db8::/64", statusOK, "as the stack's addresses"},
+		{"stale A", []string{"198.51.100.1", "2001:db8::1"}, "203.0.113.7", "2001:db8::1", statusFail, "stale A record 198.51.100.1 (the stack has 203.0.113.7); missing A record 203.0.113.7"},
+		{"missing AAAA", []string{"203.0.113.7"}, "203.0.113.7", "2001:db8::1", statusFail, "missing AAAA record 2001:db8::1"},
+		{"AAAA without stack IPv6", []string{"203.0.113.7", "2001:db8::9"}, "203.0.113.7", "", statusFail, "stale AAAA record 2001:db8::9 (the stack has no IPv6 address)"},
+		{"does not resolve", nil, "203.0.113.7", "", statusFail, "does not resolve"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,7 +252,7 @@ func TestCheckDNS(t *testing.T) {
 			if r.Status != tt.status || !strings.Contains(r.Reason, tt.inReason) {
 				t.Fatalf("got %s %q, want %s containing %q", r.Status, r.Reason, tt.status, tt.inReason)
 			}
-			if r.Status == StatusFail && !strings.Contains(r.Hint, "A "+domain+" → 203.0.113.7") {
+			if r.Status == statusFail && !strings.Contains(r.Hint, "A "+domain+" → 203.0.113.7") {
 				t.Errorf("hint %q does not name the record to set", r.Hint)
 			}
 		})
@@ -284,9 +285,9 @@ func TestOutputNeverContainsSecrets(t *testing.T) {
 
 func TestReportFormats(t *testing.T) {
 	rep := Report{OK: false, Domain: "talk.example.com", Attempts: 3, ElapsedMS: 1500, Results: []Result{
-		{Check: CheckDNS, Title: "DNS", Status: StatusOK, Reason: "fine"},
-		{Check: CheckTLS, Title: "TLS certificate", Status: StatusFail, Reason: "expired", Hint: "renew", Warnings: []string{"w1"}},
-		{Check: CheckWebSocket, Title: "WebSocket hello", Status: StatusSkip, Reason: "not run"},
+		{Check: idDNS, Title: "DNS", Status: statusOK, Reason: "fine"},
+		{Check: idTLS, Title: "TLS certificate", Status: statusFail, Reason: "expired", Hint: "renew", Warnings: []string{"w1"}},
+		{Check: idWebSocket, Title: "WebSocket hello", Status: statusSkip, Reason: "not run"},
 	}}
 	var text bytes.Buffer
 	if err := WriteText(&text, rep); err != nil {
@@ -340,10 +341,10 @@ func TestWebSocketAnswers(t *testing.T) {
 		inReason     string
 		warning      string
 	}{
-		{"invalid_backend", "", StatusOK, "invalid_backend", ""},
-		{"hello accepted (allowall)", `{"type":"hello","hello":{"sessionid":"x"}}`, StatusOK, "accepted a hello", "allowall"},
-		{"other protocol error", `{"type":"error","error":{"code":"too_many_requests"}}`, StatusOK, "too_many_requests", "expected invalid_backend"},
-		{"not signaling", `<html>hello</html>`, StatusFail, "not a signaling message", ""},
+		{"invalid_backend", "", statusOK, "invalid_backend", ""},
+		{"hello accepted (allowall)", `{"type":"hello","hello":{"sessionid":"x"}}`, statusOK, "accepted a hello", "allowall"},
+		{"other protocol error", `{"type":"error","error":{"code":"too_many_requests"}}`, statusOK, "too_many_requests", "expected invalid_backend"},
+		{"not signaling", `<html>hello</html>`, statusFail, "not a signaling message", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,26 +14,27 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
+	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
 )
 
 // Features that current Talk requires of a signaling server, and those it
 // warns about when missing.
 var (
-	RequiredFeatures    = []string{"audio-video-permissions", "federation", "incall-all", "hello-v2", "switchto"}
-	RecommendedFeatures = []string{"dialout", "join-features", "chat-relay"}
-	// MCUFeature is announced (with simulcast and update-sdp) only while
+	requiredFeatures    = []string{"audio-video-permissions", "federation", "incall-all", "hello-v2", "switchto"}
+	recommendedFeatures = []string{"dialout", "join-features", "chat-relay"}
+	// mcuFeature is announced (with simulcast and update-sdp) only while
 	// the server has an MCU configured: every 2.x release adds and removes
 	// the three in Hub.SetMcu. This stack always configures Janus.
-	MCUFeature = "mcu"
+	mcuFeature = "mcu"
 )
 
-// FeaturesHeader is the signaling server's feature list header.
-const FeaturesHeader = "X-Spreed-Signaling-Features"
+// featuresHeader is the signaling server's feature list header.
+const featuresHeader = "X-Spreed-Signaling-Features"
 
-// ParseFeatures splits the X-Spreed-Signaling-Features header
+// parseFeatures splits the X-Spreed-Signaling-Features header
 // ("a, b,c") into its features, in order, without empty entries.
-func ParseFeatures(header string) []string {
+func parseFeatures(header string) []string {
 	var fs []string
 	for _, f := range strings.Split(header, ",") {
 		if f = strings.TrimSpace(f); f != "" {
@@ -43,8 +44,8 @@ func ParseFeatures(header string) []string {
 	return fs
 }
 
-// MissingFeatures returns the entries of want that have lacks, in want's order.
-func MissingFeatures(have, want []string) []string {
+// missingFeatures returns the entries of want that have lacks, in want's order.
+func missingFeatures(have, want []string) []string {
 	set := make(map[string]bool, len(have))
 	for _, f := range have {
 		set[strings.ToLower(f)] = true
@@ -76,7 +77,7 @@ func (e *env) signalingURL(path string) (string, string, error) {
 func proxyStatusHint(code int) string {
 	switch code {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return "nginx cannot reach the signaling server on 127.0.0.1:8080: is it running? It only starts listening once NATS and Janus answer (`docker compose ps`, `docker compose logs signaling`)"
+		return fmt.Sprintf("nginx cannot reach the signaling server on 127.0.0.1:%d: is it running? It only starts listening once NATS and Janus answer (`docker compose ps`, `docker compose logs signaling`)", schema.PortSignalingHTTP)
 	case http.StatusNotFound:
 		return "nginx has no location for the signaling path: check the nginx config on the server"
 	default:
@@ -115,24 +116,24 @@ func checkSignaling(ctx context.Context, e *env) Result {
 		r.unreachable = true
 		return r
 	}
-	return judgeFeatures(w.Version, resp.Header.Get(FeaturesHeader))
+	return judgeFeatures(w.Version, resp.Header.Get(featuresHeader))
 }
 
 // judgeFeatures is the pure part of the signaling check.
 func judgeFeatures(version, header string) Result {
-	have := ParseFeatures(header)
+	have := parseFeatures(header)
 	if version == "" {
 		version = "unknown"
 	}
-	if missing := MissingFeatures(have, RequiredFeatures); len(missing) > 0 {
+	if missing := missingFeatures(have, requiredFeatures); len(missing) > 0 {
 		return fail(fmt.Sprintf("signaling server %s lacks features current Talk requires: %s", version, strings.Join(missing, ", ")),
 			"run nextcloud-spreed-signaling 2.0.0 or newer (images.signaling in the stack config)")
 	}
 	res := ok(fmt.Sprintf("signaling server %s answers through the proxy with every required feature", version))
-	if missing := MissingFeatures(have, RecommendedFeatures); len(missing) > 0 {
+	if missing := missingFeatures(have, recommendedFeatures); len(missing) > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("features Talk warns about are missing: %s (a newer signaling release has them)", strings.Join(missing, ", ")))
 	}
-	if len(MissingFeatures(have, []string{MCUFeature})) > 0 {
+	if len(missingFeatures(have, []string{mcuFeature})) > 0 {
 		res.Warnings = append(res.Warnings, "the signaling server announces no MCU (feature mcu): it runs without Janus, so calls cannot use the backend's media server; check [mcu] in signaling's server.conf and `docker compose logs signaling`")
 	}
 	return res
@@ -144,9 +145,9 @@ const (
 	headerChecksum = "Spreed-Signaling-Checksum"
 )
 
-// RoomRequestBody is the request the backend-secret check sends: an update
+// roomRequestBody is the request the backend-secret check sends: an update
 // of no users, for a room that does not exist, so nothing changes.
-const RoomRequestBody = `{"type":"update","update":{"userids":[]}}`
+const roomRequestBody = `{"type":"update","update":{"userids":[]}}`
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -162,7 +163,7 @@ func checkBackendSecret(ctx context.Context, e *env) Result {
 	if err != nil {
 		return fail(err.Error(), "fix the stack output signalingUrl")
 	}
-	body := []byte(RoomRequestBody)
+	body := []byte(roomRequestBody)
 	random := randomHex(32)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -208,9 +209,9 @@ func judgeRoomStatus(code int, status string, body []byte) Result {
 	}
 }
 
-// HelloBackendURL is the Nextcloud the WebSocket hello names: the reserved
+// helloBackendURL is the Nextcloud the WebSocket hello names: the reserved
 // .invalid domain, which no backend list contains and no resolver resolves.
-const HelloBackendURL = "https://nctalk-verify.invalid/ocs/v2.php/apps/spreed/api/v1/signaling/backend"
+const helloBackendURL = "https://nctalk-verify.invalid/ocs/v2.php/apps/spreed/api/v1/signaling/backend"
 
 // serverMessage is the part of a signaling message the check reads.
 type serverMessage struct {
@@ -250,7 +251,7 @@ func checkWebSocket(ctx context.Context, e *env) Result {
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(1 << 20)
-	hello := fmt.Sprintf(`{"id":"nctalk-verify","type":"hello","hello":{"version":"1.0","auth":{"url":%q,"params":{}}}}`, HelloBackendURL)
+	hello := fmt.Sprintf(`{"id":"nctalk-verify","type":"hello","hello":{"version":"1.0","auth":{"url":%q,"params":{}}}}`, helloBackendURL)
 	if err := conn.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
 		return fail("sending the hello failed: "+shortErr(err), "check the signaling server's log")
 	}
@@ -287,10 +288,13 @@ func checkWebSocket(ctx context.Context, e *env) Result {
 	}
 }
 
+// snippetBytes is how much of an unexpected response body a message quotes.
+const snippetBytes = 100
+
 func snippet(b []byte) string {
 	s := strings.TrimSpace(string(b))
-	if len(s) > 80 {
-		s = s[:80] + "…"
+	if len(s) > snippetBytes {
+		s = s[:snippetBytes] + "…"
 	}
 	return s
 }

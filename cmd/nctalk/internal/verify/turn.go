@@ -49,7 +49,7 @@ func checkSTUN(ctx context.Context, e *env) Result {
 		mapped, err := e.stunBinding(ctx, s)
 		if err != nil {
 			return fail(fmt.Sprintf("STUN binding at %s/udp: %s", s, shortErr(err)),
-				"is coturn running and 3478/udp open in the firewall? (`docker compose logs coturn`)")
+				fmt.Sprintf("is coturn running and %d/udp open in the firewall? (`docker compose logs coturn`)", schema.PortTURN))
 		}
 		seen = append(seen, fmt.Sprintf("%s sees this machine as %s", s, mapped))
 	}
@@ -214,7 +214,7 @@ func checkTURN(ctx context.Context, e *env) Result {
 	}
 	sort.Strings(warnings)
 	if len(failParts) > 0 {
-		hint := "is coturn running, and are 3478/udp+tcp and 5349/tcp open in the firewall? (`docker compose logs coturn`)"
+		hint := fmt.Sprintf("is coturn running, and are %d/udp+tcp and %d/tcp open in the firewall? (`docker compose logs coturn`)", schema.PortTURN, schema.PortTURNS)
 		switch {
 		case authFailed:
 			hint = "coturn's static-auth-secret is not the stack's turnSecret (or the clocks differ by hours): re-render with `pulumi up`, then run `nctalk occ` so Nextcloud gets the same secret"

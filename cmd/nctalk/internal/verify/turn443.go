@@ -15,13 +15,13 @@ import (
 	"github.com/nctalk/nctalk/talk"
 )
 
-// CheckTURN443 is TURN over TLS on port 443 (turnOn443): the entries of
+// idTURN443 is TURN over TLS on port 443 (turnOn443): the entries of
 // turnServers on 443, allocated through nginx's stream front.
-const CheckTURN443 CheckID = "turn-443"
+const idTURN443 CheckID = "turn-443"
 
 // turnProbesOn443 splits probes into those on port 443 (through nginx's
-// stream front, checked by CheckTURN443) and the rest (coturn's own ports,
-// checked by CheckTURN).
+// stream front, checked by idTURN443) and the rest (coturn's own ports,
+// checked by idTURN).
 func turnProbesOn443(probes []turnProbe) (on443, rest []turnProbe) {
 	for _, p := range probes {
 		if _, port, err := net.SplitHostPort(p.server); err == nil && port == strconv.Itoa(schema.PortHTTPS) {

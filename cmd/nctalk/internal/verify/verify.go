@@ -24,42 +24,42 @@ type CheckID string
 
 // The checks, in the order they are reported.
 const (
-	CheckDNS           CheckID = "dns"
-	CheckTLS           CheckID = "tls"
-	CheckSignaling     CheckID = "signaling"
-	CheckBackendSecret CheckID = "backend-secret"
-	CheckWebSocket     CheckID = "websocket"
-	CheckSTUN          CheckID = "stun"
-	CheckTURN          CheckID = "turn"
-	CheckExposure      CheckID = "exposure"
+	idDNS           CheckID = "dns"
+	idTLS           CheckID = "tls"
+	idSignaling     CheckID = "signaling"
+	idBackendSecret CheckID = "backend-secret"
+	idWebSocket     CheckID = "websocket"
+	idSTUN          CheckID = "stun"
+	idTURN          CheckID = "turn"
+	idExposure      CheckID = "exposure"
 )
 
 // Checks lists every check in report order.
-var Checks = []CheckID{CheckDNS, CheckTLS, CheckSignaling, CheckBackendSecret, CheckWebSocket, CheckSTUN, CheckTURN, CheckTURN443, CheckExposure}
+var Checks = []CheckID{idDNS, idTLS, idSignaling, idBackendSecret, idWebSocket, idSTUN, idTURN, idTURN443, idExposure}
 
 // titles are the human names of the checks.
 var titles = map[CheckID]string{
-	CheckDNS:           "DNS",
-	CheckTLS:           "TLS certificate",
-	CheckSignaling:     "signaling welcome + features",
-	CheckBackendSecret: "backend secret",
-	CheckWebSocket:     "WebSocket hello",
-	CheckSTUN:          "STUN",
-	CheckTURN:          "TURN allocations",
-	CheckTURN443:       "TURN over TLS on 443",
-	CheckExposure:      "internal ports closed",
+	idDNS:           "DNS",
+	idTLS:           "TLS certificate",
+	idSignaling:     "signaling welcome + features",
+	idBackendSecret: "backend secret",
+	idWebSocket:     "WebSocket hello",
+	idSTUN:          "STUN",
+	idTURN:          "TURN allocations",
+	idTURN443:       "TURN over TLS on 443",
+	idExposure:      "internal ports closed",
 }
 
 // Status is the outcome of one check.
 type Status string
 
-// Outcomes. Only StatusOK counts as passed.
+// Outcomes. Only statusOK counts as passed.
 const (
-	StatusOK   Status = "ok"
-	StatusFail Status = "FAIL"
-	// StatusSkip means the check could not run because a check it depends
+	statusOK   Status = "ok"
+	statusFail Status = "FAIL"
+	// statusSkip means the check could not run because a check it depends
 	// on failed; the reason names that check.
-	StatusSkip Status = "skip"
+	statusSkip Status = "skip"
 )
 
 // Result is the outcome of one check.
@@ -87,7 +87,7 @@ type Result struct {
 }
 
 // OK reports whether the check passed.
-func (r Result) OK() bool { return r.Status == StatusOK }
+func (r Result) OK() bool { return r.Status == statusOK }
 
 // Report is the outcome of one run of every check.
 type Report struct {
@@ -133,13 +133,13 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Resolver is used for names without an override; nil means net.DefaultResolver.
 	Resolver Resolver
-	// CheckTimeout bounds each check; zero means DefaultCheckTimeout.
+	// CheckTimeout bounds each check; zero means defaultCheckTimeout.
 	CheckTimeout time.Duration
 	// MinCertValidity is how long the certificate must stay valid;
-	// zero means DefaultMinCertValidity.
+	// zero means defaultMinCertValidity.
 	MinCertValidity time.Duration
-	// InternalPorts are the ports the exposure check expects closed; nil
-	// means InternalPorts().
+	// internalPorts are the ports the exposure check expects closed; nil
+	// means internalPorts().
 	InternalPorts []Port
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -147,8 +147,8 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultCheckTimeout    = 10 * time.Second
-	DefaultMinCertValidity = 14 * 24 * time.Hour
+	defaultCheckTimeout    = 10 * time.Second
+	defaultMinCertValidity = 14 * 24 * time.Hour
 	// dialTimeout bounds every single connection attempt.
 	dialTimeout = 4 * time.Second
 )
@@ -158,13 +158,13 @@ func (o *Options) defaults() {
 		o.Resolver = net.DefaultResolver
 	}
 	if o.CheckTimeout <= 0 {
-		o.CheckTimeout = DefaultCheckTimeout
+		o.CheckTimeout = defaultCheckTimeout
 	}
 	if o.MinCertValidity <= 0 {
-		o.MinCertValidity = DefaultMinCertValidity
+		o.MinCertValidity = defaultMinCertValidity
 	}
 	if o.InternalPorts == nil {
-		o.InternalPorts = InternalPorts()
+		o.InternalPorts = internalPorts()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -198,7 +198,7 @@ func Run(ctx context.Context, opts Options) Report {
 		r := f(cctx, e)
 		r.Check, r.Title = id, titles[id]
 		r.DurationMS = time.Since(t0).Milliseconds()
-		if r.Status == StatusFail && r.Reason == "" {
+		if r.Status == statusFail && r.Reason == "" {
 			r.Reason = "failed"
 		}
 		record(r)
@@ -206,10 +206,10 @@ func Run(ctx context.Context, opts Options) Report {
 
 	var wg sync.WaitGroup
 	independent := map[CheckID]checkFunc{
-		CheckDNS:      checkDNS,
-		CheckTLS:      checkTLS,
-		CheckSTUN:     checkSTUN,
-		CheckExposure: checkExposure,
+		idDNS:      checkDNS,
+		idTLS:      checkTLS,
+		idSTUN:     checkSTUN,
+		idExposure: checkExposure,
 	}
 	for id, f := range independent {
 		wg.Add(1)
@@ -221,29 +221,29 @@ func Run(ctx context.Context, opts Options) Report {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		run(CheckTURN, checkTURN)
+		run(idTURN, checkTURN)
 		mu.Lock()
-		turn := results[CheckTURN]
+		turn := results[idTURN]
 		mu.Unlock()
 		if turn.authFailed {
-			record(Result{Check: CheckTURN443, Title: titles[CheckTURN443], Status: StatusSkip,
-				Reason: "not run: coturn refused the stack's TURN credentials (see check " + string(CheckTURN) + ")"})
+			record(Result{Check: idTURN443, Title: titles[idTURN443], Status: statusSkip,
+				Reason: "not run: coturn refused the stack's TURN credentials (see check " + string(idTURN) + ")"})
 			return
 		}
-		run(CheckTURN443, checkTURN443)
+		run(idTURN443, checkTURN443)
 	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		run(CheckSignaling, checkSignaling)
+		run(idSignaling, checkSignaling)
 		mu.Lock()
-		sig := results[CheckSignaling]
+		sig := results[idSignaling]
 		mu.Unlock()
 		var inner sync.WaitGroup
-		for id, f := range map[CheckID]checkFunc{CheckBackendSecret: checkBackendSecret, CheckWebSocket: checkWebSocket} {
+		for id, f := range map[CheckID]checkFunc{idBackendSecret: checkBackendSecret, idWebSocket: checkWebSocket} {
 			if sig.unreachable {
-				record(Result{Check: id, Title: titles[id], Status: StatusSkip,
-					Reason: "not run: the signaling endpoint does not answer (see check " + string(CheckSignaling) + ")"})
+				record(Result{Check: id, Title: titles[id], Status: statusSkip,
+					Reason: "not run: the signaling endpoint does not answer (see check " + string(idSignaling) + ")"})
 				continue
 			}
 			inner.Add(1)
@@ -270,9 +270,9 @@ func Run(ctx context.Context, opts Options) Report {
 
 // ok, fail build results.
 func ok(reason string, warnings ...string) Result {
-	return Result{Status: StatusOK, Reason: reason, Warnings: warnings}
+	return Result{Status: statusOK, Reason: reason, Warnings: warnings}
 }
 
 func fail(reason, hint string) Result {
-	return Result{Status: StatusFail, Reason: reason, Hint: hint}
+	return Result{Status: statusFail, Reason: reason, Hint: hint}
 }

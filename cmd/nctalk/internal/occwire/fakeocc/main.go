@@ -38,9 +38,9 @@ import (
 	"github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/occtest"
 )
 
-// ExitNotRecorded is the fake's exit status for a call it has no recording
+// exitNotRecorded is the fake's exit status for a call it has no recording
 // for.
-const ExitNotRecorded = 3
+const exitNotRecorded = 3
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -113,7 +113,7 @@ func (c *call) replay(r occtest.Call) int {
 func (c *call) notRecorded(what string) int {
 	fmt.Fprintf(c.stderr, "fakeocc: %s is not in the recording of Nextcloud %s (occtest/recorded): add it to record.php's cases and re-record (docs/occ.md)\n",
 		what, c.rec.Recorded.Nextcloud)
-	return ExitNotRecorded
+	return exitNotRecorded
 }
 
 func run(argv []string, stdout, stderr io.Writer) int {

@@ -35,8 +35,8 @@ func LookupVersion(nextcloud string) (Version, bool) {
 	return Version{}, false
 }
 
-// Behaviour is one row of the contract between the real occ and the fake.
-type Behaviour struct {
+// behaviour is one row of the contract between the real occ and the fake.
+type behaviour struct {
 	// ID names the behaviour in tests and transcripts.
 	ID string
 	// Real is what Nextcloud/Talk does, and where (source file, function).
@@ -46,9 +46,9 @@ type Behaviour struct {
 	Fake string
 }
 
-// Contract is the one table of real occ behaviours the fake replays and
+// contract is the one table of real occ behaviours the fake replays and
 // nctalk's tests rely on. The same rows are in docs/occ.md.
-var Contract = []Behaviour{
+var contract = []behaviour{
 	{"list-json", "`talk:*:list --output=json` print `json_encode()` of the stored value and a newline (`core/Command/Base.php` `writeArrayInOutputFormat`); signaling is `{\"servers\":[…],\"secret\":…}`, or `[]` when never set", "same shapes and escaping (`/` as `\\/`, non-ASCII as `\\uXXXX`)"},
 	{"list-formats", "without `--output` (or `--output=plain`) the lists print `key: value` lines, nested arrays indented by two blanks, STUN entries as `  - host:port`, nothing for an empty list; `--output=json_pretty` is `JSON_PRETTY_PRINT` (four blanks); `--output json` takes the next word", "the same formats, checked against every recorded list"},
 	{"formatter", "that JSON passes Symfony's `OutputFormatter`: a tag naming a style (`<info>`, `<error>`, `<fg=red>`, …) vanishes, `\\<` and `\\>` lose their backslash, so a value holding `\\<` comes out as invalid JSON", "`occtest.SymfonyFormat`, checked against the recorded output"},

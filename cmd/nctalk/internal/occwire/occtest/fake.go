@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// FakePackage is the import path of the fake occ program.
-const FakePackage = "github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/fakeocc"
+// fakePackage is the import path of the fake occ program.
+const fakePackage = "github.com/nctalk/nctalk/cmd/nctalk/internal/occwire/fakeocc"
 
 // Fake is one fake Nextcloud: a built fake occ with its own state and log.
 type Fake struct {
@@ -30,7 +30,7 @@ type Fake struct {
 func Build(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "fakeocc")
-	cmd := exec.Command("go", "build", "-o", bin, FakePackage)
+	cmd := exec.Command("go", "build", "-o", bin, fakePackage)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the fake occ: %v\n%s", err, out)
 	}
@@ -43,7 +43,7 @@ func Build(t testing.TB, dir string) string {
 // files a test opens, not what a `go build` child reads).
 func touchSources(t testing.TB) {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", FakePackage).Output()
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", fakePackage).Output()
 	if err != nil {
 		t.Fatalf("locating the fake occ's sources: %v", err)
 	}

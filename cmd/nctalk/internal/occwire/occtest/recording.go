@@ -16,9 +16,9 @@ import (
 //go:embed recorded/*/*.json recorded/*/record.log
 var recorded embed.FS
 
-// RecordingFormat is the format record.php writes (its FORMAT constant);
+// recordingFormat is the format record.php writes (its FORMAT constant);
 // a recording in another format fails to load.
-const RecordingFormat = "nctalk-occ-recording/2"
+const recordingFormat = "nctalk-occ-recording/2"
 
 // Call is one occ call and what occ answered.
 type Call struct {
@@ -157,8 +157,8 @@ func LoadParseURL(v Version) (ParseURLRecording, error) {
 	return p, err
 }
 
-// RecorderLog returns record.php's log of the recording of release v.
-func RecorderLog(v Version) (string, error) {
+// recorderLog returns record.php's log of the recording of release v.
+func recorderLog(v Version) (string, error) {
 	b, err := fs.ReadFile(recorded, path.Join("recorded", v.Dir, "record.log"))
 	return string(b), err
 }

@@ -25,8 +25,8 @@ func TestRecordingsFollowTheRecorderFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(php), "const FORMAT = '"+RecordingFormat+"';") {
-		t.Errorf("record.php does not write format %q", RecordingFormat)
+	if !strings.Contains(string(php), "const FORMAT = '"+recordingFormat+"';") {
+		t.Errorf("record.php does not write format %q", recordingFormat)
 	}
 	for _, v := range Versions {
 		t.Run(v.Dir, func(t *testing.T) {
@@ -37,7 +37,7 @@ func TestRecordingsFollowTheRecorderFormat(t *testing.T) {
 			for _, p := range checkTranscript(v, tr) {
 				t.Error(p)
 			}
-			log, err := RecorderLog(v)
+			log, err := recorderLog(v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,8 +73,8 @@ func checkMeta(file string, derived bool, m RecordedMeta, v Version) []string {
 	if derived {
 		p = append(p, file+": derived: true; the committed files are recorded")
 	}
-	if m.Format != RecordingFormat {
-		p = append(p, fmt.Sprintf("%s: format %q, want %q", file, m.Format, RecordingFormat))
+	if m.Format != recordingFormat {
+		p = append(p, fmt.Sprintf("%s: format %q, want %q", file, m.Format, recordingFormat))
 	}
 	at, err := time.Parse(time.RFC3339, m.At)
 	if err != nil || at.Year() < 2026 {

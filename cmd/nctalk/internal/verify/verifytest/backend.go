@@ -43,13 +43,13 @@ import (
 // Domain is the stand-in backend's domain.
 const Domain = "talk.verify.test"
 
-// Features2_0_2 is the feature header of nextcloud-spreed-signaling 2.0.2
+// features2_0_2 is the feature header of nextcloud-spreed-signaling 2.0.2
 // as seen on the real binary.
-const Features2_0_2 = "audio-video-permissions, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, simulcast, switchto, transient-data, update-sdp, welcome"
+const features2_0_2 = "audio-video-permissions, dialout, federation, hello-v2, incall-all, join-features, mcu, offer-codecs, recipient-call, simulcast, switchto, transient-data, update-sdp, welcome"
 
 // Config shapes the stand-in. The zero value is a healthy backend.
 type Config struct {
-	// Features is the X-Spreed-Signaling-Features header; "" means Features2_0_2.
+	// Features is the X-Spreed-Signaling-Features header; "" means features2_0_2.
 	Features string
 	// CertNames are the certificate's names; nil means Domain.
 	CertNames []string
@@ -85,7 +85,7 @@ type Backend struct {
 func Start(t testing.TB, cfg Config) *Backend {
 	t.Helper()
 	if cfg.Features == "" {
-		cfg.Features = Features2_0_2
+		cfg.Features = features2_0_2
 	}
 	if cfg.CertNames == nil {
 		cfg.CertNames = []string{Domain}
