@@ -525,6 +525,9 @@ func (l *lifecycle) doubleResources() ([]string, error) {
 			left = append(left, kind+"/"+it.Name)
 		}
 	}
+	// The double lists in the order it made them, which the engine's
+	// parallel creates decide: compare as a set.
+	slices.Sort(left)
 	return left, nil
 }
 
