@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/nctalk/nctalk/cloudconfig"
@@ -327,7 +328,7 @@ type inPlaceEnv struct {
 	settings *cloudconfig.Settings
 	secrets  *cloudconfig.Secrets
 	caPEM    []byte
-	push     func(service, image string) // pushes service's substitute image as image
+	push     func(service, image string) (string, error) // pushes service's substitute image as image; returns it as the settings pin it
 	figures  *phases
 }
 
@@ -394,8 +395,10 @@ func runInPlace(t *testing.T, e inPlaceEnv) {
 	})
 
 	t.Run("signaling-image-bumped", func(t *testing.T) {
-		image := bumped(e.settings, cloudconfig.ServiceSignaling)
-		e.push(cloudconfig.ServiceSignaling, image)
+		image, err := e.push(cloudconfig.ServiceSignaling, bumped(e.settings, cloudconfig.ServiceSignaling))
+		if err != nil {
+			t.Fatal(err)
+		}
 		before := containerPIDs(t, m)
 		p := startProbe("hello", 250*time.Millisecond, pr.hello)
 		e.settings.Images[cloudconfig.ServiceSignaling] = image
@@ -413,8 +416,10 @@ func runInPlace(t *testing.T, e inPlaceEnv) {
 
 	t.Run("coturn-image-bumped", func(t *testing.T) {
 		ws := openSignaling(t, m.fwd["tcp/443"], e.caPEM, *e.secrets, pr.backend)
-		image := bumped(e.settings, cloudconfig.ServiceCoturn)
-		e.push(cloudconfig.ServiceCoturn, image)
+		image, err := e.push(cloudconfig.ServiceCoturn, bumped(e.settings, cloudconfig.ServiceCoturn))
+		if err != nil {
+			t.Fatal(err)
+		}
 		before := containerPIDs(t, m)
 		p := startProbe("allocation", 250*time.Millisecond, pr.allocation)
 		e.settings.Images[cloudconfig.ServiceCoturn] = image
@@ -510,10 +515,11 @@ func waitProbe(t *testing.T, check func(context.Context) error, d time.Duration)
 	}
 }
 
-// bumped is the service's image under a new tag: the same substitute
-// image, pushed again, as a security update would be.
+// bumped is the service's image under a new tag (its digest, if pinned by
+// one, left off: the push gives the new one): the same substitute image,
+// pushed again, as a security update would be.
 func bumped(s *cloudconfig.Settings, service string) string {
-	image := s.EffectiveImages()[service]
+	image, _, _ := strings.Cut(s.EffectiveImages()[service], "@")
 	return image + "-bump"
 }
 
@@ -522,4 +528,27 @@ func finalPing(ws *harness.SignalingConn) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return ws.FinalPing(ctx)
+}
+
+// TestBumpedImagesAreReferences: the bump of an image pinned by tag or by
+// tag@digest is a reference Docker and the registry take (appending to a
+// digest made "…:2.1.1@sha256:…-bump", which the push refused half way
+// through the in-place scenarios).
+func TestBumpedImagesAreReferences(t *testing.T) {
+	digest := "@sha256:" + strings.Repeat("ab", 32)
+	for _, pin := range []string{"", digest} {
+		s := cloudconfig.Settings{Images: map[string]string{}}
+		for svc, image := range cloudconfig.DefaultImages {
+			s.Images[svc] = image + pin
+		}
+		for _, svc := range []string{cloudconfig.ServiceSignaling, cloudconfig.ServiceCoturn} {
+			got := bumped(&s, svc)
+			if _, err := name.ParseReference(got); err != nil {
+				t.Errorf("bumped(%s pinned as %q) = %q: %v", svc, s.Images[svc], got, err)
+			}
+			if !strings.HasSuffix(got, "-bump") {
+				t.Errorf("bumped(%s) = %q: want the tag with -bump", svc, got)
+			}
+		}
+	}
 }

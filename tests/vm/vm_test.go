@@ -74,6 +74,22 @@ func mirrorPath(image string) string {
 	return p
 }
 
+// pinByDigest pins a Docker Hub image the test pushed to reg as tag@digest
+// (the digest of the substitute just pushed), as an admin pins a release:
+// Docker then asks registryMirror for the manifest by digest.
+func pinByDigest(ctx context.Context, reg *imageRegistry, image string) (string, error) {
+	tagged, _, _ := strings.Cut(image, "@")
+	ref, err := name.ParseReference(reg.pushHost()+"/"+mirrorPath(tagged), name.Insecure)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Head(ref, remote.WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("digest of the pushed %s: %w", ref, err)
+	}
+	return tagged + "@" + desc.Digest.String(), nil
+}
+
 // isDockerHub reports whether Docker's registry-mirrors apply to image.
 func isDockerHub(image string) bool { return images.RepoPath(image) == image }
 
@@ -167,15 +183,9 @@ func TestFirstBoot(t *testing.T) {
 		if !isDockerHub(image) {
 			continue
 		}
-		ref, err := name.ParseReference(reg.pushHost()+"/"+refs[svc], name.Insecure)
-		if err != nil {
+		if settings.Images[svc], err = pinByDigest(ctx, reg, image); err != nil {
 			t.Fatal(err)
 		}
-		desc, err := remote.Head(ref, remote.WithContext(ctx))
-		if err != nil {
-			t.Fatalf("digest of the pushed %s: %v", ref, err)
-		}
-		settings.Images[svc] = strings.SplitN(image, "@", 2)[0] + "@" + desc.Digest.String()
 	}
 
 	sshKey := filepath.Join(work, "id_ed25519")
@@ -387,10 +397,14 @@ func TestFirstBoot(t *testing.T) {
 	t.Run("in-place", func(t *testing.T) {
 		runInPlace(t, inPlaceEnv{
 			m: m, access: acc, settings: &settings, secrets: &secrets, caPEM: acme.rootPEM(), figures: &host,
-			push: func(service, image string) {
+			push: func(service, image string) (string, error) {
 				if err := images.Push(ctx, root, reg.pushHost(), map[string]string{service: mirrorPath(image)}); err != nil {
-					t.Fatalf("push %s as %s: %v", service, image, err)
+					return "", fmt.Errorf("push %s as %s: %w", service, image, err)
 				}
+				if !isDockerHub(image) {
+					return image, nil
+				}
+				return pinByDigest(ctx, reg, image)
 			},
 		})
 		stackOut = stackOutputs(t, settings, secrets, publicAddr)
