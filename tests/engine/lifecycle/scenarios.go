@@ -62,14 +62,7 @@ func (l *lifecycle) initStack() error {
 		return err
 	}
 	for _, kv := range engine.BaseConfig() {
-		args := []string{"config", "set"}
-		if kv.Path {
-			args = append(args, "--path")
-		}
-		if kv.Type != "" {
-			args = append(args, "--type", kv.Type)
-		}
-		if _, err := l.must("pulumi", append(args, kv.Key, kv.Value)...); err != nil {
+		if err := l.configSet(kv); err != nil {
 			return err
 		}
 	}
@@ -224,9 +217,8 @@ type expect struct {
 	again bool
 }
 
-// change sets one config value, records every preview form and the PR
-// summary, applies it, and checks what happened against want.
-func (l *lifecycle) change(prefix string, kv engine.Setting, want expect) error {
+// configSet runs `pulumi config set` for one setting.
+func (l *lifecycle) configSet(kv engine.Setting) error {
 	args := []string{"config", "set"}
 	if kv.Path {
 		args = append(args, "--path")
@@ -234,7 +226,14 @@ func (l *lifecycle) change(prefix string, kv engine.Setting, want expect) error 
 	if kv.Type != "" {
 		args = append(args, "--type", kv.Type)
 	}
-	if _, err := l.must("pulumi", append(args, kv.Key, kv.Value)...); err != nil {
+	_, err := l.must("pulumi", append(args, kv.Key, kv.Value)...)
+	return err
+}
+
+// change sets one config value, records every preview form and the PR
+// summary, applies it, and checks what happened against want.
+func (l *lifecycle) change(prefix string, kv engine.Setting, want expect) error {
+	if err := l.configSet(kv); err != nil {
 		return err
 	}
 	return l.applyChange(prefix, want, nil)
@@ -384,7 +383,7 @@ func (l *lifecycle) changeServerType() error {
 // refusedApply changes a Nextcloud URL while the box refuses the change:
 // the update fails naming the step and the service; the next up applies it.
 func (l *lifecycle) refusedApply() error {
-	if _, err := l.must("pulumi", "config", "set", "--path", engine.ThirdNextcloudURL.Key, engine.ThirdNextcloudURL.Value); err != nil {
+	if err := l.configSet(engine.ThirdNextcloudURL); err != nil {
 		return err
 	}
 	if err := l.box.failNext(); err != nil {
@@ -611,11 +610,7 @@ func (l *lifecycle) badInput() error {
 	var log []byte
 	for _, c := range cases {
 		old := l.cmd("pulumi", "config", "get", "--path", c.setting.Key) // exit 1: not set (the default)
-		args := []string{"config", "set"}
-		if c.setting.Path {
-			args = append(args, "--path")
-		}
-		if _, err := l.must("pulumi", append(args, c.setting.Key, c.setting.Value)...); err != nil {
+		if err := l.configSet(c.setting); err != nil {
 			return err
 		}
 		r := l.cmd("pulumi", "preview")
@@ -629,11 +624,11 @@ func (l *lifecycle) badInput() error {
 		case bytes.Contains(out, []byte("rpc error")) || bytes.Contains(out, []byte("no image found")) || bytes.Contains(out, []byte("was not found")):
 			return fmt.Errorf("%s=%s: the provider's error or an rpc wrapper comes with the program's:\n%s", c.setting.Key, c.setting.Value, out)
 		}
-		restore := append(args, c.setting.Key, strings.TrimSpace(string(old.stdout)))
-		if old.code != 0 {
-			restore = []string{"config", "rm", "--path", c.setting.Key}
-		}
-		if _, err := l.must("pulumi", restore...); err != nil {
+		if old.code != 0 { // not set before: the default again
+			if _, err := l.must("pulumi", "config", "rm", "--path", c.setting.Key); err != nil {
+				return err
+			}
+		} else if err := l.configSet(engine.Setting{Key: c.setting.Key, Value: strings.TrimSpace(string(old.stdout)), Path: c.setting.Path, Type: c.setting.Type}); err != nil {
 			return err
 		}
 	}
