@@ -33,13 +33,7 @@ type cliCase struct {
 // input is bad (2) and one where the world says no (1).
 func cliCases(t *testing.T) map[string][]cliCase {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := tempFiles(t, dir)
 	config := write("talk.yaml", "domain: talk.example.com\nnextcloudUrls: [https://cloud.example.com]\nacmeEmail: admin@example.com\n")
 	outputsFile := write("outputs.json", sampleOutputs)
 	preview := write("preview.json", replacePreviewJSON)
@@ -221,5 +215,17 @@ func TestCommandLineDocs(t *testing.T) {
 		if row := fmt.Sprintf("| %d | %s |", e.code, e.meaning); !strings.Contains(doc, row) {
 			t.Errorf("docs/operations.md lacks the exit-code row %q", row)
 		}
+	}
+}
+
+// tempFiles returns a function that writes a file in dir and returns its
+// path.
+func tempFiles(t *testing.T, dir string) func(name, body string) string {
+	return func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -157,13 +157,7 @@ func TestPreviewSummaryCommand(t *testing.T) {
 // nothing on stdout, so the workflow never posts half a comment.
 func TestPreviewSummaryBadInput(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := tempFiles(t, dir)
 	preview := write("preview.json", replacePreviewJSON)
 	unreadable := filepath.Join(dir, "a-directory")
 	if err := os.Mkdir(unreadable, 0o700); err != nil {
