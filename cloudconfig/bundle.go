@@ -48,6 +48,12 @@ const (
 const ApplyCommand = `set -eu; d=$(mktemp -d /run/nctalk-apply.XXXXXX); trap 'rm -rf "$d"' EXIT; ` +
 	`base64 -d | tar -xzf - -C "$d"; bash "$d/` + bundleRoot + applyScript + `" "$d"`
 
+// DrainCommand is the command the stack asks for (SSH_ORIGINAL_COMMAND)
+// when it deletes a media server: the deploy key still runs only
+// ApplyCommand, whose nctalk-apply then drains the proxy instead of
+// applying the bundle.
+const DrainCommand = "nctalk-drain"
+
 // Bundle renders the files and their digests for an in-place change.
 func (p Plan) Bundle(sec Secrets) (Bundle, error) {
 	files, err := p.Files(sec)

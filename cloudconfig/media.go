@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // Scale-out (issue 23): one signaling server places its publishers on
@@ -83,20 +85,17 @@ var (
 	maxProxyURLLength = 255
 )
 
-// maxMediaServers caps the proxies one signaling server is given.
-const maxMediaServers = 16
-
 // WithMediaServers returns the plan with signaling placing publishers on
-// these media servers' proxies instead of its own Janus, signing its
-// requests with token. Names must be unique DNS labels, URLs plain
-// http(s)/ws(s) URLs, countries two capital letters; the token an RSA key
-// pair whose halves match. No media servers leaves the plan as it is.
-func (p Plan) WithMediaServers(servers []MediaServer, token ProxyToken) (Plan, error) {
+// these media servers' proxies instead of its own Janus. Names must be
+// unique DNS labels, hosts host names, URLs plain http(s)/ws(s) URLs,
+// countries two capital letters. No media servers leaves the plan one box.
+// The plan renders once it also has the proxy token (WithProxyToken).
+func (p Plan) WithMediaServers(servers []MediaServer) (Plan, error) {
 	if len(servers) == 0 {
 		return derivedFrom(p, mediaTopology{}, boxSingle), nil
 	}
-	if len(servers) > maxMediaServers {
-		return Plan{}, fmt.Errorf("%d media servers, at most %d", len(servers), maxMediaServers)
+	if len(servers) > schema.MaxMediaServers {
+		return Plan{}, fmt.Errorf("%d media servers, at most %d", len(servers), schema.MaxMediaServers)
 	}
 	seen := map[string]bool{}
 	for _, m := range servers {
@@ -108,12 +107,29 @@ func (p Plan) WithMediaServers(servers []MediaServer, token ProxyToken) (Plan, e
 		}
 		seen[m.Name] = true
 	}
+	sorted := slices.Clone(servers)
+	slices.SortFunc(sorted, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
+	return derivedFrom(p, mediaTopology{servers: sorted, token: p.media.token}, boxSignaling), nil
+}
+
+// WithProxyToken returns the plan with the key pair signaling signs its
+// requests to the proxies with: an RSA key pair whose halves match, under
+// an ID of a-z 0-9 -. The stack generates it (its private key a secret);
+// a plan with media servers renders only with it.
+func (p Plan) WithProxyToken(token ProxyToken) (Plan, error) {
 	if err := token.validate(); err != nil {
 		return Plan{}, err
 	}
-	sorted := slices.Clone(servers)
-	slices.SortFunc(sorted, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
-	return derivedFrom(p, mediaTopology{servers: sorted, token: token}, boxSignaling), nil
+	p.media.token = token
+	return p, nil
+}
+
+// checkMedia reports a plan with media servers but no proxy token.
+func (p Plan) checkMedia() error {
+	if p.box != boxSingle && p.media.token.ID == "" {
+		return fmt.Errorf("the plan has media servers but no proxy token (WithProxyToken)")
+	}
+	return nil
 }
 
 // derivedFrom is p as box b of topology m: the signaling server runs no
@@ -290,7 +306,8 @@ func newViewMCU(m mediaTopology, b box) viewMCU {
 }
 
 // ForMediaServer returns the plan of the named media server of a
-// scale-out plan (WithMediaServers): its host name is the domain (the
+// scale-out plan (WithMediaServers; it renders once the plan had its
+// WithProxyToken): its host name is the domain (the
 // certificate's name, its TURN entries'), it runs the proxy (reporting
 // the server's country, accepting the plan's token), Janus and coturn, and
 // no TURN on 443. Everything else (SSH, ports, images, ACME) is the
@@ -305,7 +322,7 @@ func (p Plan) ForMediaServer(name string) (Plan, error) {
 	}
 	m := p.media.servers[i]
 	s := p.settings
-	s.Domain, s.TURNOn443, s.TURNDomain = m.Host, false, ""
+	s.Domain, s.TURNOn443, s.TURNDomain, s.StateDevice = m.Host, false, "", ""
 	media := derivePlan(s)
 	media.access, media.projectKeys = p.access, p.projectKeys
 	media.media = mediaTopology{token: ProxyToken{ID: p.media.token.ID, PublicKey: p.media.token.PublicKey}}

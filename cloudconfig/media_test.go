@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nctalk/nctalk/schema"
 )
 
 // testRSAKeys are two test-only RSA key pairs (PEM: PKCS #1 private, PKIX
@@ -47,13 +49,16 @@ func twoMediaServers() []MediaServer {
 }
 
 // mediaPlan is the reference plan with media servers.
-func mediaPlan(t *testing.T, servers []MediaServer) Plan {
+func mediaPlan(t testing.TB, servers []MediaServer) Plan {
 	t.Helper()
 	p, err := NewPlan(referenceSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err = p.WithMediaServers(servers, testProxyToken()); err != nil {
+	if p, err = p.WithMediaServers(servers); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.WithProxyToken(testProxyToken()); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -80,7 +85,7 @@ func TestSignalingUsesTheProxies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	none, err := one.WithMediaServers(nil, ProxyToken{})
+	none, err := one.WithMediaServers(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +159,7 @@ func TestMediaServerChangesActOnSignalingOnly(t *testing.T) {
 	two := mediaPlan(t, twoMediaServers())
 	three := mediaPlan(t, append(twoMediaServers(), MediaServer{Name: "media-3", Host: "media-3.talk.example.com", URL: "https://media-3.talk.example.com/", Country: "US"}))
 	k := testRSAKeys()[1]
-	rotated, err := two.WithMediaServers(twoMediaServers(), ProxyToken{ID: "nctalk", PrivateKey: k[0], PublicKey: k[1]})
+	rotated, err := two.WithProxyToken(ProxyToken{ID: "nctalk", PrivateKey: k[0], PublicKey: k[1]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +216,7 @@ func TestWithMediaServersRefuses(t *testing.T) {
 		{"a Unicode line separator", with(func(m *MediaServer) { m.URL = "https://a.example.com/\u2028" }), testProxyToken(), "printable ASCII"},
 		{"a path without a final /", with(func(m *MediaServer) { m.URL = "https://a.example.com/sub" }), testProxyToken(), "end its path with /"},
 		{"user in the URL", with(func(m *MediaServer) { m.URL = "https://u:p@a.example.com/" }), testProxyToken(), "no user"},
-		{"too many", make([]MediaServer, maxMediaServers+1), testProxyToken(), "at most 16"},
+		{"too many", make([]MediaServer, schema.MaxMediaServers+1), testProxyToken(), "at most 16"},
 		{"token ID with =", []MediaServer{ok}, ProxyToken{ID: "a=b", PrivateKey: k0[0], PublicKey: k0[1]}, "token ID"},
 		{"keys that do not match", []MediaServer{ok}, ProxyToken{ID: "nctalk", PrivateKey: k0[0], PublicKey: k1[1]}, "does not match"},
 		{"public key as private key", []MediaServer{ok}, ProxyToken{ID: "nctalk", PrivateKey: k0[1], PublicKey: k0[1]}, "PEM block of type"},
@@ -220,7 +225,10 @@ func TestWithMediaServersRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := p.WithMediaServers(tt.servers, tt.token)
+			q, err := p.WithMediaServers(tt.servers)
+			if err == nil {
+				_, err = q.WithProxyToken(tt.token)
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.want)
 			}
@@ -289,15 +297,9 @@ func allCases(t testing.TB) map[string]Plan {
 		}
 		out[name] = p
 	}
-	p, err := NewPlan(referenceSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err = p.WithMediaServers(twoMediaServers(), testProxyToken()); err != nil {
-		t.Fatal(err)
-	}
-	out["scale-out-signaling"] = p
-	if out["scale-out-media"], err = p.ForMediaServer("media-2"); err != nil {
+	out["scale-out-signaling"] = mediaPlan(t, twoMediaServers())
+	var err error
+	if out["scale-out-media"], err = out["scale-out-signaling"].ForMediaServer("media-2"); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -259,6 +259,7 @@ type view struct {
 	// nctalk-apply.sh: the bundle's format, the units in the order it acts
 	// on them; nctalk-setup.sh: the files a container user owns.
 	BundleFormat string
+	DrainCommand string
 	Units        []Unit
 	OwnedFiles   []ownedFile
 }
@@ -406,6 +407,7 @@ func newView(p Plan, sec Secrets) view {
 		AdminKeys:    append(slices.Clone(s.SSHAuthorizedKeys), p.projectKeys...),
 		Access:       newViewAccess(p.access),
 		BundleFormat: bundleFormat,
+		DrainCommand: DrainCommand,
 		Units:        unitsOn(p.box),
 		Limits: viewLimits{
 			ConnectionsPerAddress: ConnectionsPerAddress, NewConnectionsPerSecond: newConnectionsPerSecond,
@@ -532,6 +534,9 @@ func renderDocument(p Plan, v view) ([]byte, error) {
 
 // renderFiles executes every file template.
 func renderFiles(p Plan, v view) ([]File, error) {
+	if err := p.checkMedia(); err != nil {
+		return nil, err
+	}
 	s := p.settings
 	files := make([]File, 0, len(fileSpecs)+1)
 	for _, spec := range fileSpecs {

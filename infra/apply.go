@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"time"
+
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
@@ -68,7 +70,14 @@ type applyInputs struct {
 	units   pulumi.AnyOutput    // cloudconfig.UnitDigests; not secret
 	server  *hcloud.Server
 	after   []pulumi.Resource
+	// drain, when set, makes the apply's delete drain the box first
+	// (cloudconfig.DrainCommand), bounded by drain: a media server's.
+	drain time.Duration
 }
+
+// drainSlack is how much longer than the drain bound the delete may take
+// (the connection, compose stopping the rest).
+const drainSlack = 10 * time.Minute
 
 // applyInPlace runs cloudconfig.ApplyCommand on the box over SSH whenever
 // what the box runs changes (the unit digests, or the server, so a new
@@ -79,6 +88,11 @@ type applyInputs struct {
 func applyInPlace(ctx *pulumi.Context, name string, in applyInputs, opts ...pulumi.ResourceOption) (*remote.Command, error) {
 	opts = append(append([]pulumi.ResourceOption{}, opts...), pulumi.DependsOn(append([]pulumi.Resource{in.server}, in.after...)))
 	cmd := pulumi.String(cloudconfig.ApplyCommand)
+	var drain pulumi.StringPtrInput
+	if in.drain > 0 {
+		drain = pulumi.String(cloudconfig.DrainCommand)
+		opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Delete: (in.drain + drainSlack).String()}))
+	}
 	return remote.NewCommand(ctx, name+"-apply", &remote.CommandArgs{
 		Connection: remote.ConnectionArgs{
 			Host:           in.host,
@@ -91,6 +105,7 @@ func applyInPlace(ctx *pulumi.Context, name string, in applyInputs, opts ...pulu
 		},
 		Create:                 cmd,
 		Update:                 cmd,
+		Delete:                 drain,
 		Stdin:                  in.bundle,
 		Triggers:               pulumi.Array{in.units, in.server.ID()},
 		AddPreviousOutputInEnv: pulumi.Bool(false),

@@ -61,10 +61,17 @@ func NewTalkBackend(ctx *pulumi.Context, name string, args *TalkBackendArgs, opt
 	if cfg.Plan.Names == nil {
 		return nil, fmt.Errorf("TalkBackend %s: the config has no plan; load it with config.Load (or Config.Validated)", name)
 	}
-	if err := preflightRender(cfg); err != nil {
+	if err := checkCatalogue(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if err := checkCatalogue(ctx, cfg); err != nil {
+	countries, err := checkMediaCatalogue(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Plan, err = mediaPlan(cfg, countries); err != nil {
+		return nil, err
+	}
+	if err := preflightRender(cfg); err != nil {
 		return nil, err
 	}
 	projectKeys, err := lookupSSHKeys(ctx, cfg.SSHKeySelector)
@@ -137,7 +144,11 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config)
 		}
 		volumeID = volume.ID()
 	}
-	cc := renderCloudConfig(plan, secrets, keys, volumeID, hasVolume)
+	token, err := newProxyToken(ctx, name, cfg, child)
+	if err != nil {
+		return err
+	}
+	cc := renderCloudConfig(rendered{plan: plan, token: token, volumeID: volumeID, hasVolume: hasVolume}, secrets, keys)
 	// What needs another machine: a change replaces the boot document, and
 	// with it the server (sshPort too: the stack's own connection goes to
 	// that port, so the new box must listen there from its first boot).
@@ -155,6 +166,13 @@ func (b *TalkBackend) build(ctx *pulumi.Context, name string, cfg config.Config)
 		return err
 	}
 	after := []pulumi.Resource{firewall}
+	for _, m := range cfg.MediaServerList() {
+		apply, err := newMediaServer(ctx, name, mediaServerInputs{cfg: cfg, server: m, plan: plan, secrets: secrets, token: token, labels: labels}, child)
+		if err != nil {
+			return err
+		}
+		after = append(after, apply) // signaling lists the proxy once it answers
+	}
 	if hasVolume {
 		attachment, err := attachVolume(ctx, name, server, volume, child)
 		if err != nil {

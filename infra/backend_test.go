@@ -123,6 +123,20 @@ func one(t testing.TB, m *infratest.Mocks, typ string) infratest.Registration {
 	return regs[0]
 }
 
+// named is the registration of the resource with this name (e.g.
+// nctalk-server, the signaling server's, beside a media server's
+// nctalk-media-1-server).
+func named(t testing.TB, m *infratest.Mocks, name string) infratest.Registration {
+	t.Helper()
+	for _, r := range m.Resources() {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no resource %s", name)
+	return infratest.Registration{}
+}
+
 // plain unwraps a secret property value.
 func plain(v resource.PropertyValue) resource.PropertyValue {
 	for v.IsSecret() {

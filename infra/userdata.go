@@ -1,8 +1,13 @@
 package infra
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -22,15 +27,30 @@ type cloudConfig struct {
 	units                      pulumi.AnyOutput
 }
 
-// renderCloudConfig renders the plan's cloud-config and bundle inside an
-// apply over the secrets and the stack's access keys, so the user data and
-// the bundle are secret outputs. volumeID is nil when there is no state
-// volume; otherwise the state device is the volume's by-id path. The
-// settings are not validated again: the plan was.
-func renderCloudConfig(plan cloudconfig.Plan, secrets secretOutputs, keys access, volumeID pulumi.IDOutput, hasVolume bool) cloudConfig {
+// rendered says what renderCloudConfig renders: the plan's box, or one
+// of its media servers (media); with media servers, the proxy token
+// (token, nil without).
+type rendered struct {
+	plan      cloudconfig.Plan
+	media     string
+	token     *proxyToken
+	volumeID  pulumi.IDOutput
+	hasVolume bool
+}
+
+// renderCloudConfig renders a box's cloud-config and bundle inside an
+// apply over the secrets, the proxy token and the box's access keys, so the
+// user data and the bundle are secret outputs. Without a volume there is
+// no state device; otherwise it is the volume's by-id path. The settings
+// are not validated again: the plan was.
+func renderCloudConfig(what rendered, secrets secretOutputs, keys access) cloudConfig {
+	plan, hasVolume := what.plan, what.hasVolume
 	inputs := append(secrets.all(), keys.hostPrivate, keys.hostPublic, keys.deployPublic)
+	if what.token != nil {
+		inputs = append(inputs, what.token.private, what.token.public)
+	}
 	if hasVolume {
-		inputs = append(inputs, volumeID)
+		inputs = append(inputs, what.volumeID)
 	}
 	type rendering struct {
 		userData, redacted, bundle string
@@ -46,8 +66,20 @@ func renderCloudConfig(plan cloudconfig.Plan, secrets secretOutputs, keys access
 		if err != nil {
 			return rendering{}, fmt.Errorf("the stack's SSH keys: %w", err)
 		}
+		n += 3
+		if what.token != nil {
+			if p, err = p.WithProxyToken(cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: v[n].(string), PublicKey: v[n+1].(string)}); err != nil {
+				return rendering{}, fmt.Errorf("the stack's proxy token: %w", err)
+			}
+			n += 2
+		}
+		if what.media != "" {
+			if p, err = p.ForMediaServer(what.media); err != nil {
+				return rendering{}, err
+			}
+		}
 		if hasVolume {
-			if p, err = p.WithStateDevice(volumeDevice(string(v[n+3].(pulumi.ID)))); err != nil {
+			if p, err = p.WithStateDevice(volumeDevice(string(v[n].(pulumi.ID)))); err != nil {
 				return rendering{}, err
 			}
 		}
@@ -103,17 +135,51 @@ func preflightRender(cfg config.Config) error {
 		sec.Set(spec.Name, v)
 	}
 	p := cfg.Plan
+	var err error
 	if cfg.VolumeSize > 0 {
-		var err error
 		if p, err = p.WithStateDevice(volumeDevice(probeVolumeID)); err != nil {
 			return err
 		}
 	}
-	if _, err := p.Render(sec); err != nil {
-		if schema.KeyOf(err) != "" {
-			return config.Namespaced(err)
+	boxes := []cloudconfig.Plan{p}
+	if media := p.MediaServers(); len(media) > 0 {
+		if p, err = p.WithProxyToken(probeProxyToken()); err != nil {
+			return err
 		}
-		return fmt.Errorf("rendering the cloud-config: %w", err)
+		boxes[0] = p
+		for _, m := range media {
+			mp, err := p.ForMediaServer(m.Name)
+			if err != nil {
+				return err
+			}
+			boxes = append(boxes, mp)
+		}
+	}
+	for _, box := range boxes {
+		if _, err := box.Render(sec); err != nil {
+			if schema.KeyOf(err) != "" {
+				return config.Namespaced(err)
+			}
+			return fmt.Errorf("rendering the cloud-config: %w", err)
+		}
 	}
 	return nil
 }
+
+// probeProxyToken stands in for the stack's proxy token before it
+// exists: an RSA key of the same size, generated once.
+var probeProxyToken = sync.OnceValue(func() cloudconfig.ProxyToken {
+	k, err := rsa.GenerateKey(rand.Reader, proxyTokenBits)
+	if err != nil {
+		panic(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		panic(err)
+	}
+	return cloudconfig.ProxyToken{
+		ID:         proxyTokenID,
+		PrivateKey: string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
+		PublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+	}
+})

@@ -31,6 +31,8 @@ const (
 	KeyTURNDomain      = "turnDomain"
 	KeyImages          = "images"
 	KeyStateDevice     = "stateDevice"
+	KeyMediaServers    = "mediaServers"
+	KeyMediaDrain      = "mediaDrainMinutes"
 )
 
 // Kind is the type of a config key's value.
@@ -201,12 +203,22 @@ var Keys = []Key{
 		Example: "`pulumi config set --path 'images.janus' <image:tag>`",
 		Sample:  `{"nats":"nats:2.11.10-alpine"}`,
 		Grammar: grammar(KeyImages, Grammar{Chars: "A-Z a-z 0-9 and ._-/:@, starting with a letter or digit", MaxBytes: 512, MaxEntries: ImageServices, allowed: asciiIn("._-/:@")})},
+	{Name: KeyMediaServers, Kind: KindMap, Scope: StackOnly, Default: map[string]any{},
+		Doc:     "Media servers by name, each location/serverType: a signaling proxy, Janus and coturn at <name>.<domain> that signaling places calls on; empty means one box.",
+		Example: "`pulumi config set --path 'mediaServers.media-1' hel1/cx33`",
+		Sample:  `{"media-1":"hel1/cx33"}`,
+		Grammar: grammar(KeyMediaServers, Grammar{Chars: "a-z 0-9 and / (location/serverType)", MaxBytes: 33, MaxEntries: MaxMediaServers, allowed: func(r rune) bool { return lowerAlnum(r) || r == '/' }})},
+	{Name: KeyMediaDrain, Kind: KindInt, Scope: StackOnly, Default: 60, Min: 1, Max: 1440, Sample: "30",
+		Doc: "Minutes a removed media server drains (no new calls there; its calls go on) before it is deleted anyway."},
 	{Name: KeyStateDevice, Kind: KindString, Scope: RenderOnly, Default: "",
 		Doc:     "Block device (e.g. /dev/disk/by-id/scsi-0HC_Volume_123) that keeps certificates and state across rebuilds; the stack uses its volume's.",
 		Example: "`stateDevice: /dev/disk/by-id/scsi-0HC_Volume_123`",
 		Sample:  "/dev/disk/by-id/scsi-0HC_Volume_123",
 		Grammar: grammar(KeyStateDevice, Grammar{Chars: "/dev/ then A-Z a-z 0-9 and ._-:+@/", MaxBytes: 255, allowed: asciiIn("._-:+@/")})},
 }
+
+// MaxMediaServers caps the media servers of one stack.
+const MaxMediaServers = 16
 
 // ImageServices is the number of services whose image the images key may
 // override (cloudconfig's DefaultImages; a test keeps them equal).

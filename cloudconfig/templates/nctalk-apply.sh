@@ -17,6 +17,14 @@ container() { echo "nctalk-$1-1"; }
 exec 9>/run/lock/nctalk-apply.lock
 flock -w 600 9 || fail "another nctalk-apply held /run/lock/nctalk-apply.lock for 10 min"
 [ "$(cat "$bundle/format")" = {{sh .BundleFormat}} ] || fail "the bundle's format is not "{{sh .BundleFormat}}
+{{- if .Run.Proxy}}
+if [ "${SSH_ORIGINAL_COMMAND:-}" = {{sh .DrainCommand}} ]; then # the stack deletes this media server
+  log "draining the proxy: no new calls here; its calls go on, for up to {{.Proxy.DrainSeconds}} s"
+  compose stop proxy # its stop signal SIGUSR1, its stop grace period
+  log "drained in $((SECONDS - start)) s"
+  exit 0
+fi
+{{- end}}
 
 {{/* 1. The files that differ from the bundle's, by content, mode or owner. */ -}}
 changed=()

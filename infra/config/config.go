@@ -29,6 +29,11 @@ type Config struct {
 	// protect and Hetzner delete protection), so `nctalk teardown` keeps
 	// them; false lets it delete them.
 	KeepOnTeardown bool `nctalk:"keepOnTeardown"`
+	// MediaServers are the media servers by name: "location/serverType"
+	// (MediaServerList parses them).
+	MediaServers map[string]string `nctalk:"mediaServers"`
+	// MediaDrainMinutes bounds how long a removed media server drains.
+	MediaDrainMinutes int `nctalk:"mediaDrainMinutes"`
 	// SignalingSecret, when set, is used instead of a generated one.
 	SignalingSecret Secret `nctalk:"signalingSecret"`
 	// TURNSecret, when set, is used instead of a generated one.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,6 +32,7 @@ func (c Config) Validated() (Config, error) {
 		c.validateSSHKeyPresent,
 		c.validateDNSZone,
 		c.validateVolumeSize,
+		c.validateMediaServers,
 		c.validateSecrets,
 	} {
 		if err := check(); err != nil {
@@ -188,4 +190,54 @@ func (c Config) validateSecrets() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MediaServer is one entry of mediaServers: its name (a DNS label, the
+// first label of its host name), its Hetzner location and server type.
+type MediaServer struct {
+	Name, Location, ServerType string
+}
+
+// Host is the media server's host name under the domain.
+func (m MediaServer) Host(domain string) string { return m.Name + "." + domain }
+
+// mediaNamePattern is a media server's name: a DNS label.
+var mediaNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+
+// MediaServerList returns the media servers sorted by name. The config
+// must have passed Validated.
+func (c Config) MediaServerList() []MediaServer {
+	out := make([]MediaServer, 0, len(c.MediaServers))
+	for name, v := range c.MediaServers {
+		loc, typ, _ := strings.Cut(v, "/")
+		out = append(out, MediaServer{Name: name, Location: loc, ServerType: typ})
+	}
+	slices.SortFunc(out, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// validateMediaServers checks each entry's name and location/serverType
+// offline; every preview asks Hetzner's catalogue too (infra).
+func (c Config) validateMediaServers() error {
+	names := slices.Sorted(maps.Keys(c.MediaServers))
+	for _, name := range names {
+		v := c.MediaServers[name]
+		if !mediaNamePattern.MatchString(name) {
+			return KeyErrorf(schema.KeyMediaServers, "name %q: want a DNS label of a-z 0-9 - (1-32 characters, no - at either end): it becomes %s.%s", name, "<name>", c.Settings.Domain)
+		}
+		loc, typ, ok := strings.Cut(v, "/")
+		if !ok {
+			return KeyErrorf(schema.KeyMediaServers, "%s: %q is not location/serverType; want e.g. hel1/cx33", name, v)
+		}
+		if !slices.Contains(locations, loc) {
+			return KeyErrorf(schema.KeyMediaServers, "%s: %q is not a Hetzner Cloud location; want one of %s", name, loc, strings.Join(locations, ", "))
+		}
+		if slices.Contains(removedServerTypes, typ) || !serverTypePattern.MatchString(typ) {
+			return KeyErrorf(schema.KeyMediaServers, "%s: %q is not a current Hetzner server type; want e.g. cx33 or cpx32", name, typ)
+		}
+		if host := name + "." + c.Settings.Domain; host == c.Settings.TURNName() && c.Settings.TURNOn443 {
+			return KeyErrorf(schema.KeyMediaServers, "%s: %s is the TURN name of 443 (turnDomain); pick another name", name, host)
+		}
+	}
+	return nil
 }

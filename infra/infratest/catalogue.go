@@ -116,7 +116,7 @@ func (c Catalogue) locations() resource.PropertyMap {
 	for i, n := range c.Locations {
 		locs = append(locs, resource.NewObjectProperty(resource.PropertyMap{
 			"id": num(i + 1), "name": str(n), "description": str("Data center " + n),
-			"city": str(n), "country": str("XX"), "networkZone": str("eu-central"),
+			"city": str(n), "country": str(countryOf(n)), "networkZone": str("eu-central"),
 			"latitude": resource.NewNumberProperty(0), "longitude": resource.NewNumberProperty(0),
 		}))
 		names = append(names, n)
@@ -261,4 +261,16 @@ func (c Catalogue) zones() resource.PropertyMap {
 		list = append(list, resource.NewObjectProperty(z))
 	}
 	return resource.PropertyMap{"id": str("zones"), "zones": resource.NewArrayProperty(list)}
+}
+
+// countries are the countries of Hetzner's locations, as the API's
+// location objects give them (derived: the hcloud API double's catalogue,
+// which follows the real API's shape; "XX" for a location it lacks).
+var countries = map[string]string{"fsn1": "DE", "nbg1": "DE", "hel1": "FI", "ash": "US", "hil": "US", "sin": "SG"}
+
+func countryOf(location string) string {
+	if c, ok := countries[location]; ok {
+		return c
+	}
+	return "XX"
 }

@@ -8,7 +8,10 @@ package infratest
 import (
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"hash/fnv"
@@ -156,6 +159,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case TypeVolume:
 		state["linuxDevice"] = resource.NewStringProperty("/dev/disk/by-id/scsi-0HC_Volume_" + id)
 	case TypePrivateKey:
+		if a := args.Inputs["algorithm"]; a.IsString() && a.StringValue() == "RSA" {
+			private, public := rsaKey(m.Seed + "/" + args.Name)
+			state["privateKeyPem"] = resource.MakeSecret(resource.NewStringProperty(private))
+			state["publicKeyPem"] = resource.NewStringProperty(public)
+			break
+		}
 		private, public, err := m.ed25519Key(args.Name)
 		if err != nil {
 			return "", nil, err
@@ -338,6 +347,31 @@ func ed25519Key(seedText string) (private, public string, err error) {
 	}
 	v, _ := keyCache.LoadOrStore(seedText, string(pem.EncodeToMemory(block)))
 	return v.(string), public, nil
+}
+
+// rsaKey is an RSA key pair (2048 bits) as tls.PrivateKey's PEM outputs:
+// the private key PKCS #1, the public key PKIX. Go's key generation takes
+// no seed, so the pair is generated once per name and process and kept.
+func rsaKey(name string) (private, public string) {
+	if v, ok := keyCache.Load("rsa/" + name); ok {
+		pair := v.([2]string)
+		return pair[0], pair[1]
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		panic(err)
+	}
+	pair := [2]string{
+		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+	}
+	v, _ := keyCache.LoadOrStore("rsa/"+name, pair)
+	pair = v.([2]string)
+	return pair[0], pair[1]
 }
 
 // RunningServer is a server the stack created in an earlier update.
