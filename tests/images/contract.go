@@ -152,6 +152,37 @@ var contracts = []Contract{
 	},
 }
 
+// ServiceSignalingProxy names the signaling proxy of a media server (issue
+// 23, "scale media out"): signaling's [mcu] type = proxy connects to it, and
+// it runs in front of its own Janus. The main box's compose file has no
+// such service, so it is not one of cloudconfig.ServiceNames.
+const ServiceSignalingProxy = "signaling_proxy"
+
+// mediaContracts are the contracts of images a media server runs, beside
+// the main box's (contracts): ContractOf knows them, Contracts does not
+// list them (they are neither in the main box's compose file nor pushed).
+var mediaContracts = []Contract{
+	{
+		Service:    ServiceSignalingProxy,
+		Image:      "strukturag/nextcloud-spreed-signaling:2.1.1-proxy",
+		Gaps:       "the proxy 2.0.2 from sid (image 2.1.1: sid has no 2.1.1); the entrypoint does not generate $CONFIG from the environment nor add $CA_CERTIFICATES_FOLDER; setpriv in place of su-exec; no stop.sh or wait.sh",
+		Binary:     "/usr/bin/nextcloud-spreed-signaling-proxy",
+		Entrypoint: []string{"/entrypoint.sh"},
+		User:       "",
+		Env:        []string{"CONFIG=/config/proxy.conf"},
+		Accounts:   []string{"spreedbackend:850:850"},
+		StopSignal: "SIGUSR1",
+		Behaviour: "with arguments: exec \"$@\"; without: (writes $CONFIG from the environment when missing — " +
+			"the substitute refuses instead) then runs the proxy as spreedbackend (uid 850) with -config \"$CONFIG\"",
+		Source: "strukturag/nextcloud-spreed-signaling v2.1.1 docker/proxy/Dockerfile: `ENV CONFIG=/config/proxy.conf`; " +
+			"`addgroup -g 850 spreedbackend`; `adduser -D --uid 850 -S -H -G spreedbackend spreedbackend`; " +
+			"`COPY --from=builder /workdir/bin/proxy /usr/bin/nextcloud-spreed-signaling-proxy`; `STOPSIGNAL SIGUSR1`; " +
+			"`ENTRYPOINT [ \"/entrypoint.sh\" ]`; no USER; docker/proxy/entrypoint.sh: `if [ -n \"$1\" ]; then exec \"$@\"; fi` … " +
+			"`exec su-exec spreedbackend /usr/bin/nextcloud-spreed-signaling-proxy -config \"$CONFIG\"`; " +
+			"docker/proxy/stop.sh: `killall -USR1 nextcloud-spreed-signaling-proxy`",
+	},
+}
+
 // Contracts returns the contract of every pinned image, one row a service,
 // sorted by service name, with Image filled from cloudconfig.DefaultImages.
 func Contracts() []Contract {
@@ -164,9 +195,10 @@ func Contracts() []Contract {
 	return out
 }
 
-// ContractOf returns the contract of the named service.
+// ContractOf returns the contract of the named service: a main box's
+// service or a media server's (ServiceSignalingProxy).
 func ContractOf(service string) (Contract, error) {
-	for _, c := range Contracts() {
+	for _, c := range append(Contracts(), mediaContracts...) {
 		if c.Service == service {
 			return c, nil
 		}

@@ -188,7 +188,7 @@ func inImage(t *testing.T, root, service, path string) string {
 
 func TestContractsHoldInBuiltRoot(t *testing.T) {
 	root := builtRoot(t)
-	for _, c := range Contracts() {
+	for _, c := range append(Contracts(), mediaContracts...) {
 		t.Run(c.Service, func(t *testing.T) {
 			bin := inImage(t, root, c.Service, c.Binary)
 			if fi, err := os.Stat(bin); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
@@ -275,6 +275,7 @@ func TestEntrypointsBehave(t *testing.T) {
 	}
 	coturn, nats, nginx := contract(cloudconfig.ServiceCoturn), contract(cloudconfig.ServiceNATS), contract(cloudconfig.ServiceNginx)
 	janus, signaling := contract(cloudconfig.ServiceJanus), contract(cloudconfig.ServiceSignaling)
+	proxy := contract(ServiceSignalingProxy)
 	tests := []struct {
 		name    string
 		spec    RunSpec
@@ -304,6 +305,13 @@ func TestEntrypointsBehave(t *testing.T) {
 			Argv: signaling.Argv(nil, []string{"/usr/bin/nextcloud-spreed-signaling", "-version"})}, "nextcloud-spreed-signaling version 2.", false},
 		{"signaling: no arguments and no config refuses", RunSpec{Service: signaling.Service, Env: signaling.Env,
 			Argv: signaling.Argv(nil, nil)}, "no configuration at CONFIG=/config/server.conf", true},
+		{"proxy: arguments are the command", RunSpec{Service: proxy.Service, Env: proxy.Env,
+			Argv: proxy.Argv(nil, []string{"/usr/bin/nextcloud-spreed-signaling-proxy", "-version"})}, "nextcloud-spreed-signaling-proxy version 2.", false},
+		{"proxy: no arguments and no config refuses", RunSpec{Service: proxy.Service, Env: proxy.Env,
+			Argv: proxy.Argv(nil, nil)}, "no configuration at CONFIG=/config/proxy.conf", true},
+		{"proxy: runs as spreedbackend (850) with $CONFIG", RunSpec{Service: proxy.Service, Env: proxy.Env, Caps: dockerDefaultCaps,
+			Argv: []string{"sh", "-c", "printf '[mcu]\\nurl = ws://127.0.0.1:9\\n' > /config/proxy.conf && { /entrypoint.sh & p=$!; sleep 1; grep ^Uid: /proc/$p/status; kill $p; }"}},
+			"Uid:\t850\t850", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -428,7 +436,7 @@ func TestRootIsPinned(t *testing.T) {
 			t.Errorf("another %s version keeps the cache key %s", p.Package, r.key())
 		}
 	}
-	for _, c := range Contracts() {
+	for _, c := range append(Contracts(), mediaContracts...) {
 		if SubstituteVersion(c.Service) == "" {
 			t.Errorf("%s: no pinned package", c.Service)
 		}
@@ -576,7 +584,7 @@ func TestGapsDocumented(t *testing.T) {
 			t.Errorf("docs/testing.md has %d times the row\n%s", n, row)
 		}
 	}
-	for _, c := range Contracts() {
+	for _, c := range append(Contracts(), mediaContracts...) {
 		if imageGapWhy[c.Service] == "" {
 			t.Errorf("%s: its gaps have no why", c.Service)
 		}
