@@ -145,7 +145,7 @@ func TestMediaOnProxies(t *testing.T) {
 		}
 		for _, m := range []*mediaServer{a, b} {
 			if p := st.of(m); p == nil || !p.Connected || p.Load == nil {
-				return fmt.Errorf("proxy %s not connected: %+v", m.name, p)
+				return fmt.Errorf("proxy %s not connected: %v", m.name, p)
 			}
 		}
 		return nil
@@ -221,7 +221,7 @@ func TestMediaOnProxies(t *testing.T) {
 				return err
 			}
 			if p := st.of(first); p == nil || p.Load == nil || *p.Load == 0 {
-				return fmt.Errorf("proxy %s: signaling has no load for it yet: %+v", first.name, p)
+				return fmt.Errorf("proxy %s: signaling has no load for it yet: %v", first.name, p)
 			}
 			return nil
 		}); err != nil {
@@ -258,7 +258,7 @@ func TestMediaOnProxies(t *testing.T) {
 				return err
 			}
 			if p := st.of(drained); p == nil || p.Shutdown == nil || !*p.Shutdown {
-				return fmt.Errorf("signaling does not see proxy %s's shutdown: %+v", drained.name, p)
+				return fmt.Errorf("signaling does not see proxy %s's shutdown: %v", drained.name, p)
 			}
 			return nil
 		}); err != nil {
@@ -310,7 +310,7 @@ func TestMediaOnProxies(t *testing.T) {
 				return err
 			}
 			if p := st.of(c); p == nil || !p.Connected || p.Load == nil {
-				return fmt.Errorf("proxy %s not connected: %+v", c.name, p)
+				return fmt.Errorf("proxy %s not connected: %v", c.name, p)
 			}
 			return nil
 		}); err != nil {
@@ -332,7 +332,7 @@ func TestMediaOnProxies(t *testing.T) {
 			t.Fatal(err)
 		}
 		if p := st.of(d); p != nil {
-			t.Errorf("signaling keeps proxy %s, which the reloaded url list dropped: %+v", d.name, p)
+			t.Errorf("signaling keeps proxy %s, which the reloaded url list dropped: %v", d.name, p)
 		}
 		time.Sleep(1100 * time.Millisecond)
 		_, on := publish(t, "pub4")
@@ -588,6 +588,21 @@ type proxyConnStats struct {
 	Publishers int64  `json:"publishers"`
 	Load       *int64 `json:"load"`
 	Shutdown   *bool  `json:"shutdown"`
+}
+
+// String shows the connection for messages (nil pointers as "-").
+func (p *proxyConnStats) String() string {
+	if p == nil {
+		return "no connection"
+	}
+	load, shutdown := "-", "-"
+	if p.Load != nil {
+		load = strconv.FormatInt(*p.Load, 10)
+	}
+	if p.Shutdown != nil {
+		shutdown = strconv.FormatBool(*p.Shutdown)
+	}
+	return fmt.Sprintf("%s connected %v publishers %d load %s shutdown %s", p.URL, p.Connected, p.Publishers, load, shutdown)
 }
 
 // signalingProxyStats is signaling's /api/v1/stats in proxy mode.
