@@ -65,7 +65,13 @@ func NewBundle(files []File) (Bundle, error) {
 	if err != nil {
 		return Bundle{}, err
 	}
-	return Bundle{Files: files, Owners: fileOwners(), Units: units}, nil
+	owners := map[string]int{}
+	for _, f := range files {
+		if uid, ok := fileOwners()[f.Path]; ok {
+			owners[f.Path] = uid
+		}
+	}
+	return Bundle{Files: files, Owners: owners, Units: units}, nil
 }
 
 // Encode packs the bundle for ApplyCommand's standard input: a tar archive

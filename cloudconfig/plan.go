@@ -20,6 +20,9 @@ type Plan struct {
 	settings Settings
 	// access is the stack's way onto the box (WithAccess); zero for render.
 	access Access
+	// media are the media servers signaling places publishers on
+	// (WithMediaServers); zero for one box.
+	media mediaTopology
 	// projectKeys are SSH keys the stack found in the cloud project
 	// (WithProjectKeys); they log in beside sshPublicKeys.
 	projectKeys []string
@@ -145,6 +148,7 @@ func (p Plan) Files(sec Secrets) ([]File, error) {
 func (p Plan) RenderRedacted() ([]byte, error) {
 	v := newView(p, redactionSecrets())
 	v.Access = redactedAccess(p.access)
+	v.redacted = true
 	return renderDocument(p, v)
 }
 

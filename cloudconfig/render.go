@@ -99,6 +99,7 @@ func fileOwners() map[string]int {
 			out[f.path] = f.owner
 		}
 	}
+	out[proxyTokenKey] = SignalingUID // scale-out only (mediaFiles)
 	return out
 }
 
@@ -202,6 +203,10 @@ type view struct {
 	Backends          []backend
 	BackendIDs        string
 	BlockedCandidates string
+	// signaling-server.conf's [mcu]: its own Janus, or the media servers'
+	// proxies (WithMediaServers); proxy.conf: a media server's proxy.
+	MCU   viewMCU
+	Proxy viewProxy
 
 	// janus.jcfg: the RTP range (also the host firewall's relay rule) and
 	// the modules Janus does not load.
@@ -249,6 +254,10 @@ type view struct {
 	BundleFormat string
 	Units        []Unit
 	OwnedFiles   []ownedFile
+
+	// redacted renders secrets that are no Secrets field (the proxy token
+	// key) as their markers (RenderRedacted).
+	redacted bool
 }
 
 // viewAccess is the stack's way onto the box (Access): the host key (or its
@@ -268,6 +277,7 @@ type viewPorts struct {
 	HTTP, HTTPS, TURN, TURNS     int
 	SignalingHTTP, JanusWS, NATS int
 	HTTPSLocal, TURNSLocal       int
+	ProxyHTTP                    int
 }
 
 // viewPaths are the paths on the VM (paths.go), in the order of the files
@@ -306,6 +316,9 @@ type viewPaths struct {
 	SetupUnitName string
 	// AuthorizedKeys, applyScript and appliedUnits serve in-place changes.
 	AuthorizedKeys, ApplyScript, AppliedUnits string
+	// proxyTokenKey is signaling's token key (scale-out);
+	// proxyTokenPublicKey a media server's copy of its public half.
+	proxyTokenKey, proxyTokenPublicKey string
 }
 
 // viewUIDs are the container users (paths.go) that compose runs the
@@ -352,6 +365,7 @@ func newView(p Plan, sec Secrets) view {
 			HTTP: schema.PortHTTP, HTTPS: schema.PortHTTPS, TURN: schema.PortTURN, TURNS: schema.PortTURNS,
 			SignalingHTTP: schema.PortSignalingHTTP, JanusWS: schema.PortJanusWS, NATS: schema.PortNATS,
 			HTTPSLocal: schema.PortHTTPSLocal, TURNSLocal: schema.PortTURNSLocal,
+			ProxyHTTP: schema.PortProxyHTTP,
 		},
 		Paths: viewPaths{
 			ComposeFile:     ComposeFile,
@@ -369,6 +383,7 @@ func newView(p Plan, sec Secrets) view {
 			HostFirewallConfig: HostFirewallConfig,
 			SetupUnitName:      path.Base(setupUnit),
 			AuthorizedKeys:     AuthorizedKeys, ApplyScript: applyScript, AppliedUnits: appliedUnits,
+			proxyTokenKey: proxyTokenKey, proxyTokenPublicKey: proxyTokenPublicKey,
 		},
 		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID, NginxWorker: NginxWorkerUID},
 		Images: viewImages{
@@ -380,6 +395,7 @@ func newView(p Plan, sec Secrets) view {
 			DisabledTransports: strings.Join(janusTransports, ","),
 			DisabledLoggers:    strings.Join(janusLoggers, ","),
 		},
+		MCU:          newViewMCU(p.media),
 		AdminKeys:    append(slices.Clone(s.SSHAuthorizedKeys), p.projectKeys...),
 		Access:       newViewAccess(p.access),
 		BundleFormat: bundleFormat,
@@ -413,6 +429,10 @@ func newView(p Plan, sec Secrets) view {
 		if f.owner != 0 {
 			v.OwnedFiles = append(v.OwnedFiles, ownedFile{Path: f.path, Owner: fmt.Sprintf("%d:%d", f.owner, f.owner)})
 		}
+	}
+	for _, f := range mediaFiles(p.media, false) {
+		owner := fileOwners()[f.Path]
+		v.OwnedFiles = append(v.OwnedFiles, ownedFile{Path: f.Path, Owner: fmt.Sprintf("%d:%d", owner, owner)})
 	}
 	return v
 }
@@ -523,7 +543,7 @@ func renderFiles(p Plan, v view) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, File{Path: dockerDaemonFile, Perms: "0644", Content: daemon})
-	return files, nil
+	return append(files, mediaFiles(p.media, v.redacted)...), nil
 }
 
 // dockerDaemonConfig is /etc/docker/daemon.json, written by the JSON encoder:

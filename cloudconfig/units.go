@@ -90,7 +90,7 @@ var Units = []Unit{
 	{Name: ServiceNATS, Service: true, Doc: "restart: the container restarts (signaling reconnects); recreate: on an image or container change"},
 	{Name: ServiceJanus, Service: true, Doc: "restart: the container restarts (calls' media drops; signaling reconnects); recreate: on an image or container change"},
 	{Name: ServiceCoturn, Service: true, Doc: "restart: the container restarts (TURN allocations drop; clients allocate again); recreate: on an image or container change"},
-	{Name: ServiceSignaling, Service: true, Doc: "reload (SIGHUP): the Nextcloud backends and their secrets; restart: anything else in server.conf (sessions drop, clients reconnect); recreate: on an image or container change"},
+	{Name: ServiceSignaling, Service: true, Doc: "reload (SIGHUP): the Nextcloud backends and their secrets, and the media servers' proxy list; restart: anything else in server.conf (sessions drop, clients reconnect); recreate: on an image or container change"},
 	{Name: ServiceNginx, Service: true, Doc: "reload (`nginx -s reload`): connections stay; recreate: on an image or container change"},
 	{Name: unitCertificate, Done: "renewed", Doc: "restart: the setup's certificate step runs again (`nctalk-setup certificate`): a new order only when the names or the CA changed, after the names resolve to the server; the deploy hook then reloads nginx and coturn"},
 }
@@ -117,6 +117,7 @@ var fileEffects = map[string][]effect{
 	sshdConfig:            {{unitSSHD, actionReload}},
 	resolvedConfig:        {{unitResolved, actionRestart}},
 	dockerDaemonFile:      {{unitDocker, actionRestart}},
+	proxyTokenKey:         {{ServiceSignaling, actionRestart}},
 }
 
 // part is one piece of a file's content that one effect depends on.
@@ -187,16 +188,32 @@ func signalingReloadSection(name string) bool {
 }
 
 // signalingParts splits server.conf into the sections SIGHUP reloads and
-// the rest, which needs a restart.
+// the rest, which needs a restart. With [mcu] type = proxy, SIGHUP also
+// rereads the proxies' url list (2.1.1: Hub.Reload → the proxy SFU's
+// Reload → its static config: listed URLs kept, new ones connected,
+// dropped ones closed; 2.0.2 the same), so that line reloads too.
 func signalingParts(f File) []part {
 	var reload, restart bytes.Buffer
 	into := &restart
+	section, proxyMCU := "", false
 	for _, line := range bytes.SplitAfter(f.Content, []byte("\n")) {
 		t := bytes.TrimSpace(line)
 		if len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
+			section = string(t[1 : len(t)-1])
 			into = &restart
-			if signalingReloadSection(string(t[1 : len(t)-1])) {
+			if signalingReloadSection(section) {
 				into = &reload
+			}
+		}
+		if section == "mcu" {
+			key, value, _ := strings.Cut(string(t), "=")
+			key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+			if key == "type" {
+				proxyMCU = value == "proxy"
+			}
+			if key == "url" && proxyMCU {
+				reload.Write(line)
+				continue
 			}
 		}
 		into.Write(line)

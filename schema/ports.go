@@ -34,6 +34,9 @@ const (
 	// takes the PROXY header off (coturn cannot read it on a TLS listener)
 	// and passes the TLS bytes on to coturn's PortTURNS.
 	PortTURNSLocal = 8444
+	// PortProxyHTTP is a media server's signaling proxy (scale-out): nginx
+	// passes its TLS server's proxy API to it.
+	PortProxyHTTP = 9090
 )
 
 // Janus ports that Debian's and upstream's default configs open and the

@@ -1,0 +1,271 @@
+package cloudconfig
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Scale-out (issue 23): one signaling server places its publishers on
+// several media servers, each a signaling proxy (the `proxy` program of
+// nextcloud-spreed-signaling, image <version>-proxy) in front of its own
+// Janus. Signaling's [mcu] then has type proxy, the proxies' URLs and the
+// RS256 token key it signs its requests with; each proxy holds only the
+// public half ([tokens]).
+
+// MediaServer is one media server the signaling server places publishers
+// on through its proxy.
+type MediaServer struct {
+	// Name is the media server's DNS label, e.g. media-1; it orders the
+	// proxies in signaling's url list.
+	Name string
+	// URL is where signaling reaches the proxy: http(s) or ws(s), e.g.
+	// https://media-1.talk.example.com/ (signaling resolves "proxy"
+	// against it, so a path must end with /; 2.1.1 sfu/proxy reconnect).
+	URL string
+	// Country is the ISO 3166-1 alpha-2 code of the server's location
+	// (DE): the proxy reports it, and signaling prefers a proxy in the
+	// publisher's country.
+	Country string
+}
+
+// ProxyToken is the key pair signaling authenticates to the proxies with
+// (RS256 tokens): the private key stays on the signaling server, the
+// public key goes to every proxy under the token's ID.
+type ProxyToken struct {
+	// ID names the key in the proxies' [tokens] section and in signaling's
+	// token_id.
+	ID string
+	// PrivateKey is the RSA private key, PEM (PKCS #1 or #8); a secret
+	// (RenderRedacted writes its marker).
+	PrivateKey string
+	// PublicKey is its public half, PEM (PKIX).
+	PublicKey string
+}
+
+// Paths of scale-out: the token's private key beside signaling's
+// server.conf (main box); a media server's proxy config and the token's
+// public key.
+const (
+	// proxyTokenKey is signaling's token private key (0400, signaling's uid).
+	proxyTokenKey = BaseDir + "/signaling/proxy-token.key"
+	// proxyConfig is a media server's proxy.conf.
+	proxyConfig = BaseDir + "/proxy/proxy.conf"
+	// proxyTokenPublicKey is the token's public key on a media server.
+	proxyTokenPublicKey = BaseDir + "/proxy/token.pub"
+)
+
+// proxyTokenKeyName names the token's private key in markers and errors.
+const proxyTokenKeyName = "proxyTokenKey"
+
+// mediaTopology is the plan's scale-out (WithMediaServers); zero for one box.
+type mediaTopology struct {
+	servers []MediaServer
+	token   ProxyToken
+}
+
+// Grammars of scale-out values: the proxies' names, countries and the
+// token ID (the proxy reads [tokens] keys as INI keys).
+var (
+	mediaNamePattern  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	countryPattern    = regexp.MustCompile(`^[A-Z]{2}$`)
+	tokenIDPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	proxyURLSchemes   = []string{"http", "https", "ws", "wss"}
+	maxProxyURLLength = 255
+)
+
+// maxMediaServers caps the proxies one signaling server is given.
+const maxMediaServers = 16
+
+// WithMediaServers returns the plan with signaling placing publishers on
+// these media servers' proxies instead of its own Janus, signing its
+// requests with token. Names must be unique DNS labels, URLs plain
+// http(s)/ws(s) URLs, countries two capital letters; the token an RSA key
+// pair whose halves match. No media servers leaves the plan as it is.
+func (p Plan) WithMediaServers(servers []MediaServer, token ProxyToken) (Plan, error) {
+	if len(servers) == 0 {
+		p.media = mediaTopology{}
+		return p, nil
+	}
+	if len(servers) > maxMediaServers {
+		return Plan{}, fmt.Errorf("%d media servers, at most %d", len(servers), maxMediaServers)
+	}
+	seen := map[string]bool{}
+	for _, m := range servers {
+		if err := m.validate(); err != nil {
+			return Plan{}, err
+		}
+		if seen[m.Name] {
+			return Plan{}, fmt.Errorf("media server %q is listed twice", m.Name)
+		}
+		seen[m.Name] = true
+	}
+	if err := token.validate(); err != nil {
+		return Plan{}, err
+	}
+	sorted := slices.Clone(servers)
+	slices.SortFunc(sorted, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
+	p.media = mediaTopology{servers: sorted, token: token}
+	return p, nil
+}
+
+// MediaServers returns the plan's media servers by name; none for one box.
+func (p Plan) MediaServers() []MediaServer { return slices.Clone(p.media.servers) }
+
+func (m MediaServer) validate() error {
+	if !mediaNamePattern.MatchString(m.Name) {
+		return fmt.Errorf("media server name %q: want a DNS label of a-z 0-9 - (1-32 characters, no - at either end)", m.Name)
+	}
+	if !countryPattern.MatchString(m.Country) {
+		return fmt.Errorf("media server %q: country %q is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. DE)", m.Name, m.Country)
+	}
+	u, err := url.Parse(m.URL)
+	switch {
+	case err != nil || len(m.URL) > maxProxyURLLength || strings.ContainsFunc(m.URL, func(r rune) bool { return r <= ' ' || r >= 0x7f }):
+		return fmt.Errorf("media server %q: URL %q is not a URL of at most %d printable ASCII characters", m.Name, m.URL, maxProxyURLLength)
+	case !slices.Contains(proxyURLSchemes, u.Scheme) || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("media server %q: URL %q: want %s://host[:port][/path/], no user, query or fragment", m.Name, m.URL, strings.Join(proxyURLSchemes, "|"))
+	case u.Path != "" && !strings.HasSuffix(u.Path, "/"):
+		// Signaling resolves "proxy" against the URL: https://h/sub would
+		// reach https://h/proxy, not https://h/sub/proxy.
+		return fmt.Errorf("media server %q: URL %q: end its path with / (signaling adds proxy to it)", m.Name, m.URL)
+	}
+	return nil
+}
+
+func (t ProxyToken) validate() error {
+	if !tokenIDPattern.MatchString(t.ID) {
+		return fmt.Errorf("the proxy token ID %q: want a-z 0-9 - (1-32 characters, starting with a letter or digit)", t.ID)
+	}
+	priv, err := parseRSAPrivateKey(t.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("the proxy token key: %w", err)
+	}
+	pub, err := parseRSAPublicKey(t.PublicKey)
+	if err != nil {
+		return fmt.Errorf("the proxy token public key: %w", err)
+	}
+	if !priv.PublicKey.Equal(pub) {
+		return fmt.Errorf("the proxy token key does not match its public key")
+	}
+	return nil
+}
+
+// pemBlock decodes one PEM block of type want (one of them) and nothing
+// else: no text around it, no carriage return or Unicode line break. Its
+// errors never quote the key.
+func pemBlock(text string, want ...string) (*pem.Block, error) {
+	if strings.ContainsAny(text, "\r\u0085\u2028\u2029") {
+		return nil, fmt.Errorf("holds a carriage return or Unicode line break")
+	}
+	b, rest := pem.Decode([]byte(text))
+	if b == nil || strings.TrimSpace(string(rest)) != "" || !slices.Contains(want, b.Type) {
+		return nil, fmt.Errorf("want one PEM block of type %s", strings.Join(want, " or "))
+	}
+	return b, nil
+}
+
+func parseRSAPrivateKey(text string) (*rsa.PrivateKey, error) {
+	b, err := pemBlock(text, "RSA PRIVATE KEY", "PRIVATE KEY")
+	if err != nil {
+		return nil, err
+	}
+	if b.Type == "RSA PRIVATE KEY" {
+		k, err := x509.ParsePKCS1PrivateKey(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("not a PKCS #1 RSA key")
+		}
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if rk, ok := k.(*rsa.PrivateKey); err == nil && ok {
+		return rk, nil
+	}
+	return nil, fmt.Errorf("not a PKCS #8 RSA key (the proxy verifies RS256 tokens)")
+}
+
+func parseRSAPublicKey(text string) (*rsa.PublicKey, error) {
+	b, err := pemBlock(text, "PUBLIC KEY")
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if rk, ok := k.(*rsa.PublicKey); err == nil && ok {
+		return rk, nil
+	}
+	return nil, fmt.Errorf("not an RSA public key")
+}
+
+// viewMCU is signaling's [mcu] section: its own Janus, or the proxies
+// (space-separated URLs) with the token.
+type viewMCU struct {
+	Proxy         bool
+	URLs, TokenID string
+}
+
+// newViewMCU is the plan's [mcu] as the templates see it.
+func newViewMCU(m mediaTopology) viewMCU {
+	if len(m.servers) == 0 {
+		return viewMCU{}
+	}
+	urls := make([]string, len(m.servers))
+	for i, s := range m.servers {
+		urls[i] = s.URL
+	}
+	return viewMCU{Proxy: true, URLs: strings.Join(urls, " "), TokenID: m.token.ID}
+}
+
+// mediaFiles are the main box's files of scale-out: the token's private
+// key, read by signaling only.
+func mediaFiles(m mediaTopology, redacted bool) []File {
+	if len(m.servers) == 0 {
+		return nil
+	}
+	key := m.token.PrivateKey
+	if redacted {
+		key = fmt.Sprintf(RedactionMarker, proxyTokenKeyName) + "\n"
+	}
+	return []File{{Path: proxyTokenKey, Perms: "0400", Content: []byte(key)}}
+}
+
+// ProxySettings are what a media server's proxy is configured with.
+type ProxySettings struct {
+	// Country is the ISO 3166-1 alpha-2 code of the server's location.
+	Country string
+	// TokenID and TokenPublicKey are the signaling server's token (ID and
+	// PEM public key) the proxy accepts.
+	TokenID, TokenPublicKey string
+}
+
+// ProxyFiles renders a media server's proxy config (proxyConfig) and the
+// token's public key it names (proxyTokenPublicKey).
+func ProxyFiles(s ProxySettings) ([]File, error) {
+	if !countryPattern.MatchString(s.Country) {
+		return nil, fmt.Errorf("proxy: country %q is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. DE)", s.Country)
+	}
+	if !tokenIDPattern.MatchString(s.TokenID) {
+		return nil, fmt.Errorf("proxy: token ID %q: want a-z 0-9 - (1-32 characters, starting with a letter or digit)", s.TokenID)
+	}
+	if _, err := parseRSAPublicKey(s.TokenPublicKey); err != nil {
+		return nil, fmt.Errorf("proxy: the token public key: %w", err)
+	}
+	v := newView(Plan{}, Secrets{})
+	v.Proxy = viewProxy{Country: s.Country, TokenID: s.TokenID}
+	var b strings.Builder
+	if err := templates.ExecuteTemplate(&b, "proxy.conf", v); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", proxyConfig, err)
+	}
+	return []File{
+		{Path: proxyConfig, Perms: "0644", Content: []byte(b.String())},
+		{Path: proxyTokenPublicKey, Perms: "0644", Content: []byte(strings.TrimSuffix(s.TokenPublicKey, "\n") + "\n")},
+	}, nil
+}
+
+// viewProxy is a media server's proxy.conf: its country and the token it
+// accepts.
+type viewProxy struct{ Country, TokenID string }

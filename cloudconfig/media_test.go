@@ -1,0 +1,274 @@
+package cloudconfig
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// testRSAKeys are two test-only RSA key pairs (PEM: PKCS #1 private, PKIX
+// public), generated once per test binary.
+var testRSAKeys = sync.OnceValue(func() [2][2]string {
+	var out [2][2]string
+	for i := range out {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = [2]string{
+			string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
+			string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		}
+	}
+	return out
+})
+
+// testProxyToken is a valid token (key pair 0).
+func testProxyToken() ProxyToken {
+	k := testRSAKeys()[0]
+	return ProxyToken{ID: "nctalk", PrivateKey: k[0], PublicKey: k[1]}
+}
+
+// twoMediaServers are two media servers, given out of name order.
+func twoMediaServers() []MediaServer {
+	return []MediaServer{
+		{Name: "media-2", URL: "https://media-2.talk.example.com/", Country: "FI"},
+		{Name: "media-1", URL: "https://media-1.talk.example.com/", Country: "DE"},
+	}
+}
+
+// mediaPlan is the reference plan with media servers.
+func mediaPlan(t *testing.T, servers []MediaServer) Plan {
+	t.Helper()
+	p, err := NewPlan(referenceSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.WithMediaServers(servers, testProxyToken()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// fileNamed returns the file at path, or fails.
+func fileNamed(t *testing.T, files []File, path string) File {
+	t.Helper()
+	for _, f := range files {
+		if f.Path == path {
+			return f
+		}
+	}
+	t.Fatalf("no file %s", path)
+	return File{}
+}
+
+// TestSignalingUsesTheProxies: with media servers, signaling's [mcu] is
+// the proxies' url list in name order with the token, its Janus is no
+// longer named, and the token's private key is a file only signaling's uid
+// reads. Without media servers the document is byte for byte the one box's.
+func TestSignalingUsesTheProxies(t *testing.T) {
+	one, err := NewPlan(referenceSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := one.WithMediaServers(nil, ProxyToken{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := one.Render(fakeSecrets())
+	b, _ := none.Render(fakeSecrets())
+	if !bytes.Equal(a, b) {
+		t.Error("no media servers changed the document")
+	}
+
+	files, err := mediaPlan(t, twoMediaServers()).Files(fakeSecrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(fileNamed(t, files, SignalingConfig).Content)
+	want := "[mcu]\ntype = proxy\nurltype = static\n" +
+		"url = https://media-1.talk.example.com/ https://media-2.talk.example.com/\n" +
+		"token_id = nctalk\ntoken_key = /opt/nctalk/signaling/proxy-token.key\n\n[turn]"
+	if !strings.Contains(conf, want) {
+		t.Errorf("server.conf lacks\n%s\ngot:\n%s", want, conf)
+	}
+	if strings.Contains(conf, "8188") {
+		t.Error("server.conf still names the local Janus")
+	}
+	key := fileNamed(t, files, proxyTokenKey)
+	if key.Perms != "0400" || string(key.Content) != testProxyToken().PrivateKey {
+		t.Errorf("token key file: mode %s, content equal %v", key.Perms, string(key.Content) == testProxyToken().PrivateKey)
+	}
+	b2, err := mediaPlan(t, twoMediaServers()).Bundle(fakeSecrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.Owners[proxyTokenKey] != SignalingUID {
+		t.Errorf("token key owned by %d, want signaling's %d", b2.Owners[proxyTokenKey], SignalingUID)
+	}
+	setup := string(fileNamed(t, files, SetupScript).Content)
+	if !strings.Contains(setup, "chown "+ShellQuote("850:850")+" "+ShellQuote(proxyTokenKey)) {
+		t.Error("the setup does not give the token key to signaling's uid")
+	}
+}
+
+// TestProxyTokenKeyIsRedacted: the redacted document has the token key's
+// marker and not a line of the key.
+func TestProxyTokenKeyIsRedacted(t *testing.T) {
+	doc, err := mediaPlan(t, twoMediaServers()).RenderRedacted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, []byte("<redacted:proxyTokenKey>")) {
+		t.Error("no marker of the proxy token key")
+	}
+	for _, line := range strings.Split(testProxyToken().PrivateKey, "\n")[1:3] {
+		if bytes.Contains(doc, []byte(line)) {
+			t.Fatalf("the redacted document holds a line of the token's private key")
+		}
+	}
+}
+
+// TestMediaServerChangesActOnSignalingOnly: a media server added or removed
+// reloads signaling (its url list), nothing else; the token rotated
+// restarts it; the first media server switches signaling from Janus to the
+// proxies (a restart).
+func TestMediaServerChangesActOnSignalingOnly(t *testing.T) {
+	bundle := func(p Plan) Bundle {
+		b, err := p.Bundle(fakeSecrets())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	one, _ := NewPlan(referenceSettings())
+	two := mediaPlan(t, twoMediaServers())
+	three := mediaPlan(t, append(twoMediaServers(), MediaServer{Name: "media-3", URL: "https://media-3.talk.example.com/", Country: "US"}))
+	k := testRSAKeys()[1]
+	rotated, err := two.WithMediaServers(twoMediaServers(), ProxyToken{ID: "nctalk", PrivateKey: k[0], PublicKey: k[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		old, new Plan
+		want     string
+	}{
+		{"a media server added", two, three, "signaling reloaded; coturn, janus, nats, nginx untouched"},
+		{"a media server removed", three, two, "signaling reloaded; coturn, janus, nats, nginx untouched"},
+		{"the token rotated", two, rotated, "signaling restarted; coturn, janus, nats, nginx untouched"},
+		{"the first media server", one, two, "files updated, signaling restarted; coturn, janus, nats, nginx untouched"}, // the setup gives the key to signaling's uid
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DescribeChanges(CompareUnits(bundle(tt.old).Units, bundle(tt.new).Units)); got != tt.want {
+				t.Errorf("the box does: %s\nwant: %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWithMediaServersRefuses: each bad value is refused, naming what is
+// wrong, and no error quotes a key.
+func TestWithMediaServersRefuses(t *testing.T) {
+	p, err := NewPlan(referenceSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := MediaServer{Name: "media-1", URL: "https://media-1.talk.example.com/", Country: "DE"}
+	with := func(change func(*MediaServer)) []MediaServer {
+		m := ok
+		change(&m)
+		return []MediaServer{m}
+	}
+	k0, k1 := testRSAKeys()[0], testRSAKeys()[1]
+	tests := []struct {
+		name    string
+		servers []MediaServer
+		token   ProxyToken
+		want    string
+	}{
+		{"upper-case name", with(func(m *MediaServer) { m.Name = "Media-1" }), testProxyToken(), "DNS label"},
+		{"name with a dot", with(func(m *MediaServer) { m.Name = "media.1" }), testProxyToken(), "DNS label"},
+		{"a name twice", []MediaServer{ok, ok}, testProxyToken(), "listed twice"},
+		{"country in lower case", with(func(m *MediaServer) { m.Country = "de" }), testProxyToken(), "ISO 3166-1"},
+		{"no country", with(func(m *MediaServer) { m.Country = "" }), testProxyToken(), "ISO 3166-1"},
+		{"ftp URL", with(func(m *MediaServer) { m.URL = "ftp://media-1.example.com/" }), testProxyToken(), "http|https|ws|wss"},
+		{"a space in the URL (signaling splits the list on it)", with(func(m *MediaServer) { m.URL = "https://a.example.com/ https://evil.example.com/" }), testProxyToken(), "printable ASCII"},
+		{"a line break in the URL", with(func(m *MediaServer) { m.URL = "https://a.example.com/\n[mcu]" }), testProxyToken(), "printable ASCII"},
+		{"a Unicode line separator", with(func(m *MediaServer) { m.URL = "https://a.example.com/\u2028" }), testProxyToken(), "printable ASCII"},
+		{"a path without a final /", with(func(m *MediaServer) { m.URL = "https://a.example.com/sub" }), testProxyToken(), "end its path with /"},
+		{"user in the URL", with(func(m *MediaServer) { m.URL = "https://u:p@a.example.com/" }), testProxyToken(), "no user"},
+		{"too many", make([]MediaServer, maxMediaServers+1), testProxyToken(), "at most 16"},
+		{"token ID with =", []MediaServer{ok}, ProxyToken{ID: "a=b", PrivateKey: k0[0], PublicKey: k0[1]}, "token ID"},
+		{"keys that do not match", []MediaServer{ok}, ProxyToken{ID: "nctalk", PrivateKey: k0[0], PublicKey: k1[1]}, "does not match"},
+		{"public key as private key", []MediaServer{ok}, ProxyToken{ID: "nctalk", PrivateKey: k0[1], PublicKey: k0[1]}, "PEM block of type"},
+		{"text after the key", []MediaServer{ok}, ProxyToken{ID: "nctalk", PrivateKey: k0[0] + "[mcu]\n", PublicKey: k0[1]}, "PEM block of type"},
+		{"a carriage return in the key", []MediaServer{ok}, ProxyToken{ID: "nctalk", PrivateKey: strings.ReplaceAll(k0[0], "\n", "\r\n"), PublicKey: k0[1]}, "carriage return"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := p.WithMediaServers(tt.servers, tt.token)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), strings.Split(k0[0], "\n")[1]) || strings.Contains(err.Error(), strings.Split(k0[1], "\n")[1]) {
+				t.Errorf("the error quotes a key: %v", err)
+			}
+		})
+	}
+}
+
+// TestProxyFiles: a media server's proxy listens on loopback for nginx,
+// trusts only loopback's forwarded addresses, reports its country, accepts
+// the token by its ID and reaches its own Janus on loopback with the
+// candidates signaling's Janus refuses refused too.
+func TestProxyFiles(t *testing.T) {
+	files, err := ProxyFiles(ProxySettings{Country: "FI", TokenID: "nctalk", TokenPublicKey: testProxyToken().PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `# nextcloud-spreed-signaling proxy of a media server (rendered by nctalk)
+[app]
+country = FI
+trustedproxies = 127.0.0.1/32, ::1/128
+
+[http]
+listen = 127.0.0.1:9090
+
+[tokens]
+nctalk = /opt/nctalk/proxy/token.pub
+
+[mcu]
+type = janus
+url = ws://127.0.0.1:8188
+blockedcandidates = ` + strings.Join(DeniedPeerNetworks, ", ") + `
+
+[stats]
+allowed_ips = 127.0.0.1
+`
+	if got := string(fileNamed(t, files, proxyConfig).Content); got != want {
+		t.Errorf("proxy.conf:\n%s\nwant:\n%s", got, want)
+	}
+	if got := string(fileNamed(t, files, proxyTokenPublicKey).Content); got != testProxyToken().PublicKey {
+		t.Errorf("token.pub is not the public key")
+	}
+	for _, bad := range []ProxySettings{
+		{Country: "Finland", TokenID: "nctalk", TokenPublicKey: testProxyToken().PublicKey},
+		{Country: "FI", TokenID: "", TokenPublicKey: testProxyToken().PublicKey},
+		{Country: "FI", TokenID: "nctalk", TokenPublicKey: testProxyToken().PrivateKey},
+	} {
+		if _, err := ProxyFiles(bad); err == nil {
+			t.Errorf("ProxyFiles(%q, %q, …) accepted", bad.Country, bad.TokenID)
+		}
+	}
+}
