@@ -316,9 +316,9 @@ type viewPaths struct {
 	SetupUnitName string
 	// AuthorizedKeys, applyScript and appliedUnits serve in-place changes.
 	AuthorizedKeys, ApplyScript, AppliedUnits string
-	// proxyTokenKey is signaling's token key (scale-out);
-	// proxyTokenPublicKey a media server's copy of its public half.
-	proxyTokenKey, proxyTokenPublicKey string
+	// ProxyTokenKey is signaling's token key (scale-out);
+	// ProxyTokenPublicKey a media server's copy of its public half.
+	ProxyTokenKey, ProxyTokenPublicKey string
 }
 
 // viewUIDs are the container users (paths.go) that compose runs the
@@ -383,7 +383,7 @@ func newView(p Plan, sec Secrets) view {
 			HostFirewallConfig: HostFirewallConfig,
 			SetupUnitName:      path.Base(setupUnit),
 			AuthorizedKeys:     AuthorizedKeys, ApplyScript: applyScript, AppliedUnits: appliedUnits,
-			proxyTokenKey: proxyTokenKey, proxyTokenPublicKey: proxyTokenPublicKey,
+			ProxyTokenKey: proxyTokenKey, ProxyTokenPublicKey: proxyTokenPublicKey,
 		},
 		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID, NginxWorker: NginxWorkerUID},
 		Images: viewImages{
