@@ -16,7 +16,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,34 +34,34 @@ import (
 // [tokens] know its public key by.
 const proxyTokenID = "nctalk"
 
-// proxyPort is where each signaling proxy listens in its media server's
-// network namespace (all addresses: signaling reaches it on the link, the
-// test reads /metrics on loopback, the only address [stats] admits).
-const proxyPort = 9090
-
 // mediaServer is one media server of the test: a signaling proxy in front
 // of its own Janus, in a network namespace of its own, linked to the
 // signaling server's namespace by a veth pair on a documentation subnet.
 type mediaServer struct {
+	// name is the media server's name (cloudconfig.MediaServer.Name).
 	name string
-	// ns is the media server's network namespace; proxyAddr the proxy's
-	// address on the link (the signaling side has .1 of the same /24).
+	// ns is the media server's network namespace; proxyAddr its address
+	// on the link (the signaling side has the first address of its /25).
 	ns, proxyAddr string
-	// port is the proxy's port (a second proxy in one namespace gets another).
-	port int
 	// wrongKey: the proxy's [tokens] has the public key of another pair.
 	wrongKey bool
-	// withJanus: the media server runs its own Janus (a second proxy in a
-	// namespace uses the first one's).
-	withJanus bool
 
 	proxy *nsContainer
 	janus *lockedBuffer
 }
 
-// URL is the proxy's URL as signaling's [mcu] url lists it.
+// URL is where signaling reaches the proxy (cloudconfig.MediaServer.URL).
 func (m *mediaServer) URL() string {
-	return "ws://" + net.JoinHostPort(m.proxyAddr, strconv.Itoa(m.port))
+	return "ws://" + net.JoinHostPort(m.proxyAddr, strconv.Itoa(schema.PortProxyHTTP))
+}
+
+// mediaServers are the servers as cloudconfig.Plan.WithMediaServers takes them.
+func mediaServers(servers ...*mediaServer) []cloudconfig.MediaServer {
+	var out []cloudconfig.MediaServer
+	for _, m := range servers {
+		out = append(out, cloudconfig.MediaServer{Name: m.name, URL: m.URL(), Country: "DE"})
+	}
+	return out
 }
 
 // TestMediaOnProxies runs signaling with [mcu] type = proxy against real
@@ -87,25 +86,25 @@ func TestMediaOnProxies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := proxyTokenPEM{id: proxyTokenID, private: privatePEM(t, good), public: publicPEM(t, good)}
+	token := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, good), PublicKey: publicPEM(t, good)}
 	otherPublic := publicPEM(t, other)
 
 	sig := newNetns(t, "psig")
-	a := &mediaServer{name: "A", ns: newNetns(t, "pa"), proxyAddr: "192.0.2.2", port: proxyPort, withJanus: true}
-	b := &mediaServer{name: "B", ns: newNetns(t, "pb"), proxyAddr: "198.51.100.2", port: proxyPort, withJanus: true}
-	c := &mediaServer{name: "C", ns: newNetns(t, "pc"), proxyAddr: "203.0.113.2", port: proxyPort, withJanus: true}
-	// D shares A's namespace and Janus; its [tokens] has another key.
-	d := &mediaServer{name: "D (wrong key)", ns: a.ns, proxyAddr: a.proxyAddr, port: proxyPort + 1, wrongKey: true}
-	for i, m := range []*mediaServer{a, b, c} {
+	a := &mediaServer{name: "media-a", ns: newNetns(t, "pa"), proxyAddr: "192.0.2.2"}
+	b := &mediaServer{name: "media-b", ns: newNetns(t, "pb"), proxyAddr: "198.51.100.2"}
+	c := &mediaServer{name: "media-c", ns: newNetns(t, "pc"), proxyAddr: "203.0.113.2"}
+	d := &mediaServer{name: "media-d-wrong-key", ns: newNetns(t, "pd"), proxyAddr: "192.0.2.130", wrongKey: true}
+	all := []*mediaServer{a, b, c, d}
+	for i, m := range all {
 		link(t, sig, m.ns, fmt.Sprintf("m%d", i), m.proxyAddr)
 	}
 
 	files := s.Files
-	for _, m := range []*mediaServer{a, b, c} {
+	for _, m := range all {
 		m.janus = startJanus(t, m.ns, files)
 	}
-	for _, m := range []*mediaServer{a, b, c, d} {
-		public := token.public
+	for _, m := range all {
+		public := token.PublicKey
 		if m.wrongKey {
 			public = otherPublic
 		}
@@ -113,23 +112,22 @@ func TestMediaOnProxies(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, m := range []*mediaServer{a, b, c, d} {
+			for _, m := range all {
 				t.Logf("----- proxy %s log (tail) -----\n%s", m.name, tailLines(m.proxy.logs.String(), 40))
-				if m.janus != nil {
-					t.Logf("----- Janus %s log (tail) -----\n%s", m.name, tailLines(m.janus.String(), 15))
-				}
+				t.Logf("----- Janus %s log (tail) -----\n%s", m.name, tailLines(m.janus.String(), 15))
 			}
 		}
 	})
 
-	// The main box: NATS and signaling from the stack's rendered files, in
-	// their own namespace; the fake Nextcloud reached through a forward.
+	// The main box: NATS and signaling from the stack's settings and
+	// secrets with the media servers, in their own namespace; the fake
+	// Nextcloud reached through a forward.
 	forwardNextcloud(t, sig, s.Nextcloud.URL)
 	natsDir := configDir(t, files, cloudconfig.NATSConfig)
 	startContainerInNetns(t, sig, files, cloudconfig.ServiceNATS, natsDir, path.Dir(cloudconfig.NATSConfig))
-	signalingConf := mcuProxySection(t, files[cloudconfig.SignalingConfig].Content, []*mediaServer{a, b, d}, token)
-	sigDir := signalingDir(t, signalingConf, token)
-	signaling := startSignaling(t, s, sig, files, sigDir)
+	sigDir := configDir(t, nil)
+	sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, d), token)
+	signaling := startSignaling(t, s, sig, sigFiles, sigDir)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("----- signaling (proxy mode) log (tail) -----\n%s", tailLines(signaling.logs.String(), 60))
@@ -296,10 +294,7 @@ func TestMediaOnProxies(t *testing.T) {
 	t.Run("proxy added on SIGHUP", func(t *testing.T) {
 		before := publishers[0]
 		pid := signaling.PID()
-		conf := mcuProxySection(t, files[cloudconfig.SignalingConfig].Content, []*mediaServer{a, b, c}, token)
-		if err := os.WriteFile(filepath.Join(sigDir, "server.conf"), conf, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token)
 		sent := time.Now()
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -346,12 +341,6 @@ func TestMediaOnProxies(t *testing.T) {
 	t.Logf("figure: the whole test took %v", time.Since(begin).Round(time.Millisecond))
 }
 
-// proxyTokenPEM is signaling's key for the proxies: its id and the RSA
-// pair, PEM encoded.
-type proxyTokenPEM struct {
-	id, private, public string
-}
-
 func privatePEM(t *testing.T, k *rsa.PrivateKey) string {
 	t.Helper()
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
@@ -366,64 +355,15 @@ func publicPEM(t *testing.T, k *rsa.PrivateKey) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: b}))
 }
 
-// proxyTokenKeyPath is where the signaling server finds its private key
-// for the proxies (in its config directory, mounted read-only).
-var proxyTokenKeyPath = path.Join(path.Dir(cloudconfig.SignalingConfig), "proxy-token.pem")
-
-// mcuProxySection returns server.conf with its [mcu] section replaced by
-// proxy mode with the media servers' URLs.
-//
-// TEMPORARY: written here from the recorded contract of signaling's [mcu]
-// (type, url, token_id, token_key) until cloudconfig's
-// Plan.WithMediaServers renders it.
-func mcuProxySection(t *testing.T, conf []byte, servers []*mediaServer, token proxyTokenPEM) []byte {
-	t.Helper()
-	var urls []string
-	for _, m := range servers {
-		urls = append(urls, m.URL())
-	}
-	section := fmt.Sprintf("[mcu]\ntype = proxy\nurl = %s\ntoken_id = %s\ntoken_key = %s\n\n",
-		strings.Join(urls, " "), token.id, proxyTokenKeyPath)
-	re := regexp.MustCompile(`(?ms)^\[mcu\]\n.*?(^\[)`)
-	if !re.Match(conf) {
-		t.Fatalf("the rendered %s has no [mcu] section followed by another", cloudconfig.SignalingConfig)
-	}
-	return re.ReplaceAll(conf, []byte(strings.ReplaceAll(section, "$", "$$")+"$1"))
-}
-
-// proxyConfig is a media server's proxy.conf.
-//
-// TEMPORARY: written here from the recorded contract of the proxy 2.1.1
-// (tests/images/configkeys/testdata/signaling_proxy-2.1.1.json) until
-// cloudconfig.RenderProxyConfig renders it.
-func proxyConfig(m *mediaServer, publicKeyPath string) []byte {
-	return []byte(fmt.Sprintf(`[http]
-listen = 0.0.0.0:%d
-
-[app]
-tokentype = static
-
-[tokens]
-%s = %s
-
-[mcu]
-type = janus
-url = ws://127.0.0.1:%d
-
-[stats]
-allowed_ips = 127.0.0.1
-`, m.port, proxyTokenID, publicKeyPath, schema.PortJanusWS))
-}
-
 // link connects the namespaces sig and media with a veth pair on addr's
-// /24: addr in media, .1 of it in sig.
+// /25: addr in media, the /25's first address in sig.
 func link(t *testing.T, sig, media, name, addr string) {
 	t.Helper()
 	ip := net.ParseIP(addr).To4()
-	gw := net.IPv4(ip[0], ip[1], ip[2], 1).String()
+	gw := net.IPv4(ip[0], ip[1], ip[2], ip[3]&0x80+1).String()
 	mustRun(t, "ip", "-n", sig, "link", "add", name, "type", "veth", "peer", "name", "eth-"+name, "netns", media)
-	mustRun(t, "ip", "-n", sig, "addr", "add", gw+"/24", "dev", name)
-	mustRun(t, "ip", "-n", media, "addr", "add", addr+"/24", "dev", "eth-"+name)
+	mustRun(t, "ip", "-n", sig, "addr", "add", gw+"/25", "dev", name)
+	mustRun(t, "ip", "-n", media, "addr", "add", addr+"/25", "dev", "eth-"+name)
 	mustRun(t, "ip", "-n", sig, "link", "set", name, "up")
 	mustRun(t, "ip", "-n", media, "link", "set", "eth-"+name, "up")
 }
@@ -460,45 +400,122 @@ func startJanus(t *testing.T, ns string, files map[string]harness.WrittenFile) *
 }
 
 // startProxy runs m's proxy from its substitute image as the image runs
-// it (entrypoint, $CONFIG, Docker's default capabilities: the entrypoint
-// switches to spreedbackend), with /config holding proxy.conf and the
-// public key of its [tokens].
+// it (its entrypoint with $CONFIG, Docker's default capabilities: the
+// entrypoint switches to spreedbackend), with the files
+// cloudconfig.ProxyFiles renders (proxy.conf, the token's public key) at
+// their paths. The rendered proxy listens on loopback for the media
+// server's nginx; here a plain forward from the link's address stands in.
 func startProxy(t *testing.T, m *mediaServer, publicKey string) *nsContainer {
 	t.Helper()
 	c, err := images.ContractOf(images.ServiceSignalingProxy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := configDir(t, nil)
-	if err := os.WriteFile(filepath.Join(dir, "token-"+proxyTokenID+".pem"), []byte(publicKey), 0o644); err != nil {
-		t.Fatal(err)
+	rendered, err := cloudconfig.ProxyFiles(cloudconfig.ProxySettings{Country: "DE", TokenID: proxyTokenID, TokenPublicKey: publicKey})
+	if err != nil {
+		t.Fatalf("cloudconfig.ProxyFiles: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "proxy.conf"), proxyConfig(m, "/config/token-"+proxyTokenID+".pem"), 0o644); err != nil {
-		t.Fatal(err)
+	dir := configDir(t, nil)
+	var conf, vmDir string
+	for _, f := range rendered {
+		if vmDir != "" && path.Dir(f.Path) != vmDir {
+			t.Fatalf("cloudconfig.ProxyFiles writes %s outside %s", f.Path, vmDir)
+		}
+		vmDir = path.Dir(f.Path)
+		if path.Base(f.Path) == "proxy.conf" {
+			conf = f.Path
+		}
+		mode, err := strconv.ParseUint(f.Perms, 8, 32)
+		if err != nil {
+			t.Fatalf("%s: mode %q: %v", f.Path, f.Perms, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(f.Path)), f.Content, os.FileMode(mode)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if conf == "" {
+		t.Fatal("cloudconfig.ProxyFiles renders no proxy.conf")
+	}
+	forward(t, m.ns, net.JoinHostPort(m.proxyAddr, strconv.Itoa(schema.PortProxyHTTP)), m.ns, loopback(schema.PortProxyHTTP))
+	env := []string{"CONFIG=" + conf}
+	for _, e := range c.Env {
+		if !strings.HasPrefix(e, "CONFIG=") {
+			env = append(env, e)
+		}
 	}
 	return runInNetns(t, m.ns, images.RunSpec{
-		Service: c.Service, Argv: c.Argv(nil, nil), User: c.User, Env: c.Env, WorkDir: c.WorkDir,
+		Service: c.Service, Argv: c.Argv(nil, nil), User: c.User, Env: env, WorkDir: c.WorkDir,
 		Caps:  images.Capabilities(nil, nil),
-		Binds: []images.Bind{{Source: dir, Target: "/config", ReadOnly: true}},
+		Binds: []images.Bind{{Source: dir, Target: vmDir, ReadOnly: true}},
 	})
 }
 
-// signalingDir is the signaling server's config directory: server.conf
-// and its private key for the proxies (its uid's only).
-func signalingDir(t *testing.T, conf []byte, token proxyTokenPEM) string {
+// writeSignalingDir renders the stack's settings and secrets with the
+// media servers (cloudconfig.Plan.WithMediaServers) and writes signaling's
+// config directory into dir: server.conf and the token's private key with
+// the rendered modes, owned by signaling's uid (as the setup's
+// prepare_files leaves them). It returns the rendering's files.
+func writeSignalingDir(t *testing.T, s *harness.Stack, dir string, servers []cloudconfig.MediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
 	t.Helper()
-	dir := configDir(t, nil)
-	if err := os.WriteFile(filepath.Join(dir, "server.conf"), conf, 0o644); err != nil {
+	plan, err := cloudconfig.NewPlan(s.Settings)
+	if err != nil {
 		t.Fatal(err)
 	}
-	key := filepath.Join(dir, path.Base(proxyTokenKeyPath))
-	if err := os.WriteFile(key, []byte(token.private), 0o600); err != nil {
+	if plan, err = plan.WithMediaServers(servers, token); err != nil {
+		t.Fatalf("WithMediaServers: %v", err)
+	}
+	doc, err := plan.Render(s.Secrets)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(key, cloudconfig.SignalingUID, cloudconfig.SignalingUID); err != nil {
+	files, err := harness.WriteFiles(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	keyPath := iniValue(files[cloudconfig.SignalingConfig].Content, "mcu", "token_key")
+	if path.Dir(keyPath) != path.Dir(cloudconfig.SignalingConfig) {
+		t.Fatalf("signaling's token_key %q is not in its config directory %s", keyPath, path.Dir(cloudconfig.SignalingConfig))
+	}
+	for _, p := range []string{cloudconfig.SignalingConfig, keyPath} {
+		f, ok := files[p]
+		if !ok {
+			t.Fatalf("the rendering with media servers writes no %s", p)
+		}
+		mode := os.FileMode(f.Permissions)
+		if mode == 0 {
+			mode = 0o644
+		}
+		host := filepath.Join(dir, path.Base(p))
+		if err := os.WriteFile(host+".new", f.Content, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(host+".new", mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(host+".new", cloudconfig.SignalingUID, cloudconfig.SignalingUID); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(host+".new", host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// iniValue is the value of key in section of an INI file ("" when none).
+func iniValue(conf []byte, section, key string) string {
+	in := false
+	for _, line := range strings.Split(string(conf), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			in = line == "["+section+"]"
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); in && ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // startSignaling runs the rendered signaling server in ns as the stack
@@ -540,12 +557,37 @@ func forwardNextcloud(t *testing.T, ns, nextcloudURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := net.JoinHostPort("127.0.0.1", u.Port())
+	addr := loopback(mustAtoi(t, u.Port()))
+	forward(t, ns, addr, "", addr)
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// forward listens on listen in the namespace fromNS and copies each
+// connection to target, dialled in toNS ("": the test's own namespace).
+func forward(t *testing.T, fromNS, listen, toNS, target string) {
+	t.Helper()
 	var l net.Listener
-	if err := inNetns(ns, func() (err error) { l, err = net.Listen("tcp", addr); return err }); err != nil {
+	if err := inNetns(fromNS, func() (err error) { l, err = net.Listen("tcp", listen); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	dial := func() (net.Conn, error) { return net.Dial("tcp", target) }
+	if toNS != "" {
+		dial = func() (conn net.Conn, err error) {
+			err = inNetns(toNS, func() error { conn, err = net.Dial("tcp", target); return err })
+			return conn, err
+		}
+	}
 	go func() {
 		for {
 			in, err := l.Accept()
@@ -554,7 +596,7 @@ func forwardNextcloud(t *testing.T, ns, nextcloudURL string) {
 			}
 			go func() {
 				defer in.Close()
-				out, err := net.Dial("tcp", addr)
+				out, err := dial()
 				if err != nil {
 					return
 				}
@@ -674,7 +716,7 @@ func (m metrics) labels(name string) []string {
 
 // proxyMetrics reads m's proxy's /metrics on its namespace's loopback.
 func proxyMetrics(ctx context.Context, m *mediaServer) (metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", m.port), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", schema.PortProxyHTTP), nil)
 	if err != nil {
 		return nil, err
 	}
