@@ -1,6 +1,10 @@
 package configkeys
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"path"
 	"slices"
@@ -342,5 +346,71 @@ func TestCheckCatches(t *testing.T) {
 		if len(problems) == 0 || !strings.Contains(strings.Join(problems, "\n"), tc.want) {
 			t.Errorf("%s %q: problems %q, want one with %q", tc.service, tc.content, problems, tc.want)
 		}
+	}
+}
+
+// TestProxyConfigKnownToImageAndSubstitute: a media server's rendered
+// proxy.conf (cloudconfig.ProxyFiles) holds only keys the proxy of the
+// image (2.1.1) reads as documented, and the substitute's proxy (sid's
+// 2.0.2, which the daemon test runs) differs from it only as named here.
+func TestProxyConfigKnownToImageAndSubstitute(t *testing.T) {
+	const service, pinned = images.ServiceSignalingProxy, "2.1.1"
+	ic, err := images.ContractOf(service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, tag, _ := strings.Cut(ic.Image, ":"); !strings.HasPrefix(tag, pinned+"-") {
+		t.Errorf("the proxy image is %s; its config contract is recorded for %s", ic.Image, pinned)
+	}
+	// 2.0.2 ignores it (go-ini reads only what it asks for): the daemon
+	// test's proxies run without the candidate filter; the image's reads it.
+	wantDiff := []string{"[mcu] blockedcandidates: read as documented in 2.1.1, unknown in 2.0.2"}
+	pin, err := load(service, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := load(service, images.SubstituteVersion(service))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	files, err := cloudconfig.ProxyFiles(cloudconfig.ProxySettings{Country: "DE", TokenID: "nctalk", TokenPublicKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf []byte
+	for _, f := range files {
+		if path.Base(f.Path) == "proxy.conf" {
+			conf = f.Content
+		}
+	}
+	uses, err := parse(GrammarINI, conf)
+	if err != nil || len(uses) == 0 {
+		t.Fatalf("proxy.conf: %d keys read, %v", len(uses), err)
+	}
+	p, s := pin.Check("proxy.conf", uses), sub.Check("proxy.conf", uses)
+	var diff []string
+	for i := range p {
+		if p[i].Problem != "" || p[i].Deprecated {
+			t.Errorf("the image's proxy %s: %s: %s", pinned, key(pin, p[i]), status(pin, p[i]))
+		}
+		if p[i].Deprecated != s[i].Deprecated || (p[i].Problem == "") != (s[i].Problem == "") {
+			diff = append(diff, fmt.Sprintf("%s: %s in %s, %s in %s", key(pin, p[i]), status(pin, p[i]), pin.Version, status(sub, s[i]), sub.Version))
+		}
+	}
+	slices.Sort(diff)
+	for _, d := range diff {
+		t.Logf("named difference: %s", d)
+	}
+	if !slices.Equal(diff, wantDiff) {
+		t.Errorf("differences between the proxy %s and the substitute's %s in what the renderer writes:\n got %q\nwant %q", pin.Version, sub.Version, diff, wantDiff)
 	}
 }
