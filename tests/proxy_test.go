@@ -175,6 +175,7 @@ func TestMediaOnProxies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("signaling's stats for %s: %v; its log: %q", d.name, st.of(d), lastLine(signaling.logs.String(), "Hello connection to "+d.URL()))
 		if p := st.of(d); p != nil && p.Load != nil {
 			t.Errorf("signaling reports a proxy session with %s (load %d): the proxy refused its token", d.name, *p.Load)
 		}
@@ -339,11 +340,36 @@ func TestMediaOnProxies(t *testing.T) {
 		}
 	})
 	t.Logf("figure: the whole test took %v", time.Since(begin).Round(time.Millisecond))
+
+	// As for the stack's daemons: no secret in any log, the token's
+	// private key included.
+	secrets := append(s.Secrets.List(), cloudconfig.NamedSecret{Name: "the proxy token key", Value: pemBody(token.PrivateKey)})
+	logs := map[string]string{"signaling (proxy mode)": signaling.logs.String()}
+	for _, m := range all {
+		logs["proxy "+m.name] = m.proxy.logs.String()
+	}
+	for name, l := range logs {
+		for _, sec := range secrets {
+			if sec.Value != "" && strings.Contains(l, sec.Value) {
+				t.Errorf("the %s log contains %s", name, sec.Name)
+			}
+		}
+	}
 }
 
 func privatePEM(t *testing.T, k *rsa.PrivateKey) string {
 	t.Helper()
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+}
+
+// pemBody is the first base64 line of a PEM block, what a log that
+// leaked the key would hold.
+func pemBody(text string) string {
+	lines := strings.Split(text, "\n")
+	if len(lines) < 2 {
+		return ""
+	}
+	return lines[1]
 }
 
 func publicPEM(t *testing.T, k *rsa.PrivateKey) string {
