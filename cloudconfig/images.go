@@ -10,6 +10,8 @@ const (
 	ServiceNATS      = "nats"
 	ServiceCoturn    = "coturn"
 	ServiceNginx     = "nginx"
+	// ServiceProxy is a media server's signaling proxy (scale-out).
+	ServiceProxy = "proxy"
 )
 
 // DefaultImages pins the container image of every service. docs/architecture.md's
@@ -22,6 +24,7 @@ var DefaultImages = map[string]string{
 	ServiceNATS:      "nats:2.14.5-alpine",
 	ServiceCoturn:    "coturn/coturn:4.18.0-r0",
 	ServiceNginx:     "nginx:1.30.6-alpine",
+	ServiceProxy:     "strukturag/nextcloud-spreed-signaling:2.1.1-proxy",
 }
 
 // ServiceNames lists the services in a fixed order.

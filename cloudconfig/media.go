@@ -24,6 +24,9 @@ type MediaServer struct {
 	// Name is the media server's DNS label, e.g. media-1; it orders the
 	// proxies in signaling's url list.
 	Name string
+	// Host is its host name: its certificate's name, its DNS records' and
+	// its TURN entries' (e.g. media-1.talk.example.com).
+	Host string
 	// URL is where signaling reaches the proxy: http(s) or ws(s), e.g.
 	// https://media-1.talk.example.com/ (signaling resolves "proxy"
 	// against it, so a path must end with /; 2.1.1 sfu/proxy reconnect).
@@ -74,6 +77,7 @@ type mediaTopology struct {
 var (
 	mediaNamePattern  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 	countryPattern    = regexp.MustCompile(`^[A-Z]{2}$`)
+	hostPattern       = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
 	tokenIDPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 	proxyURLSchemes   = []string{"http", "https", "ws", "wss"}
 	maxProxyURLLength = 255
@@ -89,8 +93,7 @@ const maxMediaServers = 16
 // pair whose halves match. No media servers leaves the plan as it is.
 func (p Plan) WithMediaServers(servers []MediaServer, token ProxyToken) (Plan, error) {
 	if len(servers) == 0 {
-		p.media = mediaTopology{}
-		return p, nil
+		return derivedFrom(p, mediaTopology{}, boxSingle), nil
 	}
 	if len(servers) > maxMediaServers {
 		return Plan{}, fmt.Errorf("%d media servers, at most %d", len(servers), maxMediaServers)
@@ -110,8 +113,18 @@ func (p Plan) WithMediaServers(servers []MediaServer, token ProxyToken) (Plan, e
 	}
 	sorted := slices.Clone(servers)
 	slices.SortFunc(sorted, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
-	p.media = mediaTopology{servers: sorted, token: token}
-	return p, nil
+	return derivedFrom(p, mediaTopology{servers: sorted, token: token}, boxSignaling), nil
+}
+
+// derivedFrom is p as box b of topology m: the signaling server runs no
+// Janus, so its firewalls leave Janus' RTP range closed.
+func derivedFrom(p Plan, m mediaTopology, b box) Plan {
+	p.media, p.box = m, b
+	p.Firewall = FirewallRules(p.settings)
+	if b == boxSignaling {
+		p.Firewall = slices.DeleteFunc(p.Firewall, func(r Rule) bool { return r.Name == ruleJanusRTP })
+	}
+	return p
 }
 
 // MediaServers returns the plan's media servers by name; none for one box.
@@ -120,6 +133,9 @@ func (p Plan) MediaServers() []MediaServer { return slices.Clone(p.media.servers
 func (m MediaServer) validate() error {
 	if !mediaNamePattern.MatchString(m.Name) {
 		return fmt.Errorf("media server name %q: want a DNS label of a-z 0-9 - (1-32 characters, no - at either end)", m.Name)
+	}
+	if !hostPattern.MatchString(m.Host) || len(m.Host) > 253 {
+		return fmt.Errorf("media server %q: host %q: want a host name of a-z 0-9 - . (at most 253 characters)", m.Name, m.Host)
 	}
 	if !countryPattern.MatchString(m.Country) {
 		return fmt.Errorf("media server %q: country %q is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. DE)", m.Name, m.Country)
@@ -201,36 +217,101 @@ func parseRSAPublicKey(text string) (*rsa.PublicKey, error) {
 	return nil, fmt.Errorf("not an RSA public key")
 }
 
+// box is the machine of the topology a plan renders.
+type box int
+
+// The boxes.
+const (
+	// boxSingle is the one box: signaling with its own Janus.
+	boxSingle box = iota
+	// boxSignaling is the signaling server of a scale-out: its publishers
+	// go to the media servers' proxies; it runs no Janus.
+	boxSignaling
+	// boxMedia is a media server: the proxy in front of its own Janus, and
+	// coturn.
+	boxMedia
+)
+
+// writtenOn reports whether the file belongs on box b.
+func (f fileSpec) writtenOn(b box) bool { return len(f.on) == 0 || slices.Contains(f.on, b) }
+
+// services are the compose services each box runs, by name.
+var services = map[box][]string{
+	boxSingle:    {ServiceCoturn, ServiceJanus, ServiceNATS, ServiceNginx, ServiceSignaling},
+	boxSignaling: {ServiceCoturn, ServiceNATS, ServiceNginx, ServiceSignaling},
+	boxMedia:     {ServiceCoturn, ServiceJanus, ServiceNginx, ServiceProxy},
+}
+
+// Services returns the compose services the plan's box runs, sorted.
+func (p Plan) Services() []string { return slices.Clone(services[p.box]) }
+
+// unitsOn are the units nctalk-apply acts on on box b, in Units order:
+// every host unit, and the services it runs. The signaling server of a
+// scale-out acts on every service, so that the Janus of the one box it was
+// is removed.
+func unitsOn(b box) []Unit {
+	if b == boxSignaling {
+		return Units
+	}
+	var out []Unit
+	for _, u := range Units {
+		if !u.Service || slices.Contains(services[b], u.Name) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// viewRun says which services the box runs.
+type viewRun struct{ Signaling, NATS, Janus, Proxy bool }
+
+func newViewRun(b box) viewRun {
+	has := func(s string) bool { return slices.Contains(services[b], s) }
+	return viewRun{Signaling: has(ServiceSignaling), NATS: has(ServiceNATS), Janus: has(ServiceJanus), Proxy: has(ServiceProxy)}
+}
+
 // viewMCU is signaling's [mcu] section: its own Janus, or the proxies
-// (space-separated URLs) with the token.
+// (space-separated URLs) with the token (ID and private key).
 type viewMCU struct {
-	Proxy         bool
-	URLs, TokenID string
+	Proxy                   bool
+	URLs, TokenID, TokenKey string
 }
 
 // newViewMCU is the plan's [mcu] as the templates see it.
-func newViewMCU(m mediaTopology) viewMCU {
-	if len(m.servers) == 0 {
+func newViewMCU(m mediaTopology, b box) viewMCU {
+	if b != boxSignaling {
 		return viewMCU{}
 	}
 	urls := make([]string, len(m.servers))
 	for i, s := range m.servers {
 		urls[i] = s.URL
 	}
-	return viewMCU{Proxy: true, URLs: strings.Join(urls, " "), TokenID: m.token.ID}
+	return viewMCU{Proxy: true, URLs: strings.Join(urls, " "), TokenID: m.token.ID, TokenKey: strings.TrimSuffix(m.token.PrivateKey, "\n")}
 }
 
-// mediaFiles are the main box's files of scale-out: the token's private
-// key, read by signaling only.
-func mediaFiles(m mediaTopology, redacted bool) []File {
-	if len(m.servers) == 0 {
-		return nil
+// ForMediaServer returns the plan of the named media server of a
+// scale-out plan (WithMediaServers): its host name is the domain (the
+// certificate's name, its TURN entries'), it runs the proxy (reporting
+// the server's country, accepting the plan's token), Janus and coturn, and
+// no TURN on 443. Everything else (SSH, ports, images, ACME) is the
+// plan's.
+func (p Plan) ForMediaServer(name string) (Plan, error) {
+	if p.box != boxSignaling {
+		return Plan{}, fmt.Errorf("media server %q: the plan has no media servers", name)
 	}
-	key := m.token.PrivateKey
-	if redacted {
-		key = fmt.Sprintf(RedactionMarker, proxyTokenKeyName) + "\n"
+	i := slices.IndexFunc(p.media.servers, func(m MediaServer) bool { return m.Name == name })
+	if i < 0 {
+		return Plan{}, fmt.Errorf("media server %q is not one of the plan's", name)
 	}
-	return []File{{Path: proxyTokenKey, Perms: "0400", Content: []byte(key)}}
+	m := p.media.servers[i]
+	s := p.settings
+	s.Domain, s.TURNOn443, s.TURNDomain = m.Host, false, ""
+	media := derivePlan(s)
+	media.access, media.projectKeys = p.access, p.projectKeys
+	media.media = mediaTopology{token: ProxyToken{ID: p.media.token.ID, PublicKey: p.media.token.PublicKey}}
+	media.box = boxMedia
+	media.proxy = viewProxy{Country: m.Country, TokenID: p.media.token.ID, TokenPublicKey: strings.TrimSuffix(p.media.token.PublicKey, "\n"), DrainSeconds: defaultDrainSeconds}
+	return media, nil
 }
 
 // ProxySettings are what a media server's proxy is configured with.
@@ -243,7 +324,8 @@ type ProxySettings struct {
 }
 
 // ProxyFiles renders a media server's proxy config (proxyConfig) and the
-// token's public key it names (proxyTokenPublicKey).
+// token's public key it names (proxyTokenPublicKey), as ForMediaServer's
+// plan writes them, for a proxy run without the rest of a media server.
 func ProxyFiles(s ProxySettings) ([]File, error) {
 	if !countryPattern.MatchString(s.Country) {
 		return nil, fmt.Errorf("proxy: country %q is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. DE)", s.Country)
@@ -254,18 +336,30 @@ func ProxyFiles(s ProxySettings) ([]File, error) {
 	if _, err := parseRSAPublicKey(s.TokenPublicKey); err != nil {
 		return nil, fmt.Errorf("proxy: the token public key: %w", err)
 	}
-	v := newView(Plan{}, Secrets{})
-	v.Proxy = viewProxy{Country: s.Country, TokenID: s.TokenID}
-	var b strings.Builder
-	if err := templates.ExecuteTemplate(&b, "proxy.conf", v); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", proxyConfig, err)
+	v := newView(Plan{box: boxMedia}, Secrets{})
+	v.Proxy = viewProxy{Country: s.Country, TokenID: s.TokenID, TokenPublicKey: strings.TrimSuffix(s.TokenPublicKey, "\n"), DrainSeconds: defaultDrainSeconds}
+	var out []File
+	for _, spec := range fileSpecs {
+		if spec.path != proxyConfig && spec.path != proxyTokenPublicKey {
+			continue
+		}
+		var b strings.Builder
+		if err := templates.ExecuteTemplate(&b, spec.template, v); err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", spec.path, err)
+		}
+		out = append(out, File{Path: spec.path, Perms: spec.perms, Content: []byte(b.String())})
 	}
-	return []File{
-		{Path: proxyConfig, Perms: "0644", Content: []byte(b.String())},
-		{Path: proxyTokenPublicKey, Perms: "0644", Content: []byte(strings.TrimSuffix(s.TokenPublicKey, "\n") + "\n")},
-	}, nil
+	return out, nil
 }
 
 // viewProxy is a media server's proxy.conf: its country and the token it
-// accepts.
-type viewProxy struct{ Country, TokenID string }
+// accepts (ID and public key); compose.yaml: how long the proxy drains
+// before it is stopped.
+type viewProxy struct {
+	Country, TokenID, TokenPublicKey string
+	DrainSeconds                     int
+}
+
+// defaultDrainSeconds bounds how long a media server's proxy drains (its
+// calls go on, no new ones start there) before compose stops it.
+const defaultDrainSeconds = 3600

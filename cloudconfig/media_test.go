@@ -41,8 +41,8 @@ func testProxyToken() ProxyToken {
 // twoMediaServers are two media servers, given out of name order.
 func twoMediaServers() []MediaServer {
 	return []MediaServer{
-		{Name: "media-2", URL: "https://media-2.talk.example.com/", Country: "FI"},
-		{Name: "media-1", URL: "https://media-1.talk.example.com/", Country: "DE"},
+		{Name: "media-2", Host: "media-2.talk.example.com", URL: "https://media-2.talk.example.com/", Country: "FI"},
+		{Name: "media-1", Host: "media-1.talk.example.com", URL: "https://media-1.talk.example.com/", Country: "DE"},
 	}
 }
 
@@ -140,8 +140,8 @@ func TestProxyTokenKeyIsRedacted(t *testing.T) {
 
 // TestMediaServerChangesActOnSignalingOnly: a media server added or removed
 // reloads signaling (its url list), nothing else; the token rotated
-// restarts it; the first media server switches signaling from Janus to the
-// proxies (a restart).
+// restarts it; the first media server switches signaling from its Janus to
+// the proxies, the last one back.
 func TestMediaServerChangesActOnSignalingOnly(t *testing.T) {
 	bundle := func(p Plan) Bundle {
 		b, err := p.Bundle(fakeSecrets())
@@ -152,7 +152,7 @@ func TestMediaServerChangesActOnSignalingOnly(t *testing.T) {
 	}
 	one, _ := NewPlan(referenceSettings())
 	two := mediaPlan(t, twoMediaServers())
-	three := mediaPlan(t, append(twoMediaServers(), MediaServer{Name: "media-3", URL: "https://media-3.talk.example.com/", Country: "US"}))
+	three := mediaPlan(t, append(twoMediaServers(), MediaServer{Name: "media-3", Host: "media-3.talk.example.com", URL: "https://media-3.talk.example.com/", Country: "US"}))
 	k := testRSAKeys()[1]
 	rotated, err := two.WithMediaServers(twoMediaServers(), ProxyToken{ID: "nctalk", PrivateKey: k[0], PublicKey: k[1]})
 	if err != nil {
@@ -163,14 +163,17 @@ func TestMediaServerChangesActOnSignalingOnly(t *testing.T) {
 		old, new Plan
 		want     string
 	}{
-		{"a media server added", two, three, "signaling reloaded; coturn, janus, nats, nginx untouched"},
-		{"a media server removed", three, two, "signaling reloaded; coturn, janus, nats, nginx untouched"},
-		{"the token rotated", two, rotated, "signaling restarted; coturn, janus, nats, nginx untouched"},
-		{"the first media server", one, two, "files updated, signaling restarted; coturn, janus, nats, nginx untouched"}, // the setup gives the key to signaling's uid
+		{"a media server added", two, three, "signaling reloaded; coturn, nats, nginx untouched"},
+		{"a media server removed", three, two, "signaling reloaded; coturn, nats, nginx untouched"},
+		{"the token rotated", two, rotated, "signaling restarted; coturn, nats, nginx untouched"},
+		// The topology switches: Janus moves to the media servers (its RTP
+		// range closes), signaling's container loses its dependency on it.
+		{"the first media server", one, two, "files updated, host-firewall reloaded, janus removed, signaling recreated; coturn, nats, nginx untouched"},
+		{"the last media server removed", two, one, "files updated, host-firewall reloaded, janus started, signaling recreated; coturn, nats, nginx untouched"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := DescribeChanges(CompareUnits(bundle(tt.old).Units, bundle(tt.new).Units)); got != tt.want {
+			if got := DescribeChanges(bundle(tt.old).Units, bundle(tt.new).Units); got != tt.want {
 				t.Errorf("the box does: %s\nwant: %s", got, tt.want)
 			}
 		})
@@ -184,7 +187,7 @@ func TestWithMediaServersRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := MediaServer{Name: "media-1", URL: "https://media-1.talk.example.com/", Country: "DE"}
+	ok := MediaServer{Name: "media-1", Host: "media-1.talk.example.com", URL: "https://media-1.talk.example.com/", Country: "DE"}
 	with := func(change func(*MediaServer)) []MediaServer {
 		m := ok
 		change(&m)
@@ -271,4 +274,31 @@ allowed_ips = 127.0.0.1
 			t.Errorf("ProxyFiles(%q, %q, …) accepted", bad.Country, bad.TokenID)
 		}
 	}
+}
+
+// allCases are the plans of settingsCases, and the two boxes of a
+// scale-out of the reference settings: the signaling server and a media
+// server.
+func allCases(t testing.TB) map[string]Plan {
+	t.Helper()
+	out := map[string]Plan{}
+	for name, s := range settingsCases() {
+		p, err := NewPlan(s)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = p
+	}
+	p, err := NewPlan(referenceSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.WithMediaServers(twoMediaServers(), testProxyToken()); err != nil {
+		t.Fatal(err)
+	}
+	out["scale-out-signaling"] = p
+	if out["scale-out-media"], err = p.ForMediaServer("media-2"); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -18,11 +18,12 @@ func TestHostFirewallLoads(t *testing.T) {
 	nft := testenv.Tool(t, "nft", "apt-get install nftables")
 	testenv.Tool(t, "unshare", "apt-get install util-linux")
 	testenv.Root(t, "the rules load into a private network namespace")
-	for _, name := range []string{"reference", "custom-ports", "minimal"} {
+	for _, name := range []string{"reference", "custom-ports", "minimal", "scale-out-signaling", "scale-out-media"} {
 		t.Run(name, func(t *testing.T) {
-			s := settingsCases()[name]
+			plan := allCases(t)[name]
+			s := plan.Settings()
 			p := filepath.Join(t.TempDir(), "nftables.nft")
-			if err := os.WriteFile(p, mustFiles(t, s)[HostFirewallConfig].Content, 0o600); err != nil {
+			if err := os.WriteFile(p, mustPlanFiles(t, plan)[HostFirewallConfig].Content, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			out, err := exec.Command("unshare", "--net", "sh", "-c", `"$1" -f "$2" && "$1" -f "$2" && "$1" list ruleset`, "sh", nft, p).CombinedOutput()
@@ -33,7 +34,7 @@ func TestHostFirewallLoads(t *testing.T) {
 			if n := strings.Count(got, "table inet nctalk"); n != 1 {
 				t.Errorf("ruleset holds %d nctalk tables after two loads, want 1:\n%s", n, got)
 			}
-			for _, r := range FirewallRules(s) {
+			for _, r := range plan.Firewall {
 				if !strings.Contains(got, "comment \""+r.Name+"\"") {
 					t.Errorf("loaded ruleset lacks rule %s:\n%s", r.Name, got)
 				}

@@ -113,6 +113,8 @@ const (
 	// NginxWorkerUID is the nginx image's user "nginx" (uid 101), its
 	// workers' (nginx.conf: user NginxWorkerUser).
 	NginxWorkerUID = 101
+	// ProxyUID is the user a media server's signaling proxy is run as.
+	ProxyUID = 854
 )
 
 // NginxWorkerUser is the account nginx.conf's `user` directive names for
@@ -129,6 +131,7 @@ var ContainerUIDs = map[string]int{
 	ServiceNATS:      NATSUID,
 	ServiceCoturn:    CoturnUID,
 	ServiceNginx:     NginxWorkerUID,
+	ServiceProxy:     ProxyUID,
 }
 
 // Janus config files in JanusConfigDir: the core, the one plugin and the one

@@ -23,6 +23,10 @@ type Plan struct {
 	// media are the media servers signaling places publishers on
 	// (WithMediaServers); zero for one box.
 	media mediaTopology
+	// box is the machine of the topology the plan renders; proxy a media
+	// server's proxy (ForMediaServer).
+	box   box
+	proxy viewProxy
 	// projectKeys are SSH keys the stack found in the cloud project
 	// (WithProjectKeys); they log in beside sshPublicKeys.
 	projectKeys []string
@@ -148,7 +152,9 @@ func (p Plan) Files(sec Secrets) ([]File, error) {
 func (p Plan) RenderRedacted() ([]byte, error) {
 	v := newView(p, redactionSecrets())
 	v.Access = redactedAccess(p.access)
-	v.redacted = true
+	if v.MCU.TokenKey != "" {
+		v.MCU.TokenKey = fmt.Sprintf(RedactionMarker, proxyTokenKeyName)
+	}
 	return renderDocument(p, v)
 }
 

@@ -42,9 +42,13 @@ func (r Rule) PortString() string {
 	return r.Ports.String()
 }
 
+// ruleJanusRTP names the rule of Janus' RTP range.
+const ruleJanusRTP = "janus-rtp"
+
 // FirewallRules is the one port table of the backend: every inbound port the
 // host must accept. The Hetzner firewall, the host's nftables rules and the
-// port table in docs/architecture.md are all built from it.
+// port table in docs/architecture.md are all built from it. (The signaling
+// server of a scale-out runs no Janus and drops ruleJanusRTP: derivedFrom.)
 func FirewallRules(s Settings) []Rule {
 	single := func(p int) schema.PortRange { return schema.PortRange{First: p, Last: p} }
 	sshSources, err := parseSSHCIDRs(s.SSHAllowedCIDRs)
@@ -58,7 +62,7 @@ func FirewallRules(s Settings) []Rule {
 		{Name: "turn", Protocol: TCP, Ports: single(schema.PortTURN)},
 		{Name: "turn", Protocol: UDP, Ports: single(schema.PortTURN)},
 		{Name: "turns", Protocol: TCP, Ports: single(schema.PortTURNS)},
-		{Name: "janus-rtp", Protocol: UDP, Ports: s.janusRTPPorts()},
+		{Name: ruleJanusRTP, Protocol: UDP, Ports: s.janusRTPPorts()},
 		{Name: "turn-relay", Protocol: UDP, Ports: s.turnRelayPorts()},
 		{Name: "icmp", Protocol: ICMP},
 	}

@@ -61,34 +61,39 @@ type File struct {
 }
 
 // fileSpec says which template becomes which file, with what mode and
-// owner (0: root; else the uid of the one container user that reads it).
+// owner (0: root; else the uid of the one container user that reads it),
+// and on which boxes (every box when none is named).
 type fileSpec struct {
 	path, perms, template string
 	owner                 int
+	on                    []box
 }
 
 // fileSpecs lists every rendered file in document order.
 var fileSpecs = []fileSpec{
-	{ComposeFile, "0644", "compose.yaml", 0},
-	{SignalingConfig, "0400", "signaling-server.conf", SignalingUID},
-	{JanusConfigFile, "0644", "janus.jcfg", 0},
-	{JanusVideoRoomConfig, "0644", "janus.plugin.videoroom.jcfg", 0},
-	{JanusWebsocketsConfig, "0644", "janus.transport.websockets.jcfg", 0},
-	{NATSConfig, "0644", "nats.conf", 0},
-	{CoturnConfig, "0400", "turnserver.conf", CoturnUID},
-	{NginxConfig, "0644", "nginx.conf", 0},
-	{HostFirewallConfig, "0644", "nftables.nft", 0},
-	{hostFirewallUnit, "0644", "nctalk-firewall.service", 0},
-	{sshdConfig, "0644", "sshd.conf", 0},
-	{AuthorizedKeys, "0644", "authorized_keys", 0},
-	{resolvedConfig, "0644", "resolved.conf", 0},
-	{autoUpgradesConfig, "0644", "auto-upgrades.conf", 0},
-	{setupUnit, "0644", "nctalk-setup.service", 0},
-	{SetupScript, "0755", "nctalk-setup.sh", 0},
-	{firstBootScript, "0755", "nctalk-first-boot.sh", 0},
-	{certDeployHook, "0755", "nctalk-cert-deploy.sh", 0},
-	{ReadyScript, "0755", "nctalk-ready.sh", 0},
-	{applyScript, "0755", "nctalk-apply.sh", 0},
+	{ComposeFile, "0644", "compose.yaml", 0, nil},
+	{SignalingConfig, "0400", "signaling-server.conf", SignalingUID, []box{boxSingle, boxSignaling}},
+	{proxyTokenKey, "0400", "proxy-token.key", SignalingUID, []box{boxSignaling}},
+	{JanusConfigFile, "0644", "janus.jcfg", 0, []box{boxSingle, boxMedia}},
+	{JanusVideoRoomConfig, "0644", "janus.plugin.videoroom.jcfg", 0, []box{boxSingle, boxMedia}},
+	{JanusWebsocketsConfig, "0644", "janus.transport.websockets.jcfg", 0, []box{boxSingle, boxMedia}},
+	{NATSConfig, "0644", "nats.conf", 0, []box{boxSingle, boxSignaling}},
+	{proxyConfig, "0644", "proxy.conf", 0, []box{boxMedia}},
+	{proxyTokenPublicKey, "0644", "proxy-token.pub", 0, []box{boxMedia}},
+	{CoturnConfig, "0400", "turnserver.conf", CoturnUID, nil},
+	{NginxConfig, "0644", "nginx.conf", 0, nil},
+	{HostFirewallConfig, "0644", "nftables.nft", 0, nil},
+	{hostFirewallUnit, "0644", "nctalk-firewall.service", 0, nil},
+	{sshdConfig, "0644", "sshd.conf", 0, nil},
+	{AuthorizedKeys, "0644", "authorized_keys", 0, nil},
+	{resolvedConfig, "0644", "resolved.conf", 0, nil},
+	{autoUpgradesConfig, "0644", "auto-upgrades.conf", 0, nil},
+	{setupUnit, "0644", "nctalk-setup.service", 0, nil},
+	{SetupScript, "0755", "nctalk-setup.sh", 0, nil},
+	{firstBootScript, "0755", "nctalk-first-boot.sh", 0, nil},
+	{certDeployHook, "0755", "nctalk-cert-deploy.sh", 0, nil},
+	{ReadyScript, "0755", "nctalk-ready.sh", 0, nil},
+	{applyScript, "0755", "nctalk-apply.sh", 0, nil},
 }
 
 // fileOwners maps the files a container user owns to its uid.
@@ -99,7 +104,6 @@ func fileOwners() map[string]int {
 			out[f.path] = f.owner
 		}
 	}
-	out[proxyTokenKey] = SignalingUID // scale-out only (mediaFiles)
 	return out
 }
 
@@ -204,9 +208,12 @@ type view struct {
 	BackendIDs        string
 	BlockedCandidates string
 	// signaling-server.conf's [mcu]: its own Janus, or the media servers'
-	// proxies (WithMediaServers); proxy.conf: a media server's proxy.
+	// proxies and the token's key (WithMediaServers); proxy.conf: a media
+	// server's proxy (ForMediaServer). Run says which services the box
+	// runs (compose.yaml, nginx.conf, the host firewall, the checks).
 	MCU   viewMCU
 	Proxy viewProxy
+	Run   viewRun
 
 	// janus.jcfg: the RTP range (also the host firewall's relay rule) and
 	// the modules Janus does not load.
@@ -254,10 +261,6 @@ type view struct {
 	BundleFormat string
 	Units        []Unit
 	OwnedFiles   []ownedFile
-
-	// redacted renders secrets that are no Secrets field (the proxy token
-	// key) as their markers (RenderRedacted).
-	redacted bool
 }
 
 // viewAccess is the stack's way onto the box (Access): the host key (or its
@@ -317,18 +320,19 @@ type viewPaths struct {
 	// AuthorizedKeys, applyScript and appliedUnits serve in-place changes.
 	AuthorizedKeys, ApplyScript, AppliedUnits string
 	// ProxyTokenKey is signaling's token key (scale-out);
-	// ProxyTokenPublicKey a media server's copy of its public half.
-	ProxyTokenKey, ProxyTokenPublicKey string
+	// ProxyConfig, ProxyDir and ProxyTokenPublicKey a media server's proxy
+	// config, the directory compose mounts and the token's public half.
+	ProxyTokenKey, ProxyTokenPublicKey, ProxyConfig, ProxyDir string
 }
 
 // viewUIDs are the container users (paths.go) that compose runs the
 // services as, that own the config files carrying a secret and that the
 // host firewall tells the containers apart by.
-type viewUIDs struct{ Signaling, Janus, NATS, Coturn, NginxWorker int }
+type viewUIDs struct{ Signaling, Janus, NATS, Coturn, NginxWorker, Proxy int }
 
 // viewImages is the container image of every service: DefaultImages with
 // the settings' overrides (Settings.EffectiveImages).
-type viewImages struct{ Signaling, Janus, NATS, Coturn, Nginx string }
+type viewImages struct{ Signaling, Janus, NATS, Coturn, Nginx, Proxy string }
 
 // viewLimits are the per-client limits of limits.go.
 type viewLimits struct {
@@ -384,22 +388,25 @@ func newView(p Plan, sec Secrets) view {
 			SetupUnitName:      path.Base(setupUnit),
 			AuthorizedKeys:     AuthorizedKeys, ApplyScript: applyScript, AppliedUnits: appliedUnits,
 			ProxyTokenKey: proxyTokenKey, ProxyTokenPublicKey: proxyTokenPublicKey,
+			ProxyConfig: proxyConfig, ProxyDir: path.Dir(proxyConfig),
 		},
-		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID, NginxWorker: NginxWorkerUID},
+		UIDs: viewUIDs{Signaling: SignalingUID, Janus: JanusUID, NATS: NATSUID, Coturn: CoturnUID, NginxWorker: NginxWorkerUID, Proxy: ProxyUID},
 		Images: viewImages{
 			Signaling: images[ServiceSignaling], Janus: images[ServiceJanus], NATS: images[ServiceNATS],
-			Coturn: images[ServiceCoturn], Nginx: images[ServiceNginx],
+			Coturn: images[ServiceCoturn], Nginx: images[ServiceNginx], Proxy: images[ServiceProxy],
 		},
 		Janus: viewJanus{
 			DisabledPlugins:    strings.Join(janusPlugins, ","),
 			DisabledTransports: strings.Join(janusTransports, ","),
 			DisabledLoggers:    strings.Join(janusLoggers, ","),
 		},
-		MCU:          newViewMCU(p.media),
+		MCU:          newViewMCU(p.media, p.box),
+		Proxy:        p.proxy,
+		Run:          newViewRun(p.box),
 		AdminKeys:    append(slices.Clone(s.SSHAuthorizedKeys), p.projectKeys...),
 		Access:       newViewAccess(p.access),
 		BundleFormat: bundleFormat,
-		Units:        Units,
+		Units:        unitsOn(p.box),
 		Limits: viewLimits{
 			ConnectionsPerAddress: ConnectionsPerAddress, NewConnectionsPerSecond: newConnectionsPerSecond,
 			NewConnectionsBurst: newConnectionsBurst, RequestsPerSecond: requestsPerSecond, RequestBurst: requestBurst,
@@ -426,13 +433,9 @@ func newView(p Plan, sec Secrets) view {
 	}
 	v.NFTRules = nftRules(p.Firewall)
 	for _, f := range fileSpecs {
-		if f.owner != 0 {
+		if f.owner != 0 && f.writtenOn(p.box) {
 			v.OwnedFiles = append(v.OwnedFiles, ownedFile{Path: f.path, Owner: fmt.Sprintf("%d:%d", f.owner, f.owner)})
 		}
-	}
-	for _, f := range mediaFiles(p.media, false) {
-		owner := fileOwners()[f.Path]
-		v.OwnedFiles = append(v.OwnedFiles, ownedFile{Path: f.Path, Owner: fmt.Sprintf("%d:%d", owner, owner)})
 	}
 	return v
 }
@@ -532,6 +535,9 @@ func renderFiles(p Plan, v view) ([]File, error) {
 	s := p.settings
 	files := make([]File, 0, len(fileSpecs)+1)
 	for _, spec := range fileSpecs {
+		if !spec.writtenOn(p.box) {
+			continue
+		}
 		var b bytes.Buffer
 		if err := templates.ExecuteTemplate(&b, spec.template, v); err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", spec.path, err)
@@ -543,7 +549,7 @@ func renderFiles(p Plan, v view) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, File{Path: dockerDaemonFile, Perms: "0644", Content: daemon})
-	return append(files, mediaFiles(p.media, v.redacted)...), nil
+	return files, nil
 }
 
 // dockerDaemonConfig is /etc/docker/daemon.json, written by the JSON encoder:

@@ -61,7 +61,17 @@ func mustRender(t testing.TB, s Settings) []byte {
 
 func mustFiles(t testing.TB, s Settings) map[string]File {
 	t.Helper()
-	files, err := renderFilesOf(s, fakeSecrets())
+	p, err := NewPlan(s)
+	if err != nil {
+		t.Fatalf("NewPlan: %v", err)
+	}
+	return mustPlanFiles(t, p)
+}
+
+// mustPlanFiles is every file of the plan by path.
+func mustPlanFiles(t testing.TB, p Plan) map[string]File {
+	t.Helper()
+	files, err := p.Files(fakeSecrets())
 	if err != nil {
 		t.Fatalf("RenderFiles: %v", err)
 	}
@@ -291,11 +301,12 @@ func loadCompose(t *testing.T, content []byte) *types.Project {
 }
 
 func TestComposeFile(t *testing.T) {
-	for name, s := range settingsCases() {
+	for name := range allCases(t) {
 		t.Run(name, func(t *testing.T) {
-			files := mustFiles(t, s)
+			plan := allCases(t)[name]
+			files := mustPlanFiles(t, plan)
 			p := loadCompose(t, files[ComposeFile].Content)
-			images := s.EffectiveImages()
+			images := plan.Settings().EffectiveImages()
 			// Compose's `up --wait` fails with "has no healthcheck configured" on
 			// a service whose healthcheck is disabled (docker/compose#13522).
 			setup := string(files[SetupScript].Content)
@@ -304,7 +315,7 @@ func TestComposeFile(t *testing.T) {
 					t.Errorf("%s disables its healthcheck, so %s must not run compose with --wait", svc.Name, SetupScript)
 				}
 			}
-			if got, want := slices.Sorted(slices.Values(p.ServiceNames())), ServiceNames(); !slices.Equal(got, want) {
+			if got, want := slices.Sorted(slices.Values(p.ServiceNames())), plan.Services(); !slices.Equal(got, want) {
 				t.Fatalf("services = %v, want %v", got, want)
 			}
 			for _, svc := range p.Services {
@@ -351,9 +362,9 @@ func TestComposeFile(t *testing.T) {
 func TestShellScripts(t *testing.T) {
 	sc := testenv.Tool(t, "shellcheck", "apt-get install shellcheck")
 	dir := t.TempDir()
-	for name, s := range settingsCases() {
+	for name, p := range allCases(t) {
 		n := 0
-		for _, f := range mustFiles(t, s) {
+		for _, f := range mustPlanFiles(t, p) {
 			if !bytes.HasPrefix(f.Content, []byte("#!/bin/")) {
 				continue
 			}
@@ -384,10 +395,10 @@ func TestNginxConfig(t *testing.T) {
 		t.Fatalf("BaseDir %s is not under /opt; adjust the tmpfs in this test", BaseDir)
 	}
 	loadStream := nginxStreamModule(t, nginx)
-	for _, name := range []string{"reference", "custom-ports", "turn443-off"} {
+	for _, name := range []string{"reference", "custom-ports", "turn443-off", "scale-out-signaling", "scale-out-media"} {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
-			for _, f := range mustFiles(t, settingsCases()[name]) {
+			for _, f := range mustPlanFiles(t, allCases(t)[name]) {
 				rel, ok := strings.CutPrefix(f.Path, BaseDir+"/")
 				if !ok {
 					continue

@@ -89,6 +89,7 @@ var Units = []Unit{
 	{Name: unitDocker, Doc: "restart: dockerd restarts; live-restore keeps every container running"},
 	{Name: ServiceNATS, Service: true, Doc: "restart: the container restarts (signaling reconnects); recreate: on an image or container change"},
 	{Name: ServiceJanus, Service: true, Doc: "restart: the container restarts (calls' media drops; signaling reconnects); recreate: on an image or container change"},
+	{Name: ServiceProxy, Service: true, Doc: "restart (media servers): the proxy drains first (the image's stop signal SIGUSR1: no new publishers, calls go on) until its calls end or compose's stop grace period; recreate: on an image or container change"},
 	{Name: ServiceCoturn, Service: true, Doc: "restart: the container restarts (TURN allocations drop; clients allocate again); recreate: on an image or container change"},
 	{Name: ServiceSignaling, Service: true, Doc: "reload (SIGHUP): the Nextcloud backends and their secrets, and the media servers' proxy list; restart: anything else in server.conf (sessions drop, clients reconnect); recreate: on an image or container change"},
 	{Name: ServiceNginx, Service: true, Doc: "reload (`nginx -s reload`): connections stay; recreate: on an image or container change"},
@@ -118,6 +119,8 @@ var fileEffects = map[string][]effect{
 	resolvedConfig:        {{unitResolved, actionRestart}},
 	dockerDaemonFile:      {{unitDocker, actionRestart}},
 	proxyTokenKey:         {{ServiceSignaling, actionRestart}},
+	proxyConfig:           {{ServiceProxy, actionRestart}},
+	proxyTokenPublicKey:   {{ServiceProxy, actionRestart}},
 }
 
 // part is one piece of a file's content that one effect depends on.
@@ -303,10 +306,12 @@ func CompareUnits(old, new UnitDigests) []UnitChange {
 	return out
 }
 
-// DescribeChanges says in words what an in-place change does on the box,
-// e.g. "signaling reloaded, nginx reloaded; coturn, janus, nats untouched":
-// the changed units, then the services left alone.
-func DescribeChanges(changes []UnitChange) string {
+// DescribeChanges says in words what an in-place change from old to new
+// digests does on the box, e.g. "signaling reloaded, nginx reloaded;
+// coturn, janus, nats untouched": the changed units (CompareUnits), then
+// the box's services left alone.
+func DescribeChanges(old, new UnitDigests) string {
+	changes := CompareUnits(old, new)
 	if len(changes) == 0 {
 		return "nothing on the box changes"
 	}
@@ -319,13 +324,22 @@ func DescribeChanges(changes []UnitChange) string {
 	for _, c := range changes {
 		changed[c.Unit] = true
 		verb := c.Action.Done()
-		if v := verbs[c.Unit]; v != "" && c.Action == actionRestart {
-			verb = v
+		_, before := old[c.Unit]
+		_, after := new[c.Unit]
+		switch {
+		case !after:
+			verb = "removed"
+		case !before && c.Action == actionRecreate:
+			verb = "started"
+		case verbs[c.Unit] != "" && c.Action == actionRestart:
+			verb = verbs[c.Unit]
 		}
 		done = append(done, c.Unit+" "+verb)
 	}
 	for _, u := range Units {
-		if u.Service && !changed[u.Name] {
+		_, before := old[u.Name]
+		_, after := new[u.Name]
+		if u.Service && !changed[u.Name] && (before || after) {
 			untouched = append(untouched, u.Name)
 		}
 	}

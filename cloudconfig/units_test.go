@@ -93,7 +93,7 @@ func TestChangesActOnlyOnTheirUnits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, sec := referenceSettings(), fakeSecrets()
 			tt.change(&s, &sec)
-			got := DescribeChanges(CompareUnits(base.Units, bundleOf(t, s, sec).Units))
+			got := DescribeChanges(base.Units, bundleOf(t, s, sec).Units)
 			if got != tt.want {
 				t.Errorf("the box does: %s\nwant: %s", got, tt.want)
 			}

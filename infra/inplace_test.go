@@ -38,8 +38,8 @@ func planned(t *testing.T, before, after *infratest.Mocks) string {
 		}
 		return u
 	}
-	if changes := cloudconfig.CompareUnits(digests(before), digests(after)); len(changes) > 0 {
-		return "in place: " + cloudconfig.DescribeChanges(changes)
+	if old, new := digests(before), digests(after); len(cloudconfig.CompareUnits(old, new)) > 0 {
+		return "in place: " + cloudconfig.DescribeChanges(old, new)
 	}
 	inputs := func(m *infratest.Mocks) map[string]string {
 		out := map[string]string{}

@@ -197,7 +197,7 @@ var Keys = []Key{
 		Sample:  "relay.example.org",
 		Grammar: grammar(KeyTURNDomain, Grammar{Chars: "a-z 0-9 - .", MaxBytes: 253, allowed: hostChars})},
 	{Name: KeyImages, Kind: KindMap, Default: map[string]any{},
-		Doc:     "Container image overrides by service name (signaling, janus, nats, coturn, nginx), pinned by tag or digest.",
+		Doc:     "Container image overrides by service name (signaling, janus, nats, coturn, nginx; proxy on media servers), pinned by tag or digest.",
 		Example: "`pulumi config set --path 'images.janus' <image:tag>`",
 		Sample:  `{"nats":"nats:2.11.10-alpine"}`,
 		Grammar: grammar(KeyImages, Grammar{Chars: "A-Z a-z 0-9 and ._-/:@, starting with a letter or digit", MaxBytes: 512, MaxEntries: ImageServices, allowed: asciiIn("._-/:@")})},
@@ -210,7 +210,7 @@ var Keys = []Key{
 
 // ImageServices is the number of services whose image the images key may
 // override (cloudconfig's DefaultImages; a test keeps them equal).
-const ImageServices = 5
+const ImageServices = 6
 
 // Lookup returns the key named name.
 func Lookup(name string) (Key, bool) {

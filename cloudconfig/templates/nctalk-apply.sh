@@ -146,7 +146,15 @@ run_actions() { # PHASE: apply or rollback
       certificate:*) {{sh .Paths.SetupScript}} certificate ;;
       signaling:2) reload_signaling ;;
       nginx:2) docker exec "$(container nginx)" nginx -c {{sh .Paths.NginxConfig}} -s reload ;;
+{{- if .MCU.Proxy}}
+      *:4) if compose config --services | grep -qx "$u"; then
+          retry 5 15 compose pull --quiet "$u" && compose up -d --no-deps --quiet-pull "$u"
+        else # a service this box no longer runs (scale-out: Janus moves to the media servers)
+          docker rm -f "$(container "$u")" >/dev/null
+        fi ;;
+{{- else}}
       *:4) retry 5 15 compose pull --quiet "$u" && compose up -d --no-deps --quiet-pull "$u" ;;
+{{- end}}
       *) compose restart "$u" ;;
     esac || { log "$1: $u: $(case $a in 2) echo reload ;; 3) echo restart ;; 4) echo recreate ;; esac) failed"; failed=$u; return 1; }
     [ "$1" = rollback ] || done_list+=("$u $(case $a in 2) echo reloaded ;; 3) echo restarted ;; 4) echo recreated ;; esac)")

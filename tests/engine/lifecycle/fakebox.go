@@ -273,8 +273,7 @@ func (b *fakeBox) exec(ch ssh.Channel, forced string, boot bootDoc) int {
 	if !ok {
 		running = boot.units // a box fresh from its first boot runs what it booted with
 	}
-	changes := cloudconfig.CompareUnits(running, bundle.Units)
-	rec := engine.BoxRecord{Apply: b.n, Units: bundle.Units, Changes: cloudconfig.DescribeChanges(changes)}
+	rec := engine.BoxRecord{Apply: b.n, Units: bundle.Units, Changes: cloudconfig.DescribeChanges(running, bundle.Units)}
 	for _, f := range bundle.Files {
 		rec.Files = append(rec.Files, f.Path)
 	}

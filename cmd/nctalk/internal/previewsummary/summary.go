@@ -269,7 +269,7 @@ func boxChange(p Preview, alerts []Alert) BoxChange {
 	if old == nil || new == nil {
 		return BoxChange{State: boxNew}
 	}
-	return BoxChange{State: boxInPlace, Words: cloudconfig.DescribeChanges(cloudconfig.CompareUnits(old, new))}
+	return BoxChange{State: boxInPlace, Words: cloudconfig.DescribeChanges(old, new)}
 }
 
 // unitDigests reads the digests from a state's triggers[0].
