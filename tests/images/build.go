@@ -74,7 +74,7 @@ func mirror() string {
 func accounts() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, c := range append(append([]Contract{}, contracts...), mediaContracts...) {
+	for _, c := range contracts {
 		for _, a := range c.Accounts {
 			if !seen[a] {
 				seen[a] = true

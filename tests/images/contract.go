@@ -150,21 +150,8 @@ var contracts = []Contract{
 			"`ENTRYPOINT [ \"/entrypoint.sh\" ]`; no USER; entrypoint.sh: `if [ -n \"$1\" ]; then exec \"$@\"; fi` … " +
 			"`exec su-exec spreedbackend /usr/bin/nextcloud-spreed-signaling -config \"$CONFIG\"`",
 	},
-}
-
-// ServiceSignalingProxy names the signaling proxy of a media server (issue
-// 23, "scale media out"): signaling's [mcu] type = proxy connects to it, and
-// it runs in front of its own Janus. The main box's compose file has no
-// such service, so it is not one of cloudconfig.ServiceNames.
-const ServiceSignalingProxy = "signaling_proxy"
-
-// mediaContracts are the contracts of images a media server runs, beside
-// the main box's (contracts): ContractOf knows them, Contracts does not
-// list them (they are neither in the main box's compose file nor pushed).
-var mediaContracts = []Contract{
 	{
-		Service:    ServiceSignalingProxy,
-		Image:      "strukturag/nextcloud-spreed-signaling:2.1.1-proxy",
+		Service:    cloudconfig.ServiceProxy,
 		Gaps:       "the proxy 2.0.2 from sid (image 2.1.1: sid has no 2.1.1); the entrypoint does not generate $CONFIG from the environment nor add $CA_CERTIFICATES_FOLDER; setpriv in place of su-exec; no stop.sh or wait.sh",
 		Binary:     "/usr/bin/nextcloud-spreed-signaling-proxy",
 		Entrypoint: []string{"/entrypoint.sh"},
@@ -195,10 +182,9 @@ func Contracts() []Contract {
 	return out
 }
 
-// ContractOf returns the contract of the named service: a main box's
-// service or a media server's (ServiceSignalingProxy).
+// ContractOf returns the contract of the named service.
 func ContractOf(service string) (Contract, error) {
-	for _, c := range append(Contracts(), mediaContracts...) {
+	for _, c := range Contracts() {
 		if c.Service == service {
 			return c, nil
 		}

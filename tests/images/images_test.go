@@ -188,7 +188,7 @@ func inImage(t *testing.T, root, service, path string) string {
 
 func TestContractsHoldInBuiltRoot(t *testing.T) {
 	root := builtRoot(t)
-	for _, c := range append(Contracts(), mediaContracts...) {
+	for _, c := range Contracts() {
 		t.Run(c.Service, func(t *testing.T) {
 			bin := inImage(t, root, c.Service, c.Binary)
 			if fi, err := os.Stat(bin); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
@@ -275,7 +275,7 @@ func TestEntrypointsBehave(t *testing.T) {
 	}
 	coturn, nats, nginx := contract(cloudconfig.ServiceCoturn), contract(cloudconfig.ServiceNATS), contract(cloudconfig.ServiceNginx)
 	janus, signaling := contract(cloudconfig.ServiceJanus), contract(cloudconfig.ServiceSignaling)
-	proxy := contract(ServiceSignalingProxy)
+	proxy := contract(cloudconfig.ServiceProxy)
 	tests := []struct {
 		name    string
 		spec    RunSpec
@@ -436,7 +436,7 @@ func TestRootIsPinned(t *testing.T) {
 			t.Errorf("another %s version keeps the cache key %s", p.Package, r.key())
 		}
 	}
-	for _, c := range append(Contracts(), mediaContracts...) {
+	for _, c := range Contracts() {
 		if SubstituteVersion(c.Service) == "" {
 			t.Errorf("%s: no pinned package", c.Service)
 		}
@@ -584,7 +584,7 @@ func TestGapsDocumented(t *testing.T) {
 			t.Errorf("docs/testing.md has %d times the row\n%s", n, row)
 		}
 	}
-	for _, c := range append(Contracts(), mediaContracts...) {
+	for _, c := range Contracts() {
 		if imageGapWhy[c.Service] == "" {
 			t.Errorf("%s: its gaps have no why", c.Service)
 		}

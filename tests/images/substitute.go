@@ -46,9 +46,7 @@ var pinned = []pinnedPackage{
 	{cloudconfig.ServiceNginx, "nginx", "1.30.6-2"},
 	{cloudconfig.ServiceNginx, "libnginx-mod-stream", "1.30.6-2"},
 	{cloudconfig.ServiceSignaling, "nextcloud-spreed-signaling", "2.0.2-2+b2"},
-	// The signaling proxy of a media server (issue 23): no compose service
-	// of the main box runs it, so it is no cloudconfig service name.
-	{ServiceSignalingProxy, "nextcloud-spreed-signaling-proxy", "2.0.2-2+b2"},
+	{cloudconfig.ServiceProxy, "nextcloud-spreed-signaling-proxy", "2.0.2-2+b2"},
 }
 
 // SubstituteVersion is the upstream version of the service's program in
@@ -182,7 +180,7 @@ exec "$@"
 	// Debian installs the proxy at the image's path
 	// (/usr/bin/nextcloud-spreed-signaling-proxy): only the entrypoint and
 	// /config are the image's own.
-	ServiceSignalingProxy: {
+	cloudconfig.ServiceProxy: {
 		{Path: "/config", Dir: true, Mode: 0o755},
 		{Path: "/entrypoint.sh", Mode: 0o755, Content: `#!/bin/bash
 # nctalk substitute of the proxy image's entrypoint: arguments are run as

@@ -121,7 +121,7 @@ func signaling(version string, proxy bool) configkeys.Contract {
 		NamedSections: &configkeys.NamedSections{Section: "backend", Key: "backends", Template: "backend-id"}}
 	conf := "server.conf.in"
 	if proxy {
-		c.Service, c.Program, c.NamedSections, conf = "signaling_proxy", "nextcloud-spreed-signaling proxy", nil, "proxy.conf.in"
+		c.Service, c.Program, c.NamedSections, conf = "proxy", "nextcloud-spreed-signaling proxy", nil, "proxy.conf.in"
 	}
 	sectionRe := regexp.MustCompile(`^#?\[([a-z0-9-]+)\]\s*$`)
 	keyRe := regexp.MustCompile(`^#?([a-z_][a-z0-9_]*)\s*=`)
