@@ -16,6 +16,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,7 +61,7 @@ func (m *mediaServer) URL() string {
 func mediaServers(servers ...*mediaServer) []cloudconfig.MediaServer {
 	var out []cloudconfig.MediaServer
 	for _, m := range servers {
-		out = append(out, cloudconfig.MediaServer{Name: m.name, URL: m.URL(), Country: "DE"})
+		out = append(out, cloudconfig.MediaServer{Name: m.name, Host: m.name + ".nctalk.test", URL: m.URL(), Country: "DE"})
 	}
 	return out
 }
@@ -87,7 +89,7 @@ func TestMediaOnProxies(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, good), PublicKey: publicPEM(t, good)}
-	otherPublic := publicPEM(t, other)
+	otherToken := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, other), PublicKey: publicPEM(t, other)}
 
 	sig := newNetns(t, "psig")
 	a := &mediaServer{name: "media-a", ns: newNetns(t, "pa"), proxyAddr: "192.0.2.2"}
@@ -101,14 +103,13 @@ func TestMediaOnProxies(t *testing.T) {
 
 	files := s.Files
 	for _, m := range all {
-		m.janus = startJanus(t, m.ns, files)
-	}
-	for _, m := range all {
-		public := token.PublicKey
+		signedBy := token
 		if m.wrongKey {
-			public = otherPublic
+			signedBy = otherToken
 		}
-		m.proxy = startProxy(t, m, public)
+		media := mediaServerFiles(t, s, m, signedBy)
+		m.janus = startJanus(t, m.ns, media)
+		m.proxy = startProxy(t, m, media)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -152,6 +153,19 @@ func TestMediaOnProxies(t *testing.T) {
 	}
 	t.Logf("figure: signaling connected to the proxies A and B %v after its start (%v since the test began)",
 		time.Since(startedAt).Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+
+	t.Run("proxy user", func(t *testing.T) {
+		for _, m := range all {
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.proxy.PID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strconv.Itoa(cloudconfig.ContainerUIDs[cloudconfig.ServiceProxy])
+			if f := regexp.MustCompile(`(?m)^Uid:\s+(\d+)`).FindSubmatch(status); f == nil || string(f[1]) != want {
+				t.Errorf("proxy %s runs as uid %q, the compose file says %s", m.name, f, want)
+			}
+		}
+	})
 
 	t.Run("token", func(t *testing.T) {
 		for _, m := range []*mediaServer{a, b, d} {
@@ -425,55 +439,69 @@ func startJanus(t *testing.T, ns string, files map[string]harness.WrittenFile) *
 	return startContainerInNetns(t, ns, files, cloudconfig.ServiceJanus, dir, cloudconfig.JanusConfigDir)
 }
 
-// startProxy runs m's proxy from its substitute image as the image runs
-// it (its entrypoint with $CONFIG, Docker's default capabilities: the
-// entrypoint switches to spreedbackend), with the files
-// cloudconfig.ProxyFiles renders (proxy.conf, the token's public key) at
-// their paths. The rendered proxy listens on loopback for the media
-// server's nginx; here a plain forward from the link's address stands in.
-func startProxy(t *testing.T, m *mediaServer, publicKey string) *nsContainer {
+// mediaServerFiles renders m's box (cloudconfig.Plan.ForMediaServer of the
+// stack's settings with m as a media server and token as the proxies'
+// key) and returns its write_files by path.
+func mediaServerFiles(t *testing.T, s *harness.Stack, m *mediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
 	t.Helper()
-	c, err := images.ContractOf(images.ServiceSignalingProxy)
+	plan, err := cloudconfig.NewPlan(s.Settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rendered, err := cloudconfig.ProxyFiles(cloudconfig.ProxySettings{Country: "DE", TokenID: proxyTokenID, TokenPublicKey: publicKey})
-	if err != nil {
-		t.Fatalf("cloudconfig.ProxyFiles: %v", err)
+	if plan, err = plan.WithMediaServers(mediaServers(m), token); err != nil {
+		t.Fatalf("WithMediaServers: %v", err)
 	}
+	if plan, err = plan.ForMediaServer(m.name); err != nil {
+		t.Fatalf("ForMediaServer(%s): %v", m.name, err)
+	}
+	doc, err := plan.Render(s.Secrets)
+	if err != nil {
+		t.Fatalf("the media server %s: %v", m.name, err)
+	}
+	files, err := harness.WriteFiles(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// startProxy runs m's proxy as the media server's rendered compose file
+// does (harness.ContainerSpec: its substitute image, entrypoint, user,
+// capabilities, read-only root), with its rendered config directory (the
+// directory of the -config file: proxy.conf and the token's public key)
+// at its path. The rendered proxy listens on loopback for the media
+// server's nginx; here a plain forward from the link's address stands in.
+func startProxy(t *testing.T, m *mediaServer, files map[string]harness.WrittenFile) *nsContainer {
+	t.Helper()
+	spec, err := harness.ContainerSpec(files, cloudconfig.ServiceProxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(spec.Argv, "-config")
+	if i < 0 || i+1 >= len(spec.Argv) {
+		t.Fatalf("the proxy's compose command %q has no -config", spec.Argv)
+	}
+	conf := spec.Argv[i+1]
+	if _, ok := files[conf]; !ok {
+		t.Fatalf("the media server's rendering writes no %s", conf)
+	}
+	vmDir := path.Dir(conf)
 	dir := configDir(t, nil)
-	var conf, vmDir string
-	for _, f := range rendered {
-		if vmDir != "" && path.Dir(f.Path) != vmDir {
-			t.Fatalf("cloudconfig.ProxyFiles writes %s outside %s", f.Path, vmDir)
+	for p, f := range files {
+		if path.Dir(p) != vmDir {
+			continue
 		}
-		vmDir = path.Dir(f.Path)
-		if path.Base(f.Path) == "proxy.conf" {
-			conf = f.Path
+		mode := os.FileMode(f.Permissions)
+		if mode == 0 {
+			mode = 0o644
 		}
-		mode, err := strconv.ParseUint(f.Perms, 8, 32)
-		if err != nil {
-			t.Fatalf("%s: mode %q: %v", f.Path, f.Perms, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, path.Base(f.Path)), f.Content, os.FileMode(mode)); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, path.Base(p)), f.Content, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if conf == "" {
-		t.Fatal("cloudconfig.ProxyFiles renders no proxy.conf")
-	}
 	forward(t, m.ns, net.JoinHostPort(m.proxyAddr, strconv.Itoa(schema.PortProxyHTTP)), m.ns, loopback(schema.PortProxyHTTP))
-	env := []string{"CONFIG=" + conf}
-	for _, e := range c.Env {
-		if !strings.HasPrefix(e, "CONFIG=") {
-			env = append(env, e)
-		}
-	}
-	return runInNetns(t, m.ns, images.RunSpec{
-		Service: c.Service, Argv: c.Argv(nil, nil), User: c.User, Env: env, WorkDir: c.WorkDir,
-		Caps:  images.Capabilities(nil, nil),
-		Binds: []images.Bind{{Source: dir, Target: vmDir, ReadOnly: true}},
-	})
+	spec.Binds = append(spec.Binds, images.Bind{Source: dir, Target: vmDir, ReadOnly: true})
+	return runInNetns(t, m.ns, spec)
 }
 
 // writeSignalingDir renders the stack's settings and secrets with the
