@@ -160,7 +160,7 @@ func TestMediaOnProxies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := strconv.Itoa(cloudconfig.ContainerUIDs[cloudconfig.ServiceProxy])
+			want := strconv.Itoa(cloudconfig.ProxyUID)
 			if f := regexp.MustCompile(`(?m)^Uid:\s+(\d+)`).FindSubmatch(status); f == nil || string(f[1]) != want {
 				t.Errorf("proxy %s runs as uid %q, the compose file says %s", m.name, f, want)
 			}
