@@ -96,7 +96,7 @@ func TestExposure(t *testing.T) {
 	public := publicPorts(s)
 
 	t.Run("listening sockets", func(t *testing.T) {
-		for _, name := range cloudconfig.ServiceNames() {
+		for _, name := range stackServices(s) {
 			socks, err := s.ServiceSockets(name)
 			if err != nil {
 				t.Fatal(err)

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 		if code != 0 {
-			for _, name := range cloudconfig.ServiceNames() {
+			for _, name := range stackServices(stack) {
 				fmt.Fprintf(os.Stderr, "===== %s log (tail) =====\n%s\n", name, redactedTail(stack, name, 80))
 			}
 		}
@@ -88,12 +88,22 @@ func needStack(t testing.TB) *harness.Stack {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, name := range cloudconfig.ServiceNames() {
+			for _, name := range stackServices(stack) {
 				t.Logf("----- %s log (tail) -----\n%s", name, redactedTail(stack, name, 60))
 			}
 		}
 	})
 	return stack
+}
+
+// stackServices are the compose services the stack runs: those of its
+// rendering's box (cloudconfig.Plan.Services; one box runs no proxy).
+func stackServices(s *harness.Stack) []string {
+	plan, err := cloudconfig.NewPlan(s.Settings)
+	if err != nil {
+		return cloudconfig.ServiceNames()
+	}
+	return plan.Services()
 }
 
 // redactedTail is the end of a daemon's log with every secret replaced by
@@ -106,7 +116,7 @@ func redactedTail(s *harness.Stack, name string, lines int) string {
 // secret to its log, without the value.
 func secretsInLogs(s *harness.Stack) []string {
 	var leaks []string
-	for _, name := range cloudconfig.ServiceNames() {
+	for _, name := range stackServices(s) {
 		logs := s.Logs(name)
 		for _, sec := range s.Secrets.List() {
 			if sec.Value != "" && strings.Contains(logs, sec.Value) {

@@ -185,11 +185,41 @@ func startContainerInNetns(t *testing.T, ns string, files map[string]harness.Wri
 		t.Fatal(err)
 	}
 	spec.Binds = append(spec.Binds, images.Bind{Source: confDir, Target: vmDir, ReadOnly: true})
+	return runInNetns(t, ns, spec).logs
+}
+
+// nsContainer is a container runInNetns started.
+type nsContainer struct {
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	// done is closed when the container's process has exited.
+	done chan struct{}
+}
+
+// PID is the container's process on the host: its PID 1, which the image's
+// entrypoint replaces with the daemon (exec).
+func (c *nsContainer) PID() int { return c.cmd.Process.Pid }
+
+// exited says whether the container's process has ended.
+func (c *nsContainer) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// runInNetns starts the container spec describes (its substitute image
+// from tests/images) in the network namespace ns. It is killed when the
+// test ends.
+func runInNetns(t *testing.T, ns string, spec images.RunSpec) *nsContainer {
+	t.Helper()
 	root, err := images.BuildRoot(context.Background(), images.CacheDir())
 	if err != nil {
 		t.Fatalf("substitute images: %v", err)
 	}
-	state, err := os.MkdirTemp("", "nctalk-"+service+"-")
+	state, err := os.MkdirTemp("", "nctalk-"+spec.Service+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,15 +236,17 @@ func startContainerInNetns(t *testing.T, ns string, files map[string]harness.Wri
 	out := newLockedBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := harness.StartProcess(cmd); err != nil { // Pdeathsig: from a thread that never ends
-		t.Fatalf("starting %s: %v", service, err)
+		t.Fatalf("starting %s: %v", spec.Service, err)
 	}
+	c := &nsContainer{cmd: cmd, logs: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-c.done
 		_ = exec.Command("umount", "-R", state+"/merged").Run() // normally gone with the mount namespace
 		_ = os.RemoveAll(state)
 	})
-	return out
+	return c
 }
 
 // waitForLog waits until logs holds want, failing the test with the logs

@@ -3,6 +3,8 @@ package tests
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"os"
 	"strconv"
@@ -63,7 +65,7 @@ func runAs(t *testing.T, root string, spec images.RunSpec, argv ...string) (stri
 // images.Contract.Modes). Without read_only the writes went through.
 func TestContainersReadOnly(t *testing.T) {
 	root := needImageRoot(t)
-	files, _ := renderedFiles(t, harness.TestSettings("ro.nctalk.test", "https://cloud.nctalk.test"))
+	rendered := renderedServices(t, harness.TestSettings("ro.nctalk.test", "https://cloud.nctalk.test"))
 	janus, err := images.ContractOf(cloudconfig.ServiceJanus)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +75,7 @@ func TestContainersReadOnly(t *testing.T) {
 	}
 	for _, service := range cloudconfig.ServiceNames() {
 		t.Run(service, func(t *testing.T) {
-			spec, err := harness.ContainerSpec(files, service)
+			spec, err := harness.ContainerSpec(rendered[service], service)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,16 +98,65 @@ func TestContainersReadOnly(t *testing.T) {
 	}
 }
 
+// renderedServices renders set as one box and as a scale-out's media
+// server (the proxy runs only there), and returns for every compose
+// service (cloudconfig.ServiceNames) the write_files of a rendering that
+// runs it.
+func renderedServices(t *testing.T, set cloudconfig.Settings) map[string]map[string]harness.WrittenFile {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := cloudconfig.NewPlan(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaleOut, err := one.WithMediaServers([]cloudconfig.MediaServer{{Name: "media-1", Host: "media-1." + set.Domain, URL: "https://media-1." + set.Domain + "/", Country: "DE"}},
+		cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, key), PublicKey: publicPEM(t, key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	media, err := scaleOut.ForMediaServer("media-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := harness.RandomSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]harness.WrittenFile{}
+	for _, plan := range []cloudconfig.Plan{media, one} { // one box last: its files where both run a service
+		doc, err := plan.Render(sec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := harness.WriteFiles(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, service := range plan.Services() {
+			out[service] = files
+		}
+	}
+	for _, service := range cloudconfig.ServiceNames() {
+		if out[service] == nil {
+			t.Fatalf("no rendering runs %s", service)
+		}
+	}
+	return out
+}
+
 // TestOneUIDPerService: every service runs as a uid of its own (compose
 // user, nginx's workers the image's user), none of them an image default
 // another image also uses (nobody 65534, aio-talk's 1000) or root, so the
 // host firewall's owner matches and the config files' owners tell them
 // apart. Before, Janus, NATS and coturn all ran as 65534.
 func TestOneUIDPerService(t *testing.T) {
-	files, _ := renderedFiles(t, harness.TestSettings("uid.nctalk.test", "https://cloud.nctalk.test"))
+	rendered := renderedServices(t, harness.TestSettings("uid.nctalk.test", "https://cloud.nctalk.test"))
 	seen := map[string]string{}
 	for _, service := range cloudconfig.ServiceNames() {
-		spec, err := harness.ContainerSpec(files, service)
+		spec, err := harness.ContainerSpec(rendered[service], service)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func TestResilience(t *testing.T) {
 	t.Run("signaling restarted, nothing else", func(t *testing.T) {
 		ctx := bounded(t, 60*time.Second)
 		others := map[string]int{}
-		for _, name := range cloudconfig.ServiceNames() {
+		for _, name := range stackServices(s) {
 			if name != cloudconfig.ServiceSignaling {
 				others[name] = s.PID(name)
 			}

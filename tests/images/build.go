@@ -99,7 +99,8 @@ func overlayDir(rootDir, service string) string {
 }
 
 // BuildRoot returns a Debian sid root file system with every daemon's
-// package (coturn, janus, nginx, nats-server, nextcloud-spreed-signaling)
+// package (coturn, janus, nginx, nats-server, nextcloud-spreed-signaling
+// and its proxy)
 // and the image accounts, plus, in overlayDir(root, service), each image's
 // own files (entrypoint scripts at the image's paths, the binary at the
 // image's path, file capabilities). It is built once with mmdebstrap under

@@ -150,6 +150,24 @@ var contracts = []Contract{
 			"`ENTRYPOINT [ \"/entrypoint.sh\" ]`; no USER; entrypoint.sh: `if [ -n \"$1\" ]; then exec \"$@\"; fi` … " +
 			"`exec su-exec spreedbackend /usr/bin/nextcloud-spreed-signaling -config \"$CONFIG\"`",
 	},
+	{
+		Service:    cloudconfig.ServiceProxy,
+		Gaps:       "the proxy 2.0.2 from sid (image 2.1.1: sid has no 2.1.1); the entrypoint does not generate $CONFIG from the environment nor add $CA_CERTIFICATES_FOLDER; setpriv in place of su-exec; no stop.sh or wait.sh",
+		Binary:     "/usr/bin/nextcloud-spreed-signaling-proxy",
+		Entrypoint: []string{"/entrypoint.sh"},
+		User:       "",
+		Env:        []string{"CONFIG=/config/proxy.conf"},
+		Accounts:   []string{"spreedbackend:850:850"},
+		StopSignal: "SIGUSR1",
+		Behaviour: "with arguments: exec \"$@\"; without: (writes $CONFIG from the environment when missing — " +
+			"the substitute refuses instead) then runs the proxy as spreedbackend (uid 850) with -config \"$CONFIG\"",
+		Source: "strukturag/nextcloud-spreed-signaling v2.1.1 docker/proxy/Dockerfile: `ENV CONFIG=/config/proxy.conf`; " +
+			"`addgroup -g 850 spreedbackend`; `adduser -D --uid 850 -S -H -G spreedbackend spreedbackend`; " +
+			"`COPY --from=builder /workdir/bin/proxy /usr/bin/nextcloud-spreed-signaling-proxy`; `STOPSIGNAL SIGUSR1`; " +
+			"`ENTRYPOINT [ \"/entrypoint.sh\" ]`; no USER; docker/proxy/entrypoint.sh: `if [ -n \"$1\" ]; then exec \"$@\"; fi` … " +
+			"`exec su-exec spreedbackend /usr/bin/nextcloud-spreed-signaling-proxy -config \"$CONFIG\"`; " +
+			"docker/proxy/stop.sh: `killall -USR1 nextcloud-spreed-signaling-proxy`",
+	},
 }
 
 // Contracts returns the contract of every pinned image, one row a service,

@@ -38,6 +38,7 @@ var imageGapWhy = map[string]string{
 	cloudconfig.ServiceNATS:      "sid packages 2.15.1 and the image cannot be pulled; the compose file passes its own config (tests/images/configkeys names the version difference)",
 	cloudconfig.ServiceNginx:     "the image cannot be pulled; Debian builds the same release with the stream module as a dynamic module, and the image's entrypoint scripts act only on the default config, which the compose file replaces",
 	cloudconfig.ServiceSignaling: "sid has no 2.1.1 and the image cannot be pulled; the compose file passes -config, so the entrypoint's generation is not used (tests/images/configkeys names the config differences)",
+	cloudconfig.ServiceProxy:     "sid has no 2.1.1 and the image cannot be pulled; the compose file runs the binary with -config, so the entrypoint is not used (tests/images/configkeys names the config differences)",
 }
 
 // gapsTable is the markdown table rows of every gap: runtimeGaps, then each

@@ -275,6 +275,7 @@ func TestEntrypointsBehave(t *testing.T) {
 	}
 	coturn, nats, nginx := contract(cloudconfig.ServiceCoturn), contract(cloudconfig.ServiceNATS), contract(cloudconfig.ServiceNginx)
 	janus, signaling := contract(cloudconfig.ServiceJanus), contract(cloudconfig.ServiceSignaling)
+	proxy := contract(cloudconfig.ServiceProxy)
 	tests := []struct {
 		name    string
 		spec    RunSpec
@@ -304,6 +305,13 @@ func TestEntrypointsBehave(t *testing.T) {
 			Argv: signaling.Argv(nil, []string{"/usr/bin/nextcloud-spreed-signaling", "-version"})}, "nextcloud-spreed-signaling version 2.", false},
 		{"signaling: no arguments and no config refuses", RunSpec{Service: signaling.Service, Env: signaling.Env,
 			Argv: signaling.Argv(nil, nil)}, "no configuration at CONFIG=/config/server.conf", true},
+		{"proxy: arguments are the command", RunSpec{Service: proxy.Service, Env: proxy.Env,
+			Argv: proxy.Argv(nil, []string{"/usr/bin/nextcloud-spreed-signaling-proxy", "-version"})}, "nextcloud-spreed-signaling-proxy version 2.", false},
+		{"proxy: no arguments and no config refuses", RunSpec{Service: proxy.Service, Env: proxy.Env,
+			Argv: proxy.Argv(nil, nil)}, "no configuration at CONFIG=/config/proxy.conf", true},
+		{"proxy: runs as spreedbackend (850) with $CONFIG", RunSpec{Service: proxy.Service, Env: proxy.Env, Caps: dockerDefaultCaps,
+			Argv: []string{"sh", "-c", "printf '[mcu]\\nurl = ws://127.0.0.1:9\\n' > /config/proxy.conf && { /entrypoint.sh & p=$!; sleep 1; grep ^Uid: /proc/$p/status; kill $p; }"}},
+			"Uid:\t850\t850", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,6 +46,7 @@ var pinned = []pinnedPackage{
 	{cloudconfig.ServiceNginx, "nginx", "1.30.6-2"},
 	{cloudconfig.ServiceNginx, "libnginx-mod-stream", "1.30.6-2"},
 	{cloudconfig.ServiceSignaling, "nextcloud-spreed-signaling", "2.0.2-2+b2"},
+	{cloudconfig.ServiceProxy, "nextcloud-spreed-signaling-proxy", "2.0.2-2+b2"},
 }
 
 // SubstituteVersion is the upstream version of the service's program in
@@ -174,6 +175,26 @@ if [ "$1" = "nginx" ] || [ "$1" = "nginx-debug" ]; then
   echo "$0: configuration complete; ready for start up"
 fi
 exec "$@"
+`},
+	},
+	// Debian installs the proxy at the image's path
+	// (/usr/bin/nextcloud-spreed-signaling-proxy): only the entrypoint and
+	// /config are the image's own.
+	cloudconfig.ServiceProxy: {
+		{Path: "/config", Dir: true, Mode: 0o755},
+		{Path: "/entrypoint.sh", Mode: 0o755, Content: `#!/bin/bash
+# nctalk substitute of the proxy image's entrypoint: arguments are run as
+# the command; without, the proxy runs as spreedbackend with $CONFIG.
+set -e
+if [ -n "$1" ]; then
+  exec "$@"
+fi
+if [ -z "$CONFIG" ] || [ ! -f "$CONFIG" ]; then
+  echo "entrypoint.sh: no configuration at CONFIG=$CONFIG (the nctalk substitute does not generate one)" >&2
+  exit 1
+fi
+echo "Starting signaling proxy with $CONFIG ..."
+exec setpriv --reuid=spreedbackend --regid=spreedbackend --init-groups /usr/bin/nextcloud-spreed-signaling-proxy -config "$CONFIG"
 `},
 	},
 	cloudconfig.ServiceSignaling: {

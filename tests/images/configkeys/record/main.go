@@ -50,7 +50,8 @@ func main() {
 	for _, v := range []string{"2.1.1", "2.0.2"} {
 		contracts = append(contracts, signaling(v, false))
 	}
-	contracts = append(contracts, signaling("2.1.1", true))
+	// The proxy: 2.1.1 is the image's, 2.0.2 the substitute's (sid).
+	contracts = append(contracts, signaling("2.1.1", true), signaling("2.0.2", true))
 	contracts = append(contracts, nats("2.14.5"), janus("1.4.1"), nginx("1.30.4"))
 	if *coturnDeb != "" {
 		contracts = append(contracts, coturn(*coturnDeb))
@@ -120,7 +121,7 @@ func signaling(version string, proxy bool) configkeys.Contract {
 		NamedSections: &configkeys.NamedSections{Section: "backend", Key: "backends", Template: "backend-id"}}
 	conf := "server.conf.in"
 	if proxy {
-		c.Service, c.Program, c.NamedSections, conf = "signaling_proxy", "nextcloud-spreed-signaling proxy", nil, "proxy.conf.in"
+		c.Service, c.Program, c.NamedSections, conf = "proxy", "nextcloud-spreed-signaling proxy", nil, "proxy.conf.in"
 	}
 	sectionRe := regexp.MustCompile(`^#?\[([a-z0-9-]+)\]\s*$`)
 	keyRe := regexp.MustCompile(`^#?([a-z_][a-z0-9_]*)\s*=`)

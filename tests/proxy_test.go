@@ -1,0 +1,970 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/nctalk/nctalk/cloudconfig"
+	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/tests/harness"
+	"github.com/nctalk/nctalk/tests/images"
+)
+
+// proxyTokenID is the id signaling's proxy token carries and the proxies'
+// [tokens] know its public key by.
+const proxyTokenID = "nctalk"
+
+// mediaServer is one media server of the test: a signaling proxy in front
+// of its own Janus, in a network namespace of its own, linked to the
+// signaling server's namespace by a veth pair on a documentation subnet.
+type mediaServer struct {
+	// name is the media server's name (cloudconfig.MediaServer.Name).
+	name string
+	// ns is the media server's network namespace; proxyAddr its address
+	// on the link (the signaling side has the first address of its /25).
+	ns, proxyAddr string
+	// wrongKey: the proxy's [tokens] has the public key of another pair.
+	wrongKey bool
+
+	proxy *nsContainer
+	janus *lockedBuffer
+}
+
+// URL is where signaling reaches the proxy (cloudconfig.MediaServer.URL).
+func (m *mediaServer) URL() string {
+	return "ws://" + net.JoinHostPort(m.proxyAddr, strconv.Itoa(schema.PortProxyHTTP))
+}
+
+// mediaServers are the servers as cloudconfig.Plan.WithMediaServers takes them.
+func mediaServers(servers ...*mediaServer) []cloudconfig.MediaServer {
+	var out []cloudconfig.MediaServer
+	for _, m := range servers {
+		out = append(out, cloudconfig.MediaServer{Name: m.name, Host: m.name + ".nctalk.test", URL: m.URL(), Country: "DE"})
+	}
+	return out
+}
+
+// TestMediaOnProxies runs signaling with [mcu] type = proxy against real
+// signaling proxies, each in front of its own Janus in a network namespace
+// of its own (issue 23, "scale media out"), with an RS256 key pair made
+// here: signaling gets through to the proxies that know its public key and
+// not to one that has another; two Talk publishers (SDP offers made by
+// pion, sent through signaling as a client does) land on different proxies,
+// by load; a proxy told SIGUSR1 gets no new publisher, keeps its session
+// and exits when it ends; a proxy added to signaling's url list reaches it
+// on SIGHUP, without a restart, and takes the next publisher.
+func TestMediaOnProxies(t *testing.T) {
+	s := needStack(t)
+	needNetnsRoot(t)
+	begin := time.Now()
+
+	good, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, good), PublicKey: publicPEM(t, good)}
+	otherToken := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, other), PublicKey: publicPEM(t, other)}
+
+	sig := newNetns(t, "psig")
+	a := &mediaServer{name: "media-a", ns: newNetns(t, "pa"), proxyAddr: "192.0.2.2"}
+	b := &mediaServer{name: "media-b", ns: newNetns(t, "pb"), proxyAddr: "198.51.100.2"}
+	c := &mediaServer{name: "media-c", ns: newNetns(t, "pc"), proxyAddr: "203.0.113.2"}
+	d := &mediaServer{name: "media-d-wrong-key", ns: newNetns(t, "pd"), proxyAddr: "192.0.2.130", wrongKey: true}
+	all := []*mediaServer{a, b, c, d}
+	for i, m := range all {
+		link(t, sig, m.ns, fmt.Sprintf("m%d", i), m.proxyAddr)
+	}
+
+	files := s.Files
+	for _, m := range all {
+		signedBy := token
+		if m.wrongKey {
+			signedBy = otherToken
+		}
+		media := mediaServerFiles(t, s, m, signedBy)
+		m.janus = startJanus(t, m.ns, media)
+		m.proxy = startProxy(t, m, media)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, m := range all {
+				t.Logf("----- proxy %s log (tail) -----\n%s", m.name, tailLines(m.proxy.logs.String(), 40))
+				t.Logf("----- Janus %s log (tail) -----\n%s", m.name, tailLines(m.janus.String(), 15))
+			}
+		}
+	})
+
+	// The main box: NATS and signaling from the stack's settings and
+	// secrets with the media servers, in their own namespace; the fake
+	// Nextcloud reached through a forward.
+	forwardNextcloud(t, sig, s.Nextcloud.URL)
+	natsDir := configDir(t, files, cloudconfig.NATSConfig)
+	startContainerInNetns(t, sig, files, cloudconfig.ServiceNATS, natsDir, path.Dir(cloudconfig.NATSConfig))
+	sigDir := configDir(t, nil)
+	sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, d), token)
+	signaling := startSignaling(t, s, sig, sigFiles, sigDir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("----- signaling (proxy mode) log (tail) -----\n%s", tailLines(signaling.logs.String(), 60))
+		}
+	})
+	sigClient := nsHTTPClient(sig)
+	ctx := bounded(t, 150*time.Second)
+	startedAt := time.Now()
+	if err := pollFor(ctx, 30*time.Second, func() error {
+		st, err := proxyStats(ctx, sigClient)
+		if err != nil {
+			return err
+		}
+		for _, m := range []*mediaServer{a, b} {
+			if p := st.of(m); p == nil || !p.Connected || p.Load == nil {
+				return fmt.Errorf("proxy %s not connected: %v", m.name, p)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("signaling does not connect to the proxies A and B with its RS256 token: %v", err)
+	}
+	t.Logf("figure: signaling connected to the proxies A and B %v after its start (%v since the test began)",
+		time.Since(startedAt).Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+
+	t.Run("proxy user", func(t *testing.T) {
+		for _, m := range all {
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.proxy.PID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strconv.Itoa(cloudconfig.ProxyUID)
+			if f := regexp.MustCompile(`(?m)^Uid:\s+(\d+)`).FindSubmatch(status); f == nil || string(f[1]) != want {
+				t.Errorf("proxy %s runs as uid %q, the compose file says %s", m.name, f, want)
+			}
+		}
+	})
+
+	t.Run("token", func(t *testing.T) {
+		for _, m := range []*mediaServer{a, b, d} {
+			met, err := proxyMetrics(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sessions, tokenErrors := met.sum("signaling_proxy_sessions"), met.sum("signaling_proxy_token_errors_total")
+			t.Logf("proxy %s: signaling_proxy_sessions %v, signaling_proxy_token_errors_total %v %v", m.name, sessions, tokenErrors, met.labels("signaling_proxy_token_errors_total"))
+			if m.wrongKey {
+				if sessions != 0 || tokenErrors == 0 {
+					t.Errorf("proxy %s has another public key for %q: signaling got %v sessions and %v token errors, want none and some", m.name, proxyTokenID, sessions, tokenErrors)
+				}
+				continue
+			}
+			if sessions != 1 || tokenErrors != 0 {
+				t.Errorf("proxy %s: %v sessions and %v token errors, want signaling's one session and no token error", m.name, sessions, tokenErrors)
+			}
+		}
+		st, err := proxyStats(ctx, sigClient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("signaling's stats for %s: %v; its log: %q", d.name, st.of(d), lastLine(signaling.logs.String(), "Hello connection to "+d.URL()))
+		if p := st.of(d); p != nil && p.Load != nil {
+			t.Errorf("signaling reports a proxy session with %s (load %d): the proxy refused its token", d.name, *p.Load)
+		}
+	})
+
+	room := "conversation-23"
+	var publishers []*publisher
+	t.Cleanup(func() {
+		for _, p := range publishers {
+			_ = p.conn.Close()
+		}
+	})
+	publish := func(t *testing.T, user string) (*publisher, *mediaServer) {
+		t.Helper()
+		servers := []*mediaServer{a, b, c}
+		before, err := publisherCounts(ctx, sigClient, servers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := newPublisher(ctx, s, sigClient, user, room)
+		if err != nil {
+			t.Fatalf("publisher %s: %v", user, err)
+		}
+		publishers = append(publishers, p)
+		on, err := placedOn(ctx, sigClient, before, servers)
+		if err != nil {
+			t.Fatalf("publisher %s: %v", user, err)
+		}
+		t.Logf("publisher %s (session %s) is on proxy %s (Janus answered %d bytes of SDP)", user, p.conn.Hello.SessionID, on.name, len(p.answer))
+		return p, on
+	}
+
+	var first, second *mediaServer
+	var secondPub *publisher
+	t.Run("placement", func(t *testing.T) {
+		_, first = publish(t, "pub1")
+		// The proxies report their load every second, and signaling sorts
+		// its connections by it at most once a second: wait until it knows.
+		if err := pollFor(ctx, 10*time.Second, func() error {
+			st, err := proxyStats(ctx, sigClient)
+			if err != nil {
+				return err
+			}
+			if p := st.of(first); p == nil || p.Load == nil || *p.Load == 0 {
+				return fmt.Errorf("proxy %s: signaling has no load for it yet: %v", first.name, p)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // signaling's connectionSortInterval (1 s)
+		secondPub, second = publish(t, "pub2")
+		if second == first {
+			t.Errorf("both publishers are on proxy %s; the other proxy has no load", first.name)
+		}
+		for _, m := range []*mediaServer{a, b} {
+			met, err := proxyMetrics(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := met.sum("signaling_proxy_publishers"); got != 1 {
+				t.Errorf("proxy %s: signaling_proxy_publishers %v, want 1", m.name, got)
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("drain with SIGUSR1", func(t *testing.T) {
+		drained, kept := second, first
+		sent := time.Now()
+		if err := syscall.Kill(drained.proxy.PID(), syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		if err := pollFor(ctx, 10*time.Second, func() error {
+			st, err := proxyStats(ctx, sigClient)
+			if err != nil {
+				return err
+			}
+			if p := st.of(drained); p == nil || p.Shutdown == nil || !*p.Shutdown {
+				return fmt.Errorf("signaling does not see proxy %s's shutdown: %v", drained.name, p)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("figure: signaling saw proxy %s's scheduled shutdown %v after SIGUSR1", drained.name, time.Since(sent).Round(time.Millisecond))
+		time.Sleep(1100 * time.Millisecond) // a resort: the drained proxy has the lower load now or never
+		_, on := publish(t, "pub3")
+		if on != kept {
+			t.Errorf("the publisher after SIGUSR1 to %s is on %s, want %s", drained.name, on.name, kept.name)
+		}
+		met, err := proxyMetrics(ctx, drained)
+		if err != nil {
+			t.Fatalf("proxy %s after SIGUSR1, with a publisher: %v", drained.name, err)
+		}
+		if drained.proxy.exited() || met.sum("signaling_proxy_publishers") != 1 || met.sum("signaling_proxy_sessions") != 1 {
+			t.Errorf("proxy %s after SIGUSR1: exited %v, publishers %v, sessions %v; want it running with its publisher and signaling's session",
+				drained.name, drained.proxy.exited(), met.sum("signaling_proxy_publishers"), met.sum("signaling_proxy_sessions"))
+		}
+		// The publisher's client leaves: its publisher ends, and with the
+		// proxy's last client the proxy exits.
+		if err := secondPub.conn.Send(ctx, map[string]any{"type": "bye", "bye": map[string]any{}}); err != nil {
+			t.Fatal(err)
+		}
+		left := time.Now()
+		select {
+		case <-drained.proxy.done:
+			t.Logf("figure: proxy %s exited %v after its last publisher's client left (%v after SIGUSR1): %s", drained.name,
+				time.Since(left).Round(time.Millisecond), time.Since(sent).Round(time.Millisecond), lastLine(drained.proxy.logs.String(), "shutting down"))
+		case <-time.After(20 * time.Second):
+			t.Errorf("proxy %s still runs 20 s after its last publisher's client left", drained.name)
+		}
+	})
+
+	t.Run("proxy added on SIGHUP", func(t *testing.T) {
+		before := publishers[0]
+		pid := signaling.PID()
+		writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token)
+		sent := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		if err := pollFor(ctx, 30*time.Second, func() error {
+			st, err := proxyStats(ctx, sigClient)
+			if err != nil {
+				return err
+			}
+			if p := st.of(c); p == nil || !p.Connected || p.Load == nil {
+				return fmt.Errorf("proxy %s not connected: %v", c.name, p)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("after SIGHUP with %s in [mcu] url: %v", c.URL(), err)
+		}
+		t.Logf("figure: signaling connected to the added proxy %s %v after SIGHUP", c.name, time.Since(sent).Round(time.Millisecond))
+		if signaling.exited() || signaling.PID() != pid {
+			t.Errorf("signaling restarted on SIGHUP (PID %d, exited %v)", pid, signaling.exited())
+		}
+		met, err := proxyMetrics(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := met.sum("signaling_proxy_sessions"); got != 1 {
+			t.Errorf("proxy %s: signaling_proxy_sessions %v, want signaling's one", c.name, got)
+		}
+		st, err := proxyStats(ctx, sigClient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := st.of(d); p != nil {
+			t.Errorf("signaling keeps proxy %s, which the reloaded url list dropped: %v", d.name, p)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		_, on := publish(t, "pub4")
+		if on != c {
+			t.Errorf("the publisher after adding %s (no load) is on %s", c.name, on.name)
+		}
+		if err := before.conn.FinalPing(ctx); err != nil {
+			t.Errorf("the session of %s opened before the SIGHUP: %v", before.user, err)
+		}
+	})
+	t.Logf("figure: the whole test took %v", time.Since(begin).Round(time.Millisecond))
+
+	// As for the stack's daemons: no secret in any log, the token's
+	// private key included.
+	secrets := append(s.Secrets.List(), cloudconfig.NamedSecret{Name: "the proxy token key", Value: pemBody(token.PrivateKey)})
+	logs := map[string]string{"signaling (proxy mode)": signaling.logs.String()}
+	for _, m := range all {
+		logs["proxy "+m.name] = m.proxy.logs.String()
+	}
+	for name, l := range logs {
+		for _, sec := range secrets {
+			if sec.Value != "" && strings.Contains(l, sec.Value) {
+				t.Errorf("the %s log contains %s", name, sec.Name)
+			}
+		}
+	}
+}
+
+func privatePEM(t *testing.T, k *rsa.PrivateKey) string {
+	t.Helper()
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+}
+
+// pemBody is the first base64 line of a PEM block, what a log that
+// leaked the key would hold.
+func pemBody(text string) string {
+	lines := strings.Split(text, "\n")
+	if len(lines) < 2 {
+		return ""
+	}
+	return lines[1]
+}
+
+func publicPEM(t *testing.T, k *rsa.PrivateKey) string {
+	t.Helper()
+	b, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: b}))
+}
+
+// link connects the namespaces sig and media with a veth pair on addr's
+// /25: addr in media, the /25's first address in sig.
+func link(t *testing.T, sig, media, name, addr string) {
+	t.Helper()
+	ip := net.ParseIP(addr).To4()
+	gw := net.IPv4(ip[0], ip[1], ip[2], ip[3]&0x80+1).String()
+	mustRun(t, "ip", "-n", sig, "link", "add", name, "type", "veth", "peer", "name", "eth-"+name, "netns", media)
+	mustRun(t, "ip", "-n", sig, "addr", "add", gw+"/25", "dev", name)
+	mustRun(t, "ip", "-n", media, "addr", "add", addr+"/25", "dev", "eth-"+name)
+	mustRun(t, "ip", "-n", sig, "link", "set", name, "up")
+	mustRun(t, "ip", "-n", media, "link", "set", "eth-"+name, "up")
+}
+
+// configDir writes the rendered files into a fresh directory readable by
+// every daemon uid and returns it.
+func configDir(t *testing.T, files map[string]harness.WrittenFile, paths ...string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nctalk-proxytest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		f, ok := files[p]
+		if !ok {
+			t.Fatalf("the cloud-config writes no %s", p)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(p)), f.Content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// startJanus runs the rendered Janus (127.0.0.1:8188) in ns.
+func startJanus(t *testing.T, ns string, files map[string]harness.WrittenFile) *lockedBuffer {
+	t.Helper()
+	dir := configDir(t, files, cloudconfig.JanusConfigFile, cloudconfig.JanusVideoRoomConfig, cloudconfig.JanusWebsocketsConfig)
+	return startContainerInNetns(t, ns, files, cloudconfig.ServiceJanus, dir, cloudconfig.JanusConfigDir)
+}
+
+// mediaServerFiles renders m's box (cloudconfig.Plan.ForMediaServer of the
+// stack's settings with m as a media server and token as the proxies'
+// key) and returns its write_files by path.
+func mediaServerFiles(t *testing.T, s *harness.Stack, m *mediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
+	t.Helper()
+	plan, err := cloudconfig.NewPlan(s.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = plan.WithMediaServers(mediaServers(m), token); err != nil {
+		t.Fatalf("WithMediaServers: %v", err)
+	}
+	if plan, err = plan.ForMediaServer(m.name); err != nil {
+		t.Fatalf("ForMediaServer(%s): %v", m.name, err)
+	}
+	doc, err := plan.Render(s.Secrets)
+	if err != nil {
+		t.Fatalf("the media server %s: %v", m.name, err)
+	}
+	files, err := harness.WriteFiles(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// startProxy runs m's proxy as the media server's rendered compose file
+// does (harness.ContainerSpec: its substitute image, entrypoint, user,
+// capabilities, read-only root), with its rendered config directory (the
+// directory of the -config file: proxy.conf and the token's public key)
+// at its path. The rendered proxy listens on loopback for the media
+// server's nginx; here a plain forward from the link's address stands in.
+func startProxy(t *testing.T, m *mediaServer, files map[string]harness.WrittenFile) *nsContainer {
+	t.Helper()
+	spec, err := harness.ContainerSpec(files, cloudconfig.ServiceProxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(spec.Argv, "-config")
+	if i < 0 || i+1 >= len(spec.Argv) {
+		t.Fatalf("the proxy's compose command %q has no -config", spec.Argv)
+	}
+	conf := spec.Argv[i+1]
+	if _, ok := files[conf]; !ok {
+		t.Fatalf("the media server's rendering writes no %s", conf)
+	}
+	vmDir := path.Dir(conf)
+	dir := configDir(t, nil)
+	for p, f := range files {
+		if path.Dir(p) != vmDir {
+			continue
+		}
+		mode := os.FileMode(f.Permissions)
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(p)), f.Content, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forward(t, m.ns, net.JoinHostPort(m.proxyAddr, strconv.Itoa(schema.PortProxyHTTP)), m.ns, loopback(schema.PortProxyHTTP))
+	spec.Binds = append(spec.Binds, images.Bind{Source: dir, Target: vmDir, ReadOnly: true})
+	return runInNetns(t, m.ns, spec)
+}
+
+// writeSignalingDir renders the stack's settings and secrets with the
+// media servers (cloudconfig.Plan.WithMediaServers) and writes signaling's
+// config directory into dir: server.conf and the token's private key with
+// the rendered modes, owned by signaling's uid (as the setup's
+// prepare_files leaves them). It returns the rendering's files.
+func writeSignalingDir(t *testing.T, s *harness.Stack, dir string, servers []cloudconfig.MediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
+	t.Helper()
+	plan, err := cloudconfig.NewPlan(s.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = plan.WithMediaServers(servers, token); err != nil {
+		t.Fatalf("WithMediaServers: %v", err)
+	}
+	doc, err := plan.Render(s.Secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := harness.WriteFiles(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := iniValue(files[cloudconfig.SignalingConfig].Content, "mcu", "token_key")
+	if path.Dir(keyPath) != path.Dir(cloudconfig.SignalingConfig) {
+		t.Fatalf("signaling's token_key %q is not in its config directory %s", keyPath, path.Dir(cloudconfig.SignalingConfig))
+	}
+	for _, p := range []string{cloudconfig.SignalingConfig, keyPath} {
+		f, ok := files[p]
+		if !ok {
+			t.Fatalf("the rendering with media servers writes no %s", p)
+		}
+		mode := os.FileMode(f.Permissions)
+		if mode == 0 {
+			mode = 0o644
+		}
+		host := filepath.Join(dir, path.Base(p))
+		if err := os.WriteFile(host+".new", f.Content, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(host+".new", mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(host+".new", cloudconfig.SignalingUID, cloudconfig.SignalingUID); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(host+".new", host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// iniValue is the value of key in section of an INI file ("" when none).
+func iniValue(conf []byte, section, key string) string {
+	in := false
+	for _, line := range strings.Split(string(conf), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			in = line == "["+section+"]"
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); in && ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// startSignaling runs the rendered signaling server in ns as the stack
+// does, with dir as its config directory, the fake Nextcloud's name on
+// loopback and the test CA trusted.
+func startSignaling(t *testing.T, s *harness.Stack, ns string, files map[string]harness.WrittenFile, dir string) *nsContainer {
+	t.Helper()
+	spec, err := harness.ContainerSpec(files, cloudconfig.ServiceSignaling)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := url.Parse(s.Nextcloud.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etc := configDir(t, nil)
+	hosts := filepath.Join(etc, "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1\tlocalhost "+nc.Hostname()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundle, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	bundle = append(append(bundle, '\n'), s.CA.CertPEM...)
+	cas := filepath.Join(etc, "ca-certificates.crt")
+	if err := os.WriteFile(cas, bundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec.Binds = append(spec.Binds,
+		images.Bind{Source: dir, Target: path.Dir(cloudconfig.SignalingConfig), ReadOnly: true},
+		images.Bind{Source: hosts, Target: "/etc/hosts", ReadOnly: true},
+		images.Bind{Source: cas, Target: "/etc/ssl/certs/ca-certificates.crt", ReadOnly: true})
+	return runInNetns(t, ns, spec)
+}
+
+// forwardNextcloud makes the fake Nextcloud (on the test's loopback)
+// reachable on the same port of ns's loopback.
+func forwardNextcloud(t *testing.T, ns, nextcloudURL string) {
+	t.Helper()
+	u, err := url.Parse(nextcloudURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := loopback(mustAtoi(t, u.Port()))
+	forward(t, ns, addr, "", addr)
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// forward listens on listen in the namespace fromNS and copies each
+// connection to target, dialled in toNS ("": the test's own namespace).
+func forward(t *testing.T, fromNS, listen, toNS, target string) {
+	t.Helper()
+	var l net.Listener
+	if err := inNetns(fromNS, func() (err error) { l, err = net.Listen("tcp", listen); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	dial := func() (net.Conn, error) { return net.Dial("tcp", target) }
+	if toNS != "" {
+		dial = func() (conn net.Conn, err error) {
+			err = inNetns(toNS, func() error { conn, err = net.Dial("tcp", target); return err })
+			return conn, err
+		}
+	}
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer in.Close()
+				out, err := dial()
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go func() { _, _ = io.Copy(out, in) }()
+				_, _ = io.Copy(in, out)
+			}()
+		}
+	}()
+}
+
+// nsHTTPClient is an HTTP/1.1 client whose connections are made in ns.
+func nsHTTPClient(ns string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (conn net.Conn, err error) {
+			err = inNetns(ns, func() error {
+				var d net.Dialer
+				conn, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		},
+	}}
+}
+
+// proxyConnStats is one proxy connection in signaling's /api/v1/stats.
+type proxyConnStats struct {
+	URL        string `json:"url"`
+	Connected  bool   `json:"connected"`
+	Publishers int64  `json:"publishers"`
+	Load       *int64 `json:"load"`
+	Shutdown   *bool  `json:"shutdown"`
+}
+
+// String shows the connection for messages (nil pointers as "-").
+func (p *proxyConnStats) String() string {
+	if p == nil {
+		return "no connection"
+	}
+	load, shutdown := "-", "-"
+	if p.Load != nil {
+		load = strconv.FormatInt(*p.Load, 10)
+	}
+	if p.Shutdown != nil {
+		shutdown = strconv.FormatBool(*p.Shutdown)
+	}
+	return fmt.Sprintf("%s connected %v publishers %d load %s shutdown %s", p.URL, p.Connected, p.Publishers, load, shutdown)
+}
+
+// signalingProxyStats is signaling's /api/v1/stats in proxy mode.
+type signalingProxyStats struct {
+	MCU struct {
+		Publishers int64            `json:"publishers"`
+		Details    []proxyConnStats `json:"details"`
+	} `json:"mcu"`
+}
+
+// of returns the connection to m's proxy, nil when signaling has none.
+func (st *signalingProxyStats) of(m *mediaServer) *proxyConnStats {
+	for i, p := range st.MCU.Details {
+		if strings.TrimSuffix(p.URL, "/") == m.URL() {
+			return &st.MCU.Details[i]
+		}
+	}
+	return nil
+}
+
+func proxyStats(ctx context.Context, client *http.Client) (*signalingProxyStats, error) {
+	var st signalingProxyStats
+	if err := getJSON(ctx, client, fmt.Sprintf("http://127.0.0.1:%d/api/v1/stats", schema.PortSignalingHTTP), &st); err != nil {
+		return nil, fmt.Errorf("signaling stats: %w", err)
+	}
+	return &st, nil
+}
+
+func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// metrics are Prometheus samples: the line's name with labels, and value.
+type metrics map[string]float64
+
+// sum adds every sample of the metric name (all label sets).
+func (m metrics) sum(name string) float64 {
+	var total float64
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			total += v
+		}
+	}
+	return total
+}
+
+// labels lists the samples of name with their labels, for the log.
+func (m metrics) labels(name string) []string {
+	var out []string
+	for k, v := range m {
+		if strings.HasPrefix(k, name+"{") {
+			out = append(out, fmt.Sprintf("%s=%v", strings.TrimPrefix(k, name), v))
+		}
+	}
+	return out
+}
+
+// proxyMetrics reads m's proxy's /metrics on its namespace's loopback.
+func proxyMetrics(ctx context.Context, m *mediaServer) (metrics, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", schema.PortProxyHTTP), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := nsHTTPClient(m.ns).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("proxy %s metrics: %w", m.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("proxy %s metrics: %s", m.name, resp.Status)
+	}
+	out := metrics{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out, sc.Err()
+}
+
+// publisher is a Talk client in the room that published its video through
+// signaling's MCU.
+type publisher struct {
+	user   string
+	conn   *harness.SignalingConn
+	answer string
+}
+
+// newPublisher says hello as a Nextcloud user (auth by the fake
+// Nextcloud), joins room and sends an SDP offer (pion, audio and video,
+// send only) for its own "video" stream, as Talk does; it returns once
+// the MCU's answer arrived.
+func newPublisher(ctx context.Context, s *harness.Stack, client *http.Client, user, room string) (*publisher, error) {
+	conn, err := harness.DialSignaling(ctx, fmt.Sprintf("ws://127.0.0.1:%d/spreed", schema.PortSignalingHTTP), client)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.HelloClient(ctx, s.Nextcloud.BackendURL(), map[string]any{"userid": user}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := conn.Send(ctx, map[string]any{"id": "join-" + user, "type": "room", "room": map[string]any{"roomid": room, "sessionid": "nc-" + user}}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := conn.ReadType(ctx, "room"); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("join %s: %w", room, err)
+	}
+	offer, err := sdpOffer()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	own := conn.Hello.SessionID
+	if err := conn.Send(ctx, map[string]any{"id": "offer-" + user, "type": "message", "message": map[string]any{
+		"recipient": map[string]any{"type": "session", "sessionid": own},
+		"data": map[string]any{"to": own, "type": "offer", "roomType": "video", "sid": "sid-" + user,
+			"payload": map[string]any{"type": "offer", "sdp": offer}},
+	}}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	for {
+		m, err := conn.ReadType(ctx, "message")
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("offer: %w", err)
+		}
+		var msg struct {
+			Message struct {
+				Data struct {
+					Type    string `json:"type"`
+					Payload struct {
+						SDP string `json:"sdp"`
+					} `json:"payload"`
+				} `json:"data"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(m.Raw, &msg); err == nil && msg.Message.Data.Type == "answer" {
+			return &publisher{user: user, conn: conn, answer: msg.Message.Data.Payload.SDP}, nil
+		}
+	}
+}
+
+// sdpOffer is a browser-like SDP offer: audio and video, send only.
+func sdpOffer() (string, error) {
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", err
+	}
+	defer pc.Close()
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			return "", err
+		}
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	return offer.SDP, nil
+}
+
+// publisherCounts is each media server's count of publishers in
+// signaling's stats (0 when signaling has no connection to it).
+func publisherCounts(ctx context.Context, client *http.Client, servers []*mediaServer) (map[*mediaServer]int64, error) {
+	st, err := proxyStats(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	out := map[*mediaServer]int64{}
+	for _, m := range servers {
+		if c := st.of(m); c != nil {
+			out[m] = c.Publishers
+		}
+	}
+	return out, nil
+}
+
+// placedOn finds the media server that gained the one new publisher since
+// before, by signaling's per-proxy count, and checks that the proxy
+// counts it too (its signaling_proxy_publishers).
+func placedOn(ctx context.Context, client *http.Client, before map[*mediaServer]int64, servers []*mediaServer) (*mediaServer, error) {
+	var found *mediaServer
+	err := pollFor(ctx, 5*time.Second, func() error {
+		now, err := publisherCounts(ctx, client, servers)
+		if err != nil {
+			return err
+		}
+		found = nil
+		var gained []string
+		for _, m := range servers {
+			if now[m] > before[m] {
+				gained = append(gained, fmt.Sprintf("%s +%d", m.name, now[m]-before[m]))
+				found = m
+			}
+		}
+		if len(gained) != 1 || now[found]-before[found] != 1 {
+			return fmt.Errorf("publishers per proxy in signaling's stats went from %v to %v (gained: %v), want one more on one proxy", named(before), named(now), gained)
+		}
+		met, err := proxyMetrics(ctx, found)
+		if err != nil {
+			return err
+		}
+		if got := int64(met.sum("signaling_proxy_publishers")); got != now[found] {
+			return fmt.Errorf("proxy %s counts %d publishers, signaling %d", found.name, got, now[found])
+		}
+		return nil
+	})
+	return found, err
+}
+
+// named is a count per media server by name, for messages.
+func named(counts map[*mediaServer]int64) map[string]int64 {
+	out := map[string]int64{}
+	for m, n := range counts {
+		out[m.name] = n
+	}
+	return out
+}
+
+// pollFor polls check every 200 ms until it returns nil, for at most
+// limit (and ctx); it returns check's last error.
+func pollFor(ctx context.Context, limit time.Duration, check func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// lastLine is the last line of logs that contains want, or "".
+func lastLine(logs, want string) string {
+	lines := strings.Split(logs, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], want) {
+			return strings.TrimSpace(lines[i])
+		}
+	}
+	return ""
+}
