@@ -137,6 +137,10 @@ func (p Plan) checkMedia() error {
 func derivedFrom(p Plan, m mediaTopology, b box) Plan {
 	p.media, p.box = m, b
 	p.Firewall = FirewallRules(p.settings)
+	p.Endpoints = p.settings.Endpoints()
+	for _, s := range m.servers {
+		p.Endpoints.MediaHosts = append(p.Endpoints.MediaHosts, s.Host)
+	}
 	if b == boxSignaling {
 		p.Firewall = slices.DeleteFunc(p.Firewall, func(r Rule) bool { return r.Name == ruleJanusRTP })
 	}
@@ -329,44 +333,6 @@ func (p Plan) ForMediaServer(name string) (Plan, error) {
 	media.box = boxMedia
 	media.proxy = viewProxy{Country: m.Country, TokenID: p.media.token.ID, TokenPublicKey: strings.TrimSuffix(p.media.token.PublicKey, "\n"), DrainSeconds: defaultDrainSeconds}
 	return media, nil
-}
-
-// ProxySettings are what a media server's proxy is configured with.
-type ProxySettings struct {
-	// Country is the ISO 3166-1 alpha-2 code of the server's location.
-	Country string
-	// TokenID and TokenPublicKey are the signaling server's token (ID and
-	// PEM public key) the proxy accepts.
-	TokenID, TokenPublicKey string
-}
-
-// ProxyFiles renders a media server's proxy config (proxyConfig) and the
-// token's public key it names (proxyTokenPublicKey), as ForMediaServer's
-// plan writes them, for a proxy run without the rest of a media server.
-func ProxyFiles(s ProxySettings) ([]File, error) {
-	if !countryPattern.MatchString(s.Country) {
-		return nil, fmt.Errorf("proxy: country %q is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. DE)", s.Country)
-	}
-	if !tokenIDPattern.MatchString(s.TokenID) {
-		return nil, fmt.Errorf("proxy: token ID %q: want a-z 0-9 - (1-32 characters, starting with a letter or digit)", s.TokenID)
-	}
-	if _, err := parseRSAPublicKey(s.TokenPublicKey); err != nil {
-		return nil, fmt.Errorf("proxy: the token public key: %w", err)
-	}
-	v := newView(Plan{box: boxMedia}, Secrets{})
-	v.Proxy = viewProxy{Country: s.Country, TokenID: s.TokenID, TokenPublicKey: strings.TrimSuffix(s.TokenPublicKey, "\n"), DrainSeconds: defaultDrainSeconds}
-	var out []File
-	for _, spec := range fileSpecs {
-		if spec.path != proxyConfig && spec.path != proxyTokenPublicKey {
-			continue
-		}
-		var b strings.Builder
-		if err := templates.ExecuteTemplate(&b, spec.template, v); err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", spec.path, err)
-		}
-		out = append(out, File{Path: spec.path, Perms: spec.perms, Content: []byte(b.String())})
-	}
-	return out, nil
 }
 
 // viewProxy is a media server's proxy.conf: its country and the token it

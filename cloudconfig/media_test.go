@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -239,15 +240,16 @@ func TestWithMediaServersRefuses(t *testing.T) {
 	}
 }
 
-// TestProxyFiles: a media server's proxy listens on loopback for nginx,
-// trusts only loopback's forwarded addresses, reports its country, accepts
-// the token by its ID and reaches its own Janus on loopback with the
-// candidates signaling's Janus refuses refused too.
-func TestProxyFiles(t *testing.T) {
-	files, err := ProxyFiles(ProxySettings{Country: "FI", TokenID: "nctalk", TokenPublicKey: testProxyToken().PublicKey})
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestMediaServerBox: a media server's box runs the proxy, Janus, coturn
+// and nginx and writes their files, not signaling's or NATS'; its proxy
+// listens on loopback for nginx, trusts only loopback's forwarded
+// addresses, reports its country, accepts the token by its ID and reaches
+// its own Janus on loopback with the candidates signaling's Janus refuses
+// refused too; its certificate carries its host name; its firewalls keep
+// Janus' RTP range open, the signaling server's close it.
+func TestMediaServerBox(t *testing.T) {
+	p := allCases(t)["scale-out-media"]
+	files := mustPlanFiles(t, p)
 	want := `# nextcloud-spreed-signaling proxy of a media server (rendered by nctalk)
 [app]
 country = FI
@@ -267,19 +269,57 @@ blockedcandidates = ` + strings.Join(DeniedPeerNetworks, ", ") + `
 [stats]
 allowed_ips = 127.0.0.1
 `
-	if got := string(fileNamed(t, files, proxyConfig).Content); got != want {
+	if got := string(files[proxyConfig].Content); got != want {
 		t.Errorf("proxy.conf:\n%s\nwant:\n%s", got, want)
 	}
-	if got := string(fileNamed(t, files, proxyTokenPublicKey).Content); got != testProxyToken().PublicKey {
-		t.Errorf("token.pub is not the public key")
+	if got := string(files[proxyTokenPublicKey].Content); got != testProxyToken().PublicKey {
+		t.Errorf("token.pub is not the token's public key")
 	}
-	for _, bad := range []ProxySettings{
-		{Country: "Finland", TokenID: "nctalk", TokenPublicKey: testProxyToken().PublicKey},
-		{Country: "FI", TokenID: "", TokenPublicKey: testProxyToken().PublicKey},
-		{Country: "FI", TokenID: "nctalk", TokenPublicKey: testProxyToken().PrivateKey},
-	} {
-		if _, err := ProxyFiles(bad); err == nil {
-			t.Errorf("ProxyFiles(%q, %q, …) accepted", bad.Country, bad.TokenID)
+	for _, path := range []string{SignalingConfig, NATSConfig, proxyTokenKey} {
+		if _, ok := files[path]; ok {
+			t.Errorf("a media server writes %s", path)
+		}
+	}
+	if got, want := p.Services(), []string{ServiceCoturn, ServiceJanus, ServiceNginx, ServiceProxy}; !slices.Equal(got, want) {
+		t.Errorf("services %v, want %v", got, want)
+	}
+	if !slices.Equal(p.Names, []string{"media-2.talk.example.com"}) {
+		t.Errorf("certificate names %v", p.Names)
+	}
+	hasRTP := func(rules []Rule) bool {
+		return slices.ContainsFunc(rules, func(r Rule) bool { return r.Name == ruleJanusRTP })
+	}
+	if !hasRTP(p.Firewall) || hasRTP(allCases(t)["scale-out-signaling"].Firewall) {
+		t.Errorf("Janus' RTP range: media server %v, signaling server %v; want open, closed", hasRTP(p.Firewall), hasRTP(allCases(t)["scale-out-signaling"].Firewall))
+	}
+	doc, err := p.Render(fakeSecrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{fakeSecrets().SignalingSecret, fakeSecrets().SessionHashKey, fakeSecrets().InternalClientSecret, strings.Split(testProxyToken().PrivateKey, "\n")[1]} {
+		if bytes.Contains(doc, []byte(secret)) {
+			t.Errorf("a media server's document holds a secret it has no use for: %.12s…", secret)
+		}
+	}
+}
+
+// TestMediaNeedsTheToken: a plan with media servers renders neither box
+// without the proxy token.
+func TestMediaNeedsTheToken(t *testing.T) {
+	p, err := NewPlan(referenceSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.WithMediaServers(twoMediaServers()); err != nil {
+		t.Fatal(err)
+	}
+	media, err := p.ForMediaServer("media-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plan := range map[string]Plan{"signaling": p, "media": media} {
+		if _, err := plan.Render(fakeSecrets()); err == nil || !strings.Contains(err.Error(), "no proxy token") {
+			t.Errorf("%s server without a token: %v", name, err)
 		}
 	}
 }

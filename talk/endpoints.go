@@ -25,6 +25,11 @@ type Endpoints struct {
 	// TURNName is the name TURN over TLS answers to on schema.PortHTTPS
 	// (turnOn443); "" when TURN on 443 is off.
 	TURNName string
+	// MediaHosts are the host names of the media servers of a scale-out:
+	// each runs coturn like the backend's box (STUN and TURN on
+	// schema.PortTURN, TURN over TLS on schema.PortTURNS), so TURN capacity
+	// grows with them.
+	MediaHosts []string
 }
 
 // SignalingURL is the URL Nextcloud's talk:signaling:add takes.
@@ -52,12 +57,20 @@ func (e Endpoints) TURNServers() []TURNServer {
 	if e.TURNName != "" {
 		out = append(out, TURNServer{Schemes: "turns", Server: hostPort(e.TURNName, schema.PortHTTPS), Protocols: "tcp"})
 	}
+	for _, h := range e.MediaHosts {
+		out = append(out,
+			TURNServer{Schemes: "turn", Server: hostPort(h, schema.PortTURN), Protocols: "udp,tcp"},
+			TURNServer{Schemes: "turns", Server: hostPort(h, schema.PortTURNS), Protocols: "tcp"})
+	}
 	return out
 }
 
 // TURNURIs are the TURN URIs (RFC 7065) the signaling server hands to
 // clients ([turn] servers): TURN over UDP and TCP on schema.PortTURN, and with
-// a TURNName TURN over TLS on 443 by that name.
+// a TURNName TURN over TLS on 443 by that name. Not the media servers':
+// signaling 2.1.1 rereads [turn] only when it restarts (Hub.Reload does not),
+// so listing them would drop every session whenever a media server comes or
+// goes; Talk clients take TURN servers from Nextcloud (TURNServers).
 func (e Endpoints) TURNURIs() []string {
 	uris := []string{
 		fmt.Sprintf("turn:%s?transport=udp", hostPort(e.Domain, schema.PortTURN)),
@@ -69,8 +82,15 @@ func (e Endpoints) TURNURIs() []string {
 	return uris
 }
 
-// STUNServers are the STUN entries (host:port) Nextcloud needs for this backend.
-func (e Endpoints) STUNServers() []string { return []string{hostPort(e.Domain, schema.PortTURN)} }
+// STUNServers are the STUN entries (host:port) Nextcloud needs for this
+// backend: its box's and each media server's.
+func (e Endpoints) STUNServers() []string {
+	out := []string{hostPort(e.Domain, schema.PortTURN)}
+	for _, h := range e.MediaHosts {
+		out = append(out, hostPort(h, schema.PortTURN))
+	}
+	return out
+}
 
 func hostPort(host string, port int) string {
 	return fmt.Sprintf("%s:%s", host, strconv.Itoa(port))

@@ -448,8 +448,11 @@ func mediaServerFiles(t *testing.T, s *harness.Stack, m *mediaServer, token clou
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan, err = plan.WithMediaServers(mediaServers(m), token); err != nil {
+	if plan, err = plan.WithMediaServers(mediaServers(m)); err != nil {
 		t.Fatalf("WithMediaServers: %v", err)
+	}
+	if plan, err = plan.WithProxyToken(token); err != nil {
+		t.Fatalf("WithProxyToken: %v", err)
 	}
 	if plan, err = plan.ForMediaServer(m.name); err != nil {
 		t.Fatalf("ForMediaServer(%s): %v", m.name, err)
@@ -515,8 +518,11 @@ func writeSignalingDir(t *testing.T, s *harness.Stack, dir string, servers []clo
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan, err = plan.WithMediaServers(servers, token); err != nil {
+	if plan, err = plan.WithMediaServers(servers); err != nil {
 		t.Fatalf("WithMediaServers: %v", err)
+	}
+	if plan, err = plan.WithProxyToken(token); err != nil {
+		t.Fatalf("WithProxyToken: %v", err)
 	}
 	doc, err := plan.Render(s.Secrets)
 	if err != nil {

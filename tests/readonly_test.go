@@ -112,8 +112,10 @@ func renderedServices(t *testing.T, set cloudconfig.Settings) map[string]map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	scaleOut, err := one.WithMediaServers([]cloudconfig.MediaServer{{Name: "media-1", Host: "media-1." + set.Domain, URL: "https://media-1." + set.Domain + "/", Country: "DE"}},
-		cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, key), PublicKey: publicPEM(t, key)})
+	scaleOut, err := one.WithMediaServers([]cloudconfig.MediaServer{{Name: "media-1", Host: "media-1." + set.Domain, URL: "https://media-1." + set.Domain + "/", Country: "DE"}})
+	if err == nil {
+		scaleOut, err = scaleOut.WithProxyToken(cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, key), PublicKey: publicPEM(t, key)})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

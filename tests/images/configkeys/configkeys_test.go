@@ -95,7 +95,10 @@ func renderings(t *testing.T) map[string]map[string][]byte {
 	scaleOut, err := plans["one Nextcloud, TURN on 443"].WithMediaServers([]cloudconfig.MediaServer{
 		{Name: "media-1", Host: "media-1.talk.example.com", URL: "https://media-1.talk.example.com/", Country: "DE"},
 		{Name: "media-2", Host: "media-2.talk.example.com", URL: "https://media-2.talk.example.com/", Country: "FI"},
-	}, proxyToken(t))
+	})
+	if err == nil {
+		scaleOut, err = scaleOut.WithProxyToken(proxyToken(t))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
