@@ -127,7 +127,9 @@ func newMediaServer(ctx *pulumi.Context, name string, in mediaServerInputs, opts
 		return nil, err
 	}
 	name = name + "-" + m.Name
-	addrs, err := newPublicAddresses(ctx, name, host, m.Location, cfg.KeepOnTeardown, in.labels, opts...)
+	// Not protected: removing a media server deletes its addresses (its
+	// name is what Nextcloud and signaling know); a rebuild keeps them.
+	addrs, err := newPublicAddresses(ctx, name, host, m.Location, false, in.labels, opts...)
 	if err != nil {
 		return nil, err
 	}

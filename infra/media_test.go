@@ -54,6 +54,9 @@ func TestMediaServerResources(t *testing.T) {
 				if str(ip.Inputs["location"]) != tt.location || str(ip.Inputs["name"]) != strings.ReplaceAll(tt.host, ".", "-")+"-"+family {
 					t.Errorf("%s: %s in %s", family, str(ip.Inputs["name"]), str(ip.Inputs["location"]))
 				}
+				if dp := plain(ip.Inputs["deleteProtection"]); ip.Protect || dp.IsBool() && dp.BoolValue() {
+					t.Errorf("%s is protected: removing the media server would fail", family)
+				}
 				if ptr := str(named(t, m, prefix+"-rdns-"+family).Inputs["dnsPtr"]); ptr != tt.host {
 					t.Errorf("%s reverse DNS %q, want %q", family, ptr, tt.host)
 				}

@@ -217,12 +217,12 @@ var Keys = []Key{
 		Grammar: grammar(KeyStateDevice, Grammar{Chars: "/dev/ then A-Z a-z 0-9 and ._-:+@/", MaxBytes: 255, allowed: asciiIn("._-:+@/")})},
 }
 
-// MaxMediaServers caps the media servers of one stack.
-const MaxMediaServers = 16
-
 // ImageServices is the number of services whose image the images key may
 // override (cloudconfig's DefaultImages; a test keeps them equal).
 const ImageServices = 6
+
+// MaxMediaServers caps the media servers of one stack.
+const MaxMediaServers = 16
 
 // Lookup returns the key named name.
 func Lookup(name string) (Key, bool) {
