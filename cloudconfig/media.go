@@ -13,7 +13,7 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// Scale-out (issue 23): one signaling server places its publishers on
+// Scale-out: one signaling server places its publishers on
 // several media servers, each a signaling proxy (the `proxy` program of
 // nextcloud-spreed-signaling, image <version>-proxy) in front of its own
 // Janus. Signaling's [mcu] then has type proxy, the proxies' URLs and the
@@ -97,15 +97,18 @@ func (p Plan) WithMediaServers(servers []MediaServer) (Plan, error) {
 	if len(servers) > schema.MaxMediaServers {
 		return Plan{}, fmt.Errorf("%d media servers, at most %d", len(servers), schema.MaxMediaServers)
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{p.settings.Domain: true}
+	if p.settings.TURNOn443 {
+		seen[p.settings.TURNName()] = true
+	}
 	for _, m := range servers {
 		if err := m.validate(); err != nil {
 			return Plan{}, err
 		}
-		if seen[m.Name] {
-			return Plan{}, fmt.Errorf("media server %q is listed twice", m.Name)
+		if seen[m.Name] || seen[m.Host] {
+			return Plan{}, fmt.Errorf("media server %q: its name or host %s is taken (by another media server, the domain or the TURN name)", m.Name, m.Host)
 		}
-		seen[m.Name] = true
+		seen[m.Name], seen[m.Host] = true, true
 	}
 	sorted := slices.Clone(servers)
 	slices.SortFunc(sorted, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
@@ -255,15 +258,15 @@ const (
 // writtenOn reports whether the file belongs on box b.
 func (f fileSpec) writtenOn(b box) bool { return len(f.on) == 0 || slices.Contains(f.on, b) }
 
-// services are the compose services each box runs, by name.
-var services = map[box][]string{
+// boxServices are the compose services each box runs, by name.
+var boxServices = map[box][]string{
 	boxSingle:    {ServiceCoturn, ServiceJanus, ServiceNATS, ServiceNginx, ServiceSignaling},
 	boxSignaling: {ServiceCoturn, ServiceNATS, ServiceNginx, ServiceSignaling},
 	boxMedia:     {ServiceCoturn, ServiceJanus, ServiceNginx, ServiceProxy},
 }
 
 // Services returns the compose services the plan's box runs, sorted.
-func (p Plan) Services() []string { return slices.Clone(services[p.box]) }
+func (p Plan) Services() []string { return slices.Clone(boxServices[p.box]) }
 
 // unitsOn are the units nctalk-apply acts on on box b, in Units order:
 // every host unit, and the services it runs. The signaling server of a
@@ -275,7 +278,7 @@ func unitsOn(b box) []Unit {
 	}
 	var out []Unit
 	for _, u := range Units {
-		if !u.Service || slices.Contains(services[b], u.Name) {
+		if !u.Service || slices.Contains(boxServices[b], u.Name) {
 			out = append(out, u)
 		}
 	}
@@ -286,7 +289,7 @@ func unitsOn(b box) []Unit {
 type viewRun struct{ Signaling, NATS, Janus, Proxy bool }
 
 func newViewRun(b box) viewRun {
-	has := func(s string) bool { return slices.Contains(services[b], s) }
+	has := func(s string) bool { return slices.Contains(boxServices[b], s) }
 	return viewRun{Signaling: has(ServiceSignaling), NATS: has(ServiceNATS), Janus: has(ServiceJanus), Proxy: has(ServiceProxy)}
 }
 

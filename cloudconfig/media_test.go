@@ -208,7 +208,9 @@ func TestWithMediaServersRefuses(t *testing.T) {
 	}{
 		{"upper-case name", with(func(m *MediaServer) { m.Name = "Media-1" }), testProxyToken(), "DNS label"},
 		{"name with a dot", with(func(m *MediaServer) { m.Name = "media.1" }), testProxyToken(), "DNS label"},
-		{"a name twice", []MediaServer{ok, ok}, testProxyToken(), "listed twice"},
+		{"a name twice", []MediaServer{ok, ok}, testProxyToken(), "is taken"},
+		{"the domain as host", with(func(m *MediaServer) { m.Host = "talk.example.com" }), testProxyToken(), "is taken"},
+		{"the TURN name as host", with(func(m *MediaServer) { m.Host = "turn.talk.example.com" }), testProxyToken(), "is taken"},
 		{"country in lower case", with(func(m *MediaServer) { m.Country = "de" }), testProxyToken(), "ISO 3166-1"},
 		{"no country", with(func(m *MediaServer) { m.Country = "" }), testProxyToken(), "ISO 3166-1"},
 		{"ftp URL", with(func(m *MediaServer) { m.URL = "ftp://media-1.example.com/" }), testProxyToken(), "http|https|ws|wss"},
