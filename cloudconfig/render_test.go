@@ -260,15 +260,12 @@ func TestRedact(t *testing.T) {
 func TestCloudInitSchema(t *testing.T) {
 	ci := testenv.Tool(t, "cloud-init", "apt-get install cloud-init")
 	dir := t.TempDir()
-	for name, s := range settingsCases() {
+	for name, plan := range allCases(t) {
 		t.Run(name, func(t *testing.T) {
 			// As the stack renders it: with its access (ssh_keys; the VM's
 			// cloud-init reported `ssh_genkeytypes: []` as a schema error).
-			plan, err := NewPlan(s)
+			plan, err := plan.WithAccess(testAccess(t))
 			if err != nil {
-				t.Fatal(err)
-			}
-			if plan, err = plan.WithAccess(testAccess(t)); err != nil {
 				t.Fatal(err)
 			}
 			doc, err := plan.Render(fakeSecrets())
