@@ -266,10 +266,14 @@ func (l *lifecycle) readProxyToken() error {
 		if res.Type != "tls:index/privateKey:PrivateKey" {
 			continue
 		}
-		tokens = append(tokens, res.URN)
-		if !strings.HasSuffix(res.URN, "::nctalk-proxy-token") || res.Inputs["algorithm"] != "RSA" {
-			return fmt.Errorf("the key %s (%v): want the RSA nctalk-proxy-token", res.URN, res.Inputs["algorithm"])
+		// The host and deploy keys are ED25519 keys of the same type.
+		token := strings.HasSuffix(res.URN, "::nctalk-proxy-token")
+		if rsa := res.Inputs["algorithm"] == "RSA"; !token && !rsa {
+			continue
+		} else if !token || !rsa {
+			return fmt.Errorf("the key %s (%v): want only the proxy token an RSA key", res.URN, res.Inputs["algorithm"])
 		}
+		tokens = append(tokens, res.URN)
 		pem := revealed(res.Outputs["privateKeyPem"])
 		l.stateSecrets = pemSecrets(pem)
 		if len(l.stateSecrets) < 10 {
@@ -277,7 +281,7 @@ func (l *lifecycle) readProxyToken() error {
 		}
 	}
 	if len(tokens) != 1 {
-		return fmt.Errorf("the state holds %d tls keys (%v); want the one proxy token", len(tokens), tokens)
+		return fmt.Errorf("the state holds %d proxy tokens (%v); want one", len(tokens), tokens)
 	}
 	return nil
 }
