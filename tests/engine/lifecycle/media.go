@@ -137,11 +137,9 @@ type doubleServer struct {
 	ServerType struct {
 		Name string `json:"name"`
 	} `json:"server_type"`
-	Datacenter struct {
-		Location struct {
-			Name string `json:"name"`
-		} `json:"location"`
-	} `json:"datacenter"`
+	Location struct {
+		Name string `json:"name"`
+	} `json:"location"` // the API's; datacenter is deprecated (null)
 	PublicNet struct {
 		IPv4 struct {
 			ID int64 `json:"id"`
@@ -160,11 +158,9 @@ type doublePrimaryIP struct {
 	ID         int64  `json:"id"`
 	Name       string `json:"name"`
 	AssigneeID int64  `json:"assignee_id"`
-	Datacenter struct {
-		Location struct {
-			Name string `json:"name"`
-		} `json:"location"`
-	} `json:"datacenter"`
+	Location   struct {
+		Name string `json:"name"`
+	} `json:"location"` // the API's; datacenter is deprecated (null)
 }
 
 func (l *lifecycle) doubleState() (doubleState, error) {
@@ -207,8 +203,8 @@ func (l *lifecycle) checkMediaAtTheDouble(media []engine.Setting) error {
 			return fmt.Errorf("the double has no server %s", host)
 		}
 		s := st.Servers[i]
-		if s.Datacenter.Location.Name != location || s.ServerType.Name != serverType {
-			return fmt.Errorf("the server %s is a %s in %s; want a %s in %s", host, s.ServerType.Name, s.Datacenter.Location.Name, serverType, location)
+		if s.Location.Name != location || s.ServerType.Name != serverType {
+			return fmt.Errorf("the server %s is a %s in %s; want a %s in %s", host, s.ServerType.Name, s.Location.Name, serverType, location)
 		}
 		if len(s.PublicNet.Firewalls) != 1 {
 			return fmt.Errorf("the server %s has %d firewalls; want one of its own", host, len(s.PublicNet.Firewalls))
@@ -221,8 +217,8 @@ func (l *lifecycle) checkMediaAtTheDouble(media []engine.Setting) error {
 			if j < 0 {
 				return fmt.Errorf("the double has no primary IP %s-%s", base, family)
 			}
-			if p := st.PrimaryIPs[j]; p.AssigneeID != s.ID || p.Datacenter.Location.Name != location {
-				return fmt.Errorf("the primary IP %s is on server %d in %s; want on %d (%s) in %s", p.Name, p.AssigneeID, p.Datacenter.Location.Name, s.ID, host, location)
+			if p := st.PrimaryIPs[j]; p.AssigneeID != s.ID || p.Location.Name != location {
+				return fmt.Errorf("the primary IP %s is on server %d in %s; want on %d (%s) in %s", p.Name, p.AssigneeID, p.Location.Name, s.ID, host, location)
 			}
 		}
 		label := strings.TrimSuffix(host, "."+engine.Zone)
@@ -398,6 +394,8 @@ func (l *lifecycle) removeMediaServer() error {
 			mainAt = at
 		case rec.Server == host && rec.Command == cloudconfig.DrainCommand && drainAt.IsZero():
 			drainBegan, drainAt = began, at
+		case rec.Server != host && rec.Server != engine.Domain && rec.Command != cloudconfig.DrainCommand:
+			// A media server that stays may be sent its bundle: recorded.
 		default:
 			return fmt.Errorf("the box %s was sent %q (%s): want only the main box's reload and %s's drain", rec.Server, rec.Command, rec.Changes, host)
 		}
