@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Bundle is what an in-place change sends to the running box: every file
@@ -53,6 +54,11 @@ const ApplyCommand = `set -eu; d=$(mktemp -d /run/nctalk-apply.XXXXXX); trap 'rm
 // ApplyCommand, whose nctalk-apply then drains the proxy instead of
 // applying the bundle.
 const DrainCommand = "nctalk-drain"
+
+// DrainSlack is how much longer than the drain bound (mediaDrainMinutes)
+// the stack lets a media server's drain take (the connection, compose
+// stopping the rest): the delete's timeout is the bound plus this.
+const DrainSlack = 10 * time.Minute
 
 // Bundle renders the files and their digests for an in-place change.
 func (p Plan) Bundle(sec Secrets) (Bundle, error) {

@@ -75,10 +75,6 @@ type applyInputs struct {
 	drain time.Duration
 }
 
-// drainSlack is how much longer than the drain bound the delete may take
-// (the connection, compose stopping the rest).
-const drainSlack = 10 * time.Minute
-
 // applyInPlace runs cloudconfig.ApplyCommand on the box over SSH whenever
 // what the box runs changes (the unit digests, or the server, so a new
 // server gets the current files too). The digests are the command's
@@ -91,7 +87,7 @@ func applyInPlace(ctx *pulumi.Context, name string, in applyInputs, opts ...pulu
 	var drain pulumi.StringPtrInput
 	if in.drain > 0 {
 		drain = pulumi.String(cloudconfig.DrainCommand)
-		opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Delete: (in.drain + drainSlack).String()}))
+		opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Delete: (in.drain + cloudconfig.DrainSlack).String()}))
 	}
 	return remote.NewCommand(ctx, name+"-apply", &remote.CommandArgs{
 		Connection: remote.ConnectionArgs{

@@ -47,6 +47,13 @@ func TestPreviewSummaryOnTheEngine(t *testing.T) {
 		{"resize", []string{"**The server will be powered off** to change its type (a reboot)", "No command reaches the running box."},
 			[]string{"WILL BE REPLACED"}},
 		{"image", []string{"THE SERVER WILL BE REPLACED", "A new server boots the current settings"}, []string{"In place"}},
+		// Two media servers added: created, no alert, nothing drains.
+		{"media-add", []string{"**To create (23)**", "`nctalk-media-2-server`", "`nctalk-proxy-token`"},
+			[]string{"WILL BE", "drains", "To delete"}},
+		// One removed: it drains, then goes; the main box's server stays.
+		{"media-remove", []string{"- `media-2`: drains (no new calls; its calls go on up to 60 min), then deleted",
+			"**In place:** signaling reloaded; coturn, nats, nginx untouched.", "`nctalk-media-2-server`"},
+			[]string{"WILL BE", "A new server boots", "To create"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.step, func(t *testing.T) {

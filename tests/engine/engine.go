@@ -68,6 +68,16 @@ type BoxRecord struct {
 	Files []string
 	// Failed is set when the box was told to refuse the change.
 	Failed bool
+	// Server is the name of the server whose address the engine reached
+	// (the main box's is Domain, a media server's <name>.Domain).
+	Server string
+	// Command is what the client asked for (SSH_ORIGINAL_COMMAND): the
+	// forced command runs whatever it is; cloudconfig.DrainCommand drains.
+	Command string
+	// Began and At are when the box got the command and when it finished
+	// it (RFC 3339, UTC, nanoseconds), to order it against the double's
+	// requests.
+	Began, At string
 }
 
 // Setting is one `pulumi config set`.
@@ -107,6 +117,13 @@ var (
 	NotOnTheBox = Setting{Key: "nctalk:keepOnTeardown", Value: "false", Type: "bool"}
 	// ThirdNextcloudURL is the change whose apply the box refuses once.
 	ThirdNextcloudURL = Setting{Key: "nctalk:nextcloudUrls[2]", Value: "https://cloud3.nctalk.test", Path: true}
+	// MediaServers are the media servers the stack scales out to, in two
+	// locations, at the end of the life; the last is then removed again
+	// (it drains, then goes).
+	MediaServers = []Setting{
+		{Key: "nctalk:mediaServers.media-1", Value: "hel1/cx33", Path: true},
+		{Key: "nctalk:mediaServers.media-2", Value: "ash/cpx32", Path: true},
+	}
 )
 
 // TURNSecretURN is the generated TURN secret's resource, replaced by the

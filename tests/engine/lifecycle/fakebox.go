@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
@@ -97,13 +98,45 @@ type bootDoc struct {
 	authorized []byte
 	units      cloudconfig.UnitDigests
 	serverID   string
+	name       string
 }
 
-// bootFiles reads the user data the server was created with (the double
-// keeps it as sent).
-func (b *fakeBox) bootFiles() (bootDoc, error) {
+// bootFiles reads the user data (the double keeps it as sent) of the
+// server whose primary IPv4 is addr, the address the client reached: the
+// stand-in answers for every server of the stack, each with its own keys.
+func (b *fakeBox) bootFiles(addr string) (bootDoc, error) {
 	var boot bootDoc
-	hostKey, authorized, files, err := b.userData()
+	resp, err := doRequest(mustRequest("GET", b.api+"/servers", ""))
+	if err != nil {
+		return boot, err
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Servers []struct {
+			ID        int    `json:"id"`
+			Name      string `json:"name"`
+			PublicNet struct {
+				IPv4 struct {
+					IP string `json:"ip"`
+				} `json:"ipv4"`
+			} `json:"public_net"`
+		} `json:"servers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return boot, fmt.Errorf("the servers: %v", err)
+	}
+	for _, s := range list.Servers {
+		if s.PublicNet.IPv4.IP == addr {
+			if boot.name != "" {
+				return boot, fmt.Errorf("two servers have the address %s", addr)
+			}
+			boot.serverID, boot.name = fmt.Sprint(s.ID), s.Name
+		}
+	}
+	if boot.name == "" {
+		return boot, fmt.Errorf("no server has the address %s", addr)
+	}
+	hostKey, authorized, files, err := b.userData(boot.name)
 	if err != nil {
 		return boot, err
 	}
@@ -113,34 +146,20 @@ func (b *fakeBox) bootFiles() (bootDoc, error) {
 		return boot, err
 	}
 	boot.units = bundle.Units
-	resp, err := doRequest(mustRequest("GET", b.api+"/servers?name="+engine.Domain, ""))
-	if err != nil {
-		return boot, err
-	}
-	defer resp.Body.Close()
-	var list struct {
-		Servers []struct {
-			ID int `json:"id"`
-		} `json:"servers"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Servers) != 1 {
-		return boot, fmt.Errorf("the server %s: %v", engine.Domain, err)
-	}
-	boot.serverID = fmt.Sprint(list.Servers[0].ID)
 	return boot, nil
 }
 
 // userData decodes the server's user data: the host key, the authorized
 // keys and every file it writes.
-func (b *fakeBox) userData() (hostKey ssh.Signer, authorized []byte, files []cloudconfig.File, err error) {
-	resp, err := doRequest(mustRequest("GET", strings.TrimSuffix(b.api, "/v1")+"/__userdata/"+engine.Domain, ""))
+func (b *fakeBox) userData(server string) (hostKey ssh.Signer, authorized []byte, files []cloudconfig.File, err error) {
+	resp, err := doRequest(mustRequest("GET", strings.TrimSuffix(b.api, "/v1")+"/__userdata/"+server, ""))
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer resp.Body.Close()
 	wire, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != 200 {
-		return nil, nil, nil, fmt.Errorf("user data of %s: HTTP %d %v", engine.Domain, resp.StatusCode, err)
+		return nil, nil, nil, fmt.Errorf("user data of %s: HTTP %d %v", server, resp.StatusCode, err)
 	}
 	packed, err := base64.StdEncoding.DecodeString(string(wire))
 	if err != nil {
@@ -186,7 +205,11 @@ func (b *fakeBox) userData() (hostKey ssh.Signer, authorized []byte, files []clo
 
 // session serves one SSH connection.
 func (b *fakeBox) session(c net.Conn) error {
-	boot, err := b.bootFiles()
+	host, _, err := net.SplitHostPort(c.LocalAddr().String())
+	if err != nil {
+		return err
+	}
+	boot, err := b.bootFiles(host)
 	if err != nil {
 		return err
 	}
@@ -235,8 +258,12 @@ func (b *fakeBox) session(c net.Conn) error {
 				continue
 			}
 			_ = req.Reply(true, nil)
+			var exec struct{ Command string }
+			if err := ssh.Unmarshal(req.Payload, &exec); err != nil {
+				return fmt.Errorf("exec request: %w", err)
+			}
 			forcedCmd := conn.Permissions.Extensions["forced"]
-			code := b.exec(ch, forcedCmd, boot)
+			code := b.exec(ch, forcedCmd, exec.Command, boot)
 			_, _ = ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, uint32(code)))
 			ch.Close()
 			break
@@ -246,8 +273,12 @@ func (b *fakeBox) session(c net.Conn) error {
 }
 
 // exec does what nctalk-apply does with a bundle on standard input, and
-// records it; only the deploy key's forced ApplyCommand is served.
-func (b *fakeBox) exec(ch ssh.Channel, forced string, boot bootDoc) int {
+// records it; only the deploy key's forced ApplyCommand is served, and
+// original is what the client asked for (SSH_ORIGINAL_COMMAND): for
+// cloudconfig.DrainCommand nctalk-apply drains the proxy instead of
+// applying the bundle.
+func (b *fakeBox) exec(ch ssh.Channel, forced, original string, boot bootDoc) int {
+	began := time.Now().UTC().Format(time.RFC3339Nano)
 	if forced != cloudconfig.ApplyCommand {
 		fmt.Fprintf(ch.Stderr(), "the stand-in box runs only the deploy key's forced command\n")
 		return 1
@@ -273,19 +304,29 @@ func (b *fakeBox) exec(ch ssh.Channel, forced string, boot bootDoc) int {
 	if !ok {
 		running = boot.units // a box fresh from its first boot runs what it booted with
 	}
-	rec := engine.BoxRecord{Apply: b.n, Units: bundle.Units, Changes: cloudconfig.DescribeChanges(running, bundle.Units)}
+	rec := engine.BoxRecord{Apply: b.n, Units: bundle.Units, Changes: cloudconfig.DescribeChanges(running, bundle.Units), Server: boot.name, Command: original, Began: began}
 	for _, f := range bundle.Files {
 		rec.Files = append(rec.Files, f.Path)
+	}
+	if original == cloudconfig.DrainCommand {
+		// The proxy drains; nothing is applied, and what runs stays.
+		rec.Changes = drained
+		rec.At = time.Now().UTC().Format(time.RFC3339Nano)
+		b.writeRecord(rec)
+		fmt.Fprintf(ch, "nctalk-apply: draining the proxy: no new calls here\nnctalk-apply: %s\n", drained)
+		return 0
 	}
 	if _, err := os.Stat(filepath.Join(b.dir, "fail")); err == nil {
 		_ = os.Remove(filepath.Join(b.dir, "fail"))
 		rec.Failed = true
+		rec.At = time.Now().UTC().Format(time.RFC3339Nano)
 		b.writeRecord(rec)
 		fmt.Fprintf(ch.Stderr(), "nctalk-apply: signaling: restart failed\nnctalk-apply: rolling back to the last good files\n"+
 			"nctalk-apply: FAILED: signaling did not take the new configuration (the last good files are back)\n")
 		return 1
 	}
 	b.applied[boot.serverID] = bundle.Units
+	rec.At = time.Now().UTC().Format(time.RFC3339Nano)
 	b.writeRecord(rec)
 	fmt.Fprintf(ch, "nctalk-apply: done: %s\n", rec.Changes)
 	return 0
@@ -316,6 +357,26 @@ func (b *fakeBox) last() (engine.BoxRecord, error) {
 	return rec, json.Unmarshal(raw, &rec)
 }
 
+// drained is what the stand-in box records as the change of a drain.
+const drained = "proxy drained"
+
+// since returns the records of the bundles sent after the first n.
+func (b *fakeBox) since(n int) ([]engine.BoxRecord, error) {
+	var recs []engine.BoxRecord
+	for i := n + 1; i <= b.applies(); i++ {
+		raw, err := os.ReadFile(filepath.Join(b.dir, fmt.Sprintf("apply-%03d.json", i)))
+		if err != nil {
+			return nil, err
+		}
+		var rec engine.BoxRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
 // failNext makes the next apply fail.
 func (b *fakeBox) failNext() error {
 	return os.WriteFile(filepath.Join(b.dir, "fail"), nil, 0o644)
@@ -330,6 +391,9 @@ func (b *fakeBox) collectSecrets(bundle cloudconfig.Bundle) {
 		b.secrets = map[string]bool{}
 	}
 	for _, f := range bundle.Files {
+		for _, v := range pemSecrets(string(f.Content)) {
+			b.secrets[v] = true
+		}
 		for _, line := range strings.Split(string(f.Content), "\n") {
 			for _, prefix := range secretSettings {
 				if v, ok := strings.CutPrefix(line, prefix); ok && len(v) >= 16 {
@@ -347,6 +411,31 @@ func (b *fakeBox) seenSecrets() []string {
 	var out []string
 	for v := range b.secrets {
 		out = append(out, v)
+	}
+	return out
+}
+
+// pemSecrets returns body lines of every private key PEM block in text
+// (the proxy token's key a media server's bundle carries): a line of a key
+// is enough to tell the key leaked, whatever escaping the rest got. The
+// first lines are left out: they hold the modulus, which the public key
+// carries too; from the 8th line on an RSA key is its private part.
+func pemSecrets(text string) []string {
+	var out []string
+	body := -1
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "-----BEGIN") && strings.Contains(line, "PRIVATE KEY"):
+			body = 0
+		case strings.HasPrefix(line, "-----END"):
+			body = -1
+		case body >= 0:
+			if body >= 7 && len(line) == 64 {
+				out = append(out, line)
+			}
+			body++
+		}
 	}
 	return out
 }

@@ -118,6 +118,7 @@ type lifecycle struct {
 	toolchain, out, work, repo, project string
 	revealedSecrets                     map[string]string
 	oldSecrets                          []string // rotated away, still never to appear
+	stateSecrets                        []string // read from the state: the proxy token's private key
 	double                              *exec.Cmd
 	api                                 string // the double's endpoint, http://127.0.0.1:PORT/v1
 	box                                 *fakeBox

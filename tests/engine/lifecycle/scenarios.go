@@ -39,6 +39,9 @@ func (l *lifecycle) run() error {
 		{"up again", l.upAgain},
 		{"destroy with protection on", l.destroyProtected},
 		{"teardown --release", l.releaseProtected},
+		{"up for the media servers", l.upForMedia},
+		{"scale out: two media servers", l.addMediaServers},
+		{"scale in: media-2 drains, then goes", l.removeMediaServer},
 	}
 	for _, s := range steps {
 		if err := l.step(s.name, s.do); err != nil {
@@ -544,6 +547,9 @@ func (l *lifecycle) checkNoSecretLeaked() error {
 	}
 	for _, v := range l.box.seenSecrets() {
 		secrets[v] = "a secret of the bundle"
+	}
+	for _, v := range l.stateSecrets {
+		secrets[v] = "the proxy token's private key"
 	}
 	if len(secrets) < 6 {
 		return fmt.Errorf("only %d secrets to look for: the check would prove little", len(secrets))

@@ -43,6 +43,11 @@ type State struct {
 	Type    string         `json:"type"`
 	Inputs  map[string]any `json:"inputs"`
 	Outputs map[string]any `json:"outputs"`
+	// CustomTimeouts are the resource's timeouts in seconds (a media
+	// server's apply bounds its delete, the drain, with one).
+	CustomTimeouts *struct {
+		Delete float64 `json:"delete"`
+	} `json:"customTimeouts"`
 }
 
 // PropertyDiff is the kind of change to one property, e.g. "update" or

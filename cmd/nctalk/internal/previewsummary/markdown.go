@@ -60,6 +60,7 @@ func (s Summary) Markdown() string {
 
 	b.WriteString("#### On the box\n\n")
 	writeBox(&b, s.Box)
+	writeDrains(&b, s.Drains)
 	b.WriteString("#### Cloud-config on the VM (secrets redacted)\n\n")
 	writeCloudConfig(&b, s.CloudConfig)
 	return b.String()
@@ -78,6 +79,22 @@ func writeBox(b *strings.Builder, c BoxChange) {
 		b.WriteString("A new server boots the current settings; the stack then checks its files over SSH.\n\n")
 	default:
 		b.WriteString("Not listed: run `pulumi preview --json --show-sames`, which lists the unchanged steps too.\n\n")
+	}
+}
+
+// writeDrains writes what happens to each media server the update
+// removes: signaling stops placing calls there (the main box's change),
+// the box drains, then its resources are deleted.
+func writeDrains(b *strings.Builder, drains []Drain) {
+	for _, d := range drains {
+		bound := "until they end"
+		if d.Minutes > 0 {
+			bound = fmt.Sprintf("up to %d min", d.Minutes)
+		}
+		fmt.Fprintf(b, "- %s: drains (no new calls; its calls go on %s), then deleted\n", code(d.Name), bound)
+	}
+	if len(drains) > 0 {
+		b.WriteString("\n")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
 )
@@ -72,8 +73,21 @@ type Summary struct {
 	CloudConfig CloudConfigChange
 	// Box is what the running box does to take the change in place.
 	Box BoxChange
+	// Drains are the media servers the update removes: each drains
+	// before its resources are deleted.
+	Drains []Drain
 	// Errors and Warnings count the preview's diagnostics by severity.
 	Errors, Warnings int
+}
+
+// Drain is a media server the update removes: the stack deletes its apply
+// by draining the box (cloudconfig.DrainCommand), then deletes the rest.
+type Drain struct {
+	// Name is the media server's name (mediaServers' key).
+	Name string
+	// Minutes bounds the drain (mediaDrainMinutes); 0 when the preview
+	// does not say.
+	Minutes int
 }
 
 // Group is the resources that undergo one operation.
@@ -184,6 +198,16 @@ func Summarize(p Preview, opt Options) Summary {
 		e.steps = append(e.steps, st)
 	}
 
+	// A media server that goes drains first: its server's delete is no
+	// outage of the backend, so it gets the drain's line, not an alert.
+	var drainPrefixes []string
+	for _, urn := range order {
+		if d, prefix, ok := drainOf(byURN[urn].steps); ok {
+			s.Drains = append(s.Drains, d)
+			drainPrefixes = append(drainPrefixes, prefix)
+		}
+	}
+
 	groups := map[string][]Resource{}
 	sameSteps := 0
 	for _, urn := range order {
@@ -207,7 +231,8 @@ func Summarize(p Preview, opt Options) Summary {
 		}
 		r := Resource{Name: steps[0].resourceName(), Type: steps[0].resourceType(), Reasons: reasons(steps, op)}
 		groups[op] = append(groups[op], r)
-		if alerting(r, op) {
+		drained := slices.ContainsFunc(drainPrefixes, func(p string) bool { return strings.HasPrefix(r.Name, p) })
+		if alerting(r, op) && !drained {
 			s.Alerts = append(s.Alerts, Alert{Resource: r, Op: op})
 		}
 	}
@@ -237,12 +262,41 @@ func Summarize(p Preview, opt Options) Summary {
 	return s
 }
 
-// boxChange reads the apply command's step: its triggers[0] are the unit
-// digests of what the box runs (cloudconfig.UnitDigests), old and new.
+// drainOf says whether a resource's steps delete a media server's apply,
+// whose delete drains the box, and returns the drain and the name prefix
+// of the media server's resources (the apply's name without "apply").
+func drainOf(steps []Step) (Drain, string, bool) {
+	st := steps[0]
+	if st.resourceType() != applyType || headlineOp(steps) != groupDelete || !drains(st.OldState) {
+		return Drain{}, "", false
+	}
+	prefix := strings.TrimSuffix(st.resourceName(), "apply")
+	// The component's name, then the media server's: nctalk-media-2-.
+	_, name, _ := strings.Cut(strings.TrimSuffix(prefix, "-"), "-")
+	d := Drain{Name: name}
+	if t := st.OldState.CustomTimeouts; t != nil && t.Delete > 0 {
+		d.Minutes = int((time.Duration(t.Delete*float64(time.Second)) - cloudconfig.DrainSlack).Minutes())
+	}
+	return d, prefix, true
+}
+
+// drains says whether st is a media server's apply, whose delete drains
+// its box.
+func drains(st *State) bool {
+	if st == nil {
+		return false
+	}
+	del, _ := st.Inputs["delete"].(string)
+	return del == cloudconfig.DrainCommand
+}
+
+// boxChange reads the main box's apply command's step (a media server's
+// drains on delete): its triggers[0] are the unit digests of what the box
+// runs (cloudconfig.UnitDigests), old and new.
 func boxChange(p Preview, alerts []Alert) BoxChange {
 	var step *Step
 	for i := range p.Steps {
-		if p.Steps[i].resourceType() == applyType {
+		if st := p.Steps[i]; st.resourceType() == applyType && !drains(st.OldState) && !drains(st.NewState) {
 			step = &p.Steps[i]
 		}
 	}
