@@ -74,7 +74,7 @@ func writeBox(b *strings.Builder, c BoxChange) {
 	case boxInPlace:
 		fmt.Fprintf(b, "**In place:** %s. No reboot; the addresses, the volume and the certificate stay.\n\n", c.Words)
 	case boxUnknown:
-		b.WriteString("**In place**, with values this update creates (a rotated secret): the box reports what it reloads or restarts during the update.\n\n")
+		b.WriteString("**In place**, with values this update creates (a rotated secret, a new key): the box reports what it reloads or restarts during the update.\n\n")
 	case boxNew:
 		b.WriteString("A new server boots the current settings; the stack then checks its files over SSH.\n\n")
 	default:

@@ -126,7 +126,7 @@ const (
 	// boxNew: the first apply on a new server (created or replaced).
 	boxNew
 	// boxUnknown: the box takes the change in place, but what it does
-	// depends on values the update creates (a rotated secret).
+	// depends on values the update creates (a rotated secret, a new key such as the proxy token).
 	boxUnknown
 )
 
