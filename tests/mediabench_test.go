@@ -84,7 +84,6 @@ func BenchmarkMediaServerForwarding(b *testing.B) {
 		}
 	}
 
-	b.Logf("machine: %d CPUs (%s), load %s", runtime.NumCPU(), cpuModel(), loadAverage())
 	env := startMediaBench(b, s)
 	for _, p := range points {
 		b.Run(fmt.Sprintf("P%dxS%d", p.publishers, p.subscribers), func(b *testing.B) {
@@ -272,9 +271,9 @@ func (e *mediaBench) measure(b *testing.B, p mediaPoint, window time.Duration) {
 	if janusShare > 0 {
 		b.ReportMetric(streams/janusShare, "streams/core")
 	}
-	b.Logf("P%d×S%d: Janus %.1f %% of a core, proxy %.2f %%, pion clients %.1f %%, %d subscribers, %.0f RTP packets/s, %.2f Mbit/s received in %v; load %s",
+	b.Logf("P%d×S%d: Janus %.1f %% of a core, proxy %.2f %%, pion clients %.1f %%, %d subscribers, %.0f RTP packets/s, %.2f Mbit/s received in %v; %d CPUs (%s), load %s",
 		p.publishers, p.subscribers, 100*janusShare, 100*proxyShare, 100*clientsShare, len(subs), float64(pkts1-pkts0)/secs,
-		float64(bytes1-bytes0)*8/secs/1e6, elapsed.Round(time.Millisecond), loadAverage())
+		float64(bytes1-bytes0)*8/secs/1e6, elapsed.Round(time.Millisecond), runtime.NumCPU(), cpuModel(), loadAverage())
 }
 
 // received sums the RTP packets and payload bytes the subscribers got.
