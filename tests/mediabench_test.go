@@ -315,10 +315,10 @@ func (e *mediaBench) newPeer(ctx context.Context) (*benchPeer, error) {
 	}); err != nil {
 		return nil, err
 	}
-	se := webrtc.SettingEngine{}
-	se.SetICEUDPMux(webrtc.NewICEUDPMux(nil, sock))
+	quiet := &logging.DefaultLoggerFactory{DefaultLogLevel: logging.LogLevelDisabled} // closed sockets at the end
+	se := webrtc.SettingEngine{LoggerFactory: quiet}
+	se.SetICEUDPMux(webrtc.NewICEUDPMux(quiet.NewLogger("udpmux"), sock))
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.LoggerFactory = &logging.DefaultLoggerFactory{DefaultLogLevel: logging.LogLevelDisabled} // closed sockets at the end
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		sock.Close()
