@@ -123,6 +123,19 @@ func startMediaBench(b *testing.B, s *harness.Stack) *mediaBench {
 	sig := newNetns(b, "bsig")
 	m := &mediaServer{name: "media-bench", ns: newNetns(b, "bm"), proxyAddr: "192.0.2.2"}
 	link(b, sig, m.ns, "mb0", m.proxyAddr)
+	// Janus (libnice) fails a handle's gathering when an address of the
+	// namespace cannot be bound yet: wait until IPv6 duplicate address
+	// detection has finished on the new link.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := pollFor(ctx, 10*time.Second, func() error {
+		if out := mustRun(b, "ip", "-n", m.ns, "addr", "show", "tentative"); strings.TrimSpace(out) != "" {
+			return fmt.Errorf("tentative addresses: %s", out)
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
 	files := mediaServerFiles(b, s, m, token)
 	janusDir := configDir(b, files, cloudconfig.JanusConfigFile, cloudconfig.JanusVideoRoomConfig, cloudconfig.JanusWebsocketsConfig)
 	spec, err := harness.ContainerSpec(files, cloudconfig.ServiceJanus)
@@ -160,8 +173,6 @@ func startMediaBench(b *testing.B, s *harness.Stack) *mediaBench {
 		}
 	})
 	env := &mediaBench{s: s, sig: sig, sigClient: nsHTTPClient(sig), clientIP: net.IPv4(192, 0, 2, 1), media: m, janus: janus, room: "bench-room"}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	if err := pollFor(ctx, 45*time.Second, func() error {
 		st, err := proxyStats(ctx, env.sigClient)
 		if err != nil {
@@ -251,6 +262,7 @@ func (e *mediaBench) measure(b *testing.B, p mediaPoint, window time.Duration) {
 	}
 	clients1 := selfCPU()
 	pkts1, bytes1 := received(subs)
+	rtpPorts := e.janusUDPPorts(b)
 	for _, s := range subs {
 		if s.pc.ICEConnectionState() != webrtc.ICEConnectionStateConnected && s.pc.ICEConnectionState() != webrtc.ICEConnectionStateCompleted {
 			b.Errorf("subscriber %s: ICE %s at the end of the window", s.user, s.pc.ICEConnectionState())
@@ -271,9 +283,28 @@ func (e *mediaBench) measure(b *testing.B, p mediaPoint, window time.Duration) {
 	if janusShare > 0 {
 		b.ReportMetric(streams/janusShare, "streams/core")
 	}
-	b.Logf("P%d×S%d: Janus %.1f %% of a core, proxy %.2f %%, pion clients %.1f %%, %d subscribers, %.0f RTP packets/s, %.2f Mbit/s received in %v; %d CPUs (%s), load %s",
-		p.publishers, p.subscribers, 100*janusShare, 100*proxyShare, 100*clientsShare, len(subs), float64(pkts1-pkts0)/secs,
+	b.Logf("P%d×S%d: Janus %.1f %% of a core, proxy %.2f %%, pion clients %.1f %%, %d subscribers, %d UDP ports of Janus' RTP range bound, %.0f RTP packets/s, %.2f Mbit/s received in %v; %d CPUs (%s), load %s",
+		p.publishers, p.subscribers, 100*janusShare, 100*proxyShare, 100*clientsShare, len(subs), rtpPorts, float64(pkts1-pkts0)/secs,
 		float64(bytes1-bytes0)*8/secs/1e6, elapsed.Round(time.Millisecond), runtime.NumCPU(), cpuModel(), loadAverage())
+}
+
+// janusUDPPorts counts the UDP sockets bound in the media server's
+// namespace on a port of Janus' RTP range (janusRtpPorts): the range
+// bounds how many peer connections one Janus holds.
+func (e *mediaBench) janusUDPPorts(b *testing.B) int {
+	r := e.s.JanusRTPPorts()
+	n := 0
+	for _, line := range strings.Split(mustRun(b, "ip", "netns", "exec", e.media.ns, "ss", "-Huan"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		i := strings.LastIndexByte(f[3], ':')
+		if port, err := strconv.Atoi(f[3][i+1:]); err == nil && port >= r.First && port <= r.Last {
+			n++
+		}
+	}
+	return n
 }
 
 // received sums the RTP packets and payload bytes the subscribers got.
