@@ -55,7 +55,7 @@ type mediaPoint struct{ publishers, subscribers int }
 // RTP packets and bytes the subscribers received in it.
 //
 // Reported per point: janus-cpu-% and proxy-cpu-% (of one core),
-// fwd-streams (tracks forwarded: P × S × 2), fwd-pkts/s, fwd-Mbit/s, and
+// clients-cpu-% (this process: the pion clients share the machine), fwd-streams (tracks forwarded: P × S × 2), fwd-pkts/s, fwd-Mbit/s, and
 // streams/core (forwarded streams per Janus core at the measured share).
 // NCTALK_MEDIA_POINTS overrides the points ("1x3,2x5,4x7"). Not a CI
 // test: run it with -run '^$' -bench MediaServerForwarding (docs/testing.md).
