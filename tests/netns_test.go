@@ -23,7 +23,7 @@ import (
 
 // needNetnsRoot skips (developer machine) or fails (CI) when the test cannot
 // build network namespaces: it needs root, ip, nft and setpriv.
-func needNetnsRoot(t *testing.T) {
+func needNetnsRoot(t testing.TB) {
 	t.Helper()
 	var missing []string
 	for _, tool := range []string{"ip", "nft", "setpriv"} {
@@ -42,7 +42,7 @@ func needNetnsRoot(t *testing.T) {
 
 // newNetns creates a named network namespace with loopback up and removes
 // it (with every process and interface in it) when the test ends.
-func newNetns(t *testing.T, role string) string {
+func newNetns(t testing.TB, role string) string {
 	t.Helper()
 	name := fmt.Sprintf("nct-%s-%d", role, os.Getpid())
 	_ = exec.Command("ip", "netns", "del", name).Run() // a leftover of a killed run
@@ -68,7 +68,7 @@ func newNetns(t *testing.T, role string) string {
 }
 
 // mustRun runs a command to completion and fails the test on error.
-func mustRun(t *testing.T, argv ...string) string {
+func mustRun(t testing.TB, argv ...string) string {
 	t.Helper()
 	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
@@ -178,7 +178,7 @@ func (b *lockedBuffer) String() string {
 // no-new-privileges (harness.ContainerSpec), and confDir bound read-only at
 // vmDir, the service's config directory on the VM. It is killed when the
 // test ends; its output is in the returned buffer.
-func startContainerInNetns(t *testing.T, ns string, files map[string]harness.WrittenFile, service, confDir, vmDir string) *lockedBuffer {
+func startContainerInNetns(t testing.TB, ns string, files map[string]harness.WrittenFile, service, confDir, vmDir string) *lockedBuffer {
 	t.Helper()
 	spec, err := harness.ContainerSpec(files, service)
 	if err != nil {
@@ -213,7 +213,7 @@ func (c *nsContainer) exited() bool {
 // runInNetns starts the container spec describes (its substitute image
 // from tests/images) in the network namespace ns. It is killed when the
 // test ends.
-func runInNetns(t *testing.T, ns string, spec images.RunSpec) *nsContainer {
+func runInNetns(t testing.TB, ns string, spec images.RunSpec) *nsContainer {
 	t.Helper()
 	root, err := images.BuildRoot(context.Background(), images.CacheDir())
 	if err != nil {

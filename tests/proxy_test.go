@@ -371,7 +371,7 @@ func TestMediaOnProxies(t *testing.T) {
 	}
 }
 
-func privatePEM(t *testing.T, k *rsa.PrivateKey) string {
+func privatePEM(t testing.TB, k *rsa.PrivateKey) string {
 	t.Helper()
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
 }
@@ -386,7 +386,7 @@ func pemBody(text string) string {
 	return lines[1]
 }
 
-func publicPEM(t *testing.T, k *rsa.PrivateKey) string {
+func publicPEM(t testing.TB, k *rsa.PrivateKey) string {
 	t.Helper()
 	b, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	if err != nil {
@@ -397,7 +397,7 @@ func publicPEM(t *testing.T, k *rsa.PrivateKey) string {
 
 // link connects the namespaces sig and media with a veth pair on addr's
 // /25: addr in media, the /25's first address in sig.
-func link(t *testing.T, sig, media, name, addr string) {
+func link(t testing.TB, sig, media, name, addr string) {
 	t.Helper()
 	ip := net.ParseIP(addr).To4()
 	gw := net.IPv4(ip[0], ip[1], ip[2], ip[3]&0x80+1).String()
@@ -410,7 +410,7 @@ func link(t *testing.T, sig, media, name, addr string) {
 
 // configDir writes the rendered files into a fresh directory readable by
 // every daemon uid and returns it.
-func configDir(t *testing.T, files map[string]harness.WrittenFile, paths ...string) string {
+func configDir(t testing.TB, files map[string]harness.WrittenFile, paths ...string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "nctalk-proxytest-")
 	if err != nil {
@@ -433,7 +433,7 @@ func configDir(t *testing.T, files map[string]harness.WrittenFile, paths ...stri
 }
 
 // startJanus runs the rendered Janus (127.0.0.1:8188) in ns.
-func startJanus(t *testing.T, ns string, files map[string]harness.WrittenFile) *lockedBuffer {
+func startJanus(t testing.TB, ns string, files map[string]harness.WrittenFile) *lockedBuffer {
 	t.Helper()
 	dir := configDir(t, files, cloudconfig.JanusConfigFile, cloudconfig.JanusVideoRoomConfig, cloudconfig.JanusWebsocketsConfig)
 	return startContainerInNetns(t, ns, files, cloudconfig.ServiceJanus, dir, cloudconfig.JanusConfigDir)
@@ -442,7 +442,7 @@ func startJanus(t *testing.T, ns string, files map[string]harness.WrittenFile) *
 // mediaServerFiles renders m's box (cloudconfig.Plan.ForMediaServer of the
 // stack's settings with m as a media server and token as the proxies'
 // key) and returns its write_files by path.
-func mediaServerFiles(t *testing.T, s *harness.Stack, m *mediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
+func mediaServerFiles(t testing.TB, s *harness.Stack, m *mediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
 	t.Helper()
 	plan, err := cloudconfig.NewPlan(s.Settings)
 	if err != nil {
@@ -474,7 +474,7 @@ func mediaServerFiles(t *testing.T, s *harness.Stack, m *mediaServer, token clou
 // directory of the -config file: proxy.conf and the token's public key)
 // at its path. The rendered proxy listens on loopback for the media
 // server's nginx; here a plain forward from the link's address stands in.
-func startProxy(t *testing.T, m *mediaServer, files map[string]harness.WrittenFile) *nsContainer {
+func startProxy(t testing.TB, m *mediaServer, files map[string]harness.WrittenFile) *nsContainer {
 	t.Helper()
 	spec, err := harness.ContainerSpec(files, cloudconfig.ServiceProxy)
 	if err != nil {
@@ -512,7 +512,7 @@ func startProxy(t *testing.T, m *mediaServer, files map[string]harness.WrittenFi
 // config directory into dir: server.conf and the token's private key with
 // the rendered modes, owned by signaling's uid (as the setup's
 // prepare_files leaves them). It returns the rendering's files.
-func writeSignalingDir(t *testing.T, s *harness.Stack, dir string, servers []cloudconfig.MediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
+func writeSignalingDir(t testing.TB, s *harness.Stack, dir string, servers []cloudconfig.MediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
 	t.Helper()
 	plan, err := cloudconfig.NewPlan(s.Settings)
 	if err != nil {
@@ -581,7 +581,7 @@ func iniValue(conf []byte, section, key string) string {
 // startSignaling runs the rendered signaling server in ns as the stack
 // does, with dir as its config directory, the fake Nextcloud's name on
 // loopback and the test CA trusted.
-func startSignaling(t *testing.T, s *harness.Stack, ns string, files map[string]harness.WrittenFile, dir string) *nsContainer {
+func startSignaling(t testing.TB, s *harness.Stack, ns string, files map[string]harness.WrittenFile, dir string) *nsContainer {
 	t.Helper()
 	spec, err := harness.ContainerSpec(files, cloudconfig.ServiceSignaling)
 	if err != nil {
@@ -611,7 +611,7 @@ func startSignaling(t *testing.T, s *harness.Stack, ns string, files map[string]
 
 // forwardNextcloud makes the fake Nextcloud (on the test's loopback)
 // reachable on the same port of ns's loopback.
-func forwardNextcloud(t *testing.T, ns, nextcloudURL string) {
+func forwardNextcloud(t testing.TB, ns, nextcloudURL string) {
 	t.Helper()
 	u, err := url.Parse(nextcloudURL)
 	if err != nil {
@@ -621,7 +621,7 @@ func forwardNextcloud(t *testing.T, ns, nextcloudURL string) {
 	forward(t, ns, addr, "", addr)
 }
 
-func mustAtoi(t *testing.T, s string) int {
+func mustAtoi(t testing.TB, s string) int {
 	t.Helper()
 	n, err := strconv.Atoi(s)
 	if err != nil {
@@ -634,7 +634,7 @@ func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.It
 
 // forward listens on listen in the namespace fromNS and copies each
 // connection to target, dialled in toNS ("": the test's own namespace).
-func forward(t *testing.T, fromNS, listen, toNS, target string) {
+func forward(t testing.TB, fromNS, listen, toNS, target string) {
 	t.Helper()
 	var l net.Listener
 	if err := inNetns(fromNS, func() (err error) { l, err = net.Listen("tcp", listen); return err }); err != nil {
