@@ -406,6 +406,20 @@ func link(t testing.TB, sig, media, name, addr string) {
 	mustRun(t, "ip", "-n", media, "addr", "add", addr+"/25", "dev", "eth-"+name)
 	mustRun(t, "ip", "-n", sig, "link", "set", name, "up")
 	mustRun(t, "ip", "-n", media, "link", "set", "eth-"+name, "up")
+	// Janus (libnice) fails a handle's gathering while an address of the
+	// namespace cannot be bound yet: wait until IPv6 duplicate address
+	// detection has finished on the new link (BenchmarkMediaServerForwarding
+	// met it on its first publisher).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := pollFor(ctx, 15*time.Second, func() error {
+		if out := mustRun(t, "ip", "-n", media, "addr", "show", "tentative"); strings.TrimSpace(out) != "" {
+			return fmt.Errorf("tentative addresses: %s", out)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // configDir writes the rendered files into a fresh directory readable by
