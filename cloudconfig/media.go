@@ -1,6 +1,7 @@
 package cloudconfig
 
 import (
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -175,6 +176,29 @@ func (m MediaServer) validate() error {
 		return fmt.Errorf("media server %q: URL %q: end its path with / (signaling adds proxy to it)", m.Name, m.URL)
 	}
 	return nil
+}
+
+// proxyTokenBits is the RSA key size of a proxy token (RS256).
+const proxyTokenBits = 2048
+
+// NewProxyToken generates a proxy token under id: an RSA key pair in the
+// PEM forms pulumi-tls's PrivateKey gives (private key PKCS #1, public key
+// PKIX). The stack's own token is a pulumi-tls resource; this is for
+// stand-ins (the stack's preflight, mocks and tests).
+func NewProxyToken(id string) (ProxyToken, error) {
+	k, err := rsa.GenerateKey(rand.Reader, proxyTokenBits)
+	if err != nil {
+		return ProxyToken{}, fmt.Errorf("generating a proxy token: %w", err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		return ProxyToken{}, fmt.Errorf("generating a proxy token: %w", err)
+	}
+	return ProxyToken{
+		ID:         id,
+		PrivateKey: string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
+		PublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+	}, nil
 }
 
 func (t ProxyToken) validate() error {

@@ -2,10 +2,6 @@ package cloudconfig
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"slices"
 	"strings"
 	"sync"
@@ -14,32 +10,22 @@ import (
 	"github.com/nctalk/nctalk/schema"
 )
 
-// testRSAKeys are two test-only RSA key pairs (PEM: PKCS #1 private, PKIX
-// public), generated once per test binary.
-var testRSAKeys = sync.OnceValue(func() [2][2]string {
-	var out [2][2]string
+// testTokens are two test-only proxy tokens, generated once per test
+// binary.
+var testTokens = sync.OnceValue(func() [2]ProxyToken {
+	var out [2]ProxyToken
 	for i := range out {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		t, err := NewProxyToken("nctalk")
 		if err != nil {
 			panic(err)
 		}
-		pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		if err != nil {
-			panic(err)
-		}
-		out[i] = [2]string{
-			string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
-			string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-		}
+		out[i] = t
 	}
 	return out
 })
 
-// testProxyToken is a valid token (key pair 0).
-func testProxyToken() ProxyToken {
-	k := testRSAKeys()[0]
-	return ProxyToken{ID: "nctalk", PrivateKey: k[0], PublicKey: k[1]}
-}
+// testProxyToken is a valid token (the first of testTokens).
+func testProxyToken() ProxyToken { return testTokens()[0] }
 
 // twoMediaServers are two media servers, given out of name order.
 func twoMediaServers() []MediaServer {
@@ -159,8 +145,7 @@ func TestMediaServerChangesActOnSignalingOnly(t *testing.T) {
 	one, _ := NewPlan(referenceSettings())
 	two := mediaPlan(t, twoMediaServers())
 	three := mediaPlan(t, append(twoMediaServers(), MediaServer{Name: "media-3", Host: "media-3.talk.example.com", URL: "https://media-3.talk.example.com/", Country: "US"}))
-	k := testRSAKeys()[1]
-	rotated, err := two.WithProxyToken(ProxyToken{ID: "nctalk", PrivateKey: k[0], PublicKey: k[1]})
+	rotated, err := two.WithProxyToken(testTokens()[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +184,7 @@ func TestWithMediaServersRefuses(t *testing.T) {
 		change(&m)
 		return []MediaServer{m}
 	}
-	k0, k1 := testRSAKeys()[0], testRSAKeys()[1]
+	k0, k1 := [2]string{testTokens()[0].PrivateKey, testTokens()[0].PublicKey}, [2]string{testTokens()[1].PrivateKey, testTokens()[1].PublicKey}
 	tests := []struct {
 		name    string
 		servers []MediaServer

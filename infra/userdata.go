@@ -1,10 +1,6 @@
 package infra
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"sync"
@@ -143,7 +139,11 @@ func preflightRender(cfg config.Config) error {
 	}
 	boxes := []cloudconfig.Plan{p}
 	if media := p.MediaServers(); len(media) > 0 {
-		if p, err = p.WithProxyToken(probeProxyToken()); err != nil {
+		token, err := probeProxyToken()
+		if err != nil {
+			return err
+		}
+		if p, err = p.WithProxyToken(token); err != nil {
 			return err
 		}
 		boxes[0] = p
@@ -167,19 +167,7 @@ func preflightRender(cfg config.Config) error {
 }
 
 // probeProxyToken stands in for the stack's proxy token before it
-// exists: an RSA key of the same size, generated once.
-var probeProxyToken = sync.OnceValue(func() cloudconfig.ProxyToken {
-	k, err := rsa.GenerateKey(rand.Reader, proxyTokenBits)
-	if err != nil {
-		panic(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		panic(err)
-	}
-	return cloudconfig.ProxyToken{
-		ID:         proxyTokenID,
-		PrivateKey: string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
-		PublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-	}
+// exists: a key pair of the same size, generated once.
+var probeProxyToken = sync.OnceValues(func() (cloudconfig.ProxyToken, error) {
+	return cloudconfig.NewProxyToken(proxyTokenID)
 })

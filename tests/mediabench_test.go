@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -115,11 +114,7 @@ type mediaBench struct {
 // "in call" flags, which Talk clients get from Nextcloud before they
 // subscribe; the media path is the same.
 func startMediaBench(b *testing.B, s *harness.Stack) *mediaBench {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	token := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(b, key), PublicKey: publicPEM(b, key)}
+	token := newProxyToken(b)
 	sig := newNetns(b, "bsig")
 	m := &mediaServer{name: "media-bench", ns: newNetns(b, "bm"), proxyAddr: "192.0.2.2"}
 	link(b, sig, m.ns, "mb0", m.proxyAddr)

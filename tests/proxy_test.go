@@ -3,11 +3,7 @@ package tests
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -80,16 +76,7 @@ func TestMediaOnProxies(t *testing.T) {
 	needNetnsRoot(t)
 	begin := time.Now()
 
-	good, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, good), PublicKey: publicPEM(t, good)}
-	otherToken := cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, other), PublicKey: publicPEM(t, other)}
+	token, otherToken := newProxyToken(t), newProxyToken(t)
 
 	sig := newNetns(t, "psig")
 	a := &mediaServer{name: "media-a", ns: newNetns(t, "pa"), proxyAddr: "192.0.2.2"}
@@ -371,9 +358,14 @@ func TestMediaOnProxies(t *testing.T) {
 	}
 }
 
-func privatePEM(t testing.TB, k *rsa.PrivateKey) string {
+// newProxyToken is a fresh proxy token under proxyTokenID.
+func newProxyToken(t testing.TB) cloudconfig.ProxyToken {
 	t.Helper()
-	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+	token, err := cloudconfig.NewProxyToken(proxyTokenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 // pemBody is the first base64 line of a PEM block, what a log that
@@ -384,15 +376,6 @@ func pemBody(text string) string {
 		return ""
 	}
 	return lines[1]
-}
-
-func publicPEM(t testing.TB, k *rsa.PrivateKey) string {
-	t.Helper()
-	b, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: b}))
 }
 
 // link connects the namespaces sig and media with a veth pair on addr's

@@ -3,8 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"fmt"
 	"os"
 	"strconv"
@@ -104,17 +102,13 @@ func TestContainersReadOnly(t *testing.T) {
 // runs it.
 func renderedServices(t *testing.T, set cloudconfig.Settings) map[string]map[string]harness.WrittenFile {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
 	one, err := cloudconfig.NewPlan(set)
 	if err != nil {
 		t.Fatal(err)
 	}
 	scaleOut, err := one.WithMediaServers([]cloudconfig.MediaServer{{Name: "media-1", Host: "media-1." + set.Domain, URL: "https://media-1." + set.Domain + "/", Country: "DE"}})
 	if err == nil {
-		scaleOut, err = scaleOut.WithProxyToken(cloudconfig.ProxyToken{ID: proxyTokenID, PrivateKey: privatePEM(t, key), PublicKey: publicPEM(t, key)})
+		scaleOut, err = scaleOut.WithProxyToken(newProxyToken(t))
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -8,10 +8,7 @@ package infratest
 import (
 	"crypto/ed25519"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"hash/fnv"
@@ -25,6 +22,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"github.com/nctalk/nctalk/cloudconfig"
 )
 
 // Resource type tokens the stack registers.
@@ -349,29 +348,22 @@ func ed25519Key(seedText string) (private, public string, err error) {
 	return v.(string), public, nil
 }
 
-// rsaKey is an RSA key pair (2048 bits) as tls.PrivateKey's PEM outputs:
-// the private key PKCS #1, the public key PKIX. Go's key generation takes
-// no seed, so the pair is generated once per name and process and kept.
+// rsaKey is an RSA key pair as tls.PrivateKey's PEM outputs
+// (cloudconfig.NewProxyToken makes them in the same forms). Go's key
+// generation takes no seed, so the pair is generated once per name and
+// process and kept.
 func rsaKey(name string) (private, public string) {
 	if v, ok := keyCache.Load("rsa/" + name); ok {
-		pair := v.([2]string)
-		return pair[0], pair[1]
+		t := v.(cloudconfig.ProxyToken)
+		return t.PrivateKey, t.PublicKey
 	}
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	t, err := cloudconfig.NewProxyToken("mock")
 	if err != nil {
 		panic(err)
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		panic(err)
-	}
-	pair := [2]string{
-		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-	}
-	v, _ := keyCache.LoadOrStore("rsa/"+name, pair)
-	pair = v.([2]string)
-	return pair[0], pair[1]
+	v, _ := keyCache.LoadOrStore("rsa/"+name, t)
+	t = v.(cloudconfig.ProxyToken)
+	return t.PrivateKey, t.PublicKey
 }
 
 // RunningServer is a server the stack created in an earlier update.
