@@ -3,12 +3,15 @@ package tests
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,11 +51,10 @@ func newNetns(t testing.TB, role string) string {
 	_ = exec.Command("ip", "netns", "del", name).Run() // a leftover of a killed run
 	mustRun(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
-		// Kill what still runs in it, then drop it. Not this test process:
-		// `ip netns pids` reads /proc/<pid>/ns/net, the main thread's, and
-		// inNetns' goroutine may have run on the main thread (Go does not
-		// let it exit, so it stays in that namespace): the process would
-		// kill itself.
+		// Kill what still runs in it, then drop it. Never this test
+		// process: `ip netns pids` reads /proc/<pid>/ns/net, the main
+		// thread's, which inNetns leaves in the namespace should its way
+		// back fail.
 		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
 			for _, pid := range strings.Fields(string(out)) {
 				if pid == strconv.Itoa(os.Getpid()) {
@@ -93,12 +95,21 @@ func nsExec(ns string, uid int, timeout time.Duration, argv ...string) (string, 
 
 // inNetns runs fn on an OS thread that has entered the named network
 // namespace. Sockets fn creates belong to that namespace and can be used
-// from any goroutine afterwards. The thread is never returned to the Go
-// scheduler: it exits with the goroutine.
+// from any goroutine afterwards. The thread goes back to its own namespace
+// before it runs anything else: Go never ends the main thread, so a thread
+// left in ns could be the main thread, whose namespace /proc/net and `ip
+// netns pids` read. Where the way back fails, the thread stays locked and
+// exits with the goroutine (TestInNetnsLeavesNoThreadBehind).
 func inNetns(ns string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- fmt.Errorf("this thread's network namespace: %w", err)
+			return
+		}
+		defer home.Close()
 		f, err := os.Open("/run/netns/" + ns)
 		if err != nil {
 			errc <- err
@@ -109,7 +120,13 @@ func inNetns(ns string, fn func() error) error {
 			errc <- fmt.Errorf("setns %s: %w", ns, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if back := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); back != nil {
+			errc <- errors.Join(err, fmt.Errorf("setns back from %s: %w", ns, back))
+			return // still locked: the thread ends with this goroutine
+		}
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	return <-errc
 }
@@ -258,5 +275,44 @@ func waitForLog(t *testing.T, logs *lockedBuffer, want string, timeout time.Dura
 			t.Fatalf("no %q in the log after %v:\n%s", want, timeout, logs)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestInNetnsLeavesNoThreadBehind: after inNetns, every thread of this
+// process is back in the test's own network namespace. Go does not end the
+// main thread when a goroutine locked to it exits; it parks it for good.
+// When inNetns' goroutine ran there and did not switch back, the main
+// thread stayed in the other namespace, and /proc/net (the main thread's
+// namespace) then listed that namespace's sockets: the stack's checks saw
+// no connection to NATS (CI, TestResilience after TestMediaOnProxies).
+func TestInNetnsLeavesNoThreadBehind(t *testing.T) {
+	needNetnsRoot(t)
+	ns := newNetns(t, "threads")
+	home, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if err := inNetns(ns, func() error { return nil }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	tasks, err := filepath.Glob("/proc/self/task/*/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if got, err := os.Readlink(task); err == nil && got != home {
+			t.Errorf("thread %s is in %s, not in the test's namespace %s: inNetns must switch back before its thread runs anything else", task, got, home)
+		}
 	}
 }

@@ -40,11 +40,14 @@ func (s Socket) String() string {
 	return fmt.Sprintf("%s %s", s.Proto, s.Local)
 }
 
-// readSockets reads every socket of the network namespace from /proc/net.
+// readSockets reads every socket of this goroutine's network namespace
+// from /proc/thread-self/net. Not /proc/net: that is the main thread's
+// namespace, and a test that once entered another namespace on the main
+// thread leaves it there (Go parks the main thread rather than end it).
 func readSockets() ([]Socket, error) {
 	var all []Socket
 	for _, proto := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		f, err := os.Open("/proc/net/" + proto)
+		f, err := os.Open("/proc/thread-self/net/" + proto)
 		if err != nil {
 			return nil, fmt.Errorf("read sockets: %w", err)
 		}
