@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nctalk/nctalk/schema"
 )
@@ -73,6 +74,9 @@ const proxyTokenKeyName = "proxyTokenKey"
 type mediaTopology struct {
 	servers []MediaServer
 	token   ProxyToken
+	// drain bounds a removed media server's drain (WithMediaDrain);
+	// zero: defaultDrain.
+	drain time.Duration
 }
 
 // Grammars of scale-out values: the proxies' names, countries and the
@@ -113,7 +117,36 @@ func (p Plan) WithMediaServers(servers []MediaServer) (Plan, error) {
 	}
 	sorted := slices.Clone(servers)
 	slices.SortFunc(sorted, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
-	return derivedFrom(p, mediaTopology{servers: sorted, token: p.media.token}, boxSignaling), nil
+	return derivedFrom(p, mediaTopology{servers: sorted, token: p.media.token, drain: p.media.drain}, boxSignaling), nil
+}
+
+// WithMediaDrain returns the plan with a removed media server draining for
+// at most d (mediaDrainMinutes): its proxy takes no new calls, its calls go
+// on, and it is stopped when they have ended or d has passed. d is whole
+// minutes from MinMediaDrain to MaxMediaDrain. Only the media servers'
+// nctalk-apply carries it: a change restarts nothing.
+func (p Plan) WithMediaDrain(d time.Duration) (Plan, error) {
+	if d < MinMediaDrain || d > MaxMediaDrain || d%time.Minute != 0 {
+		return Plan{}, fmt.Errorf("drain bound %v: whole minutes from %v to %v", d, MinMediaDrain, MaxMediaDrain)
+	}
+	p.media.drain = d
+	return p, nil
+}
+
+// Bounds of a media server's drain (WithMediaDrain; mediaDrainMinutes'),
+// and the bound without one.
+const (
+	MinMediaDrain = schema.MinMediaDrainMinutes * time.Minute
+	MaxMediaDrain = schema.MaxMediaDrainMinutes * time.Minute
+	defaultDrain  = schema.DefaultMediaDrainMinutes * time.Minute
+)
+
+// drainSeconds is the plan's drain bound in seconds.
+func (m mediaTopology) drainSeconds() int {
+	if m.drain == 0 {
+		return int(defaultDrain / time.Second)
+	}
+	return int(m.drain / time.Second)
 }
 
 // WithProxyToken returns the plan with the key pair signaling signs its
@@ -356,20 +389,24 @@ func (p Plan) ForMediaServer(name string) (Plan, error) {
 	s.Domain, s.TURNOn443, s.TURNDomain, s.StateDevice = m.Host, false, "", ""
 	media := derivePlan(s)
 	media.access, media.projectKeys = p.access, p.projectKeys
-	media.media = mediaTopology{token: ProxyToken{ID: p.media.token.ID, PublicKey: p.media.token.PublicKey}}
+	media.media = mediaTopology{token: ProxyToken{ID: p.media.token.ID, PublicKey: p.media.token.PublicKey}, drain: p.media.drain}
 	media.box = boxMedia
-	media.proxy = viewProxy{Country: m.Country, TokenID: p.media.token.ID, TokenPublicKey: strings.TrimSuffix(p.media.token.PublicKey, "\n"), DrainSeconds: defaultDrainSeconds}
+	media.proxy = viewProxy{Country: m.Country, TokenID: p.media.token.ID, TokenPublicKey: strings.TrimSuffix(p.media.token.PublicKey, "\n"),
+		DrainSeconds: p.media.drainSeconds(), StopGraceSeconds: proxyStopGraceSeconds}
 	return media, nil
 }
 
 // viewProxy is a media server's proxy.conf: its country and the token it
-// accepts (ID and public key); compose.yaml: how long the proxy drains
-// before it is stopped.
+// accepts (ID and public key); nctalk-apply: how long the proxy drains when
+// the stack deletes the server (WithMediaDrain); compose.yaml: how long
+// compose's own stops wait for it.
 type viewProxy struct {
 	Country, TokenID, TokenPublicKey string
-	DrainSeconds                     int
+	DrainSeconds, StopGraceSeconds   int
 }
 
-// defaultDrainSeconds bounds how long a media server's proxy drains (its
-// calls go on, no new ones start there) before compose stops it.
-const defaultDrainSeconds = 3600
+// proxyStopGraceSeconds bounds compose's own stops of the proxy (an image
+// bump recreating it, a reboot): SIGUSR1 drains it, its calls go on, and
+// after this it is killed. Fixed, so that a change of the drain bound
+// (mediaDrainMinutes) does not recreate the proxy.
+const proxyStopGraceSeconds = 3600

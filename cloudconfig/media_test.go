@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nctalk/nctalk/schema"
 )
@@ -330,4 +331,60 @@ func allCases(t testing.TB) map[string]Plan {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestMediaDrainBound: the drain bound (mediaDrainMinutes) reaches a media
+// server's nctalk-apply, which stops the proxy when the stack deletes the
+// server, and nothing else: compose's own stop grace period is fixed, so a
+// change of the bound rewrites the script and restarts nothing.
+func TestMediaDrainBound(t *testing.T) {
+	server := func(t *testing.T, drain time.Duration) Plan {
+		t.Helper()
+		p := mediaPlan(t, twoMediaServers())
+		if drain != 0 {
+			var err error
+			if p, err = p.WithMediaDrain(drain); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := p.ForMediaServer("media-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, tt := range []struct {
+		name  string
+		drain time.Duration
+		stop  string
+	}{
+		{"unset: an hour", 0, "compose stop --timeout 3600 proxy"},
+		{"10 minutes", 10 * time.Minute, "compose stop --timeout 600 proxy"},
+		{"a day", 24 * time.Hour, "compose stop --timeout 86400 proxy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files := mustPlanFiles(t, server(t, tt.drain))
+			if script := string(files[applyScript].Content); !strings.Contains(script, tt.stop) {
+				t.Errorf("nctalk-apply's drain does not run %q:\n%s", tt.stop, script)
+			}
+			if compose := string(files[ComposeFile].Content); !strings.Contains(compose, "stop_grace_period: 3600s") {
+				t.Errorf("compose.yaml's proxy stop grace period is not the fixed hour:\n%s", compose)
+			}
+		})
+	}
+	units := func(p Plan) UnitDigests {
+		b, err := p.Bundle(fakeSecrets())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Units
+	}
+	if got, want := DescribeChanges(units(server(t, time.Hour)), units(server(t, 10*time.Minute))), "files updated; coturn, janus, nginx, proxy untouched"; got != want {
+		t.Errorf("a media server told of a new drain bound does: %s\nwant: %s", got, want)
+	}
+	for _, d := range []time.Duration{0, 30 * time.Second, 90 * time.Second, 24*time.Hour + time.Minute} {
+		if _, err := mediaPlan(t, twoMediaServers()).WithMediaDrain(d); err == nil || !strings.Contains(err.Error(), "whole minutes from 1m0s to 24h0m0s") {
+			t.Errorf("drain bound %v: %v, want a refusal saying what is valid", d, err)
+		}
+	}
 }

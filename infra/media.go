@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
@@ -62,6 +61,9 @@ func mediaPlan(cfg config.Config, countries map[string]string) (cloudconfig.Plan
 	p, err := cfg.Plan.WithMediaServers(servers)
 	if err != nil {
 		return cloudconfig.Plan{}, config.KeyErrorf(schema.KeyMediaServers, "%v", err)
+	}
+	if p, err = p.WithMediaDrain(cfg.MediaDrain()); err != nil {
+		return cloudconfig.Plan{}, config.KeyErrorf(schema.KeyMediaDrain, "%v", err)
 	}
 	return p, nil
 }
@@ -166,6 +168,6 @@ func newMediaServer(ctx *pulumi.Context, name string, in mediaServerInputs, opts
 	return applyInPlace(ctx, name, applyInputs{
 		host: addrs.v4, sshPort: media.SSHPort, access: keys,
 		bundle: cc.bundle, units: cc.units, server: server, after: []pulumi.Resource{firewall},
-		drain: time.Duration(cfg.MediaDrainMinutes) * time.Minute,
+		drain: cfg.MediaDrain(),
 	}, opts...)
 }

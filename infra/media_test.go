@@ -210,3 +210,38 @@ func TestMediaServersRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestMediaDrainMinutesReachesTheMediaServers: mediaDrainMinutes bounds the
+// drain the media server runs when the stack deletes it (its nctalk-apply,
+// in the bundle the apply's delete hands it), and a change of it rewrites
+// that script on every media server, restarting nothing, and tells the
+// signaling server nothing.
+func TestMediaDrainMinutesReachesTheMediaServers(t *testing.T) {
+	servers := map[string]string{"media-1": "hel1/cx33", "media-2": "ash/cpx32"}
+	before, after := infratest.New(defaultSeed), infratest.New(defaultSeed)
+	mustDeploy(t, mediaConfig(t, servers), before)
+	cfg := mediaConfig(t, servers)
+	cfg.MediaDrainMinutes = 10
+	mustDeploy(t, cfg, after)
+	if got := planned(t, before, after); got != "nothing" {
+		t.Errorf("the signaling server: %s, want nothing", got)
+	}
+	for name := range servers {
+		apply := named(t, after, "nctalk-"+name+"-apply")
+		bundle, err := cloudconfig.DecodeBundle(str(apply.Inputs["stdin"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(bundle.Files, func(f cloudconfig.File) bool { return strings.HasSuffix(f.Path, "/nctalk-apply") })
+		if i < 0 {
+			t.Fatalf("%s's bundle has no nctalk-apply", name)
+		}
+		if script := string(bundle.Files[i].Content); !strings.Contains(script, "compose stop --timeout 600 proxy") {
+			t.Errorf("%s drains for other than mediaDrainMinutes 10 (600 s):\n%s", name, script)
+		}
+		if got, want := cloudconfig.DescribeChanges(unitDigests(t, before, "nctalk-"+name+"-apply"), unitDigests(t, after, "nctalk-"+name+"-apply")),
+			"files updated; coturn, janus, nginx, proxy untouched"; got != want {
+			t.Errorf("%s does: %s\nwant: %s", name, got, want)
+		}
+	}
+}

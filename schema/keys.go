@@ -208,7 +208,7 @@ var Keys = []Key{
 		Example: "`pulumi config set --path 'mediaServers.media-1' hel1/cx33`",
 		Sample:  `{"media-1":"hel1/cx33"}`,
 		Grammar: grammar(KeyMediaServers, Grammar{Chars: "a-z 0-9 and / (location/serverType)", MaxBytes: 33, MaxEntries: MaxMediaServers, allowed: func(r rune) bool { return lowerAlnum(r) || r == '/' }})},
-	{Name: KeyMediaDrain, Kind: KindInt, Scope: StackOnly, Default: 60, Min: 1, Max: 1440, Sample: "30",
+	{Name: KeyMediaDrain, Kind: KindInt, Scope: StackOnly, Default: DefaultMediaDrainMinutes, Min: MinMediaDrainMinutes, Max: MaxMediaDrainMinutes, Sample: "30",
 		Doc: "Minutes a removed media server drains (no new calls there; its calls go on) before it is deleted anyway."},
 	{Name: KeyStateDevice, Kind: KindString, Scope: RenderOnly, Default: "",
 		Doc:     "Block device (e.g. /dev/disk/by-id/scsi-0HC_Volume_123) that keeps certificates and state across rebuilds; the stack uses its volume's.",
@@ -223,6 +223,14 @@ const ImageServices = 6
 
 // MaxMediaServers caps the media servers of one stack.
 const MaxMediaServers = 16
+
+// Bounds and default of mediaDrainMinutes: how long a removed media server
+// drains before it is stopped anyway.
+const (
+	MinMediaDrainMinutes     = 1
+	MaxMediaDrainMinutes     = 1440
+	DefaultMediaDrainMinutes = 60
+)
 
 // Lookup returns the key named name.
 func Lookup(name string) (Key, bool) {

@@ -20,7 +20,7 @@ flock -w 600 9 || fail "another nctalk-apply held /run/lock/nctalk-apply.lock fo
 {{- if .Run.Proxy}}
 if [ "${SSH_ORIGINAL_COMMAND:-}" = {{sh .DrainCommand}} ]; then # the stack deletes this media server
   log "draining the proxy: no new calls here; its calls go on, for up to {{.Proxy.DrainSeconds}} s"
-  compose stop proxy # its stop signal SIGUSR1, its stop grace period
+  compose stop --timeout {{.Proxy.DrainSeconds}} proxy # its stop signal SIGUSR1
   log "drained in $((SECONDS - start)) s"
   exit 0
 fi

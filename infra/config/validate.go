@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nctalk/nctalk/cloudconfig"
 	"github.com/nctalk/nctalk/schema"
@@ -203,6 +204,10 @@ func (m MediaServer) Host(domain string) string { return m.Name + "." + domain }
 
 // mediaNamePattern is a media server's name: a DNS label.
 var mediaNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+
+// MediaDrain is how long a removed media server drains at most
+// (mediaDrainMinutes).
+func (c Config) MediaDrain() time.Duration { return time.Duration(c.MediaDrainMinutes) * time.Minute }
 
 // MediaServerList returns the media servers sorted by name. The config
 // must have passed Validated.
