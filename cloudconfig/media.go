@@ -77,6 +77,8 @@ type mediaTopology struct {
 	// drain bounds a removed media server's drain (WithMediaDrain);
 	// zero: defaultDrain.
 	drain time.Duration
+	// geoip is how signaling learns clients' countries (WithGeoIP).
+	geoip viewGeoIP
 }
 
 // Grammars of scale-out values: the proxies' names, countries and the
@@ -117,17 +119,17 @@ func (p Plan) WithMediaServers(servers []MediaServer) (Plan, error) {
 	}
 	sorted := slices.Clone(servers)
 	slices.SortFunc(sorted, func(a, b MediaServer) int { return strings.Compare(a.Name, b.Name) })
-	return derivedFrom(p, mediaTopology{servers: sorted, token: p.media.token, drain: p.media.drain}, boxSignaling), nil
+	return derivedFrom(p, mediaTopology{servers: sorted, token: p.media.token, drain: p.media.drain, geoip: p.media.geoip}, boxSignaling), nil
 }
 
 // WithMediaDrain returns the plan with a removed media server draining for
 // at most d (mediaDrainMinutes): its proxy takes no new calls, its calls go
 // on, and it is stopped when they have ended or d has passed. d is whole
-// minutes from MinMediaDrain to MaxMediaDrain. Only the media servers'
+// minutes from minMediaDrain to maxMediaDrain. Only the media servers'
 // nctalk-apply carries it: a change restarts nothing.
 func (p Plan) WithMediaDrain(d time.Duration) (Plan, error) {
-	if d < MinMediaDrain || d > MaxMediaDrain || d%time.Minute != 0 {
-		return Plan{}, fmt.Errorf("drain bound %v: whole minutes from %v to %v", d, MinMediaDrain, MaxMediaDrain)
+	if d < minMediaDrain || d > maxMediaDrain || d%time.Minute != 0 {
+		return Plan{}, fmt.Errorf("drain bound %v: whole minutes from %v to %v", d, minMediaDrain, maxMediaDrain)
 	}
 	p.media.drain = d
 	return p, nil
@@ -136,8 +138,8 @@ func (p Plan) WithMediaDrain(d time.Duration) (Plan, error) {
 // Bounds of a media server's drain (WithMediaDrain; mediaDrainMinutes'),
 // and the bound without one.
 const (
-	MinMediaDrain = schema.MinMediaDrainMinutes * time.Minute
-	MaxMediaDrain = schema.MaxMediaDrainMinutes * time.Minute
+	minMediaDrain = schema.MinMediaDrainMinutes * time.Minute
+	maxMediaDrain = schema.MaxMediaDrainMinutes * time.Minute
 	defaultDrain  = schema.DefaultMediaDrainMinutes * time.Minute
 )
 
@@ -351,10 +353,12 @@ func newViewRun(b box) viewRun {
 }
 
 // viewMCU is signaling's [mcu] section: its own Janus, or the proxies
-// (space-separated URLs) with the token (ID and private key).
+// (space-separated URLs) with the token (ID and private key) and how
+// signaling learns the clients' countries to choose among them.
 type viewMCU struct {
 	Proxy                   bool
 	URLs, TokenID, TokenKey string
+	GeoIP                   viewGeoIP
 }
 
 // newViewMCU is the plan's [mcu] as the templates see it.
@@ -366,7 +370,7 @@ func newViewMCU(m mediaTopology, b box) viewMCU {
 	for i, s := range m.servers {
 		urls[i] = s.URL
 	}
-	return viewMCU{Proxy: true, URLs: strings.Join(urls, " "), TokenID: m.token.ID, TokenKey: strings.TrimSuffix(m.token.PrivateKey, "\n")}
+	return viewMCU{Proxy: true, URLs: strings.Join(urls, " "), TokenID: m.token.ID, TokenKey: strings.TrimSuffix(m.token.PrivateKey, "\n"), GeoIP: m.geoip}
 }
 
 // ForMediaServer returns the plan of the named media server of a

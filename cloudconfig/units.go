@@ -185,9 +185,10 @@ func composeParts(f File) ([]part, error) {
 
 // signalingReloadSections are the server.conf sections the signaling
 // server rereads on SIGHUP (nextcloud-spreed-signaling 2.1.1, Hub.Reload:
-// the backend list and each backend's URL and secret).
+// the backend list and each backend's URL and secret, and the GeoIP
+// overrides; 2.0.2 the same).
 func signalingReloadSection(name string) bool {
-	return name == "backend" || strings.HasPrefix(name, "backend-")
+	return name == "backend" || strings.HasPrefix(name, "backend-") || name == "geoip-overrides"
 }
 
 // signalingParts splits server.conf into the sections SIGHUP reloads and

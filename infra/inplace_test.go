@@ -129,6 +129,9 @@ func TestEveryKeyPlansInPlaceOrReplace(t *testing.T) {
 		schema.KeyMediaServers: {func(c *config.Config) { c.MediaServers = map[string]string{"media-1": "hel1/cx33"} },
 			"in place: files updated, host-firewall reloaded, janus removed, signaling recreated; coturn, nats, nginx untouched"},
 		schema.KeyMediaDrain: {func(c *config.Config) { c.MediaDrainMinutes = 30 }, "nothing"}, // no media server to drain
+		// Without media servers there is no choice of media server to make.
+		schema.KeyGeoIPDatabase:  {func(c *config.Config) { c.GeoIPDatabaseURL = "https://geoip.example.org/country.mmdb" }, "nothing"},
+		schema.KeyGeoIPOverrides: {func(c *config.Config) { c.GeoIPOverrides = []string{"203.0.113.0/24=FI"} }, "nothing"},
 		schema.KeyImages: {func(c *config.Config) {
 			c.Settings.Images = map[string]string{cloudconfig.ServiceNATS: "nats:2.14.7-alpine"}
 		}, "in place: nats recreated; coturn, janus, nginx, signaling untouched"},

@@ -65,6 +65,9 @@ func mediaPlan(cfg config.Config, countries map[string]string) (cloudconfig.Plan
 	if p, err = p.WithMediaDrain(cfg.MediaDrain()); err != nil {
 		return cloudconfig.Plan{}, config.KeyErrorf(schema.KeyMediaDrain, "%v", err)
 	}
+	if p, err = p.WithGeoIP(cfg.GeoIP()); err != nil {
+		return cloudconfig.Plan{}, config.KeyErrorf(schema.KeyGeoIPOverrides, "%v", err) // validated: not reached
+	}
 	return p, nil
 }
 

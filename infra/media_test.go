@@ -245,3 +245,44 @@ func TestMediaDrainMinutesReachesTheMediaServers(t *testing.T) {
 		}
 	}
 }
+
+// TestGeoIPReachesSignaling: with media servers, geoipOverrides reach the
+// signaling server's server.conf and a change of them reloads signaling
+// only; bad entries are refused with the key named before any resource
+// is registered.
+func TestGeoIPReachesSignaling(t *testing.T) {
+	servers := map[string]string{"media-1": "hel1/cx33"}
+	before, after := infratest.New(defaultSeed), infratest.New(defaultSeed)
+	mustDeploy(t, mediaConfig(t, servers), before)
+	cfg := mediaConfig(t, servers)
+	cfg.GeoIPOverrides = []string{"203.0.113.0/24=FI"}
+	mustDeploy(t, cfg, after)
+	if got, want := planned(t, before, after), "in place: signaling reloaded; coturn, nats, nginx untouched"; got != want {
+		t.Errorf("the signaling server: %s\nwant: %s", got, want)
+	}
+	bundle, err := cloudconfig.DecodeBundle(str(named(t, after, "nctalk-apply").Inputs["stdin"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(bundle.Files, func(f cloudconfig.File) bool { return f.Path == cloudconfig.SignalingConfig })
+	if i < 0 || !strings.Contains(string(bundle.Files[i].Content), "[geoip-overrides]\n203.0.113.0/24 = FI\n") {
+		t.Errorf("the signaling server's server.conf lacks the override")
+	}
+
+	for _, tt := range []struct {
+		key    string
+		change func(*config.Config)
+		want   string
+	}{
+		{schema.KeyGeoIPOverrides, func(c *config.Config) { c.GeoIPOverrides = []string{"203.0.113.0/24=Finland"} }, "is not a country code of two capital letters"},
+		{schema.KeyGeoIPOverrides, func(c *config.Config) { c.GeoIPOverrides = []string{"office=FI"} }, "is not an IPv4 or IPv6 address or prefix"},
+		{schema.KeyGeoIPDatabase, func(c *config.Config) { c.GeoIPDatabaseURL = "http://geoip.example.org/a.mmdb" }, "want an https URL"},
+	} {
+		cfg := mediaConfig(t, servers)
+		tt.change(&cfg)
+		_, err := cfg.Validated()
+		if err == nil || !strings.Contains(err.Error(), "nctalk:"+tt.key) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("got %v\nwant nctalk:%s … %s", err, tt.key, tt.want)
+		}
+	}
+}

@@ -33,6 +33,8 @@ const (
 	KeyStateDevice     = "stateDevice"
 	KeyMediaServers    = "mediaServers"
 	KeyMediaDrain      = "mediaDrainMinutes"
+	KeyGeoIPDatabase   = "geoipDatabaseUrl"
+	KeyGeoIPOverrides  = "geoipOverrides"
 )
 
 // Kind is the type of a config key's value.
@@ -210,6 +212,15 @@ var Keys = []Key{
 		Grammar: grammar(KeyMediaServers, Grammar{Chars: "a-z 0-9 and / (location/serverType)", MaxBytes: 33, MaxEntries: MaxMediaServers, allowed: func(r rune) bool { return lowerAlnum(r) || r == '/' }})},
 	{Name: KeyMediaDrain, Kind: KindInt, Scope: StackOnly, Default: DefaultMediaDrainMinutes, Min: MinMediaDrainMinutes, Max: MaxMediaDrainMinutes, Sample: "30",
 		Doc: "Minutes a removed media server drains (no new calls there; its calls go on) before it is deleted anyway."},
+	{Name: KeyGeoIPDatabase, Kind: KindString, Scope: StackOnly, Default: "", Sample: "https://geoip.example.org/country.mmdb.gz",
+		Doc:     "With media servers: https URL of a MaxMind-format country database (.mmdb, .mmdb.gz, .tar.gz) signaling downloads daily, so a caller's media goes to a media server in their country; empty means none.",
+		Example: "`pulumi config set geoipDatabaseUrl https://download.db-ip.com/free/dbip-country-lite-2026-12.mmdb.gz`",
+		Grammar: grammar(KeyGeoIPDatabase, Grammar{Chars: "A-Z a-z 0-9 and -._~:/?@!&()*+=%[]", MaxBytes: 1024, allowed: asciiIn("-._~:/?@!&()*+=%[]")})},
+	{Name: KeyGeoIPOverrides, Kind: KindList, Scope: StackOnly, Default: []any{},
+		Doc:     "With media servers: network=CC entries (an address or prefix, a country code) that fix the country of callers from known networks, such as a branch office's public addresses; they win over the database.",
+		Example: "`pulumi config set --path 'geoipOverrides[0]' 203.0.113.0/24=FI`",
+		Sample:  `["203.0.113.0/24=FI"]`,
+		Grammar: grammar(KeyGeoIPOverrides, Grammar{Chars: "A-Z a-z 0-9 and .:/=", MaxBytes: 46, MaxEntries: MaxGeoIPOverrides, allowed: asciiIn(".:/=")})},
 	{Name: KeyStateDevice, Kind: KindString, Scope: RenderOnly, Default: "",
 		Doc:     "Block device (e.g. /dev/disk/by-id/scsi-0HC_Volume_123) that keeps certificates and state across rebuilds; the stack uses its volume's.",
 		Example: "`stateDevice: /dev/disk/by-id/scsi-0HC_Volume_123`",
@@ -220,6 +231,9 @@ var Keys = []Key{
 // ImageServices is the number of services whose image the images key may
 // override (cloudconfig's DefaultImages; a test keeps them equal).
 const ImageServices = 6
+
+// MaxGeoIPOverrides caps the geoipOverrides entries.
+const MaxGeoIPOverrides = 64
 
 // MaxMediaServers caps the media servers of one stack.
 const MaxMediaServers = 16

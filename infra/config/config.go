@@ -34,6 +34,11 @@ type Config struct {
 	MediaServers map[string]string `nctalk:"mediaServers"`
 	// MediaDrainMinutes bounds how long a removed media server drains.
 	MediaDrainMinutes int `nctalk:"mediaDrainMinutes"`
+	// GeoIPDatabaseURL is the country database signaling downloads, with
+	// media servers; "" for none.
+	GeoIPDatabaseURL string `nctalk:"geoipDatabaseUrl"`
+	// GeoIPOverrides are network=CC entries, with media servers.
+	GeoIPOverrides []string `nctalk:"geoipOverrides"`
 	// SignalingSecret, when set, is used instead of a generated one.
 	SignalingSecret Secret `nctalk:"signalingSecret"`
 	// TURNSecret, when set, is used instead of a generated one.

@@ -34,6 +34,7 @@ func (c Config) Validated() (Config, error) {
 		c.validateDNSZone,
 		c.validateVolumeSize,
 		c.validateMediaServers,
+		c.validateGeoIP,
 		c.validateSecrets,
 	} {
 		if err := check(); err != nil {
@@ -204,6 +205,22 @@ func (m MediaServer) Host(domain string) string { return m.Name + "." + domain }
 
 // mediaNamePattern is a media server's name: a DNS label.
 var mediaNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+
+// GeoIP is how signaling learns a caller's country, with media servers.
+func (c Config) GeoIP() cloudconfig.GeoIP {
+	return cloudconfig.GeoIP{DatabaseURL: c.GeoIPDatabaseURL, Overrides: c.GeoIPOverrides}
+}
+
+// validateGeoIP names the key of a bad database URL or override.
+func (c Config) validateGeoIP() error {
+	if err := cloudconfig.CheckGeoIP(cloudconfig.GeoIP{DatabaseURL: c.GeoIPDatabaseURL}); err != nil {
+		return KeyErrorf(schema.KeyGeoIPDatabase, "%v", err)
+	}
+	if err := cloudconfig.CheckGeoIP(cloudconfig.GeoIP{Overrides: c.GeoIPOverrides}); err != nil {
+		return KeyErrorf(schema.KeyGeoIPOverrides, "%v", err)
+	}
+	return nil
+}
 
 // MediaDrain is how long a removed media server drains at most
 // (mediaDrainMinutes).
