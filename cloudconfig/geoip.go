@@ -22,9 +22,10 @@ type GeoIP struct {
 	// signaling downloads it at start and once a day ([geoip] url; a
 	// failed download is retried and does not stop it). "" for none.
 	DatabaseURL string
-	// Overrides are "network=CC" entries: an IPv4 or IPv6 address or
-	// prefix and an ISO 3166-1 alpha-2 country code, e.g.
-	// "203.0.113.0/24=FI" ([geoip-overrides]; they win over the database).
+	// Overrides are "network=CC" entries: an IPv4 address or prefix and
+	// an ISO 3166-1 alpha-2 country code, e.g. "203.0.113.0/24=FI"
+	// ([geoip-overrides]; they win over the database). Not IPv6: signaling's
+	// INI reader splits option names at ':'.
 	Overrides []string
 }
 
@@ -35,7 +36,7 @@ type geoipOverride struct {
 }
 
 // parseGeoIPOverride parses "network=CC" into its canonical form: the
-// prefix masked (a bare address is a /32 or /128), the country as given.
+// prefix masked (a bare address is a /32), the country as given.
 func parseGeoIPOverride(entry string) (geoipOverride, error) {
 	network, country, ok := strings.Cut(entry, "=")
 	if !ok {
@@ -52,7 +53,12 @@ func parseGeoIPOverride(entry string) (geoipOverride, error) {
 		}
 	}
 	if err != nil || !prefix.IsValid() || prefix.Addr().Is4In6() {
-		return geoipOverride{}, fmt.Errorf("%q: %q is not an IPv4 or IPv6 address or prefix (e.g. 203.0.113.0/24, 2001:db8::/32)", entry, network)
+		return geoipOverride{}, fmt.Errorf("%q: %q is not an IPv4 address or prefix (e.g. 203.0.113.0/24)", entry, network)
+	}
+	if prefix.Addr().Is6() {
+		// goconf, signaling's INI reader, splits a line at its first = or
+		// : (read.go), so an IPv6 network cannot be an option name there.
+		return geoipOverride{}, fmt.Errorf("%q: IPv6 networks cannot be written in signaling's server.conf (its INI reader splits option names at ':'); want an IPv4 address or prefix (e.g. 203.0.113.0/24)", entry)
 	}
 	if !countryPattern.MatchString(country) {
 		return geoipOverride{}, fmt.Errorf("%q: %q is not a country code of two capital letters (e.g. FI)", entry, country)

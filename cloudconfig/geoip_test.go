@@ -17,12 +17,12 @@ func geoipPlan(t *testing.T, g GeoIP) Plan {
 
 // TestGeoIPOnTheSignalingServer: the database URL and the overrides reach
 // signaling's server.conf as [geoip] url and [geoip-overrides] (networks
-// masked, sorted, a bare address as its /32 or /128), on the signaling
+// masked, sorted, a bare address as its /32), on the signaling
 // server of a scale-out only; without them neither section is written.
 func TestGeoIPOnTheSignalingServer(t *testing.T) {
 	g := GeoIP{
 		DatabaseURL: "https://download.db-ip.com/free/dbip-country-lite-2026-12.mmdb.gz",
-		Overrides:   []string{"2001:db8:23::/48=DE", "203.0.113.77/24=FI", "198.51.100.7=SE"},
+		Overrides:   []string{"192.0.2.0/25=DE", "203.0.113.77/24=FI", "198.51.100.7=SE"},
 	}
 	conf := func(p Plan) string { return string(mustPlanFiles(t, p)[SignalingConfig].Content) }
 	want := `token_key = /opt/nctalk/signaling/proxy-token.key
@@ -31,8 +31,8 @@ func TestGeoIPOnTheSignalingServer(t *testing.T) {
 url = https://download.db-ip.com/free/dbip-country-lite-2026-12.mmdb.gz
 
 [geoip-overrides]
+192.0.2.0/25 = DE
 198.51.100.7/32 = SE
-2001:db8:23::/48 = DE
 203.0.113.0/24 = FI
 
 [turn]`
@@ -106,9 +106,11 @@ func TestWithGeoIPRefuses(t *testing.T) {
 		want string
 	}{
 		{"no =", GeoIP{Overrides: []string{"203.0.113.0/24"}}, "is not network=CC"},
-		{"not a network", GeoIP{Overrides: []string{"office=FI"}}, "is not an IPv4 or IPv6 address or prefix"},
-		{"prefix too long", GeoIP{Overrides: []string{"203.0.113.0/33=FI"}}, "is not an IPv4 or IPv6 address or prefix"},
-		{"a zone", GeoIP{Overrides: []string{"fe80::1%eth0=FI"}}, "is not an IPv4 or IPv6 address or prefix"},
+		{"not a network", GeoIP{Overrides: []string{"office=FI"}}, "is not an IPv4 address or prefix"},
+		{"prefix too long", GeoIP{Overrides: []string{"203.0.113.0/33=FI"}}, "is not an IPv4 address or prefix"},
+		{"a zone", GeoIP{Overrides: []string{"fe80::1%eth0=FI"}}, "is not an IPv4 address or prefix"},
+		{"IPv6", GeoIP{Overrides: []string{"2001:db8::/32=FI"}}, "IPv6 networks cannot be written in signaling's server.conf"},
+		{"IPv4 in IPv6", GeoIP{Overrides: []string{"::ffff:192.0.2.1=FI"}}, "is not an IPv4 address or prefix"},
 		{"lower-case country", GeoIP{Overrides: []string{"203.0.113.0/24=fi"}}, "two capital letters"},
 		{"a line break in the country", GeoIP{Overrides: []string{"203.0.113.0/24=FI\n[mcu]"}}, "two capital letters"},
 		{"a line separator", GeoIP{Overrides: []string{"203.0.113.0/24=F\u2028I"}}, "two capital letters"},

@@ -275,7 +275,7 @@ func TestGeoIPReachesSignaling(t *testing.T) {
 		want   string
 	}{
 		{schema.KeyGeoIPOverrides, func(c *config.Config) { c.GeoIPOverrides = []string{"203.0.113.0/24=Finland"} }, "is not a country code of two capital letters"},
-		{schema.KeyGeoIPOverrides, func(c *config.Config) { c.GeoIPOverrides = []string{"office=FI"} }, "is not an IPv4 or IPv6 address or prefix"},
+		{schema.KeyGeoIPOverrides, func(c *config.Config) { c.GeoIPOverrides = []string{"office=FI"} }, "is not an IPv4 address or prefix"},
 		{schema.KeyGeoIPDatabase, func(c *config.Config) { c.GeoIPDatabaseURL = "http://geoip.example.org/a.mmdb" }, "want an https URL"},
 	} {
 		cfg := mediaConfig(t, servers)

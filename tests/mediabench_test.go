@@ -135,7 +135,7 @@ func startMediaBench(b *testing.B, s *harness.Stack) *mediaBench {
 	natsDir := configDir(b, s.Files, cloudconfig.NATSConfig)
 	startContainerInNetns(b, sig, s.Files, cloudconfig.ServiceNATS, natsDir, filepath.Dir(cloudconfig.NATSConfig))
 	sigDir := configDir(b, nil)
-	sigFiles := writeSignalingDir(b, s, sigDir, mediaServers(m), token)
+	sigFiles := writeSignalingDir(b, s, sigDir, mediaServers(m), token, cloudconfig.GeoIP{})
 	conf := filepath.Join(sigDir, filepath.Base(cloudconfig.SignalingConfig))
 	content, err := os.ReadFile(conf)
 	if err != nil {

@@ -43,6 +43,8 @@ type mediaServer struct {
 	ns, proxyAddr string
 	// wrongKey: the proxy's [tokens] has the public key of another pair.
 	wrongKey bool
+	// country is the media server's (its proxy reports it); "" for DE.
+	country string
 
 	proxy *nsContainer
 	janus *lockedBuffer
@@ -57,7 +59,11 @@ func (m *mediaServer) URL() string {
 func mediaServers(servers ...*mediaServer) []cloudconfig.MediaServer {
 	var out []cloudconfig.MediaServer
 	for _, m := range servers {
-		out = append(out, cloudconfig.MediaServer{Name: m.name, Host: m.name + ".nctalk.test", URL: m.URL(), Country: "DE"})
+		country := m.country
+		if country == "" {
+			country = "DE"
+		}
+		out = append(out, cloudconfig.MediaServer{Name: m.name, Host: m.name + ".nctalk.test", URL: m.URL(), Country: country})
 	}
 	return out
 }
@@ -70,7 +76,9 @@ func mediaServers(servers ...*mediaServer) []cloudconfig.MediaServer {
 // pion, sent through signaling as a client does) land on different proxies,
 // by load; a proxy told SIGUSR1 gets no new publisher, keeps its session
 // and exits when it ends; a proxy added to signaling's url list reaches it
-// on SIGHUP, without a restart, and takes the next publisher.
+// on SIGHUP, without a restart, and takes the next publisher; and with
+// geoipOverrides reloaded, a caller from a network put in DE goes to the
+// DE proxy although it carries more load.
 func TestMediaOnProxies(t *testing.T) {
 	s := needStack(t)
 	needNetnsRoot(t)
@@ -81,7 +89,7 @@ func TestMediaOnProxies(t *testing.T) {
 	sig := newNetns(t, "psig")
 	a := &mediaServer{name: "media-a", ns: newNetns(t, "pa"), proxyAddr: "192.0.2.2"}
 	b := &mediaServer{name: "media-b", ns: newNetns(t, "pb"), proxyAddr: "198.51.100.2"}
-	c := &mediaServer{name: "media-c", ns: newNetns(t, "pc"), proxyAddr: "203.0.113.2"}
+	c := &mediaServer{name: "media-c", ns: newNetns(t, "pc"), proxyAddr: "203.0.113.2", country: "FI"}
 	d := &mediaServer{name: "media-d-wrong-key", ns: newNetns(t, "pd"), proxyAddr: "192.0.2.130", wrongKey: true}
 	all := []*mediaServer{a, b, c, d}
 	for i, m := range all {
@@ -114,7 +122,7 @@ func TestMediaOnProxies(t *testing.T) {
 	natsDir := configDir(t, files, cloudconfig.NATSConfig)
 	startContainerInNetns(t, sig, files, cloudconfig.ServiceNATS, natsDir, path.Dir(cloudconfig.NATSConfig))
 	sigDir := configDir(t, nil)
-	sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, d), token)
+	sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, d), token, cloudconfig.GeoIP{})
 	signaling := startSignaling(t, s, sig, sigFiles, sigDir)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -189,14 +197,14 @@ func TestMediaOnProxies(t *testing.T) {
 			_ = p.conn.Close()
 		}
 	})
-	publish := func(t *testing.T, user string) (*publisher, *mediaServer) {
+	publishFrom := func(t *testing.T, user string, client *http.Client) (*publisher, *mediaServer) {
 		t.Helper()
 		servers := []*mediaServer{a, b, c}
 		before, err := publisherCounts(ctx, sigClient, servers)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := newPublisher(ctx, s, sigClient, user, room)
+		p, err := newPublisher(ctx, s, client, user, room)
 		if err != nil {
 			t.Fatalf("publisher %s: %v", user, err)
 		}
@@ -207,6 +215,10 @@ func TestMediaOnProxies(t *testing.T) {
 		}
 		t.Logf("publisher %s (session %s) is on proxy %s (Janus answered %d bytes of SDP)", user, p.conn.Hello.SessionID, on.name, len(p.answer))
 		return p, on
+	}
+	publish := func(t *testing.T, user string) (*publisher, *mediaServer) {
+		t.Helper()
+		return publishFrom(t, user, sigClient)
 	}
 
 	var first, second *mediaServer
@@ -296,7 +308,7 @@ func TestMediaOnProxies(t *testing.T) {
 	t.Run("proxy added on SIGHUP", func(t *testing.T) {
 		before := publishers[0]
 		pid := signaling.PID()
-		writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token)
+		writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token, cloudconfig.GeoIP{})
 		sent := time.Now()
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -338,6 +350,48 @@ func TestMediaOnProxies(t *testing.T) {
 		}
 		if err := before.conn.FinalPing(ctx); err != nil {
 			t.Errorf("the session of %s opened before the SIGHUP: %v", before.user, err)
+		}
+	})
+	t.Run("country by geoipOverrides", func(t *testing.T) {
+		// The kept proxy (DE) carries two publishers, media-c (FI) one: by
+		// load the next publisher goes to media-c. Callers come through
+		// nginx, which hands signaling their address as X-Real-IP (signaling
+		// trusts loopback); one from a network the overrides put in DE must
+		// land on the DE proxy all the same, and one from elsewhere after
+		// it (no database: country unknown) by load, on media-c.
+		kept := first
+		if c.country == "" || kept.country != "" {
+			t.Fatalf("the test needs %s in another country than %s", c.name, kept.name)
+		}
+		pid := signaling.PID()
+		sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token, cloudconfig.GeoIP{Overrides: []string{"198.18.23.0/24=DE"}})
+		if conf := string(sigFiles[cloudconfig.SignalingConfig].Content); !strings.Contains(conf, "[geoip-overrides]\n198.18.23.0/24 = DE\n") {
+			t.Fatalf("the rendered server.conf has no override:\n%s", conf)
+		}
+		reloads := strings.Count(signaling.logs.String(), "Received SIGHUP")
+		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		if err := pollFor(ctx, 10*time.Second, func() error {
+			if strings.Count(signaling.logs.String(), "Received SIGHUP") == reloads {
+				return fmt.Errorf("signaling has not logged the SIGHUP")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // the reload done, a resort by load
+		_, on := publishFrom(t, "pub-de", withRealIP(sigClient, "198.18.23.7"))
+		if on != kept {
+			t.Errorf("a caller from 198.18.23.0/24 (DE by geoipOverrides) is on %s (country %q), want %s (DE, the higher load)", on.name, on.country, kept.name)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		_, on = publishFrom(t, "pub-elsewhere", withRealIP(sigClient, "198.18.99.7"))
+		if on != c {
+			t.Errorf("a caller of unknown country is on %s, want %s (the lower load)", on.name, c.name)
+		}
+		if signaling.exited() || signaling.PID() != pid {
+			t.Errorf("signaling restarted on SIGHUP (PID %d, exited %v)", pid, signaling.exited())
 		}
 	})
 	t.Logf("figure: the whole test took %v", time.Since(begin).Round(time.Millisecond))
@@ -509,7 +563,7 @@ func startProxy(t testing.TB, m *mediaServer, files map[string]harness.WrittenFi
 // config directory into dir: server.conf and the token's private key with
 // the rendered modes, owned by signaling's uid (as the setup's
 // prepare_files leaves them). It returns the rendering's files.
-func writeSignalingDir(t testing.TB, s *harness.Stack, dir string, servers []cloudconfig.MediaServer, token cloudconfig.ProxyToken) map[string]harness.WrittenFile {
+func writeSignalingDir(t testing.TB, s *harness.Stack, dir string, servers []cloudconfig.MediaServer, token cloudconfig.ProxyToken, geo cloudconfig.GeoIP) map[string]harness.WrittenFile {
 	t.Helper()
 	plan, err := cloudconfig.NewPlan(s.Settings)
 	if err != nil {
@@ -520,6 +574,9 @@ func writeSignalingDir(t testing.TB, s *harness.Stack, dir string, servers []clo
 	}
 	if plan, err = plan.WithProxyToken(token); err != nil {
 		t.Fatalf("WithProxyToken: %v", err)
+	}
+	if plan, err = plan.WithGeoIP(geo); err != nil {
+		t.Fatalf("WithGeoIP: %v", err)
 	}
 	doc, err := plan.Render(s.Secrets)
 	if err != nil {
@@ -971,3 +1028,25 @@ func lastLine(logs, want string) string {
 	}
 	return ""
 }
+
+// withRealIP is client with every request carrying X-Real-IP: addr, as
+// nginx hands signaling the caller's address.
+func withRealIP(client *http.Client, addr string) *http.Client {
+	c := *client
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("X-Real-IP", addr)
+		return next.RoundTrip(r)
+	})
+	return &c
+}
+
+// roundTripFunc is a function as an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+// RoundTrip calls f.
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
