@@ -2,7 +2,9 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/nctalk/nctalk/cloudconfig"
@@ -77,8 +81,9 @@ func mediaServers(servers ...*mediaServer) []cloudconfig.MediaServer {
 // by load; a proxy told SIGUSR1 gets no new publisher, keeps its session
 // and exits when it ends; a proxy added to signaling's url list reaches it
 // on SIGHUP, without a restart, and takes the next publisher; and with
-// geoipOverrides reloaded, a caller from a network put in DE goes to the
-// DE proxy although it carries more load.
+// a country database (geoipDatabaseUrl) and geoipOverrides reloaded, a
+// caller from a network either puts in DE goes to the DE proxy although it
+// carries more load.
 func TestMediaOnProxies(t *testing.T) {
 	s := needStack(t)
 	needNetnsRoot(t)
@@ -119,10 +124,17 @@ func TestMediaOnProxies(t *testing.T) {
 	// secrets with the media servers, in their own namespace; the fake
 	// Nextcloud reached through a forward.
 	forwardNextcloud(t, sig, s.Nextcloud.URL)
+	// A country database as geoipDatabaseUrl names one: served over HTTPS
+	// (a certificate of the test CA, which signaling's container trusts, as
+	// the real one trusts a public CA) under the fake Nextcloud's name.
+	geo := cloudconfig.GeoIP{DatabaseURL: serveCountryDatabase(t, s, sig, map[string]string{
+		"198.18.42.0/24": "DE", // a caller's network the database puts in DE
+		"198.18.23.0/24": "FI", // overridden to DE below
+	})}
 	natsDir := configDir(t, files, cloudconfig.NATSConfig)
 	startContainerInNetns(t, sig, files, cloudconfig.ServiceNATS, natsDir, path.Dir(cloudconfig.NATSConfig))
 	sigDir := configDir(t, nil)
-	sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, d), token, cloudconfig.GeoIP{})
+	sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, d), token, geo)
 	signaling := startSignaling(t, s, sig, sigFiles, sigDir)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -308,7 +320,7 @@ func TestMediaOnProxies(t *testing.T) {
 	t.Run("proxy added on SIGHUP", func(t *testing.T) {
 		before := publishers[0]
 		pid := signaling.PID()
-		writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token, cloudconfig.GeoIP{})
+		writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token, geo)
 		sent := time.Now()
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -352,19 +364,37 @@ func TestMediaOnProxies(t *testing.T) {
 			t.Errorf("the session of %s opened before the SIGHUP: %v", before.user, err)
 		}
 	})
-	t.Run("country by geoipOverrides", func(t *testing.T) {
+	t.Run("country by geoipDatabaseUrl and geoipOverrides", func(t *testing.T) {
 		// The kept proxy (DE) carries two publishers, media-c (FI) one: by
 		// load the next publisher goes to media-c. Callers come through
 		// nginx, which hands signaling their address as X-Real-IP (signaling
-		// trusts loopback); one from a network the overrides put in DE must
-		// land on the DE proxy all the same, and one from elsewhere after
-		// it (no database: country unknown) by load, on media-c.
+		// trusts loopback). One the database puts in DE, and then one the
+		// database puts in FI but an override in DE, must land on the DE
+		// proxy all the same; one from elsewhere (country unknown) after
+		// them by load, on media-c.
 		kept := first
 		if c.country == "" || kept.country != "" {
 			t.Fatalf("the test needs %s in another country than %s", c.name, kept.name)
 		}
+		if err := pollFor(ctx, 20*time.Second, func() error {
+			if !regexp.MustCompile(`Using \S+ GeoIP database from ` + regexp.QuoteMeta(geo.DatabaseURL)).MatchString(signaling.logs.String()) {
+				return fmt.Errorf("signaling has not loaded %s", geo.DatabaseURL)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v; its log: %q", err, lastLine(signaling.logs.String(), "GeoIP"))
+		}
+		t.Logf("signaling: %s", lastLine(signaling.logs.String(), "GeoIP database from"))
+		time.Sleep(1100 * time.Millisecond) // a resort by load
+		_, on := publishFrom(t, "pub-de-by-database", withRealIP(sigClient, "198.18.42.7"))
+		if on != kept {
+			t.Errorf("a caller from 198.18.42.0/24 (DE in the database) is on %s (country %q), want %s (DE, the higher load)", on.name, on.country, kept.name)
+		}
+
 		pid := signaling.PID()
-		sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token, cloudconfig.GeoIP{Overrides: []string{"198.18.23.0/24=DE"}})
+		overridden := geo
+		overridden.Overrides = []string{"198.18.23.0/24=DE"}
+		sigFiles := writeSignalingDir(t, s, sigDir, mediaServers(a, b, c), token, overridden)
 		if conf := string(sigFiles[cloudconfig.SignalingConfig].Content); !strings.Contains(conf, "[geoip-overrides]\n198.18.23.0/24 = DE\n") {
 			t.Fatalf("the rendered server.conf has no override:\n%s", conf)
 		}
@@ -381,9 +411,9 @@ func TestMediaOnProxies(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(1100 * time.Millisecond) // the reload done, a resort by load
-		_, on := publishFrom(t, "pub-de", withRealIP(sigClient, "198.18.23.7"))
+		_, on = publishFrom(t, "pub-de-by-override", withRealIP(sigClient, "198.18.23.7"))
 		if on != kept {
-			t.Errorf("a caller from 198.18.23.0/24 (DE by geoipOverrides) is on %s (country %q), want %s (DE, the higher load)", on.name, on.country, kept.name)
+			t.Errorf("a caller from 198.18.23.0/24 (FI in the database, DE by geoipOverrides) is on %s (country %q), want %s (DE, the higher load)", on.name, on.country, kept.name)
 		}
 		time.Sleep(1100 * time.Millisecond)
 		_, on = publishFrom(t, "pub-elsewhere", withRealIP(sigClient, "198.18.99.7"))
@@ -1050,3 +1080,65 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 // RoundTrip calls f.
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// serveCountryDatabase serves a MaxMind-format country database of
+// networks (prefix → ISO code, as signaling reads a record:
+// country.iso_code) over HTTPS, with a certificate of the stack's CA for
+// the fake Nextcloud's name, on a loopback port of the test's namespace
+// forwarded into ns, and returns its URL.
+func serveCountryDatabase(t testing.TB, s *harness.Stack, ns string, networks map[string]string) string {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		DatabaseType: "nctalk-test-Country", RecordSize: 24, IncludeReservedNetworks: true,
+		// signaling 2.0.2's reader refuses a database whose metadata has no
+		// description ("Expected: non-empty slice Actual: map[]").
+		Description: map[string]string{"en": "nctalk test country database"}, Languages: []string{"en"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for prefix, country := range networks {
+		_, network, err := net.ParseCIDR(prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tree.Insert(network, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(country)}}); err != nil {
+			t.Fatalf("country database: %s: %v", prefix, err)
+		}
+	}
+	var db bytes.Buffer
+	if _, err := tree.WriteTo(&db); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := url.Parse(s.Nextcloud.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := s.CA.Issue(nc.Hostname())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(cert["fullchain.pem"], cert["privkey.pem"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/geoip/country.mmdb" {
+				http.NotFound(w, r)
+				return
+			}
+			_, _ = w.Write(db.Bytes())
+		}),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+	}
+	go func() { _ = srv.ServeTLS(l, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+	forward(t, ns, loopback(port), "", loopback(port))
+	return "https://" + net.JoinHostPort(nc.Hostname(), strconv.Itoa(port)) + "/geoip/country.mmdb"
+}
