@@ -131,7 +131,7 @@ func pickServerType(types []hcloud.GetServerTypesServerType, name, location stri
 	case listed && l.IsDeprecated && orderable:
 		return t, fmt.Sprintf("%s:%s: %q is deprecated by Hetzner%s; the running server keeps it, a new server can still be created with it; move to one of the current types in %s: %s",
 			schema.Namespace, schema.KeyServerType, name, when, location, current), nil
-	case keeps && listed:
+	case keeps && !orderable: // whatever Hetzner withdrew, the running server keeps
 		return t, fmt.Sprintf("%s:%s: %q can no longer be ordered in %s; the running server keeps it, but a rebuild needs another type: %s",
 			schema.Namespace, schema.KeyServerType, name, location, current), nil
 	case listed && l.IsDeprecated:

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
+
 	"github.com/nctalk/nctalk/infra/config"
 	"github.com/nctalk/nctalk/infra/infratest"
 	"github.com/nctalk/nctalk/schema"
@@ -224,6 +226,45 @@ func TestCatalogueKeepsARunningStack(t *testing.T) {
 				t.Fatalf("error = %v; want one saying %q", d.err, tt.wantErr)
 			case tt.wantErr != "" && strings.Count(d.err.Error(), "nctalk:") != 1:
 				t.Errorf("error %q names a key more than once", d.err)
+			}
+		})
+	}
+}
+
+// TestServerTypeWarnings: the warnings a preview prints about the server
+// type. A running server of a current type gets none (every preview of
+// such a stack warned that its type "can no longer be ordered", listing
+// that very type among the current ones); one Hetzner withdrew from its
+// location is told a rebuild needs another; a deprecated type that can
+// still be ordered is told to move on.
+func TestServerTypeWarnings(t *testing.T) {
+	at := func(deprecated, available bool, after string) []hcloud.GetServerTypesServerTypeLocation {
+		return []hcloud.GetServerTypesServerTypeLocation{{Name: "fsn1", IsDeprecated: deprecated, Available: available, UnavailableAfter: after}}
+	}
+	types := []hcloud.GetServerTypesServerType{
+		{Name: "cx33", Locations: at(false, true, "")},
+		{Name: "cx22", Locations: at(true, false, "2025-12-31T23:59:59+00:00")},
+		{Name: "cx32", Locations: at(true, true, "2099-01-01T00:00:00+00:00")},
+		{Name: "cx11"}, // in no location
+	}
+	for _, tt := range []struct {
+		name, serverType string
+		keeps            bool
+		want             string // "" for no warning
+	}{
+		{"current, the running server has it", "cx33", true, ""},
+		{"current, a new server", "cx33", false, ""},
+		{"withdrawn, the running server has it", "cx22", true, `"cx22" can no longer be ordered in fsn1; the running server keeps it, but a rebuild needs another type: cx33`},
+		{"not listed in the location any more, the running server has it", "cx11", true, `"cx11" can no longer be ordered in fsn1`},
+		{"deprecated but orderable, the running server has it", "cx32", true, `"cx32" is deprecated by Hetzner (cannot be created after 2099-01-01T00:00:00+00:00)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warning, err := pickServerType(types, tt.serverType, "fsn1", tt.keeps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == "" && warning != "" || !strings.Contains(warning, tt.want) {
+				t.Errorf("warning %q, want %q", warning, tt.want)
 			}
 		})
 	}
