@@ -121,6 +121,7 @@ func TestWithGeoIPRefuses(t *testing.T) {
 		{"a line break", GeoIP{DatabaseURL: "https://geoip.example.org/a.mmdb\n[mcu]"}, "want an https URL"},
 		{"an environment reference", GeoIP{DatabaseURL: "https://geoip.example.org/$(HOME).mmdb"}, "want an https URL"},
 		{"a comment character", GeoIP{DatabaseURL: "https://geoip.example.org/a.mmdb;x"}, "want an https URL"},
+		{"an INI interpolation", GeoIP{DatabaseURL: "https://geoip.example.org/%(url)s"}, "want an https URL"},
 		{"huge", GeoIP{DatabaseURL: "https://geoip.example.org/" + strings.Repeat("a", 1024)}, "want an https URL"},
 	}
 	for _, tt := range tests {

@@ -86,6 +86,9 @@ func TestGrammarRejections(t *testing.T) {
 		{"device too long", schema.KeyStateDevice, func(s *Settings) { s.StateDevice = "/dev/" + long(251) }, nil, "limit is 255"},
 		{"URL too long", schema.KeyNextcloudURLs, func(s *Settings) { s.NextcloudURLs = []string{"https://cloud.example.com/" + long(2048)} }, nil, "limit is 2048"},
 		{"URL backslash", schema.KeyNextcloudURLs, func(s *Settings) { s.NextcloudURLs = []string{`https://cloud.example.com/a\b`} }, nil, "U+005C"},
+		// goconf, signaling's INI reader, expands %(name)s in a value; a
+		// URL cannot hold one (% must start an escape).
+		{"URL interpolation", schema.KeyNextcloudURLs, func(s *Settings) { s.NextcloudURLs = []string{"https://cloud.example.com/%(url)s"} }, nil, "is not an absolute URL"},
 		{"65 URLs", schema.KeyNextcloudURLs, func(s *Settings) {
 			for i := len(s.NextcloudURLs); i < 65; i++ {
 				s.NextcloudURLs = append(s.NextcloudURLs, "https://c"+strconv.Itoa(i)+".example.com")
