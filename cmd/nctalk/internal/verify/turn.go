@@ -191,26 +191,14 @@ func checkTURN(ctx context.Context, e *env) Result {
 	var okParts, failParts []string
 	authFailed, outOfRange := false, false
 	for _, o := range outcomes {
-		switch {
-		case o.err != nil:
-			var te *stun.TurnError
-			switch {
-			case errors.As(o.err, &te) && te.ErrorCodeAttr.Code == stun.CodeUnauthorized:
-				authFailed = true
-				failParts = append(failParts, fmt.Sprintf("%s: credentials refused (401 Unauthorized)", o.probe))
-			case errors.As(o.err, &te) && te.ErrorCodeAttr.Code == stun.CodeBadRequest:
-				// coturn says 401; pion-based servers answer a wrong password with 400.
-				authFailed = true
-				failParts = append(failParts, fmt.Sprintf("%s: credentials refused (400 Bad Request)", o.probe))
-			default:
-				failParts = append(failParts, fmt.Sprintf("%s: %s", o.probe, shortErr(o.err)))
-			}
-		case !relay.Contains(o.addr.Port):
-			outOfRange = true
-			failParts = append(failParts, fmt.Sprintf("%s: relay port %d outside turnRelayPorts %s", o.probe, o.addr.Port, relay))
-		default:
-			okParts = append(okParts, fmt.Sprintf("%s → relay port %d", o.probe, o.addr.Port))
+		a := judgeAllocation(o.probe, o.addr, o.err, relay)
+		if a.ok {
+			okParts = append(okParts, a.text)
+			continue
 		}
+		failParts = append(failParts, a.text)
+		authFailed = authFailed || a.authFailed
+		outOfRange = outOfRange || a.outOfRange
 	}
 	sort.Strings(warnings)
 	if len(failParts) > 0 {
@@ -229,6 +217,33 @@ func checkTURN(ctx context.Context, e *env) Result {
 	r := ok(fmt.Sprintf("%s (inside %s)", strings.Join(okParts, ", "), relay))
 	r.Warnings = warnings
 	return r
+}
+
+// allocation is the verdict on one TURN allocation: text describes it
+// ("udp host:3478 → relay port 50123" or what failed).
+type allocation struct {
+	text       string
+	ok         bool
+	authFailed bool // the server refused the credentials
+	outOfRange bool // the relayed port lies outside turnRelayPorts
+}
+
+// judgeAllocation is the pure part of a TURN probe: the outcome of
+// allocate on p (addr or err) against the relay range.
+func judgeAllocation(p turnProbe, addr *net.UDPAddr, err error, relay schema.PortRange) allocation {
+	var te *stun.TurnError
+	switch {
+	case err != nil && errors.As(err, &te) && te.ErrorCodeAttr.Code == stun.CodeUnauthorized:
+		return allocation{text: fmt.Sprintf("%s: credentials refused (401 Unauthorized)", p), authFailed: true}
+	case err != nil && errors.As(err, &te) && te.ErrorCodeAttr.Code == stun.CodeBadRequest:
+		// coturn says 401; pion-based servers answer a wrong password with 400.
+		return allocation{text: fmt.Sprintf("%s: credentials refused (400 Bad Request)", p), authFailed: true}
+	case err != nil:
+		return allocation{text: fmt.Sprintf("%s: %s", p, shortErr(err))}
+	case !relay.Contains(addr.Port):
+		return allocation{text: fmt.Sprintf("%s: relay port %d outside turnRelayPorts %s", p, addr.Port, relay), outOfRange: true}
+	}
+	return allocation{text: fmt.Sprintf("%s → relay port %d", p, addr.Port), ok: true}
 }
 
 // allocate performs one TURN allocation and returns the relayed address.

@@ -1,0 +1,171 @@
+package verify
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pion/stun/v3"
+
+	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
+	"github.com/nctalk/nctalk/talk"
+)
+
+// TestMediaHosts derives the media servers from the outputs the stack
+// writes (talk.Endpoints) and from hand-made ones: the domain and the
+// TURN-over-443 name are not media servers; each host once, sorted.
+func TestMediaHosts(t *testing.T) {
+	ends := func(turnName string, media ...string) outputs.Outputs {
+		e := talk.Endpoints{Domain: "talk.example.com", TURNName: turnName, MediaHosts: media}
+		return outputs.Outputs{Domain: e.Domain, TURNServers: e.TURNServers(), STUNServers: e.STUNServers()}
+	}
+	tests := []struct {
+		name string
+		out  outputs.Outputs
+		want []string
+	}{
+		{"one box", ends(""), nil},
+		{"one box with TURN on 443", ends("turn.talk.example.com"), nil},
+		{"two media servers, unsorted", ends("turn.talk.example.com", "media-2.talk.example.com", "media-1.talk.example.com"),
+			[]string{"media-1.talk.example.com", "media-2.talk.example.com"}},
+		{"media server without TURN on 443", ends("", "media-1.talk.example.com"), []string{"media-1.talk.example.com"}},
+		{"upper case and duplicate entries collapse", outputs.Outputs{Domain: "talk.example.com",
+			TURNServers: []talk.TURNServer{{Schemes: "turn", Server: "Media-1.talk.example.com:3478", Protocols: "udp"}, {Schemes: "turn", Server: "media-1.talk.example.com:3478", Protocols: "tcp"}},
+			STUNServers: []string{"TALK.example.com:3478", "media-1.talk.example.com:3478"}},
+			[]string{"media-1.talk.example.com"}},
+		{"a host only in stunServers counts", outputs.Outputs{Domain: "talk.example.com",
+			TURNServers: talk.Endpoints{Domain: "talk.example.com"}.TURNServers(),
+			STUNServers: []string{"talk.example.com:3478", "media-9.talk.example.com:3478"}},
+			[]string{"media-9.talk.example.com"}},
+		{"the TURN name stays out although on 3478 too", outputs.Outputs{Domain: "talk.example.com",
+			TURNServers: []talk.TURNServer{{Schemes: "turns", Server: "turn.talk.example.com:443", Protocols: "tcp"}},
+			STUNServers: []string{"turn.talk.example.com:3478"}},
+			nil},
+		{"malformed entries are ignored", outputs.Outputs{Domain: "talk.example.com", STUNServers: []string{"no-port", "talk.example.com:3478"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mediaHosts(tt.out); !slices.Equal(got, tt.want) {
+				t.Fatalf("mediaHosts = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestJudgeProxyWelcome: only the signaling proxy's welcome (as the real
+// 2.0.2 proxy answers it) passes; the signaling server's does not.
+func TestJudgeProxyWelcome(t *testing.T) {
+	const host, u = "media-1.talk.example.com", "https://media-1.talk.example.com/welcome"
+	tests := []struct {
+		name             string
+		code             int
+		body             string
+		wantOK           bool
+		inReason, inHint string
+	}{
+		{"the real proxy 2.0.2", 200, `{"nextcloud-spreed-signaling-proxy":"Welcome","version":"2.0.2-2+b2.debian"}` + "\n", true, "proxy 2.0.2-2+b2.debian welcomes", ""},
+		{"the signaling server instead", 200, `{"nextcloud-spreed-signaling":"Welcome","version":"2.0.2"}`, false, "not the signaling proxy's welcome", "proxy_pass"},
+		{"an HTML page", 200, `<html>Welcome to nginx!</html>`, false, "Welcome to nginx", "proxy_pass"},
+		{"proxy down", 502, "", false, "answered 502 Bad Gateway", "logs proxy"},
+		{"no location", 404, "", false, "answered 404 Not Found", "logs nginx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			okText, problem := judgeProxyWelcome(host, u, tt.code, strconvStatus(tt.code), []byte(tt.body))
+			if (problem == nil) != tt.wantOK {
+				t.Fatalf("ok %q, problem %+v; want ok %v", okText, problem, tt.wantOK)
+			}
+			if tt.wantOK {
+				if !strings.Contains(okText, tt.inReason) {
+					t.Fatalf("ok text %q does not contain %q", okText, tt.inReason)
+				}
+				return
+			}
+			if !strings.Contains(problem.reason, tt.inReason) || !strings.Contains(problem.hint, tt.inHint) || !strings.Contains(problem.hint, host) {
+				t.Fatalf("problem %+v: want reason with %q and a hint with %q and %s", problem, tt.inReason, tt.inHint, host)
+			}
+		})
+	}
+}
+
+// strconvStatus is code as http.Response.Status reads it ("502 Bad Gateway").
+func strconvStatus(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }
+
+// TestJudgeMediaTURN words the TURN probe of one media server.
+func TestJudgeMediaTURN(t *testing.T) {
+	const host = "media-1.talk.example.com"
+	relay := schema.PortRange{First: 50000, Last: 50100}
+	udp, tcp := turnProbe{host + ":3478", "udp"}, turnProbe{host + ":3478", "tcp"}
+	refused := &stun.TurnError{ErrorCodeAttr: stun.ErrorCodeAttribute{Code: stun.CodeUnauthorized}}
+	tests := []struct {
+		name             string
+		results          []allocation
+		wantOK           bool
+		inReason, inHint string
+	}{
+		{"both allocate", []allocation{
+			judgeAllocation(udp, &net.UDPAddr{Port: 50001}, nil, relay),
+			judgeAllocation(tcp, &net.UDPAddr{Port: 50002}, nil, relay)}, true, "TURN udp " + host + ":3478 → relay port 50001, tcp " + host + ":3478 → relay port 50002", ""},
+		{"wrong secret", []allocation{
+			judgeAllocation(udp, nil, refused, relay),
+			judgeAllocation(tcp, nil, refused, relay)}, false, "TURN udp " + host + ":3478: credentials refused (401 Unauthorized); TURN tcp", "turnSecret"},
+		{"relay outside the range", []allocation{
+			judgeAllocation(udp, &net.UDPAddr{Port: 60000}, nil, relay)}, false, "relay port 60000 outside turnRelayPorts 50000-50100", "min-port"},
+		{"no answer", []allocation{
+			judgeAllocation(udp, nil, errors.New("no answer in time"), relay)}, false, "TURN udp " + host + ":3478: no answer in time", "logs coturn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			okText, problem := judgeMediaTURN(host, tt.results)
+			if (problem == nil) != tt.wantOK {
+				t.Fatalf("ok %q, problem %+v; want ok %v", okText, problem, tt.wantOK)
+			}
+			if tt.wantOK {
+				if okText != tt.inReason {
+					t.Fatalf("ok text %q, want %q", okText, tt.inReason)
+				}
+				return
+			}
+			if !strings.Contains(problem.reason, tt.inReason) || !strings.Contains(problem.hint, tt.inHint) || !strings.Contains(problem.hint, host) {
+				t.Fatalf("problem %+v: want reason with %q and a hint with %q and %s", problem, tt.inReason, tt.inHint, host)
+			}
+		})
+	}
+}
+
+// TestJudgeMedia words the whole check: every media server named, the
+// failing ones with what failed, one hint each.
+func TestJudgeMedia(t *testing.T) {
+	healthy := mediaVerdict{host: "media-1.talk.example.com", ok: []string{"certificate fine", "proxy 2.0.2 welcomes", "TURN fine"}}
+	broken := mediaVerdict{host: "media-2.talk.example.com", ok: []string{"certificate fine"}, problems: []mediaProblem{
+		{"GET https://media-2.talk.example.com/welcome answered 502 Bad Gateway", "start the proxy on media-2"},
+		{"TURN udp media-2.talk.example.com:3478: no answer", "start coturn on media-2"},
+	}}
+	alsoBroken := mediaVerdict{host: "media-3.talk.example.com", problems: []mediaProblem{{"TURN udp media-3.talk.example.com:3478: no answer", "start coturn on media-2"}}}
+	tests := []struct {
+		name       string
+		verdicts   []mediaVerdict
+		wantStatus Status
+		wantReason string
+		wantHint   string
+	}{
+		{"one healthy", []mediaVerdict{healthy}, statusOK,
+			"1 media server: media-1.talk.example.com (certificate fine, proxy 2.0.2 welcomes, TURN fine)", ""},
+		{"one healthy, two broken", []mediaVerdict{healthy, broken, alsoBroken}, statusFail,
+			"media-2.talk.example.com: GET https://media-2.talk.example.com/welcome answered 502 Bad Gateway; TURN udp media-2.talk.example.com:3478: no answer | media-3.talk.example.com: TURN udp media-3.talk.example.com:3478: no answer",
+			"start the proxy on media-2; start coturn on media-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := judgeMedia(tt.verdicts)
+			if r.Status != tt.wantStatus || r.Reason != tt.wantReason || r.Hint != tt.wantHint {
+				t.Fatalf("got %s %q hint %q\nwant %s %q hint %q", r.Status, r.Reason, r.Hint, tt.wantStatus, tt.wantReason, tt.wantHint)
+			}
+		})
+	}
+}
