@@ -49,6 +49,33 @@ func mediaHosts(o outputs.Outputs) []string {
 	return slices.Compact(hosts)
 }
 
+// notOnMediaServers returns the host:port entries whose host is not a
+// media server (mediaHosts): the main box's, which the stun and turn
+// checks probe. A media server's coturn is the media check's, so a broken
+// one shows as one FAIL.
+func notOnMediaServers(o outputs.Outputs, entries []string) []string {
+	media := mediaHosts(o)
+	var out []string
+	for _, hp := range entries {
+		if host, _, err := net.SplitHostPort(hp); err != nil || !slices.Contains(media, strings.ToLower(host)) {
+			out = append(out, hp)
+		}
+	}
+	return out
+}
+
+// mainBoxTURNServers are the outputs' TURN entries but the media servers'.
+func mainBoxTURNServers(o outputs.Outputs) []talk.TURNServer {
+	media := mediaHosts(o)
+	var out []talk.TURNServer
+	for _, s := range o.TURNServers {
+		if host, _, err := net.SplitHostPort(s.Server); err != nil || !slices.Contains(media, strings.ToLower(host)) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // proxyWelcome is the body of the signaling proxy's GET /welcome, as the
 // real 2.0.2 proxy answers it:
 // {"nextcloud-spreed-signaling-proxy":"Welcome","version":"2.0.2-2+b2.debian"}.
@@ -156,16 +183,21 @@ func composeLogs(host, service string) string {
 	return fmt.Sprintf("`ssh root@%s docker compose -f %s logs %s`", host, cloudconfig.ComposeFile, service)
 }
 
+// nginxDownHint is the hint when the media server's 443 does not answer.
+func nginxDownHint(host string) string {
+	return "is nginx running on " + host + " and 443/tcp open in its firewall? " + composeLogs(host, cloudconfig.ServiceNginx)
+}
+
 // mediaCertificate judges the certificate on the media server's 443 like
 // the tls check judges the domain's.
 func (e *env) mediaCertificate(ctx context.Context, host string, _ schema.PortRange) (string, *mediaProblem) {
-	certs, err := e.peerCertificates(ctx, host, strconv.Itoa(schema.PortHTTPS))
+	certs, err := e.peerCertificates(ctx, host, strconv.Itoa(e.opts.mediaHTTPSPort))
 	if err != nil {
-		return "", &mediaProblem{err.Error(), "is nginx running on " + host + " and 443/tcp open in its firewall? " + composeLogs(host, cloudconfig.ServiceNginx)}
+		return "", &mediaProblem{err.Error(), nginxDownHint(host)}
 	}
 	r := judgeCertificate(certs, host, e.opts.RootCAs, e.opts.Now(), e.opts.MinCertValidity)
 	if !r.OK() {
-		return "", &mediaProblem{r.Reason, "on " + host + ": " + r.Hint}
+		return "", &mediaProblem{r.Reason, fmt.Sprintf("the media server gets its certificate from certbot, for its own name: read its log (/var/log/letsencrypt) and `ssh root@%s journalctl -u nctalk-setup`", host)}
 	}
 	return "certificate " + r.Reason, nil
 }
@@ -174,13 +206,16 @@ func (e *env) mediaCertificate(ctx context.Context, host string, _ schema.PortRa
 // nginx and wants the signaling proxy's welcome.
 func (e *env) mediaWelcome(ctx context.Context, host string, _ schema.PortRange) (string, *mediaProblem) {
 	u := "https://" + host + "/welcome"
+	if e.opts.mediaHTTPSPort != schema.PortHTTPS {
+		u = "https://" + net.JoinHostPort(host, strconv.Itoa(e.opts.mediaHTTPSPort)) + "/welcome"
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", &mediaProblem{err.Error(), "the media server's name in the outputs is not a host name"}
 	}
 	resp, err := e.httpClient(host).Do(req)
 	if err != nil {
-		return "", &mediaProblem{fmt.Sprintf("GET %s: %s", u, shortErr(err)), "is nginx running on " + host + "? " + composeLogs(host, cloudconfig.ServiceNginx)}
+		return "", &mediaProblem{fmt.Sprintf("GET %s: %s", u, shortErr(err)), nginxDownHint(host)}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -209,14 +244,14 @@ func judgeProxyWelcome(host, u string, code int, status string, body []byte) (st
 	return "proxy " + version + " welcomes", nil
 }
 
-// mediaTURN allocates a relay on the media server's coturn over each
-// transport its `turn` entries list (UDP and TCP on 3478), with
-// credentials from the TURN secret.
+// mediaTURN allocates a relay on the media server's coturn over each of
+// its TURN entries (UDP and TCP on 3478, TLS on 5349), with credentials
+// from the TURN secret.
 func (e *env) mediaTURN(ctx context.Context, host string, relay schema.PortRange) (string, *mediaProblem) {
 	var hostProbes []turnProbe
 	probes, _ := turnProbes(e.opts.Outputs.TURNServers)
 	for _, p := range probes {
-		if h, _, _ := net.SplitHostPort(p.server); strings.EqualFold(h, host) && p.transport != "tls" {
+		if h, _, _ := net.SplitHostPort(p.server); strings.EqualFold(h, host) {
 			hostProbes = append(hostProbes, p)
 		}
 	}
@@ -241,7 +276,7 @@ func (e *env) mediaTURN(ctx context.Context, host string, relay schema.PortRange
 // judgeMediaTURN is the pure part of the TURN probe of one media server.
 func judgeMediaTURN(host string, results []allocation) (string, *mediaProblem) {
 	var okParts, failParts []string
-	hint := fmt.Sprintf("is coturn running on %s and %d/udp+tcp open in its firewall? %s", host, schema.PortTURN, composeLogs(host, cloudconfig.ServiceCoturn))
+	hint := fmt.Sprintf("is coturn running on %s, and are %d/udp+tcp and %d/tcp open in its firewall? %s", host, schema.PortTURN, schema.PortTURNS, composeLogs(host, cloudconfig.ServiceCoturn))
 	for _, a := range results {
 		if a.ok {
 			okParts = append(okParts, a.text)

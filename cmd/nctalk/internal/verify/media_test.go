@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pion/stun/v3"
 
+	"github.com/nctalk/nctalk/cmd/nctalk/internal/verify/verifytest"
 	"github.com/nctalk/nctalk/infra/outputs"
 	"github.com/nctalk/nctalk/schema"
 	"github.com/nctalk/nctalk/talk"
@@ -165,6 +167,72 @@ func TestJudgeMedia(t *testing.T) {
 			r := judgeMedia(tt.verdicts)
 			if r.Status != tt.wantStatus || r.Reason != tt.wantReason || r.Hint != tt.wantHint {
 				t.Fatalf("got %s %q hint %q\nwant %s %q hint %q", r.Status, r.Reason, r.Hint, tt.wantStatus, tt.wantReason, tt.wantHint)
+			}
+		})
+	}
+}
+
+// standInMediaHost is the media server of the stand-in backend.
+const standInMediaHost = "media-1.verify.test"
+
+// TestRunMedia runs every check against the stand-in with a media server
+// (its HTTPS server answering /welcome as the real proxy does, its TURN
+// server) and breaks one thing at a time; the media check names the media
+// server and what failed.
+func TestRunMedia(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        verifytest.Config
+		change     func(*Options)
+		wantFailed []CheckID
+		inReason   []string
+		inHint     string
+	}{
+		{"healthy", verifytest.Config{MediaHost: standInMediaHost}, nil, nil,
+			[]string{"1 media server: " + standInMediaHost + " (certificate valid for " + standInMediaHost, "proxy 2.0.2-2+b2.debian welcomes", "TURN udp " + standInMediaHost, "tcp " + standInMediaHost, "tls " + standInMediaHost}, ""},
+		{"no media server", verifytest.Config{}, nil, nil, []string{"none: turnServers and stunServers name no media server"}, ""},
+		{"nginx points at the signaling server", verifytest.Config{MediaHost: standInMediaHost, MediaWelcome: `{"nextcloud-spreed-signaling":"Welcome","version":"2.0.2"}`}, nil,
+			[]CheckID{idMedia}, []string{standInMediaHost + ": GET https://" + standInMediaHost, "not the signaling proxy's welcome"}, "proxy_pass"},
+		{"certificate without the media server's name", verifytest.Config{MediaHost: standInMediaHost, CertNames: []string{verifytest.Domain}}, nil,
+			[]CheckID{idMedia}, []string{"certificate is for " + verifytest.Domain + ", not " + standInMediaHost}, "journalctl -u nctalk-setup"},
+		{"wrong TURN secret", verifytest.Config{MediaHost: standInMediaHost}, func(o *Options) { o.Outputs.TURNSecret = "not-the-secret" },
+			[]CheckID{idTURN, idMedia}, []string{standInMediaHost + ": TURN udp " + standInMediaHost, "credentials refused"}, "turnSecret"},
+		{"media server unreachable", verifytest.Config{MediaHost: standInMediaHost}, func(o *Options) {
+			o.Resolve[standInMediaHost] = []net.IP{net.ParseIP("127.0.0.1")}
+			o.mediaHTTPSPort = closedPort4(t)
+		}, []CheckID{idMedia}, []string{"cannot connect to " + standInMediaHost}, "logs nginx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := verifytest.Start(t, tt.cfg)
+			opts := standInOptions(t, b)
+			if tt.change != nil {
+				tt.change(&opts)
+			}
+			rep := Run(context.Background(), opts)
+			logReport(t, rep)
+			var failed []CheckID
+			for _, r := range rep.Results {
+				if r.Status == statusFail {
+					failed = append(failed, r.Check)
+				}
+			}
+			if !slices.Equal(failed, tt.wantFailed) {
+				t.Fatalf("failed checks %v, want %v", failed, tt.wantFailed)
+			}
+			for _, id := range []CheckID{idSTUN, idTURN} {
+				if r := result(rep, id); strings.Contains(r.Reason, standInMediaHost) {
+					t.Errorf("%s probed the media server, the media check's: %q", id, r.Reason)
+				}
+			}
+			r := result(rep, idMedia)
+			for _, s := range tt.inReason {
+				if !strings.Contains(r.Reason, s) {
+					t.Errorf("media: %s %q does not contain %q", r.Status, r.Reason, s)
+				}
+			}
+			if !strings.Contains(r.Hint, tt.inHint) {
+				t.Errorf("media hint %q does not contain %q", r.Hint, tt.inHint)
 			}
 		})
 	}

@@ -37,10 +37,10 @@ func localAddrFor(ip net.IP) *net.UDPAddr {
 	return &net.UDPAddr{IP: net.IPv6unspecified}
 }
 
-// checkSTUN sends a binding request to every STUN server of the outputs and
-// reports the address it saw.
+// checkSTUN sends a binding request to every STUN server of the outputs
+// but the media servers' (the media check's) and reports the address it saw.
 func checkSTUN(ctx context.Context, e *env) Result {
-	servers := e.opts.Outputs.STUNServers
+	servers := notOnMediaServers(e.opts.Outputs, e.opts.Outputs.STUNServers)
 	if len(servers) == 0 {
 		return fail("the stack outputs list no STUN server", "stunServers is missing from the outputs")
 	}
@@ -160,12 +160,13 @@ func turnProbes(servers []talk.TURNServer) (probes []turnProbe, warnings []strin
 
 // checkTURN allocates a relay on every probe with credentials computed from
 // the TURN secret and checks that the relayed port lies in the relay range.
+// The media servers' entries are the media check's.
 func checkTURN(ctx context.Context, e *env) Result {
 	relay, err := relayRange(e)
 	if err != nil {
 		return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
 	}
-	probes, warnings := turnProbes(e.opts.Outputs.TURNServers)
+	probes, warnings := turnProbes(mainBoxTURNServers(e.opts.Outputs))
 	_, probes = turnProbesOn443(probes) // 443 is the turn-443 check's
 	if len(probes) == 0 {
 		return fail("the stack outputs list no TURN server Talk can use", "turnServers is missing from the outputs")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // CheckID names a check in the output and in --json.
@@ -145,6 +146,11 @@ type Options struct {
 	InternalPorts []Port
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// mediaHTTPSPort is where the media check expects the media servers'
+	// nginx; zero means schema.PortHTTPS. The unit tests' stand-in serves
+	// on a free port.
+	mediaHTTPSPort int
 }
 
 // Defaults of Options.
@@ -170,6 +176,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.mediaHTTPSPort == 0 {
+		o.mediaHTTPSPort = schema.PortHTTPS
 	}
 }
 
