@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,3 +239,29 @@ func TestRunMedia(t *testing.T) {
 		})
 	}
 }
+
+// TestChecksDocumented: the check table of docs/nextcloud.md ("Checking a
+// live backend") lists exactly the checks of Checks, in their order.
+func TestChecksDocumented(t *testing.T) {
+	raw, err := os.ReadFile("../../../../docs/nextcloud.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(raw), "## Checking a live backend")
+	if !found {
+		t.Fatal("docs/nextcloud.md has no section \"Checking a live backend\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var documented []CheckID
+	for _, line := range strings.Split(section, "\n") {
+		if m := checkRowRE.FindStringSubmatch(line); m != nil {
+			documented = append(documented, CheckID(m[1]))
+		}
+	}
+	if !slices.Equal(documented, Checks) {
+		t.Fatalf("docs/nextcloud.md's check table lists %v; verify runs %v", documented, Checks)
+	}
+}
+
+// checkRowRE matches a row of the check table: "| `id` | …".
+var checkRowRE = regexp.MustCompile("^\\| `([a-z0-9-]+)` \\|")

@@ -70,13 +70,13 @@ type Config struct {
 	// proxy does.
 	MediaHost string
 	// MediaWelcome replaces the body of GET /welcome; "" means the real
-	// 2.0.2 proxy's (ProxyWelcome).
+	// 2.0.2 proxy's (proxyWelcome).
 	MediaWelcome string
 }
 
-// ProxyWelcome is what the real signaling proxy 2.0.2 (Debian's
+// proxyWelcome is what the real signaling proxy 2.0.2 (Debian's
 // nextcloud-spreed-signaling-proxy 2.0.2-2+b2) answers on GET /welcome.
-const ProxyWelcome = `{"nextcloud-spreed-signaling-proxy":"Welcome","version":"2.0.2-2+b2.debian"}` + "\n"
+const proxyWelcome = `{"nextcloud-spreed-signaling-proxy":"Welcome","version":"2.0.2-2+b2.debian"}` + "\n"
 
 // Backend is a running stand-in.
 type Backend struct {
@@ -109,7 +109,7 @@ func Start(t testing.TB, cfg Config) *Backend {
 		}
 	}
 	if cfg.MediaWelcome == "" {
-		cfg.MediaWelcome = ProxyWelcome
+		cfg.MediaWelcome = proxyWelcome
 	}
 	if cfg.CertNotAfter.IsZero() {
 		cfg.CertNotAfter = time.Now().Add(90 * 24 * time.Hour)
