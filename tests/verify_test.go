@@ -379,5 +379,6 @@ func TestVerifyNATSDown(t *testing.T) {
 
 // wantChecks is the number of checks `nctalk verify` reports (its package
 // is internal to cmd/nctalk): dns, tls, signaling, backend-secret,
-// websocket, stun, turn, turn-443, exposure.
-const wantChecks = 9
+// websocket, stun, turn, turn-443, exposure, media (ok without media
+// servers: "none").
+const wantChecks = 10

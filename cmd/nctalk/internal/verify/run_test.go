@@ -36,6 +36,8 @@ func standInOptions(t *testing.T, b *verifytest.Backend) Options {
 		Resolve:       b.Resolve,
 		RootCAs:       b.Roots,
 		InternalPorts: []Port{{"stand-in internal", closedPort(t)}},
+		// The stand-in's media server (verifytest.Config.MediaHost) is its one HTTPS server.
+		mediaHTTPSPort: b.HTTPSPort,
 	}
 }
 
@@ -259,8 +261,10 @@ func TestCheckDNS(t *testing.T) {
 	}
 }
 
+// TestOutputNeverContainsSecrets runs every check, the media check on a
+// media server too, with the right and with wrong secrets.
 func TestOutputNeverContainsSecrets(t *testing.T) {
-	b := verifytest.Start(t, verifytest.Config{})
+	b := verifytest.Start(t, verifytest.Config{MediaHost: standInMediaHost})
 	for _, name := range []string{"healthy", "wrong secrets"} {
 		opts := standInOptions(t, b)
 		if name == "wrong secrets" {
@@ -274,6 +278,9 @@ func TestOutputNeverContainsSecrets(t *testing.T) {
 		}
 		if err := WriteJSON(&js, rep); err != nil {
 			t.Fatal(err)
+		}
+		if r := result(rep, idMedia); !strings.Contains(r.Reason, standInMediaHost) {
+			t.Fatalf("%s: the media check did not probe %s: %s %q", name, standInMediaHost, r.Status, r.Reason)
 		}
 		for _, secret := range []string{opts.Outputs.SignalingSecret, opts.Outputs.TURNSecret, b.Outputs.SignalingSecret, b.Outputs.TURNSecret} {
 			if strings.Contains(text.String(), secret) || strings.Contains(js.String(), secret) {

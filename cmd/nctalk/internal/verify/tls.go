@@ -22,24 +22,52 @@ func checkTLS(ctx context.Context, e *env) Result {
 	if u, err := url.Parse(e.opts.Outputs.SignalingURL); err == nil && u.Port() != "" && strings.EqualFold(u.Hostname(), domain) {
 		port = u.Port() // where the signaling URL says nginx serves TLS
 	}
-	addr := net.JoinHostPort(domain, port)
+	certs, err := e.peerCertificates(ctx, domain, port)
+	var ce *chainError
+	switch {
+	case errors.As(err, &ce) && !ce.handshake:
+		return fail(err.Error(), "is nginx running and port 443/tcp open in the firewall? check `docker compose ps` on the server")
+	case err != nil:
+		return fail(err.Error(), "nginx has no usable certificate yet: check certbot's log (/var/log/letsencrypt) on the server")
+	}
+	return judgeCertificate(certs, domain, e.opts.RootCAs, e.opts.Now(), e.opts.MinCertValidity)
+}
+
+// chainError is why peerCertificates got no chain: the connection or
+// (handshake) the TLS handshake failed.
+type chainError struct {
+	addr      string
+	handshake bool
+	err       error
+}
+
+func (c *chainError) Error() string {
+	if c.handshake {
+		return fmt.Sprintf("TLS handshake with %s failed: %s", c.addr, shortErr(c.err))
+	}
+	return fmt.Sprintf("cannot connect to %s: %s", c.addr, shortErr(c.err))
+}
+
+func (c *chainError) Unwrap() error { return c.err }
+
+// peerCertificates connects to host:port with host as SNI and returns the
+// chain the server sends, without judging it (judgeCertificate does, with
+// full detail). Its errors are *chainError.
+func (e *env) peerCertificates(ctx context.Context, host, port string) ([]*x509.Certificate, error) {
+	addr := net.JoinHostPort(host, port)
 	raw, err := e.dial(ctx, "tcp", addr)
 	if err != nil {
-		return fail(fmt.Sprintf("cannot connect to %s: %s", addr, shortErr(err)),
-			"is nginx running and port 443/tcp open in the firewall? check `docker compose ps` on the server")
+		return nil, &chainError{addr: addr, err: err}
 	}
 	defer raw.Close()
-	// Fetch the chain without judging it, then judge it with full detail.
-	conn := tls.Client(raw, &tls.Config{ServerName: domain, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	conn := tls.Client(raw, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
 	if err := conn.HandshakeContext(ctx); err != nil {
-		return fail(fmt.Sprintf("TLS handshake with %s failed: %s", addr, shortErr(err)),
-			"nginx has no usable certificate yet: check certbot's log (/var/log/letsencrypt) on the server")
+		return nil, &chainError{addr: addr, handshake: true, err: err}
 	}
-	certs := conn.ConnectionState().PeerCertificates
-	return judgeCertificate(certs, domain, e.opts.RootCAs, e.opts.Now(), e.opts.MinCertValidity)
+	return conn.ConnectionState().PeerCertificates, nil
 }
 
 // judgeCertificate is the pure part of the TLS check.

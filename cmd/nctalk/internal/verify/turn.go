@@ -37,10 +37,10 @@ func localAddrFor(ip net.IP) *net.UDPAddr {
 	return &net.UDPAddr{IP: net.IPv6unspecified}
 }
 
-// checkSTUN sends a binding request to every STUN server of the outputs and
-// reports the address it saw.
+// checkSTUN sends a binding request to every STUN server of the outputs
+// but the media servers' (the media check's) and reports the address it saw.
 func checkSTUN(ctx context.Context, e *env) Result {
-	servers := e.opts.Outputs.STUNServers
+	servers := notOnMediaServers(e.opts.Outputs, e.opts.Outputs.STUNServers)
 	if len(servers) == 0 {
 		return fail("the stack outputs list no STUN server", "stunServers is missing from the outputs")
 	}
@@ -160,12 +160,13 @@ func turnProbes(servers []talk.TURNServer) (probes []turnProbe, warnings []strin
 
 // checkTURN allocates a relay on every probe with credentials computed from
 // the TURN secret and checks that the relayed port lies in the relay range.
+// The media servers' entries are the media check's.
 func checkTURN(ctx context.Context, e *env) Result {
 	relay, err := relayRange(e)
 	if err != nil {
 		return fail("stack output turnRelayPorts: "+err.Error(), "fix the outputs")
 	}
-	probes, warnings := turnProbes(e.opts.Outputs.TURNServers)
+	probes, warnings := turnProbes(mainBoxTURNServers(e.opts.Outputs))
 	_, probes = turnProbesOn443(probes) // 443 is the turn-443 check's
 	if len(probes) == 0 {
 		return fail("the stack outputs list no TURN server Talk can use", "turnServers is missing from the outputs")
@@ -191,26 +192,14 @@ func checkTURN(ctx context.Context, e *env) Result {
 	var okParts, failParts []string
 	authFailed, outOfRange := false, false
 	for _, o := range outcomes {
-		switch {
-		case o.err != nil:
-			var te *stun.TurnError
-			switch {
-			case errors.As(o.err, &te) && te.ErrorCodeAttr.Code == stun.CodeUnauthorized:
-				authFailed = true
-				failParts = append(failParts, fmt.Sprintf("%s: credentials refused (401 Unauthorized)", o.probe))
-			case errors.As(o.err, &te) && te.ErrorCodeAttr.Code == stun.CodeBadRequest:
-				// coturn says 401; pion-based servers answer a wrong password with 400.
-				authFailed = true
-				failParts = append(failParts, fmt.Sprintf("%s: credentials refused (400 Bad Request)", o.probe))
-			default:
-				failParts = append(failParts, fmt.Sprintf("%s: %s", o.probe, shortErr(o.err)))
-			}
-		case !relay.Contains(o.addr.Port):
-			outOfRange = true
-			failParts = append(failParts, fmt.Sprintf("%s: relay port %d outside turnRelayPorts %s", o.probe, o.addr.Port, relay))
-		default:
-			okParts = append(okParts, fmt.Sprintf("%s → relay port %d", o.probe, o.addr.Port))
+		a := judgeAllocation(o.probe, o.addr, o.err, relay)
+		if a.ok {
+			okParts = append(okParts, a.text)
+			continue
 		}
+		failParts = append(failParts, a.text)
+		authFailed = authFailed || a.authFailed
+		outOfRange = outOfRange || a.outOfRange
 	}
 	sort.Strings(warnings)
 	if len(failParts) > 0 {
@@ -229,6 +218,33 @@ func checkTURN(ctx context.Context, e *env) Result {
 	r := ok(fmt.Sprintf("%s (inside %s)", strings.Join(okParts, ", "), relay))
 	r.Warnings = warnings
 	return r
+}
+
+// allocation is the verdict on one TURN allocation: text describes it
+// ("udp host:3478 → relay port 50123" or what failed).
+type allocation struct {
+	text       string
+	ok         bool
+	authFailed bool // the server refused the credentials
+	outOfRange bool // the relayed port lies outside turnRelayPorts
+}
+
+// judgeAllocation is the pure part of a TURN probe: the outcome of
+// allocate on p (addr or err) against the relay range.
+func judgeAllocation(p turnProbe, addr *net.UDPAddr, err error, relay schema.PortRange) allocation {
+	var te *stun.TurnError
+	switch {
+	case err != nil && errors.As(err, &te) && te.ErrorCodeAttr.Code == stun.CodeUnauthorized:
+		return allocation{text: fmt.Sprintf("%s: credentials refused (401 Unauthorized)", p), authFailed: true}
+	case err != nil && errors.As(err, &te) && te.ErrorCodeAttr.Code == stun.CodeBadRequest:
+		// coturn says 401; pion-based servers answer a wrong password with 400.
+		return allocation{text: fmt.Sprintf("%s: credentials refused (400 Bad Request)", p), authFailed: true}
+	case err != nil:
+		return allocation{text: fmt.Sprintf("%s: %s", p, shortErr(err))}
+	case !relay.Contains(addr.Port):
+		return allocation{text: fmt.Sprintf("%s: relay port %d outside turnRelayPorts %s", p, addr.Port, relay), outOfRange: true}
+	}
+	return allocation{text: fmt.Sprintf("%s → relay port %d", p, addr.Port), ok: true}
 }
 
 // allocate performs one TURN allocation and returns the relayed address.

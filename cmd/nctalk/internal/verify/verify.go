@@ -1,8 +1,9 @@
 // Package verify checks a live nctalk backend from the outside, the way
 // Nextcloud and Talk clients use it: DNS, the certificate, the signaling
 // server behind nginx (welcome, features, backend secret, WebSocket), STUN
-// and TURN with credentials from the TURN secret, and that no internal port
-// answers on the public addresses.
+// and TURN with credentials from the TURN secret, that no internal port
+// answers on the public addresses, and every media server of a scale-out
+// (certificate, signaling proxy welcome, TURN).
 //
 // Every check returns one Result: ok, FAIL or skip, a one-line reason, and a
 // hint when it did not pass. No result ever contains a secret.
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nctalk/nctalk/infra/outputs"
+	"github.com/nctalk/nctalk/schema"
 )
 
 // CheckID names a check in the output and in --json.
@@ -35,7 +37,7 @@ const (
 )
 
 // Checks lists every check in report order.
-var Checks = []CheckID{idDNS, idTLS, idSignaling, idBackendSecret, idWebSocket, idSTUN, idTURN, idTURN443, idExposure}
+var Checks = []CheckID{idDNS, idTLS, idSignaling, idBackendSecret, idWebSocket, idSTUN, idTURN, idTURN443, idExposure, idMedia}
 
 // titles are the human names of the checks.
 var titles = map[CheckID]string{
@@ -48,6 +50,7 @@ var titles = map[CheckID]string{
 	idTURN:          "TURN allocations",
 	idTURN443:       "TURN over TLS on 443",
 	idExposure:      "internal ports closed",
+	idMedia:         "media servers",
 }
 
 // Status is the outcome of one check.
@@ -143,6 +146,11 @@ type Options struct {
 	InternalPorts []Port
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// mediaHTTPSPort is where the media check expects the media servers'
+	// nginx; zero means schema.PortHTTPS. The unit tests' stand-in serves
+	// on a free port.
+	mediaHTTPSPort int
 }
 
 // Defaults of Options.
@@ -168,6 +176,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.mediaHTTPSPort == 0 {
+		o.mediaHTTPSPort = schema.PortHTTPS
 	}
 }
 
@@ -210,6 +221,7 @@ func Run(ctx context.Context, opts Options) Report {
 		idTLS:      checkTLS,
 		idSTUN:     checkSTUN,
 		idExposure: checkExposure,
+		idMedia:    checkMedia,
 	}
 	for id, f := range independent {
 		wg.Add(1)

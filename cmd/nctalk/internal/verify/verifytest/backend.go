@@ -63,7 +63,20 @@ type Config struct {
 	// HelloAnswer replaces the answer to a WebSocket hello (raw message);
 	// "" means the error invalid_backend, as 2.0.2 answers an unknown Nextcloud.
 	HelloAnswer string
+	// MediaHost adds a media server by that name: the outputs list its
+	// TURN and STUN entries (on the stand-in's TURN server), Resolve maps
+	// it to 127.0.0.1, the certificate names it (unless CertNames says
+	// otherwise) and the HTTPS server answers GET /welcome as the signaling
+	// proxy does.
+	MediaHost string
+	// MediaWelcome replaces the body of GET /welcome; "" means the real
+	// 2.0.2 proxy's (proxyWelcome).
+	MediaWelcome string
 }
+
+// proxyWelcome is what the real signaling proxy 2.0.2 (Debian's
+// nextcloud-spreed-signaling-proxy 2.0.2-2+b2) answers on GET /welcome.
+const proxyWelcome = `{"nextcloud-spreed-signaling-proxy":"Welcome","version":"2.0.2-2+b2.debian"}` + "\n"
 
 // Backend is a running stand-in.
 type Backend struct {
@@ -79,6 +92,8 @@ type Backend struct {
 	RoomRequests atomic.Int64
 	// Hellos counts WebSocket hellos.
 	Hellos atomic.Int64
+	// HTTPSPort is the HTTPS server's port, the media server's "443".
+	HTTPSPort int
 }
 
 // Start starts the stand-in; it stops when the test ends.
@@ -89,6 +104,12 @@ func Start(t testing.TB, cfg Config) *Backend {
 	}
 	if cfg.CertNames == nil {
 		cfg.CertNames = []string{Domain}
+		if cfg.MediaHost != "" {
+			cfg.CertNames = append(cfg.CertNames, cfg.MediaHost)
+		}
+	}
+	if cfg.MediaWelcome == "" {
+		cfg.MediaWelcome = proxyWelcome
 	}
 	if cfg.CertNotAfter.IsZero() {
 		cfg.CertNotAfter = time.Now().Add(90 * 24 * time.Hour)
@@ -105,7 +126,11 @@ func Start(t testing.TB, cfg Config) *Backend {
 	b.Roots.AddCert(caCert)
 	leaf := issue(t, caCert, caKey, cfg.CertNames, cfg.CertNotAfter)
 	// coturn has its own copy of the certificate; it stays valid here.
-	turnLeaf := issue(t, caCert, caKey, []string{Domain}, time.Now().Add(90*24*time.Hour))
+	turnNames := []string{Domain}
+	if cfg.MediaHost != "" {
+		turnNames = append(turnNames, cfg.MediaHost) // one TURN server stands in for both
+	}
+	turnLeaf := issue(t, caCert, caKey, turnNames, time.Now().Add(90*24*time.Hour))
 
 	// Signaling behind "nginx": one HTTPS server.
 	mux := http.NewServeMux()
@@ -117,6 +142,14 @@ func Start(t testing.TB, cfg Config) *Backend {
 		setHeaders(w)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		io.WriteString(w, `{"nextcloud-spreed-signaling":"Welcome","version":"2.0.2-fake"}`+"\n")
+	})
+	mux.HandleFunc("GET /welcome", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.MediaHost == "" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		io.WriteString(w, cfg.MediaWelcome)
 	})
 	mux.HandleFunc("POST "+talk.SignalingPath+"/api/v1/room/{id}", func(w http.ResponseWriter, r *http.Request) {
 		setHeaders(w)
@@ -223,6 +256,15 @@ func Start(t testing.TB, cfg Config) *Backend {
 		IPv6:           "::1",
 	}
 	b.Resolve[Domain] = append(b.Resolve[Domain], net.ParseIP("::1"))
+	b.HTTPSPort = httpsPort
+	if cfg.MediaHost != "" {
+		media := net.JoinHostPort(cfg.MediaHost, strconv.Itoa(turnPort))
+		b.Outputs.TURNServers = append(b.Outputs.TURNServers,
+			talk.TURNServer{Schemes: "turn", Server: media, Protocols: "udp,tcp"},
+			talk.TURNServer{Schemes: "turns", Server: net.JoinHostPort(cfg.MediaHost, strconv.Itoa(turnsPort)), Protocols: "tcp"})
+		b.Outputs.STUNServers = append(b.Outputs.STUNServers, media)
+		b.Resolve[cfg.MediaHost] = []net.IP{net.ParseIP("127.0.0.1")}
+	}
 	return b
 }
 
