@@ -175,30 +175,33 @@ func TestMediaOnProxies(t *testing.T) {
 	})
 
 	t.Run("token", func(t *testing.T) {
+		// Signaling's stats call a proxy connected once its WebSocket is up,
+		// before the hello that makes (or is refused) a session (2.0.2
+		// GetStats): the proxies' own counters say what the hello did.
 		for _, m := range []*mediaServer{a, b, d} {
-			met, err := proxyMetrics(ctx, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sessions, tokenErrors := met.sum("signaling_proxy_sessions"), met.sum("signaling_proxy_token_errors_total")
-			t.Logf("proxy %s: signaling_proxy_sessions %v, signaling_proxy_token_errors_total %v %v", m.name, sessions, tokenErrors, met.labels("signaling_proxy_token_errors_total"))
-			if m.wrongKey {
-				if sessions != 0 || tokenErrors == 0 {
-					t.Errorf("proxy %s has another public key for %q: signaling got %v sessions and %v token errors, want none and some", m.name, proxyTokenID, sessions, tokenErrors)
+			want := func(sessions, tokenErrors float64) error {
+				if m.wrongKey && (sessions != 0 || tokenErrors == 0) {
+					return fmt.Errorf("proxy %s has another public key for %q: signaling got %v sessions and %v token errors, want none and some", m.name, proxyTokenID, sessions, tokenErrors)
 				}
-				continue
+				if !m.wrongKey && (sessions != 1 || tokenErrors != 0) {
+					return fmt.Errorf("proxy %s: %v sessions and %v token errors, want signaling's one session and no token error", m.name, sessions, tokenErrors)
+				}
+				return nil
 			}
-			if sessions != 1 || tokenErrors != 0 {
-				t.Errorf("proxy %s: %v sessions and %v token errors, want signaling's one session and no token error", m.name, sessions, tokenErrors)
+			met, err := waitProxyMetrics(ctx, m, want)
+			t.Logf("proxy %s: signaling_proxy_sessions %v, signaling_proxy_token_errors_total %v %v", m.name, met.sum("signaling_proxy_sessions"), met.sum("signaling_proxy_token_errors_total"), met.labels("signaling_proxy_token_errors_total"))
+			if err != nil {
+				t.Error(err)
 			}
 		}
-		st, err := proxyStats(ctx, sigClient)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("signaling's stats for %s: %v; its log: %q", d.name, st.of(d), lastLine(signaling.logs.String(), "Hello connection to "+d.URL()))
-		if p := st.of(d); p != nil && p.Load != nil {
-			t.Errorf("signaling reports a proxy session with %s (load %d): the proxy refused its token", d.name, *p.Load)
+		refused := "Hello connection to " + d.URL() + " failed with The token could not be authenticated"
+		if err := pollFor(ctx, 10*time.Second, func() error {
+			if line := lastLine(signaling.logs.String(), "Hello connection to "+d.URL()); !strings.Contains(line, refused) {
+				return fmt.Errorf("signaling's log does not say %s refused its token: %q", d.name, line)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 	})
 
@@ -341,12 +344,13 @@ func TestMediaOnProxies(t *testing.T) {
 		if signaling.exited() || signaling.PID() != pid {
 			t.Errorf("signaling restarted on SIGHUP (PID %d, exited %v)", pid, signaling.exited())
 		}
-		met, err := proxyMetrics(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := met.sum("signaling_proxy_sessions"); got != 1 {
-			t.Errorf("proxy %s: signaling_proxy_sessions %v, want signaling's one", c.name, got)
+		if _, err := waitProxyMetrics(ctx, c, func(sessions, _ float64) error {
+			if sessions != 1 {
+				return fmt.Errorf("proxy %s: signaling_proxy_sessions %v, want signaling's one", c.name, sessions)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 		st, err := proxyStats(ctx, sigClient)
 		if err != nil {
@@ -859,6 +863,20 @@ func (m metrics) labels(name string) []string {
 }
 
 // proxyMetrics reads m's proxy's /metrics on its namespace's loopback.
+// waitProxyMetrics reads m's metrics until check accepts its
+// signaling_proxy_sessions and signaling_proxy_token_errors_total, for up
+// to 10 s, and returns the last reading with check's last complaint.
+func waitProxyMetrics(ctx context.Context, m *mediaServer, check func(sessions, tokenErrors float64) error) (metrics, error) {
+	var met metrics
+	err := pollFor(ctx, 10*time.Second, func() (err error) {
+		if met, err = proxyMetrics(ctx, m); err != nil {
+			return err
+		}
+		return check(met.sum("signaling_proxy_sessions"), met.sum("signaling_proxy_token_errors_total"))
+	})
+	return met, err
+}
+
 func proxyMetrics(ctx context.Context, m *mediaServer) (metrics, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", schema.PortProxyHTTP), nil)
 	if err != nil {
