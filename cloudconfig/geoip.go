@@ -42,17 +42,8 @@ func parseGeoIPOverride(entry string) (geoipOverride, error) {
 	if !ok {
 		return geoipOverride{}, fmt.Errorf("%q is not network=CC (e.g. 203.0.113.0/24=FI)", entry)
 	}
-	var prefix netip.Prefix
-	var err error
-	if strings.Contains(network, "/") {
-		prefix, err = netip.ParsePrefix(network)
-	} else {
-		var addr netip.Addr
-		if addr, err = netip.ParseAddr(network); err == nil && addr.Zone() == "" {
-			prefix = netip.PrefixFrom(addr, addr.BitLen())
-		}
-	}
-	if err != nil || !prefix.IsValid() || prefix.Addr().Is4In6() {
+	prefix, err := parseAddrOrPrefix(network)
+	if err != nil || prefix.Addr().Is4In6() {
 		return geoipOverride{}, fmt.Errorf("%q: %q is not an IPv4 address or prefix (e.g. 203.0.113.0/24)", entry, network)
 	}
 	if prefix.Addr().Is6() {

@@ -188,17 +188,8 @@ func parseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for i, v := range values {
 		v = strings.TrimSpace(v)
-		var p netip.Prefix
-		var err error
-		if strings.Contains(v, "/") {
-			p, err = netip.ParsePrefix(v)
-		} else {
-			var a netip.Addr
-			if a, err = netip.ParseAddr(v); err == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
-		}
-		if err != nil || p.Addr().Zone() != "" {
+		p, err := parseAddrOrPrefix(v)
+		if err != nil {
 			return nil, schema.Errorf(schema.KeySSHAllowedCIDRs, "entry %d %q is not a CIDR; want e.g. 203.0.113.0/24 or 2001:db8::/32", i, values[i])
 		}
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked()
@@ -209,6 +200,22 @@ func parseSSHCIDRs(values []string) ([]netip.Prefix, error) {
 	}
 	sortPrefixes(out)
 	return out, nil
+}
+
+// parseAddrOrPrefix parses a prefix (203.0.113.0/24) or a bare address,
+// which stands for its own /32 or /128. A zoned address is refused.
+func parseAddrOrPrefix(v string) (netip.Prefix, error) {
+	if strings.Contains(v, "/") {
+		return netip.ParsePrefix(v)
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q has a zone", v)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // unmapBits is how many prefix bits an IPv4-mapped IPv6 prefix loses when

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -466,17 +467,26 @@ func pemBody(text string) string {
 	return lines[1]
 }
 
-// link connects the namespaces sig and media with a veth pair on addr's
-// /25: addr in media, the /25's first address in sig.
+// link connects the namespaces sig ("": the test's own) and media with a
+// veth pair on addr's /25: addr in media, the /25's first address in sig.
 func link(t testing.TB, sig, media, name, addr string) {
 	t.Helper()
 	ip := net.ParseIP(addr).To4()
 	gw := net.IPv4(ip[0], ip[1], ip[2], ip[3]&0x80+1).String()
-	mustRun(t, "ip", "-n", sig, "link", "add", name, "type", "veth", "peer", "name", "eth-"+name, "netns", media)
-	mustRun(t, "ip", "-n", sig, "addr", "add", gw+"/25", "dev", name)
-	mustRun(t, "ip", "-n", media, "addr", "add", addr+"/25", "dev", "eth-"+name)
-	mustRun(t, "ip", "-n", sig, "link", "set", name, "up")
-	mustRun(t, "ip", "-n", media, "link", "set", "eth-"+name, "up")
+	in := func(ns string, argv ...string) []string {
+		if ns == "" {
+			return append([]string{"ip"}, argv...)
+		}
+		return append([]string{"ip", "-n", ns}, argv...)
+	}
+	mustRun(t, in(sig, "link", "add", name, "type", "veth", "peer", "name", "eth-"+name, "netns", media)...)
+	if sig == "" {
+		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() }) // gone with the namespace too
+	}
+	mustRun(t, in(sig, "addr", "add", gw+"/25", "dev", name)...)
+	mustRun(t, in(media, "addr", "add", addr+"/25", "dev", "eth-"+name)...)
+	mustRun(t, in(sig, "link", "set", name, "up")...)
+	mustRun(t, in(media, "link", "set", "eth-"+name, "up")...)
 	// Janus (libnice) fails a handle's gathering while an address of the
 	// namespace cannot be bound yet: wait until IPv6 duplicate address
 	// detection has finished on the new link (BenchmarkMediaServerForwarding
@@ -484,7 +494,7 @@ func link(t testing.TB, sig, media, name, addr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := pollFor(ctx, 15*time.Second, func() error {
-		if out := mustRun(t, "ip", "-n", media, "addr", "show", "tentative"); strings.TrimSpace(out) != "" {
+		if out := mustRun(t, in(media, "addr", "show", "tentative")...); strings.TrimSpace(out) != "" {
 			return fmt.Errorf("tentative addresses: %s", out)
 		}
 		return nil

@@ -3,10 +3,8 @@ package tests
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -43,7 +41,7 @@ func TestVerifyMediaServer(t *testing.T) {
 
 	m := &mediaServer{name: "media-v", ns: newNetns(t, "vmedia"), proxyAddr: verifyMediaAddr}
 	host := mediaServers(m)[0].Host
-	linkToHere(t, m.ns, "vm0", verifyMediaAddr)
+	link(t, "", m.ns, "vm0", verifyMediaAddr)
 	files := mediaServerFiles(t, s, m, newProxyToken(t))
 	tlsDir := mediaCertificateDir(t, s, host)
 
@@ -124,32 +122,6 @@ func withMediaServer(o outputs.Outputs, host string) outputs.Outputs {
 	o.TURNServers = append(slices.Clone(o.TURNServers), media.TURNServers()[2:]...)
 	o.STUNServers = append(slices.Clone(o.STUNServers), media.STUNServers()[1:]...)
 	return o
-}
-
-// linkToHere connects the media server's namespace to the test's own with
-// a veth pair on addr's /25: addr in media, the /25's first address here.
-func linkToHere(t testing.TB, media, name, addr string) {
-	t.Helper()
-	ip := net.ParseIP(addr).To4()
-	gw := net.IPv4(ip[0], ip[1], ip[2], ip[3]&0x80+1).String()
-	mustRun(t, "ip", "link", "add", name, "type", "veth", "peer", "name", "eth-"+name, "netns", media)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() }) // gone with the namespace too
-	mustRun(t, "ip", "addr", "add", gw+"/25", "dev", name)
-	mustRun(t, "ip", "-n", media, "addr", "add", addr+"/25", "dev", "eth-"+name)
-	mustRun(t, "ip", "link", "set", name, "up")
-	mustRun(t, "ip", "-n", media, "link", "set", "eth-"+name, "up")
-	// Janus (libnice) fails while an address cannot be bound yet: wait
-	// for IPv6 duplicate address detection on the new link, as link does.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := pollFor(ctx, 15*time.Second, func() error {
-		if out := mustRun(t, "ip", "-n", media, "addr", "show", "tentative"); strings.TrimSpace(out) != "" {
-			return fmt.Errorf("tentative addresses: %s", out)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // mediaCertificateDir issues the media server's certificate from the
